@@ -1,0 +1,157 @@
+// swift-tools-version:6.2
+// Confide: a telehealth platform where every access to patient data passes one policy engine.
+
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Confide",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "confide", targets: ["confide"]),
+        .library(name: "ConfideTesting", targets: ["ConfideTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // Pure domain values: no I/O, no NIO, no Hummingbird, no database.
+        .target(name: "ConfideCore", swiftSettings: swiftSettings),
+        // The deny-by-default policy engine; the only code that can mint a Grant or a Scope.
+        .target(name: "ConfidePolicy", dependencies: ["ConfideCore"], swiftSettings: swiftSettings),
+        // Store ports (protocols) that take Grant / Scope.
+        .target(name: "ConfideStore", dependencies: ["ConfideCore", "ConfidePolicy"], swiftSettings: swiftSettings),
+        // One SQL implementation of the ports over sql-kit, shared by SQLite and PostgreSQL.
+        .target(
+            name: "ConfideStoreSQL",
+            dependencies: [
+                "ConfideCore", "ConfidePolicy", "ConfideStore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ConfideStoreSQLite",
+            dependencies: [
+                "ConfideStore", "ConfideStoreSQL",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ConfideStorePostgres",
+            dependencies: [
+                "ConfideStore", "ConfideStoreSQL",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Accounts: registration, credentials, sessions, TOTP, throttling. No HTTP.
+        .target(
+            name: "ConfideAccounts",
+            dependencies: [
+                "ConfideCore", "ConfidePolicy", "ConfideStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources/common-passwords.txt")],
+            swiftSettings: swiftSettings
+        ),
+        // The only target that imports Hummingbird.
+        .target(
+            name: "ConfideHTTP",
+            dependencies: [
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAccounts",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/openapi.json")],
+            swiftSettings: swiftSettings
+        ),
+        // Configuration, database opening, demo seeding and wiring; shared by the executable and the tests.
+        .target(
+            name: "ConfideServer",
+            dependencies: [
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite", "ConfideStorePostgres",
+                "ConfideAccounts", "ConfideHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ConfideTesting",
+            dependencies: [
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite",
+                "ConfideStorePostgres", "ConfideAccounts", "ConfideHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "confide",
+            dependencies: [
+                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConfideCoreTests",
+            dependencies: ["ConfideCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConfidePolicyTests",
+            dependencies: ["ConfideCore", "ConfidePolicy", .product(name: "PropertyBased", package: "swift-property-based")],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConfideStoreTests",
+            dependencies: ["ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConfideAccountsTests",
+            dependencies: ["ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideTesting", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConfideHTTPTests",
+            dependencies: [
+                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,32 @@
+import Dispatch
+import HummingbirdBcrypt
+
+/// bcrypt at a configured cost, run off the async executors (a hash at cost 12 takes about
+/// a quarter of a second of CPU).
+public struct PasswordHasher: Sendable {
+    /// The bcrypt cost. `ServerConfiguration` refuses less than 12; tests may use 4.
+    public let cost: UInt8
+
+    public init(cost: UInt8) { self.cost = cost }
+
+    // A hash of a random password, verified when the account does not exist so that the
+    // response time does not reveal whether an email is registered.
+    static let dummyHash = Bcrypt.hash("confide-timing-equaliser-\(UInt64.random(in: .min ... .max))", cost: 12)
+
+    public func hash(_ password: String) async -> String {
+        let cost = self.cost
+        return await offload { Bcrypt.hash(password, cost: cost) }
+    }
+
+    public func verify(_ password: String, hash: String?) async -> Bool {
+        let target = hash ?? Self.dummyHash
+        let result = await offload { Bcrypt.verify(password, hash: target) }
+        return hash != nil && result
+    }
+
+    func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(returning: work()) }
+        }
+    }
+}

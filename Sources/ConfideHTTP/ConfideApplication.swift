@@ -1,0 +1,66 @@
+public import ConfideAccounts
+import ConfideCore
+public import Hummingbird
+import Logging
+public import Prometheus
+
+/// HTTP-level settings, validated by the executable's configuration.
+public struct HTTPSettings: Sendable {
+    /// Largest accepted request body.
+    public var maxBodyBytes: Int
+    /// Whether the server speaks TLS (cookies get `Secure`, responses HSTS).
+    public var tls: Bool
+
+    public init(maxBodyBytes: Int = 1 << 20, tls: Bool = false) {
+        self.maxBodyBytes = maxBodyBytes
+        self.tls = tls
+    }
+}
+
+/// Everything the HTTP layer needs from the rest of the system. No handler receives a store:
+/// patient data is reached only through `AccountService`, which goes through the gate.
+public struct ConfideHTTPDependencies: Sendable {
+    public let accounts: AccountService
+    public let settings: HTTPSettings
+    /// Throws when the database is unreachable (`/readyz`).
+    public let readiness: @Sendable () async throws -> Void
+    public let metrics: PrometheusCollectorRegistry
+
+    public init(
+        accounts: AccountService, settings: HTTPSettings, readiness: @escaping @Sendable () async throws -> Void,
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    ) {
+        self.accounts = accounts
+        self.settings = settings
+        self.readiness = readiness
+        self.metrics = metrics
+    }
+}
+
+/// Builds the router: middleware first (they apply only to routes added after them), then the
+/// operations endpoints, the JSON API and the web pages.
+public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideRequestContext> {
+    let router = Router(context: ConfideRequestContext.self)
+    router.addMiddleware {
+        ObservabilityMiddleware(registry: deps.metrics)
+        SecurityHeadersMiddleware(tls: deps.settings.tls)
+        ProblemMiddleware()
+        SessionMiddleware(accounts: deps.accounts, settings: deps.settings)
+    }
+    OperationsController(readiness: deps.readiness, registry: deps.metrics).register(on: router)
+    APIController(accounts: deps.accounts, settings: deps.settings).register(on: router)
+    WebController(accounts: deps.accounts, settings: deps.settings).register(on: router)
+    return router
+}
+
+/// The JSON routes the router serves, as `METHOD /path` with `{param}` placeholders, for the
+/// OpenAPI census test.
+public func apiRouteCensus(_ router: Router<ConfideRequestContext>) -> [String] {
+    router.routes.compactMap { route in
+        let path = "/" + route.path.components.map { component -> String in
+            let text = component.description
+            return text.hasPrefix(":") ? "{\(text.dropFirst())}" : text
+        }.joined(separator: "/")
+        return "\(route.method.rawValue) \(path)"
+    }.sorted()
+}

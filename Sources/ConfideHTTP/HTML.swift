@@ -1,0 +1,121 @@
+import Hummingbird
+import NIOCore
+
+/// Escapes text for HTML element content and quoted attribute values.
+func esc(_ s: String) -> String {
+    var out = ""
+    out.reserveCapacity(s.count)
+    for c in s {
+        switch c {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&#39;"
+        default: out.append(c)
+        }
+    }
+    return out
+}
+
+/// The shared page layout. Every interpolated value must pass through `esc`.
+enum Layout {
+    static func page(title: String, signedIn: Bool, csrf: String?, body: String) -> String {
+        let nav: String
+        if signedIn {
+            nav = """
+                <a href="/account">My account</a>
+                <form method="post" action="/signout" class="inline"><input type="hidden" name="_csrf" value="\(esc(csrf ?? ""))"><button type="submit" class="link">Sign out</button></form>
+                """
+        } else {
+            nav = #"<a href="/signin">Sign in</a> <a href="/register">Register</a>"#
+        }
+        return """
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(esc(title)) · Confide</title>
+            <link rel="stylesheet" href="/static/app.css">
+            </head>
+            <body>
+            <a class="skip" href="#main">Skip to content</a>
+            <header class="top"><a class="brand" href="/">Confide</a><nav aria-label="Account">\(nav)</nav></header>
+            <main id="main" tabindex="-1">
+            \(body)
+            </main>
+            <footer><p>Confide · your GP in your pocket. In an emergency call your local emergency number.</p></footer>
+            </body>
+            </html>
+            """
+    }
+
+    static func alert(_ message: String?) -> String {
+        guard let message else { return "" }
+        return #"<div role="alert" class="error">\#(esc(message))</div>"#
+    }
+
+    static func notice(_ message: String?) -> String {
+        guard let message else { return "" }
+        return #"<div role="status" class="notice">\#(esc(message))</div>"#
+    }
+
+    /// A labelled input; `error` marks it invalid and links the message.
+    static func field(
+        _ name: String, label: String, type: String = "text", value: String = "", autocomplete: String? = nil, required: Bool = true,
+        hint: String? = nil, error: String? = nil
+    ) -> String {
+        var attrs = #"id="\#(name)" name="\#(name)" type="\#(type)" value="\#(esc(value))""#
+        if let autocomplete { attrs += #" autocomplete="\#(autocomplete)""# }
+        if required { attrs += " required" }
+        var described: [String] = []
+        var extra = ""
+        if let hint {
+            described.append("\(name)-hint")
+            extra += #"<p class="hint" id="\#(name)-hint">\#(esc(hint))</p>"#
+        }
+        if let error {
+            described.append("\(name)-error")
+            attrs += #" aria-invalid="true""#
+            extra += #"<p class="field-error" id="\#(name)-error">\#(esc(error))</p>"#
+        }
+        if !described.isEmpty { attrs += #" aria-describedby="\#(described.joined(separator: " "))""# }
+        return #"<div class="field"><label for="\#(name)">\#(esc(label))</label>\#(extra)<input \#(attrs)></div>"#
+    }
+
+    static func csrfField(_ token: String?) -> String {
+        #"<input type="hidden" name="_csrf" value="\#(esc(token ?? ""))">"#
+    }
+
+    static func response(_ html: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static let stylesheet = """
+        *{box-sizing:border-box}
+        body{margin:0;font:17px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1b1b;background:#f6f7f9}
+        .skip{position:absolute;left:-999px}.skip:focus{left:8px;top:8px;background:#fff;padding:8px;z-index:9}
+        header.top{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:8px;padding:12px 16px;background:#0b5563;color:#fff}
+        header.top a{color:#fff;margin-right:12px}.brand{font-weight:700;font-size:1.2em;text-decoration:none}
+        nav{display:flex;align-items:center;flex-wrap:wrap}
+        main{max-width:36rem;margin:0 auto;padding:16px}
+        h1{font-size:1.6em;margin:.6em 0}
+        .field{margin:0 0 16px}label{display:block;font-weight:600;margin-bottom:4px}
+        input{width:100%;padding:10px;font-size:1em;border:2px solid #555;border-radius:4px;background:#fff}
+        input[aria-invalid=true]{border-color:#b00020}
+        button{padding:10px 18px;font-size:1em;border:0;border-radius:4px;background:#0b5563;color:#fff;cursor:pointer}
+        button.link{background:none;color:#fff;text-decoration:underline;padding:0}
+        form.inline{display:inline}
+        a:focus,button:focus,input:focus{outline:3px solid #ffbf47;outline-offset:2px}
+        .error{border-left:5px solid #b00020;background:#fde8ea;padding:10px 12px;margin:0 0 16px}
+        .notice{border-left:5px solid #0b5563;background:#e6f2f4;padding:10px 12px;margin:0 0 16px}
+        .field-error{color:#b00020;margin:0 0 4px}.hint{color:#555;margin:0 0 4px}
+        dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px}dt{font-weight:600}dd{margin:0}
+        code.secret{word-break:break-all;background:#fff;padding:4px;display:inline-block}
+        ul.codes{columns:2;font-family:monospace}
+        footer{max-width:36rem;margin:24px auto;padding:0 16px;color:#555;font-size:.9em}
+        """
+}

@@ -1,0 +1,262 @@
+import ConfideAccounts
+import ConfideCore
+import ConfidePolicy
+import ConfideStore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+
+/// Logs one line per request (method, route template, status, duration: never the raw path or
+/// query, which may carry personal data) and records Prometheus metrics by route template.
+struct ObservabilityMiddleware: RouterMiddleware {
+    typealias Context = ConfideRequestContext
+    let registry: PrometheusCollectorRegistry
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.logger[metadataKey: "confide.request.id"] = .string(context.requestID)
+        let start = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
+            record(request, context, status: status, start: start)
+            throw error
+        }
+        response.headers[.init("X-Request-ID")!] = context.requestID
+        record(request, context, status: response.status, start: start)
+        return response
+    }
+
+    func record(_ request: Request, _ context: Context, status: HTTPResponse.Status, start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        // INVARIANT: only the route template is recorded; unmatched paths collapse to one label.
+        let route = context.endpointPath ?? "unmatched"
+        let labels = [("method", request.method.rawValue), ("route", route), ("status", String(status.code))]
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "confide", metricName: "http_requests", unitName: "total", helpText: "HTTP requests"),
+            labels: labels
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                namespace: "confide", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency"),
+            labels: [("method", request.method.rawValue), ("route", route)],
+            buckets: [.milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
+        ).record(elapsed)
+        context.logger.info(
+            "request",
+            metadata: [
+                "confide.http.method": .string(request.method.rawValue),
+                "confide.route": .string(route),
+                "confide.http.status": .stringConvertible(Int(status.code)),
+                "confide.http.duration_ms": .stringConvertible(Int(elapsed / .milliseconds(1))),
+            ])
+    }
+}
+
+/// Turns every error into an RFC 9457 problem. Unknown errors become a bare 500 and are logged
+/// by type only (their text may hold values).
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = ConfideRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Self.problem(for: error, logger: context.logger)
+            return try problem.response(from: request, context: context)
+        }
+    }
+
+    static func problem(for error: any Error, logger: Logger) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let redirect as Redirect:
+            var p = Problem(.seeOther, "redirect", "see other")
+            p.headers[.location] = redirect.location
+            return p
+        case is AccessDenied:
+            // INVARIANT: a denial and a missing object give the same answer.
+            return .notFound
+        case let error as AccountsError:
+            return problem(for: error)
+        case let error as ValidationError:
+            return Problem(.unprocessableContent, error.code.rawValue, error.message, field: error.field)
+        case is NIOTooManyBytesError:
+            return .tooLarge
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound: return .notFound
+            case .methodNotAllowed: return Problem(.methodNotAllowed, "method-not-allowed", "this method is not allowed here")
+            case .contentTooLarge: return .tooLarge
+            default:
+                return Problem(error.status, "http-\(error.status.code)", error.status.reasonPhrase.lowercased())
+            }
+        default:
+            logger.error("unhandled error", metadata: ["confide.error.type": .string(String(describing: type(of: error)))])
+            return .internalError
+        }
+    }
+
+    static func problem(for error: AccountsError) -> Problem {
+        switch error.code {
+        case .invalidCredentials: Problem(.unauthorized, "invalid-credentials", "the email or password is incorrect")
+        case .tooManyAttempts:
+            Problem(.tooManyRequests, "too-many-attempts", "too many failed sign-in attempts; wait 15 minutes and try again")
+        case .totpRequired: Problem(.unauthorized, "totp-required", "enter the 6-digit code from your authenticator app", field: "totp")
+        case .invalidTOTP: Problem(.unauthorized, "invalid-totp", "the code is wrong, expired or already used", field: "totp")
+        case .emailTaken: Problem(.conflict, "email-taken", "an account with this email already exists", field: "email")
+        case .invalidToken: Problem(.badRequest, "invalid-token", "this link is not valid any more; ask for a new one", field: "token")
+        case .wrongCurrentPassword:
+            Problem(.unprocessableContent, "wrong-current-password", "the current password is incorrect", field: "current_password")
+        case .totpAlreadyEnabled: Problem(.conflict, "totp-already-enabled", "two-factor authentication is already set up")
+        case .totpNotStarted: Problem(.conflict, "totp-not-started", "start two-factor set-up first")
+        case .unauthenticated: .unauthenticated
+        case .totpEnrolmentRequired: .totpEnrolment
+        case .validation:
+            error.validation.map { Problem(.unprocessableContent, $0.code.rawValue, $0.message, field: $0.field) }
+                ?? Problem(.unprocessableContent, "invalid-value", "a value is not valid")
+        }
+    }
+}
+
+/// Security headers on every response: a strict Content-Security-Policy and friends.
+struct SecurityHeadersMiddleware: RouterMiddleware {
+    typealias Context = ConfideRequestContext
+    let tls: Bool
+
+    static let contentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        + "media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.init("X-Frame-Options")!] = "DENY"
+        response.headers[.init("Referrer-Policy")!] = "no-referrer"
+        response.headers[.init("Cross-Origin-Opener-Policy")!] = "same-origin"
+        response.headers[.init("Permissions-Policy")!] = "camera=(self), microphone=(self), geolocation=()"
+        if response.headers[.cacheControl] == nil, !request.uri.path.hasPrefix("/static/") {
+            response.headers[.cacheControl] = "no-store"
+        }
+        if tls { response.headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains" }
+        return response
+    }
+}
+
+/// Authenticates the request (bearer token or session cookie) and enforces anti-forgery checks
+/// on every cookie-authenticated or form-encoded state-changing request, and an Origin check on
+/// cookie-authenticated requests and WebSocket upgrades.
+struct SessionMiddleware: RouterMiddleware {
+    typealias Context = ConfideRequestContext
+    let accounts: AccountService
+    let settings: HTTPSettings
+
+    static let sessionCookie = "confide_session"
+    static let anonymousCSRFCookie = "confide_csrf"
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        var request = request
+        var viaBearer = false
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw Problem.unauthenticated }
+            guard let auth = try await authenticate(String(parts[1]), .bearer) else { throw Problem.unauthenticated }
+            context.auth = auth
+            viaBearer = true
+        } else if let cookie = request.cookies[Self.sessionCookie] {
+            context.auth = try await authenticate(cookie.value, .cookie)
+        }
+
+        let isForm = request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") ?? false
+        let unsafe = ![.get, .head, .options].contains(request.method)
+        let upgrade = request.headers[.upgrade]?.lowercased() == "websocket"
+        if !viaBearer, (unsafe && (context.auth != nil || isForm)) || (upgrade && context.auth != nil) {
+            if let origin = request.headers[.origin], !Self.sameOrigin(origin, authority: request.head.authority) {
+                throw Problem.csrf
+            }
+        }
+        if !viaBearer, unsafe, context.auth != nil || isForm {
+            var presented = request.headers[.init("X-CSRF-Token")!]
+            if presented == nil, isForm {
+                let body = try await request.collectBody(upTo: settings.maxBodyBytes)
+                presented = FormData(body)["_csrf"]
+            }
+            let expected = context.auth?.session.csrfToken ?? request.cookies[Self.anonymousCSRFCookie]?.value
+            guard let expected, let presented, Self.constantTimeEquals(expected, presented) else { throw Problem.csrf }
+        }
+
+        if let auth = context.auth {
+            context.csrfToken = auth.session.csrfToken
+        } else if let cookie = request.cookies[Self.anonymousCSRFCookie], cookie.value.count >= 32, cookie.value.count <= 64 {
+            context.csrfToken = cookie.value
+        } else {
+            context.csrfToken = Self.randomToken()
+            context.issueAnonymousCSRFCookie = true
+        }
+        var response = try await next(request, context)
+        // Only pages carry forms; API responses do not need the anonymous anti-forgery cookie.
+        if context.issueAnonymousCSRFCookie, let token = context.csrfToken,
+            response.headers[.contentType]?.hasPrefix("text/html") == true
+        {
+            response.setCookie(
+                Cookie(name: Self.anonymousCSRFCookie, value: token, path: "/", secure: settings.tls, httpOnly: true, sameSite: .strict))
+        }
+        return response
+    }
+
+    func authenticate(_ token: String, _ kind: SessionKind) async throws -> AuthenticatedSession? {
+        do {
+            return try await accounts.authenticate(token: token, kind: kind)
+        } catch let error as AccountsError where error.code == .unauthenticated {
+            return nil
+        }
+    }
+
+    static func sameOrigin(_ origin: String, authority: String?) -> Bool {
+        guard let authority, let url = URL(string: origin), let host = url.host else { return false }
+        let port = url.port.map { ":\($0)" } ?? ""
+        return "\(host)\(port)".lowercased() == authority.lowercased()
+    }
+
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+    }
+}
+
+/// A parsed `application/x-www-form-urlencoded` body.
+struct FormData {
+    private(set) var values: [String: String] = [:]
+
+    init(_ buffer: ByteBuffer) {
+        let text = String(buffer: buffer)
+        for pair in text.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = Self.decode(kv[0]) else { continue }
+            values[key] = kv.count > 1 ? Self.decode(kv[1]) ?? "" : ""
+        }
+    }
+
+    static func decode(_ s: Substring) -> String? {
+        s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    subscript(_ key: String) -> String? { values[key] }
+
+    /// The value or an empty string.
+    func string(_ key: String) -> String { values[key] ?? "" }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+
+/// Health, readiness, metrics and the OpenAPI document.
+struct OperationsController {
+    let readiness: @Sendable () async throws -> Void
+    let registry: PrometheusCollectorRegistry
+
+    func register(on router: Router<ConfideRequestContext>) {
+        router.get("healthz") { _, _ in try jsonResponse(["status": "ok"]) }
+        router.get("readyz") { _, context in
+            do {
+                try await readiness()
+                return try jsonResponse(["status": "ready"])
+            } catch {
+                context.logger.warning("readiness check failed", metadata: ["confide.error.type": .string(String(describing: type(of: error)))])
+                throw Problem.notReady
+            }
+        }
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        router.get("openapi.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+        }
+    }
+}
+
+/// The OpenAPI 3.1 document of every JSON route, shipped as a resource.
+public enum OpenAPIDocument {
+    /// The document's bytes.
+    public static let bytes: [UInt8] = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"), let data = try? Data(contentsOf: url) else {
+            return Array(#"{"openapi":"3.1.0","info":{"title":"Confide API","version":"missing"},"paths":{}}"#.utf8)
+        }
+        return Array(data)
+    }()
+}

@@ -1,0 +1,19 @@
+/// What a principal wants to do: FHIR restful interactions plus a few domain verbs.
+public enum Action: String, Sendable, Hashable, Codable, CaseIterable {
+    case read, search, create, update, delete
+    case list, play, download, join, record
+}
+
+/// The kinds of resource the engine decides about. Later issues add facts for each.
+public enum ResourceKind: String, Sendable, Hashable, Codable, CaseIterable {
+    case patientRecord = "patient-record"
+    case consultation
+    case recording
+    case note
+    case prescription
+    case triageSession = "triage-session"
+    case message
+    case auditEntry = "audit-entry"
+    /// A clinician's or admin's account (not patient data, but still decided here).
+    case staffAccount = "staff-account"
+}

@@ -1,0 +1,24 @@
+public import ConfideAccounts
+public import ConfideStore
+import ConfidePolicy
+public import ConfideHTTP
+public import Logging
+
+/// Wires the parts together: stores, the gate, the account service and the HTTP dependencies.
+public struct ConfideAssembly: Sendable {
+    public let stores: ConfideStores
+    public let accounts: AccountService
+    public let http: ConfideHTTPDependencies
+
+    public init(configuration: ServerConfiguration, stores: ConfideStores, logger: Logger) throws {
+        self.stores = stores
+        let gate = AccessGate(
+            engine: PolicyEngine(), facts: stores.facts, recorder: LoggingDecisionRecorder(logger: logger))
+        self.accounts = AccountService(
+            stores: stores, gate: gate, configuration: configuration.accounts, masterKey: try configuration.masterKey(), logger: logger)
+        let system = stores.system
+        self.http = ConfideHTTPDependencies(
+            accounts: accounts, settings: HTTPSettings(maxBodyBytes: configuration.maxBodyBytes, tls: false),
+            readiness: { try await system.ping() })
+    }
+}

@@ -1,0 +1,120 @@
+public import ConfideAccounts
+import Foundation
+
+/// Where the data lives.
+public enum DatabaseLocation: Sendable, Hashable {
+    /// An SQLite file (the embedded default).
+    case sqlite(path: String)
+    /// A PostgreSQL URL (production; several instances may share it).
+    case postgres(url: String)
+}
+
+/// Settings given on the command line; `nil` means "not given".
+public struct ServeFlags: Sendable {
+    public var host: String?
+    public var port: Int?
+    public var dataDir: String?
+    public var databaseURL: String?
+    public var demo: Bool = false
+    public var bcryptCost: Int?
+    public var publicURL: String?
+    public var maxBodyBytes: Int?
+
+    public init() {}
+}
+
+/// The validated configuration of a server or CLI run. Precedence: flags, then environment,
+/// then defaults. Secrets have no defaults outside demo mode.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var dataDir: String
+    public var database: DatabaseLocation
+    public var demo: Bool
+    public var publicURL: String
+    public var maxBodyBytes: Int
+    public var accounts: AccountsConfiguration
+    /// The master key as base64, from `CONFIDE_SECRET_KEY`; `nil` only in demo mode, where it
+    /// is generated into the data directory.
+    public var secretKey: String?
+
+    /// Resolves and validates the configuration.
+    /// - Parameters:
+    ///   - flags: command-line values.
+    ///   - environment: the process environment.
+    ///   - requireSecret: whether a missing secret is an error (serving: yes; migrating: no).
+    /// - Throws: `ConfigurationError` naming the setting at fault (never its value).
+    public static func resolve(flags: ServeFlags, environment: [String: String], requireSecret: Bool = true) throws -> ServerConfiguration {
+        func env(_ key: String) -> String? {
+            guard let value = environment[key]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+            return value
+        }
+        func int(_ flag: Int?, _ key: String, _ fallback: Int) throws -> Int {
+            if let flag { return flag }
+            guard let raw = env(key) else { return fallback }
+            guard let value = Int(raw) else { throw ConfigurationError("`\(key)` must be a whole number") }
+            return value
+        }
+        let demo = flags.demo || ["1", "true", "yes"].contains(env("CONFIDE_DEMO")?.lowercased() ?? "")
+        let host = flags.host ?? env("CONFIDE_HOST") ?? "127.0.0.1"
+        let port = try int(flags.port, "CONFIDE_PORT", 8080)
+        guard (0...65535).contains(port) else { throw ConfigurationError("`--port` must be between 0 and 65535") }
+        guard !host.isEmpty, !host.contains(" ") else { throw ConfigurationError("`--host` must be a host name or address") }
+        let dataDir = flags.dataDir ?? env("CONFIDE_DATA_DIR") ?? "./confide-data"
+
+        let database: DatabaseLocation
+        if let url = flags.databaseURL ?? env("DATABASE_URL") {
+            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+                throw ConfigurationError("`--database-url` must start with `postgres://` (leave it unset for SQLite)")
+            }
+            database = .postgres(url: url)
+        } else {
+            database = .sqlite(path: (dataDir as NSString).appendingPathComponent("confide.sqlite"))
+        }
+
+        let cost = try int(flags.bcryptCost, "CONFIDE_BCRYPT_COST", 12)
+        guard (12...16).contains(cost) else { throw ConfigurationError("`--bcrypt-cost` must be between 12 and 16") }
+        let maxBody = try int(flags.maxBodyBytes, "CONFIDE_MAX_BODY_BYTES", 1 << 20)
+        guard (1024...(64 << 20)).contains(maxBody) else {
+            throw ConfigurationError("`--max-body-bytes` must be between 1024 and 67108864")
+        }
+        let idle = try int(nil, "CONFIDE_SESSION_IDLE_SECONDS", 30 * 60)
+        let absolute = try int(nil, "CONFIDE_SESSION_ABSOLUTE_SECONDS", 12 * 3600)
+        guard idle >= 60, absolute >= idle else {
+            throw ConfigurationError("session timeouts: idle must be at least 60 s and not longer than the absolute timeout")
+        }
+        let displayHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
+        let publicURL = flags.publicURL ?? env("CONFIDE_PUBLIC_URL") ?? "http://\(displayHost):\(port)"
+        guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw ConfigurationError("`--public-url` must be an http or https URL")
+        }
+        let secret = env("CONFIDE_SECRET_KEY")
+        if requireSecret, !demo, secret == nil {
+            throw ConfigurationError(
+                "`CONFIDE_SECRET_KEY` is required (32 random bytes as base64, e.g. `openssl rand -base64 32`); "
+                    + "use `--demo` for a local demonstration with generated keys")
+        }
+        if let secret { _ = try MasterKey(base64: secret) }
+        return ServerConfiguration(
+            host: host, port: port, dataDir: dataDir, database: database, demo: demo,
+            publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL, maxBodyBytes: maxBody,
+            accounts: AccountsConfiguration(
+                bcryptCost: UInt8(cost), sessionIdleSeconds: Double(idle), sessionAbsoluteSeconds: Double(absolute),
+                publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL),
+            secretKey: secret)
+    }
+
+    /// The master key: from the configuration, or (demo only) read or created in the data directory.
+    public func masterKey() throws -> MasterKey {
+        if let secretKey { return try MasterKey(base64: secretKey) }
+        guard demo else { throw ConfigurationError("`CONFIDE_SECRET_KEY` is required") }
+        let path = (dataDir as NSString).appendingPathComponent("secret.key")
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8) { return try MasterKey(base64: existing) }
+        let (key, base64) = MasterKey.generate()
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: path, contents: Data(base64.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError("cannot write the demo key into `--data-dir`")
+        }
+        return key
+    }
+}

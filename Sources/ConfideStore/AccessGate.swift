@@ -1,0 +1,126 @@
+public import ConfideCore
+public import ConfidePolicy
+public import Logging
+
+/// Non-clinical facts the gate loads before a decision.
+public protocol FactsStore: Sendable {
+    /// Facts of a patient record (its owner), or `nil` when it does not exist.
+    func patientRecordFacts(_ id: Patient.ID) async throws -> ResourceFacts?
+    /// Facts of a staff account, or `nil` when it does not exist or is not a staff account.
+    func staffAccountFacts(_ account: Account.ID) async throws -> ResourceFacts?
+}
+
+/// Where the gate writes every decision. The tamper-evident audit log implements this in a
+/// later issue; until then decisions go to the structured log with identifiers only.
+public protocol DecisionRecorder: Sendable {
+    func record(_ request: AccessRequest, facts: ResourceFacts, decision: Decision, outcome: GateOutcome, requestID: String) async throws
+}
+
+/// What the gate concluded, as the audit log records it.
+public enum GateOutcome: String, Sendable, Hashable {
+    case allowed, denied
+    /// The resource did not exist (recorded apart from a denial, answered the same outside).
+    case notFound = "not-found"
+}
+
+/// Writes decisions to a logger: identifiers, action, decision and rule IDs only.
+public struct LoggingDecisionRecorder: DecisionRecorder {
+    let logger: Logger
+    public init(logger: Logger) { self.logger = logger }
+
+    public func record(_ request: AccessRequest, facts: ResourceFacts, decision: Decision, outcome: GateOutcome, requestID: String) async throws {
+        logger.info(
+            "access decision",
+            metadata: [
+                "confide.request.id": "\(requestID)",
+                "confide.access.principal": "\(request.principal)",
+                "confide.access.action": "\(request.action.rawValue)",
+                "confide.access.resource": "\(request.resource.rawValue)",
+                "confide.access.resource_id": "\(facts.resourceID ?? "-")",
+                "confide.access.outcome": "\(outcome.rawValue)",
+                "confide.access.rules": "\(decision.reasons.map(\.value).joined(separator: ","))",
+                "confide.access.purpose": "\(request.purpose)",
+            ])
+    }
+}
+
+/// The one gate every entry point uses: it loads facts, decides, records the decision, and
+/// returns a capability or throws `AccessDenied`.
+public struct AccessGate: Sendable {
+    let engine: PolicyEngine
+    let facts: any FactsStore
+    let recorder: any DecisionRecorder
+
+    public init(engine: PolicyEngine = PolicyEngine(), facts: any FactsStore, recorder: any DecisionRecorder) {
+        self.engine = engine
+        self.facts = facts
+        self.recorder = recorder
+    }
+
+    /// A grant for one existing patient record.
+    /// - Throws: `AccessDenied.notFound` or `.denied`; store errors.
+    public func patientRecord(
+        _ id: Patient.ID, _ action: Action, by principal: Principal, purpose: String, requestID: String
+    ) async throws -> Grant<PatientRecordResource> {
+        let request = AccessRequest(principal: principal, action: action, resource: .patientRecord, purpose: purpose)
+        return try await grant(request, facts: try await facts.patientRecordFacts(id), id: id.description, requestID: requestID)
+    }
+
+    /// A grant to create a new patient record whose identity the server chose.
+    public func createPatientRecord(_ id: Patient.ID, by principal: Principal, purpose: String, requestID: String) async throws
+        -> Grant<PatientRecordResource>
+    {
+        let request = AccessRequest(principal: principal, action: .create, resource: .patientRecord, purpose: purpose)
+        let facts = ResourceFacts(resourceID: id.description, owningPatient: id, serverAssignedOwner: true)
+        return try await grant(request, facts: facts, id: id.description, requestID: requestID)
+    }
+
+    /// A grant for one existing staff account.
+    public func staffAccount(
+        _ account: Account.ID, _ action: Action, by principal: Principal, purpose: String, requestID: String
+    ) async throws -> Grant<StaffAccountResource> {
+        let request = AccessRequest(principal: principal, action: action, resource: .staffAccount, purpose: purpose)
+        return try await grant(request, facts: try await facts.staffAccountFacts(account), id: account.description, requestID: requestID)
+    }
+
+    /// A grant to create a new staff account whose identity the server chose.
+    public func createStaffAccount(_ account: Account.ID, by principal: Principal, purpose: String, requestID: String) async throws
+        -> Grant<StaffAccountResource>
+    {
+        let request = AccessRequest(principal: principal, action: .create, resource: .staffAccount, purpose: purpose)
+        let facts = ResourceFacts(resourceID: account.description, account: account, serverAssignedOwner: true)
+        return try await grant(request, facts: facts, id: account.description, requestID: requestID)
+    }
+
+    /// The list scope of patient records for a principal.
+    public func patientRecords(by principal: Principal, purpose: String, requestID: String) async throws -> Scope<PatientRecordResource> {
+        let request = AccessRequest(principal: principal, action: .list, resource: .patientRecord, purpose: purpose)
+        let (decision, scope) = engine.scope(request, as: PatientRecordResource.self)
+        try await recorder.record(
+            request, facts: ResourceFacts(), decision: decision, outcome: decision.isAllowed ? .allowed : .denied, requestID: requestID)
+        return scope
+    }
+
+    /// The list scope of staff accounts for a principal (operators see all).
+    public func staffAccounts(by principal: Principal, purpose: String, requestID: String) async throws -> Scope<StaffAccountResource> {
+        let request = AccessRequest(principal: principal, action: .list, resource: .staffAccount, purpose: purpose)
+        let (decision, scope) = engine.scope(request, as: StaffAccountResource.self)
+        try await recorder.record(
+            request, facts: ResourceFacts(), decision: decision, outcome: decision.isAllowed ? .allowed : .denied, requestID: requestID)
+        return scope
+    }
+
+    func grant<R: PolicyResource>(_ request: AccessRequest, facts: ResourceFacts?, id: String, requestID: String) async throws -> Grant<R> {
+        guard let facts else {
+            let missing = ResourceFacts(resourceID: id)
+            try await recorder.record(
+                request, facts: missing, decision: .resourceMissing, outcome: .notFound,
+                requestID: requestID)
+            throw AccessDenied.notFound
+        }
+        let (decision, grant) = engine.authorize(request, facts: facts, as: R.self)
+        try await recorder.record(request, facts: facts, decision: decision, outcome: grant == nil ? .denied : .allowed, requestID: requestID)
+        guard let grant else { throw AccessDenied.denied(decision) }
+        return grant
+    }
+}

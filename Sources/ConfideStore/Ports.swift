@@ -1,0 +1,114 @@
+public import ConfideCore
+public import ConfidePolicy
+public import Foundation
+
+/// Storage errors the callers handle. Other errors are driver failures.
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        /// An account with this email already exists (case-insensitive).
+        case duplicateEmail = "duplicate-email"
+        /// A capability does not fit the call (wrong action or resource).
+        case capabilityMismatch = "capability-mismatch"
+    }
+
+    public let code: Code
+    public init(_ code: Code) { self.code = code }
+    public var description: String { "store error: \(code.rawValue)" }
+}
+
+/// The credential store: emails, password hashes, TOTP, sessions, throttling, one-time tokens.
+/// It holds no demographics, so signing in needs no patient data.
+public protocol CredentialStore: Sendable {
+    /// - Throws: `StoreError(.duplicateEmail)` when the email is taken.
+    func insertAccount(_ account: AccountRecord) async throws
+    func account(id: Account.ID) async throws -> AccountRecord?
+    func account(email: EmailAddress) async throws -> AccountRecord?
+    func updatePasswordHash(account: Account.ID, hash: String, at: Date) async throws
+    func setStatus(account: Account.ID, status: AccountStatus) async throws
+    func setTOTP(account: Account.ID, sealedSecret: String?, enabled: Bool) async throws
+    /// Atomically moves the last used TOTP step forward. Returns `false` when `step` is not newer
+    /// (a replayed code), also when two instances race.
+    func advanceTOTPStep(account: Account.ID, to step: Int64) async throws -> Bool
+    func markEmailVerified(account: Account.ID, at: Date) async throws
+
+    func insertSession(_ session: SessionRecord) async throws
+    func session(tokenHash: String) async throws -> SessionRecord?
+    func touchSession(tokenHash: String, at: Date) async throws
+    func revokeSession(tokenHash: String, at: Date) async throws
+    /// Revokes every live session of the account except `keeping`.
+    func revokeSessions(account: Account.ID, keeping: String?, at: Date) async throws
+
+    func recordLoginFailure(key: String, at: Date) async throws
+    func loginFailures(key: String, since: Date) async throws -> Int
+    func clearLoginFailures(key: String) async throws
+
+    func insertOneTimeToken(hash: String, account: Account.ID, purpose: OneTimeTokenPurpose, expiresAt: Date) async throws
+    /// Marks a token used and returns its account, once; `nil` when unknown, used or expired.
+    func consumeOneTimeToken(hash: String, purpose: OneTimeTokenPurpose, at: Date) async throws -> Account.ID?
+
+    func replaceRecoveryCodes(account: Account.ID, hashes: [String]) async throws
+    /// Uses a recovery code once; `false` when unknown or used.
+    func consumeRecoveryCode(account: Account.ID, hash: String, at: Date) async throws -> Bool
+
+    func enqueueEmail(_ email: OutgoingEmail) async throws
+    func pendingEmails(limit: Int) async throws -> [OutgoingEmail]
+    func markEmailSent(id: String, at: Date) async throws
+}
+
+/// Patient demographics. Every method takes a capability minted by the policy engine.
+public protocol PatientRecordStore: Sendable {
+    /// Creates the account and its patient record together (one transaction).
+    /// - Throws: `StoreError(.duplicateEmail)`; `StoreError(.capabilityMismatch)` when the grant is
+    ///   not a `create` grant for this record.
+    func createPatientAccount(_ account: AccountRecord, record: PatientRecord, grant: Grant<PatientRecordResource>) async throws
+    /// The record the grant names, or `nil` when it does not exist.
+    func read(_ grant: Grant<PatientRecordResource>) async throws -> PatientRecord?
+    /// Changes the name on the record the grant names (an `update` grant).
+    func updateName(_ name: PersonName, at: Date, grant: Grant<PatientRecordResource>) async throws -> PatientRecord?
+    /// The records in the scope, compiled into the query's `WHERE` clause.
+    func list(_ scope: Scope<PatientRecordResource>) async throws -> [PatientRecord]
+    /// Non-clinical fact for building a principal: the patient an account is.
+    func patientID(forAccount account: Account.ID) async throws -> Patient.ID?
+}
+
+/// Staff profiles (clinicians and operators).
+public protocol StaffStore: Sendable {
+    /// Creates the account and its staff profile together.
+    func createStaffAccount(_ account: AccountRecord, profile: StaffRecord, grant: Grant<StaffAccountResource>) async throws
+    func read(_ grant: Grant<StaffAccountResource>) async throws -> StaffRecord?
+    func list(_ scope: Scope<StaffAccountResource>) async throws -> [StaffMember]
+    /// Non-clinical fact for building a principal: a clinician's role.
+    func role(forAccount account: Account.ID) async throws -> StaffRole?
+}
+
+/// The visibly separate system path: migrations and health. No HTTP handler holds one.
+public protocol SystemStore: Sendable {
+    /// Applies pending migrations; returns the versions applied now.
+    func migrate() async throws -> [Int]
+    /// Applied migration versions.
+    func appliedMigrations() async throws -> [Int]
+    /// Throws when the database cannot be reached.
+    func ping() async throws
+    /// Closes connections.
+    func shutdown() async throws
+}
+
+/// All ports of one database.
+public struct ConfideStores: Sendable {
+    public let credentials: any CredentialStore
+    public let patients: any PatientRecordStore
+    public let staff: any StaffStore
+    public let system: any SystemStore
+    public let facts: any FactsStore
+
+    public init(
+        credentials: any CredentialStore, patients: any PatientRecordStore, staff: any StaffStore, system: any SystemStore,
+        facts: any FactsStore
+    ) {
+        self.credentials = credentials
+        self.facts = facts
+        self.patients = patients
+        self.staff = staff
+        self.system = system
+    }
+}

@@ -1,0 +1,52 @@
+public import ConfideAccounts
+import ConfideCore
+public import ConfideHTTP
+import ConfidePolicy
+public import ConfideStore
+import Foundation
+public import Hummingbird
+import Logging
+
+/// Everything one test needs: fresh stores, the account service with a fixed clock and a cheap
+/// bcrypt cost, the router, and the captured logs.
+public struct TestWorld: Sendable {
+    public let stores: ConfideStores
+    public let accounts: AccountService
+    public let clock: TestClock
+    public let logs: LogCapture
+    public let deps: ConfideHTTPDependencies
+
+    /// The Hummingbird application under test (in-process router or live socket).
+    public func application() -> some ApplicationProtocol {
+        Application(router: buildRouter(deps), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logs.logger())
+    }
+
+    /// The JSON routes the router serves, as `METHOD /path`.
+    public func routeCensus() -> [String] { apiRouteCensus(buildRouter(deps)) }
+
+    /// Fails when any captured log line contains personal data of the fixtures.
+    public func logLinesWithPersonalData(extra: [String] = []) -> [String] {
+        logs.lines(containingAnyOf: Fixtures.personalData + extra)
+    }
+
+    /// Runs `body` in a fresh world and disposes of it.
+    public static func with<R>(
+        accountsConfiguration: AccountsConfiguration? = nil, _ body: (TestWorld) async throws -> R
+    ) async throws -> R {
+        try await TestDatabase.withStores { stores in
+            let logs = LogCapture()
+            let logger = logs.logger()
+            let clock = TestClock(Date())
+            let gate = AccessGate(facts: stores.facts, recorder: LoggingDecisionRecorder(logger: logger))
+            let (key, _) = MasterKey.generate()
+            let accounts = AccountService(
+                stores: stores, gate: gate,
+                configuration: accountsConfiguration ?? AccountsConfiguration(bcryptCost: 4, publicURL: "http://confide.test"),
+                masterKey: key, clock: clock, logger: logger)
+            let system = stores.system
+            let deps = ConfideHTTPDependencies(
+                accounts: accounts, settings: HTTPSettings(maxBodyBytes: 64 * 1024), readiness: { try await system.ping() })
+            return try await body(TestWorld(stores: stores, accounts: accounts, clock: clock, logs: logs, deps: deps))
+        }
+    }
+}

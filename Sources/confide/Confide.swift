@@ -1,0 +1,229 @@
+import ArgumentParser
+import ConfideAccounts
+import ConfideCore
+import ConfideHTTP
+import ConfideServer
+import ConfideStore
+import Foundation
+import Logging
+
+@main
+struct Confide: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "confide",
+        abstract: "Confide: a telehealth service where every access to patient data passes one policy engine.",
+        subcommands: [Serve.self, Migrate.self, User.self])
+}
+
+/// Options shared by every command that opens the database.
+struct DatabaseOptions: ParsableArguments {
+    @Option(help: "Directory for the SQLite database and key material (env CONFIDE_DATA_DIR; default ./confide-data).")
+    var dataDir: String?
+
+    @Option(help: "PostgreSQL URL, postgres://user:password@host:port/db (env DATABASE_URL; default: SQLite in the data directory).")
+    var databaseURL: String?
+
+    @Flag(help: "Demo mode: generate missing keys into the data directory and seed a demo practice (env CONFIDE_DEMO).")
+    var demo = false
+
+    func flags() -> ServeFlags {
+        var flags = ServeFlags()
+        flags.dataDir = dataDir
+        flags.databaseURL = databaseURL
+        flags.demo = demo
+        return flags
+    }
+}
+
+func makeLogger() -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = ProcessInfo.processInfo.environment["CONFIDE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        return handler
+    }
+    return Logger(label: "confide")
+}
+
+func fail(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("confide: \(message)\n".utf8))
+    return ExitCode(78)  // EX_CONFIG
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server (applies pending migrations first).")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Address to listen on (env CONFIDE_HOST; default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on, 0 for any free port (env CONFIDE_PORT; default 8080).")
+    var port: Int?
+
+    @Option(help: "bcrypt cost, 12 to 16 (env CONFIDE_BCRYPT_COST; default 12).")
+    var bcryptCost: Int?
+
+    @Option(help: "Base URL used in emailed links (env CONFIDE_PUBLIC_URL; default http://HOST:PORT).")
+    var publicURL: String?
+
+    @Option(help: "Largest accepted request body in bytes (env CONFIDE_MAX_BODY_BYTES; default 1048576).")
+    var maxBodyBytes: Int?
+
+    func run() async throws {
+        var flags = database.flags()
+        flags.host = host
+        flags.port = port
+        flags.bcryptCost = bcryptCost
+        flags.publicURL = publicURL
+        flags.maxBodyBytes = maxBodyBytes
+        let configuration: ServerConfiguration
+        do {
+            configuration = try ServerConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)
+        } catch let error as ConfigurationError {
+            throw fail(error.description)
+        }
+        let logger = makeLogger()
+        let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: logger)
+        let applied = try await stores.system.migrate()
+        if !applied.isEmpty { logger.info("migrations applied", metadata: ["confide.migrations": "\(applied)"]) }
+        let assembly: ConfideAssembly
+        do {
+            assembly = try ConfideAssembly(configuration: configuration, stores: stores, logger: logger)
+        } catch let error as ConfigurationError {
+            try await stores.system.shutdown()
+            throw fail(error.description)
+        }
+        var background: [(name: String, job: @Sendable () async throws -> Void)] = []
+        var banner: [String] = []
+        if configuration.demo {
+            let loginsPath = (configuration.dataDir as NSString).appendingPathComponent("demo-logins.txt")
+            if let logins = try await DemoSeeder.seed(assembly.accounts) {
+                let text = DemoSeeder.describe(logins)
+                if !FileManager.default.createFile(atPath: loginsPath, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) {
+                    logger.warning("could not write demo-logins.txt into the data directory")
+                }
+                banner.append(text)
+            } else if let text = try? String(contentsOfFile: loginsPath, encoding: .utf8) {
+                banner.append(text)
+            }
+            let mail = FileMailDelivery(
+                credentials: stores.credentials, directory: (configuration.dataDir as NSString).appendingPathComponent("mail"), logger: logger)
+            background.append((name: "mail", job: { try await mail.run() }))
+            banner.append("Emails (verification and reset links) are written to \(configuration.dataDir)/mail/.")
+        } else {
+            logger.warning("no mail transport is configured: emails stay queued in the database outbox")
+        }
+        let host = configuration.host
+        let bannerText = banner.joined(separator: "\n")
+        try await runServer(
+            assembly.http, host: host, port: configuration.port, logger: logger, background: background,
+            onRunning: { port in
+                let text = "Confide is running at http://\(host):\(port)\n" + (bannerText.isEmpty ? "" : bannerText + "\n")
+                FileHandle.standardOutput.write(Data(text.utf8))
+            },
+            afterShutdown: { try await stores.system.shutdown() })
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let configuration: ServerConfiguration
+        do {
+            configuration = try ServerConfiguration.resolve(
+                flags: database.flags(), environment: ProcessInfo.processInfo.environment, requireSecret: false)
+        } catch let error as ConfigurationError {
+            throw fail(error.description)
+        }
+        let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: makeLogger())
+        do {
+            let applied = try await stores.system.migrate()
+            let all = try await stores.system.appliedMigrations()
+            print(applied.isEmpty ? "Schema up to date (version \(all.last ?? 0))." : "Applied migrations \(applied); schema version \(all.last ?? 0).")
+        } catch {
+            try? await stores.system.shutdown()
+            throw error
+        }
+        try await stores.system.shutdown()
+    }
+}
+
+struct User: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage staff accounts.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an admin or clinician account with TOTP enrolled (prints the otpauth URI once).")
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Option(help: "admin or clinician.")
+        var role: String
+
+        @Option(help: "Email address (the sign-in name).")
+        var email: String
+
+        @Option(help: "Given name.")
+        var givenName: String
+
+        @Option(help: "Family name.")
+        var familyName: String
+
+        @Option(help: "For clinicians: gp, nurse, pharmacist or therapist.")
+        var staffRole: String?
+
+        @Option(help: "For clinicians: professional registration number.")
+        var registrationNumber: String?
+
+        @Option(help: "Read the password from this file (first line) instead of prompting.")
+        var passwordFile: String?
+
+        func readPassword() throws -> String {
+            if let passwordFile {
+                guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8),
+                    let line = text.split(whereSeparator: \.isNewline).first
+                else { throw fail("cannot read a password from `--password-file`") }
+                return String(line)
+            }
+            guard let first = getpass("Password: ").map({ String(cString: $0) }),
+                let second = getpass("Repeat password: ").map({ String(cString: $0) }), first == second
+            else { throw fail("the passwords do not match") }
+            return first
+        }
+
+        func run() async throws {
+            guard let kind = AccountKind(rawValue: role), kind != .patient else { throw fail("`--role` must be admin or clinician") }
+            let configuration: ServerConfiguration
+            do {
+                configuration = try ServerConfiguration.resolve(flags: database.flags(), environment: ProcessInfo.processInfo.environment)
+            } catch let error as ConfigurationError {
+                throw fail(error.description)
+            }
+            let password = try readPassword()
+            let logger = makeLogger()
+            let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: logger)
+            do {
+                _ = try await stores.system.migrate()
+                let assembly = try ConfideAssembly(configuration: configuration, stores: stores, logger: logger)
+                let (id, uri) = try await assembly.accounts.createStaffWithCredentials(
+                    StaffInput(
+                        email: email, givenName: givenName, familyName: familyName, kind: kind, role: staffRole,
+                        registrationNumber: registrationNumber),
+                    password: password, job: "cli-user-create")
+                print("Created \(kind.rawValue) account \(id).")
+                print("TOTP (add to an authenticator app now; it is not shown again): \(uri)")
+            } catch let error as AccountsError {
+                try? await stores.system.shutdown()
+                let text = error.validation.map { "`\($0.field)`: \($0.message)" } ?? error.code.rawValue
+                throw fail(text)
+            } catch {
+                try? await stores.system.shutdown()
+                throw error
+            }
+            try await stores.system.shutdown()
+        }
+    }
+}
