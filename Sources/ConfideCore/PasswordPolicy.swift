@@ -22,7 +22,11 @@ public struct PasswordPolicy: Sendable {
             throw ValidationError(.weakPassword, field: field)
         }
         let lower = password.lowercased()
-        guard !commonPasswords.contains(lower), !context.contains(where: { $0.lowercased() == lower }),
+        // "password1234" and "!!monkey2024" are a common word with decoration: check the core too.
+        let decoration: (Character) -> Bool = { $0.isNumber || $0.isPunctuation || $0.isSymbol || $0.isWhitespace }
+        let core = String(lower.drop(while: decoration).reversed().drop(while: decoration).reversed())
+        guard !commonPasswords.contains(lower), !(core.count >= 3 && commonPasswords.contains(core)),
+            !context.contains(where: { $0.lowercased() == lower || $0.lowercased() == core }),
             Set(lower).count > 2
         else {
             throw ValidationError(.weakPassword, field: field)

@@ -66,6 +66,8 @@ struct ValueTests {
         try policy.check("orchid-lantern-basalt-91")
         #expect(throws: ValidationError.self) { try policy.check("short-pass1") }
         #expect(throws: ValidationError.self) { try policy.check("PasswordPassword") }
+        #expect(throws: ValidationError.self) { try policy.check("passwordpassword2024!") }
+        #expect(throws: ValidationError.self) { try policy.check("!!PasswordPassword1") }
         #expect(throws: ValidationError.self) { try policy.check("aaaaaaaaaaaaaaaa") }
         #expect(throws: ValidationError.self) { try policy.check("me@example.com", context: ["me@example.com"]) }
         #expect(throws: ValidationError.self) { try policy.check(String(repeating: "ab1", count: 100)) }

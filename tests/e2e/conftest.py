@@ -179,6 +179,12 @@ def make_browser() -> Iterator[Callable[..., webdriver.Chrome]]:
             "--disable-component-update",
         ):
             options.add_argument(arg)
+        if size[0] < 500:
+            # Desktop Chromium will not make a window narrower than 500 px: emulate the phone.
+            options.add_experimental_option(
+                "mobileEmulation",
+                {"deviceMetrics": {"width": size[0], "height": size[1], "pixelRatio": 3.0, "touch": True}},
+            )
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         driver.set_page_load_timeout(30)
         drivers.append(driver)

@@ -126,10 +126,16 @@ def sign_in(driver: WebDriver, base_url: str, email: str, password: str) -> None
 
 def assert_fits_width(driver: WebDriver) -> None:
     """No horizontal scrolling: the page fits the viewport (matters on a phone)."""
-    scroll, inner = driver.execute_script(
-        "return [document.documentElement.scrollWidth, window.innerWidth]"
+    scroll, inner, wide = driver.execute_script(
+        "const w = window.innerWidth;"
+        "const wide = [...document.querySelectorAll('body *')]"
+        "  .filter(e => e.getBoundingClientRect().right > w + 1)"
+        "  .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')"
+        "    + (e.className ? '.' + String(e.className).split(' ').join('.') : '')"
+        "    + ' right=' + Math.round(e.getBoundingClientRect().right));"
+        "return [document.documentElement.scrollWidth, w, wide];"
     )
-    assert scroll <= inner, f"{path_of(driver)} is {scroll}px wide in a {inner}px viewport"
+    assert scroll <= inner, f"{path_of(driver)} is {scroll}px wide in a {inner}px viewport; too wide: {wide}"
 
 
 def sign_out(driver: WebDriver) -> None:
