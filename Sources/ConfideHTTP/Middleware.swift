@@ -34,7 +34,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
     func record(_ request: Request, _ context: Context, status: HTTPResponse.Status, start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         // INVARIANT: only the route template is recorded; unmatched paths collapse to one label.
-        let route = context.endpointPath ?? "unmatched"
+        let route = context.endpointPath.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "unmatched"
         let labels = [("method", request.method.rawValue), ("route", route), ("status", String(status.code))]
         registry.makeCounter(
             descriptor: MetricNameDescriptor(namespace: "confide", metricName: "http_requests", unitName: "total", helpText: "HTTP requests"),

@@ -1,0 +1,142 @@
+import ConfideAccounts
+import ConfideCore
+import ConfideHTTP
+import ConfideStore
+import ConfideTesting
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// The hidden `_csrf` value in a page.
+func csrfField(_ html: String) -> String? {
+    guard let range = html.range(of: #"name="_csrf" value=""#) else { return nil }
+    return String(html[range.upperBound...].prefix { $0 != "\"" })
+}
+
+@Suite("web pages, cookies and anti-forgery")
+struct WebAndSecurityTests {
+    @Test("register in the browser flow, see my account, sign out, and a wrong password reads clearly")
+    func pageFlow() async throws {
+        try await TestWorld.with { world in
+            try await world.application().test(.router) { raw in
+                var c = Client(raw)
+                let page = try await c.send(.get, "/register")
+                #expect(page.status == .ok)
+                #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
+                let token = try #require(csrfField(page.text))
+                #expect(c.cookies["confide_csrf"] == token)
+                let alice = Fixtures.alice()
+                let form = [
+                    "_csrf": token, "email": alice.email, "password": alice.password, "given_name": alice.givenName,
+                    "family_name": alice.familyName, "birth_date": alice.birthDate,
+                ]
+                let registered = try await c.send(.post, "/register", form: form)
+                #expect(registered.status == .seeOther)
+                #expect(registered.headers[.location] == "/account")
+                let cookie = try #require(registered.headers[values: .setCookie].first { $0.hasPrefix("confide_session=") })
+                #expect(cookie.contains("HttpOnly"))
+                #expect(cookie.contains("SameSite=Lax"))
+                let account = try await c.send(.get, "/account")
+                #expect(account.text.contains("<h1>My account</h1>"))
+                #expect(account.text.contains("Zephyrine Quillfeather"))
+                let signOutToken = try #require(csrfField(account.text))
+                let out = try await c.send(.post, "/signout", form: ["_csrf": signOutToken])
+                #expect(out.headers[.location] == "/signin?notice=signed-out")
+                #expect(try await c.send(.get, "/account").headers[.location] == "/signin")
+
+                let signin = try await c.send(.get, "/signin")
+                let wrong = try await c.send(
+                    .post, "/signin", form: ["_csrf": try #require(csrfField(signin.text)), "email": alice.email, "password": "not-the-password-1"])
+                #expect(wrong.status == .unauthorized)
+                #expect(wrong.text.contains(#"<div role="alert" class="error">The email or password is incorrect.</div>"#))
+                // The typed email is kept, escaped; the password is never echoed back.
+                #expect(!wrong.text.contains("not-the-password-1"))
+            }
+            #expect(world.logLinesWithPersonalData().isEmpty)
+        }
+    }
+
+    @Test("form posts without the anti-forgery token, or with another one, are refused")
+    func formCSRF() async throws {
+        try await TestWorld.with { world in
+            try await world.application().test(.router) { raw in
+                var c = Client(raw)
+                _ = try await c.send(.get, "/signin")
+                let missing = try await c.send(.post, "/signin", form: ["email": "a@example.com", "password": "x"])
+                #expect(missing.status == .forbidden)
+                #expect(missing.problemType == "urn:confide:problem:csrf-failed")
+                let forged = try await c.send(.post, "/signin", form: ["_csrf": String(repeating: "0", count: 64), "email": "a@example.com", "password": "x"])
+                #expect(forged.status == .forbidden)
+                var noCookie = Client(raw)
+                let cross = try await noCookie.send(.post, "/register", form: ["_csrf": "anything", "email": "a@example.com"])
+                #expect(cross.status == .forbidden)
+            }
+            let failures = try await world.stores.credentials.loginFailures(key: "address:unknown", since: .distantPast)
+            #expect(failures == 0)
+        }
+    }
+
+    @Test("cookie-authenticated JSON writes need the CSRF header and a matching Origin; bearer requests do not")
+    func cookieJSON() async throws {
+        try await TestWorld.with { world in
+            try await world.application().test(.router) { raw in
+                var c = Client(raw)
+                let alice = Fixtures.alice()
+                _ = try await c.send(.post, "/api/v1/accounts", json: registrationJSON(alice))
+                let signin = try await c.send(.get, "/signin")
+                _ = try await c.send(.post, "/signin", form: ["_csrf": try #require(csrfField(signin.text)), "email": alice.email, "password": alice.password])
+                let account = try await c.send(.get, "/account")
+                let sessionCSRF = try #require(csrfField(account.text))
+                #expect(try await c.send(.get, "/api/v1/me").status == .ok)
+                let body = #"{"given_name":"Zed","family_name":"Quillfeather"}"#
+                let noHeader = try await c.send(.patch, "/api/v1/me", json: body)
+                #expect(noHeader.status == .forbidden)
+                c.csrf = sessionCSRF
+                let crossOrigin = try await c.send(.patch, "/api/v1/me", json: body, headers: [.origin: "https://evil.example"])
+                #expect(crossOrigin.status == .forbidden)
+                let nullOrigin = try await c.send(.patch, "/api/v1/me", json: body, headers: [.origin: "null"])
+                #expect(nullOrigin.status == .forbidden)
+                let ok = try await c.send(.patch, "/api/v1/me", json: body)
+                #expect(ok.status == .ok)
+
+                var api = Client(raw)
+                api.bearer = try await api.send(.post, "/api/v1/sessions", json: signInJSON(alice.email, alice.password)).json["token"] as? String
+                #expect(try await api.send(.patch, "/api/v1/me", json: body).status == .ok)
+            }
+        }
+    }
+
+    @Test("every page and API response carries the security headers and a strict CSP", arguments: ["/", "/signin", "/register", "/healthz", "/api/v1/me", "/nope"])
+    func securityHeaders(_ path: String) async throws {
+        try await TestWorld.with { world in
+            try await world.application().test(.router) { raw in
+                var c = Client(raw)
+                let reply = try await c.send(.get, path)
+                let csp = try #require(reply.headers[.contentSecurityPolicy])
+                #expect(csp.contains("default-src 'self'"))
+                #expect(csp.contains("frame-ancestors 'none'"))
+                #expect(!csp.contains("unsafe-inline"))
+                #expect(reply.headers[.xContentTypeOptions] == "nosniff")
+                #expect(reply.headers[.init("X-Frame-Options")!] == "DENY")
+                #expect(reply.headers[.init("Referrer-Policy")!] == "same-origin")
+                #expect(reply.headers[.init("X-Request-ID")!] != nil)
+            }
+        }
+    }
+
+    @Test("unknown routes answer a problem, and pages escape what they show")
+    func notFoundAndEscaping() async throws {
+        try await TestWorld.with { world in
+            try await world.application().test(.router) { raw in
+                var c = Client(raw)
+                let nope = try await c.send(.get, "/no/such/page")
+                #expect(nope.status == .notFound)
+                #expect(nope.problemType == "urn:confide:problem:not-found")
+                let page = try await c.send(.get, "/reset-password?token=%22%3E%3Cscript%3Ealert(1)%3C/script%3E")
+                #expect(!page.text.contains("<script>alert(1)"))
+                #expect(page.text.contains("&quot;&gt;&lt;script&gt;"))
+            }
+        }
+    }
+}
