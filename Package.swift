@@ -29,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Pure domain values: no I/O, no NIO, no Hummingbird, no database.
@@ -36,7 +39,11 @@ let package = Package(
         // The deny-by-default policy engine; the only code that can mint a Grant or a Scope.
         .target(name: "ConfidePolicy", dependencies: ["ConfideCore"], swiftSettings: swiftSettings),
         // Store ports (protocols) that take Grant / Scope.
-        .target(name: "ConfideStore", dependencies: ["ConfideCore", "ConfidePolicy"], swiftSettings: swiftSettings),
+        .target(
+            name: "ConfideStore",
+            dependencies: ["ConfideCore", "ConfidePolicy", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         // One SQL implementation of the ports over sql-kit, shared by SQLite and PostgreSQL.
         .target(
             name: "ConfideStoreSQL",
@@ -89,6 +96,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             resources: [.copy("Resources/openapi.json")],
             swiftSettings: swiftSettings
@@ -100,6 +110,9 @@ let package = Package(
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite", "ConfideStorePostgres",
                 "ConfideAccounts", "ConfideHTTP",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -141,6 +154,11 @@ let package = Package(
         .testTarget(
             name: "ConfideAccountsTests",
             dependencies: ["ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideTesting", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConfideServerTests",
+            dependencies: ["ConfideAccounts", "ConfideServer", "ConfideStore", "ConfideTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,7 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 public import Logging
 import NIOCore
 import ServiceLifecycle
@@ -14,17 +17,39 @@ struct BackgroundJob: Service {
     }
 }
 
+/// PEM files for TLS.
+public struct TLSFiles: Sendable {
+    public let certificateChain: String
+    public let privateKey: String
+
+    public init(certificateChain: String, privateKey: String) {
+        self.certificateChain = certificateChain
+        self.privateKey = privateKey
+    }
+}
+
 /// Runs the HTTP server until SIGTERM or SIGINT, then shuts down gracefully (in-flight requests
 /// finish) and calls `afterShutdown` (closing the database).
 /// - Parameters:
+///   - tls: certificate and key files; plain HTTP when `nil`.
 ///   - onRunning: called with the bound port once the server accepts connections.
+/// - Throws: when the TLS files cannot be read, or the server cannot bind.
 public func runServer(
-    _ deps: ConfideHTTPDependencies, host: String, port: Int, logger: Logger,
+    _ deps: ConfideHTTPDependencies, host: String, port: Int, tls: TLSFiles? = nil, logger: Logger,
     background: [(name: String, job: @Sendable () async throws -> Void)] = [],
     onRunning: @escaping @Sendable (Int) async -> Void, afterShutdown: @Sendable () async throws -> Void
 ) async throws {
+    var server: HTTPServerBuilder = .http1()
+    if let tls {
+        let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        server = try .tls(.http1(), tlsConfiguration: configuration)
+    }
     let app = Application(
         router: buildRouter(deps),
+        server: server,
         configuration: .init(address: .hostname(host, port: port), serverName: nil),
         services: background.map { BackgroundJob(name: $0.name, body: $0.job) },
         onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },

@@ -18,7 +18,7 @@ public struct ConfideAssembly: Sendable {
             stores: stores, gate: gate, configuration: configuration.accounts, masterKey: try configuration.masterKey(), logger: logger)
         let system = stores.system
         self.http = ConfideHTTPDependencies(
-            accounts: accounts, settings: HTTPSettings(maxBodyBytes: configuration.maxBodyBytes, tls: false),
+            accounts: accounts, settings: HTTPSettings(maxBodyBytes: configuration.maxBodyBytes, tls: configuration.tls != nil),
             readiness: { try await system.ping() })
     }
 }

@@ -19,6 +19,8 @@ public struct ServeFlags: Sendable {
     public var bcryptCost: Int?
     public var publicURL: String?
     public var maxBodyBytes: Int?
+    public var tlsCertificate: String?
+    public var tlsKey: String?
 
     public init() {}
 }
@@ -33,6 +35,8 @@ public struct ServerConfiguration: Sendable {
     public var demo: Bool
     public var publicURL: String
     public var maxBodyBytes: Int
+    /// PEM certificate chain and key paths; plain HTTP when `nil`.
+    public var tls: (certificate: String, key: String)?
     public var accounts: AccountsConfiguration
     /// The master key as base64, from `CONFIDE_SECRET_KEY`; `nil` only in demo mode, where it
     /// is generated into the data directory.
@@ -83,8 +87,21 @@ public struct ServerConfiguration: Sendable {
         guard idle >= 60, absolute >= idle else {
             throw ConfigurationError("session timeouts: idle must be at least 60 s and not longer than the absolute timeout")
         }
+        let tlsCertificate = flags.tlsCertificate ?? env("CONFIDE_TLS_CERT")
+        let tlsKey = flags.tlsKey ?? env("CONFIDE_TLS_KEY")
+        var tls: (certificate: String, key: String)?
+        switch (tlsCertificate, tlsKey) {
+        case (nil, nil): tls = nil
+        case (let cert?, let key?):
+            guard FileManager.default.isReadableFile(atPath: cert), FileManager.default.isReadableFile(atPath: key) else {
+                throw ConfigurationError("`--tls-cert` and `--tls-key` must be readable PEM files (make a local one with `confide dev-cert`)")
+            }
+            tls = (cert, key)
+        default: throw ConfigurationError("give both `--tls-cert` and `--tls-key`, or neither")
+        }
         let displayHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
-        let publicURL = flags.publicURL ?? env("CONFIDE_PUBLIC_URL") ?? "http://\(displayHost):\(port)"
+        let scheme = tls == nil ? "http" : "https"
+        let publicURL = flags.publicURL ?? env("CONFIDE_PUBLIC_URL") ?? "\(scheme)://\(displayHost):\(port)"
         guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
             throw ConfigurationError("`--public-url` must be an http or https URL")
         }
@@ -97,7 +114,7 @@ public struct ServerConfiguration: Sendable {
         if let secret { _ = try MasterKey(base64: secret) }
         return ServerConfiguration(
             host: host, port: port, dataDir: dataDir, database: database, demo: demo,
-            publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL, maxBodyBytes: maxBody,
+            publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL, maxBodyBytes: maxBody, tls: tls,
             accounts: AccountsConfiguration(
                 bcryptCost: UInt8(cost), sessionIdleSeconds: Double(idle), sessionAbsoluteSeconds: Double(absolute),
                 publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL),

@@ -12,7 +12,7 @@ struct Confide: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "confide",
         abstract: "Confide: a telehealth service where every access to patient data passes one policy engine.",
-        subcommands: [Serve.self, Migrate.self, User.self])
+        subcommands: [Serve.self, Migrate.self, User.self, DevCert.self])
 }
 
 /// Options shared by every command that opens the database.
@@ -69,6 +69,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest accepted request body in bytes (env CONFIDE_MAX_BODY_BYTES; default 1048576).")
     var maxBodyBytes: Int?
 
+    @Option(help: "PEM certificate chain for https (env CONFIDE_TLS_CERT); see `confide dev-cert`.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for https (env CONFIDE_TLS_KEY).")
+    var tlsKey: String?
+
     func run() async throws {
         var flags = database.flags()
         flags.host = host
@@ -76,6 +82,8 @@ struct Serve: AsyncParsableCommand {
         flags.bcryptCost = bcryptCost
         flags.publicURL = publicURL
         flags.maxBodyBytes = maxBodyBytes
+        flags.tlsCertificate = tlsCert
+        flags.tlsKey = tlsKey
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)
@@ -115,13 +123,37 @@ struct Serve: AsyncParsableCommand {
         }
         let host = configuration.host
         let bannerText = banner.joined(separator: "\n")
+        let scheme = configuration.tls == nil ? "http" : "https"
         try await runServer(
-            assembly.http, host: host, port: configuration.port, logger: logger, background: background,
+            assembly.http, host: host, port: configuration.port,
+            tls: configuration.tls.map { TLSFiles(certificateChain: $0.certificate, privateKey: $0.key) }, logger: logger,
+            background: background,
             onRunning: { port in
-                let text = "Confide is running at http://\(host):\(port)\n" + (bannerText.isEmpty ? "" : bannerText + "\n")
+                let text = "Confide is running at \(scheme)://\(host):\(port)\n" + (bannerText.isEmpty ? "" : bannerText + "\n")
                 FileHandle.standardOutput.write(Data(text.utf8))
             },
             afterShutdown: { try await stores.system.shutdown() })
+    }
+}
+
+struct DevCert: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev-cert",
+        abstract: "Make a self-signed certificate for https on localhost (development only).")
+
+    @Option(help: "Where to write cert.pem and key.pem (default: <data-dir>/tls).")
+    var outDir: String?
+
+    @Option(help: "Data directory (env CONFIDE_DATA_DIR; default ./confide-data).")
+    var dataDir: String?
+
+    func run() async throws {
+        let base = dataDir ?? ProcessInfo.processInfo.environment["CONFIDE_DATA_DIR"] ?? "./confide-data"
+        let directory = outDir ?? (base as NSString).appendingPathComponent("tls")
+        let (cert, key) = try DevelopmentCertificate.write(into: directory)
+        print("Wrote \(cert) and \(key) (valid 90 days for localhost, 127.0.0.1 and ::1).")
+        print("Run: confide serve --tls-cert \(cert) --tls-key \(key)")
+        print("Your browser will warn that the certificate is self-signed; accept it for local development only.")
     }
 }
 

@@ -1,0 +1,176 @@
+"""The `confide` command line: configuration refusals, `migrate`, `user create`, and a staff
+sign-in with a TOTP code computed here from the printed otpauth URI (RFC 6238)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import struct
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("CONFIDE_BIN", str(REPO / ".build" / "debug" / "confide"))
+
+
+def totp_now(uri: str, at: float | None = None) -> str:
+    secret = parse_qs(urlparse(uri).query)["secret"][0]
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = int((at if at is not None else time.time()) // 30)
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = (struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return f"{value:06d}"
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: int = 60) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_") and k != "DATABASE_URL"}
+    full_env.update(env or {})
+    return subprocess.run([BIN, *args], capture_output=True, text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def database_args() -> list[str]:
+    url = os.environ.get("CONFIDE_E2E_DATABASE_URL")
+    return ["--database-url", url] if url else []
+
+
+def test_help_is_available_for_every_command():
+    for args in (["--help"], ["serve", "--help"], ["migrate", "--help"], ["user", "create", "--help"]):
+        result = run(*args)
+        assert result.returncode == 0, result.stderr
+        assert "USAGE" in result.stdout.upper()
+
+
+def test_serve_refuses_to_start_without_a_secret(tmp_path):
+    result = run("serve", "--data-dir", str(tmp_path), "--port", "0")
+    assert result.returncode != 0
+    assert "CONFIDE_SECRET_KEY" in result.stderr
+    assert "Fatal error" not in result.stderr and "Stack" not in result.stderr
+
+
+def test_serve_refuses_a_weak_bcrypt_cost(tmp_path):
+    key = base64.b64encode(os.urandom(32)).decode()
+    result = run("serve", "--data-dir", str(tmp_path), "--bcrypt-cost", "8", env={"CONFIDE_SECRET_KEY": key})
+    assert result.returncode != 0
+    assert "bcrypt" in result.stderr
+
+
+def test_migrate_then_user_create_then_staff_sign_in(tmp_path):
+    if os.environ.get("CONFIDE_E2E_DATABASE_URL"):
+        pytest.skip("uses a private SQLite file; the PostgreSQL run covers migrations through the server fixture")
+    key = base64.b64encode(os.urandom(32)).decode()
+    env = {"CONFIDE_SECRET_KEY": key}
+    migrated = run("migrate", "--data-dir", str(tmp_path), env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "schema version 1" in migrated.stdout.lower() or "version 1" in migrated.stdout
+    again = run("migrate", "--data-dir", str(tmp_path), env=env)
+    assert "up to date" in again.stdout
+
+    password_file = tmp_path / "pw"
+    password_file.write_text("granite-orchard-puzzle-37\n")
+    created = run(
+        "user", "create", "--data-dir", str(tmp_path), "--role", "clinician", "--email", "gp.cli@example.org",
+        "--given-name", "Imogen", "--family-name", "Ashcombe", "--staff-role", "gp",
+        "--registration-number", "GMC-5550001", "--password-file", str(password_file), env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    uri = re.search(r"otpauth://\S+", created.stdout).group(0)
+    duplicate = run(
+        "user", "create", "--data-dir", str(tmp_path), "--role", "admin", "--email", "GP.CLI@example.org",
+        "--given-name", "X", "--family-name", "Y", "--password-file", str(password_file), env=env,
+    )
+    assert duplicate.returncode != 0
+    assert "email-taken" in duplicate.stderr
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [BIN, "serve", "--data-dir", str(tmp_path), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}, **env},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait(base)
+        body = {"email": "gp.cli@example.org", "password": "granite-orchard-puzzle-37"}
+        r = requests.post(base + "/api/v1/sessions", json=body, timeout=10)
+        assert r.status_code == 401 and r.json()["type"].endswith("totp-required")
+        r = requests.post(base + "/api/v1/sessions", json={**body, "totp": totp_now(uri)}, timeout=10)
+        assert r.status_code == 201, r.text
+        me = requests.get(base + "/api/v1/me", headers={"Authorization": "Bearer " + r.json()["token"]}, timeout=10)
+        assert me.json()["staff_role"] == "gp"
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=20)
+    assert server.returncode == 0, out
+    for secret in ("Imogen", "Ashcombe", "granite-orchard"):
+        assert secret not in out, "personal data or a password reached the server log"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(base: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server did not start")
+
+
+def test_dev_cert_and_https(tmp_path):
+    import ssl
+    import warnings
+
+    made = run("dev-cert", "--out-dir", str(tmp_path / "tls"))
+    assert made.returncode == 0, made.stderr
+    cert, key = tmp_path / "tls" / "cert.pem", tmp_path / "tls" / "key.pem"
+    assert cert.read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    port = _free_port()
+    server = subprocess.Popen(
+        [BIN, "serve", "--demo", "--data-dir", str(tmp_path / "data"), "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key),
+         *database_args()],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")},
+    )
+    try:
+        base = f"https://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    r = requests.get(base + "/signin", verify=False, timeout=2)
+                break
+            except requests.RequestException:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.3)
+        assert r.status_code == 200
+        assert "max-age" in r.headers["Strict-Transport-Security"]
+        assert "Secure" in r.headers["Set-Cookie"]
+        pem = ssl.get_server_certificate(("127.0.0.1", port))
+        assert pem.strip() == cert.read_text().strip()
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=20)
+    assert f"Confide is running at https://127.0.0.1:{port}" in out
