@@ -94,17 +94,17 @@ public struct AccessGate: Sendable {
 
     /// The list scope of patient records for a principal.
     public func patientRecords(by principal: Principal, purpose: String, requestID: String) async throws -> Scope<PatientRecordResource> {
-        let request = AccessRequest(principal: principal, action: .list, resource: .patientRecord, purpose: purpose)
-        let (decision, scope) = engine.scope(request, as: PatientRecordResource.self)
-        try await recorder.record(
-            request, facts: ResourceFacts(), decision: decision, outcome: decision.isAllowed ? .allowed : .denied, requestID: requestID)
-        return scope
+        try await scope(by: principal, purpose: purpose, requestID: requestID)
     }
 
     /// The list scope of staff accounts for a principal (operators see all).
     public func staffAccounts(by principal: Principal, purpose: String, requestID: String) async throws -> Scope<StaffAccountResource> {
-        let request = AccessRequest(principal: principal, action: .list, resource: .staffAccount, purpose: purpose)
-        let (decision, scope) = engine.scope(request, as: StaffAccountResource.self)
+        try await scope(by: principal, purpose: purpose, requestID: requestID)
+    }
+
+    func scope<R: PolicyResource>(by principal: Principal, purpose: String, requestID: String) async throws -> Scope<R> {
+        let request = AccessRequest(principal: principal, action: .list, resource: R.kind, purpose: purpose)
+        let (decision, scope) = engine.scope(request, as: R.self)
         try await recorder.record(
             request, facts: ResourceFacts(), decision: decision, outcome: decision.isAllowed ? .allowed : .denied, requestID: requestID)
         return scope

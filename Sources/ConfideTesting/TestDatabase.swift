@@ -17,15 +17,27 @@ public enum TestDatabase {
         return url
     }
 
+    /// At most this many PostgreSQL test databases are open at once, so that a parallel test run
+    /// stays under the server's connection limit (each holds at most six connections).
+    static let postgresSlots = TestSlots(limit: 12)
+
     /// Runs `body` with fresh stores and closes them afterwards, also when `body` throws.
     public static func withStores<R>(_ body: (ConfideStores) async throws -> R) async throws -> R {
-        let (stores, cleanup) = try await make()
+        let slots = postgresURL == nil ? nil : postgresSlots
+        await slots?.acquire()
         do {
-            let result = try await body(stores)
-            try await cleanup()
-            return result
+            let (stores, cleanup) = try await make()
+            do {
+                let result = try await body(stores)
+                try await cleanup()
+                await slots?.release()
+                return result
+            } catch {
+                try? await cleanup()
+                throw error
+            }
         } catch {
-            try? await cleanup()
+            await slots?.release()
             throw error
         }
     }
@@ -35,22 +47,57 @@ public enum TestDatabase {
         let logger = Logger(label: "confide.test.db", factory: { _ in SwiftLogNoOpLogHandler() })
         if let url = postgresURL {
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            // INVARIANT: every pool opened here is shut down on every path (a pool that is
+            // deinitialised without shutdown traps); pools are small so parallel tests stay well
+            // under the server's connection limit.
             let admin = SQLStores(backend: try PostgresBackend(url: url, maxConnectionsPerEventLoop: 1, logger: logger))
-            try await admin.execute("CREATE SCHEMA \(schema)")
-            let backend = try PostgresBackend(url: url, schema: schema, logger: logger)
-            let stores = SQLStores(backend: backend).stores
-            _ = try await stores.system.migrate()
-            return (
-                stores,
-                {
-                    try await stores.system.shutdown()
-                    try await admin.execute("DROP SCHEMA \(schema) CASCADE")
-                    try await admin.stores.system.shutdown()
-                }
-            )
+            do {
+                try await admin.execute("CREATE SCHEMA \(schema)")
+            } catch {
+                try? await admin.stores.system.shutdown()
+                throw error
+            }
+            let stores = SQLStores(backend: try PostgresBackend(url: url, schema: schema, maxConnectionsPerEventLoop: 2, logger: logger)).stores
+            let cleanup: @Sendable () async throws -> Void = {
+                try? await stores.system.shutdown()
+                try? await admin.execute("DROP SCHEMA \(schema) CASCADE")
+                try await admin.stores.system.shutdown()
+            }
+            do {
+                _ = try await stores.system.migrate()
+            } catch {
+                try? await cleanup()
+                throw error
+            }
+            return (stores, cleanup)
         }
         let stores = SQLStores(backend: try await SQLiteBackend.open(path: nil, logger: logger)).stores
-        _ = try await stores.system.migrate()
+        do {
+            _ = try await stores.system.migrate()
+        } catch {
+            try? await stores.system.shutdown()
+            throw error
+        }
         return (stores, { try await stores.system.shutdown() })
+    }
+}
+
+/// A counting semaphore for tests (FIFO).
+actor TestSlots {
+    private var available: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { available = limit }
+
+    func acquire() async {
+        if available > 0 {
+            available -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { available += 1 } else { waiters.removeFirst().resume() }
     }
 }
