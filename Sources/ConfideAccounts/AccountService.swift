@@ -96,8 +96,8 @@ public struct TOTPEnrolment: Sendable {
 public struct AccountService: Sendable {
     let stores: ConfideStores
     let gate: AccessGate
-    let configuration: AccountsConfiguration
-    let masterKey: MasterKey
+    public let configuration: AccountsConfiguration
+    package let masterKey: MasterKey
     let hasher: PasswordHasher
     let passwordPolicy: PasswordPolicy
     let clock: any WallClock

@@ -29,6 +29,19 @@ public struct TestWorld: Sendable {
         logs.lines(containingAnyOf: Fixtures.personalData + extra)
     }
 
+    /// A second server instance on the same database (its own service objects and clock), as
+    /// several `confide serve` processes share one PostgreSQL.
+    public func sibling() throws -> TestWorld {
+        let logger = logs.logger(label: "confide.test.sibling")
+        let gate = AccessGate(facts: stores.facts, recorder: LoggingDecisionRecorder(logger: logger))
+        let accounts = AccountService(
+            stores: stores, gate: gate, configuration: self.accounts.configuration, masterKey: self.accounts.masterKey, clock: clock,
+            logger: logger)
+        let system = stores.system
+        let deps = ConfideHTTPDependencies(accounts: accounts, settings: self.deps.settings, readiness: { try await system.ping() })
+        return TestWorld(stores: stores, accounts: accounts, clock: clock, logs: logs, deps: deps)
+    }
+
     /// Runs `body` in a fresh world and disposes of it.
     public static func with<R>(
         accountsConfiguration: AccountsConfiguration? = nil, _ body: (TestWorld) async throws -> R

@@ -140,3 +140,71 @@ struct WebAndSecurityTests {
         }
     }
 }
+
+@Suite("several instances")
+struct MultiInstanceTests {
+    @Test("a session started on one instance works, and ends, on another sharing the database")
+    func sharedSessions() async throws {
+        try await TestWorld.with { world in
+            let other = try world.sibling()
+            let alice = Fixtures.alice()
+            let token: String? = try await world.application().test(.router) { raw in
+                var c = Client(raw)
+                _ = try await c.send(.post, "/api/v1/accounts", json: registrationJSON(alice))
+                return try await c.send(.post, "/api/v1/sessions", json: signInJSON(alice.email, alice.password)).json["token"] as? String
+            }
+            try await other.application().test(.router) { raw in
+                var c = Client(raw)
+                c.bearer = token
+                let me = try await c.send(.get, "/api/v1/me")
+                #expect(me.status == .ok)
+                let out = try await c.send(.delete, "/api/v1/sessions/current")
+                #expect(out.status == .noContent)
+            }
+            try await world.application().test(.router) { raw in
+                var c = Client(raw)
+                c.bearer = token
+                let me = try await c.send(.get, "/api/v1/me")
+                #expect(me.status == .unauthorized)
+            }
+        }
+    }
+
+    @Test("the sign-in lockout counts failures from every instance")
+    func sharedThrottle() async throws {
+        try await TestWorld.with { world in
+            let other = try world.sibling()
+            let alice = Fixtures.alice()
+            _ = try await world.accounts.register(alice, meta: RequestMeta(requestID: "t", clientAddress: "x"))
+            for (index, instance) in [world, other, world, other, world].enumerated() {
+                try await instance.application().test(.router) { raw in
+                    var c = Client(raw)
+                    let reply = try await c.send(.post, "/api/v1/sessions", json: signInJSON(alice.email, "wrong-password-\(index)x"))
+                    #expect(reply.status == .unauthorized)
+                }
+            }
+            try await other.application().test(.router) { raw in
+                var c = Client(raw)
+                let reply = try await c.send(.post, "/api/v1/sessions", json: signInJSON(alice.email, alice.password))
+                #expect(reply.status == .tooManyRequests)
+            }
+        }
+    }
+
+    @Test("a cookie-authenticated WebSocket upgrade from another origin is refused")
+    func websocketOrigin() async throws {
+        try await TestWorld.with { world in
+            try await world.application().test(.router) { raw in
+                var c = Client(raw)
+                let alice = Fixtures.alice()
+                _ = try await c.send(.post, "/api/v1/accounts", json: registrationJSON(alice))
+                let signin = try await c.send(.get, "/signin")
+                _ = try await c.send(.post, "/signin", form: ["_csrf": try #require(csrfField(signin.text)), "email": alice.email, "password": alice.password])
+                let upgrade = try await c.send(
+                    .get, "/api/v1/me", headers: [.upgrade: "websocket", .connection: "Upgrade", .origin: "https://evil.example"])
+                #expect(upgrade.status == .forbidden)
+                #expect(upgrade.problemType == "urn:confide:problem:csrf-failed")
+            }
+        }
+    }
+}
