@@ -103,6 +103,17 @@ let package = Package(
             resources: [.copy("Resources/openapi.json")],
             swiftSettings: swiftSettings
         ),
+        // Email: the outbox delivery loop and its transports (SMTP relay, files for the demo).
+        .target(
+            name: "ConfideMail",
+            dependencies: [
+                "ConfideCore", "ConfideStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Configuration, database opening, demo seeding and wiring; shared by the executable and the tests.
         .target(
             name: "ConfideServer",
@@ -129,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "confide",
             dependencies: [
-                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer",
+                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer", "ConfideMail",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,4 +1,5 @@
 public import ConfideAccounts
+import ConfideCore
 import Foundation
 
 /// Where the data lives.
@@ -21,6 +22,8 @@ public struct ServeFlags: Sendable {
     public var maxBodyBytes: Int?
     public var tlsCertificate: String?
     public var tlsKey: String?
+    public var smtpURL: String?
+    public var mailFrom: String?
 
     public init() {}
 }
@@ -38,6 +41,11 @@ public struct ServerConfiguration: Sendable {
     /// PEM certificate chain and key paths; plain HTTP when `nil`.
     public var tls: (certificate: String, key: String)?
     public var accounts: AccountsConfiguration
+    /// The SMTP relay (`smtp://host:port`); without one, emails wait in the outbox (demo mode
+    /// writes them into `<data-dir>/mail/`).
+    public var smtpURL: String?
+    /// The sender address of every email.
+    public var mailFrom: String
     /// The master key as base64, from `CONFIDE_SECRET_KEY`; `nil` only in demo mode, where it
     /// is generated into the data directory.
     public var secretKey: String?
@@ -105,6 +113,16 @@ public struct ServerConfiguration: Sendable {
         guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
             throw ConfigurationError("`--public-url` must be an http or https URL")
         }
+        let smtpURL = flags.smtpURL ?? env("CONFIDE_SMTP_URL")
+        if let smtpURL {
+            guard let parsed = URLComponents(string: smtpURL), parsed.scheme == "smtp", !(parsed.host ?? "").isEmpty else {
+                throw ConfigurationError("`--smtp-url` must look like `smtp://relay.example:25`")
+            }
+        }
+        let mailFrom = flags.mailFrom ?? env("CONFIDE_MAIL_FROM") ?? "no-reply@\(URL(string: publicURL)?.host ?? "localhost")"
+        guard (try? EmailAddress(mailFrom)) != nil || mailFrom.hasSuffix("@localhost") else {
+            throw ConfigurationError("`--mail-from` must be an email address")
+        }
         let secret = env("CONFIDE_SECRET_KEY")
         if requireSecret, !demo, secret == nil {
             throw ConfigurationError(
@@ -118,7 +136,7 @@ public struct ServerConfiguration: Sendable {
             accounts: AccountsConfiguration(
                 bcryptCost: UInt8(cost), sessionIdleSeconds: Double(idle), sessionAbsoluteSeconds: Double(absolute),
                 publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL),
-            secretKey: secret)
+            smtpURL: smtpURL, mailFrom: mailFrom, secretKey: secret)
     }
 
     /// The master key: from the configuration, or (demo only) read or created in the data directory.

@@ -52,7 +52,11 @@ public protocol CredentialStore: Sendable {
 
     func enqueueEmail(_ email: OutgoingEmail) async throws
     func pendingEmails(limit: Int) async throws -> [OutgoingEmail]
-    func markEmailSent(id: String, at: Date) async throws
+    /// Claims a pending email for sending, once across all instances; `false` when another
+    /// instance already has it.
+    func claimEmail(id: String, at: Date) async throws -> Bool
+    /// Puts a claimed email back in the queue (its send failed).
+    func releaseEmail(id: String) async throws
 }
 
 /// Patient demographics. Every method takes a capability minted by the policy engine.

@@ -320,10 +320,16 @@ extension SQLStores: CredentialStore {
         }
     }
 
-    public func markEmailSent(id: String, at: Date) async throws {
+    public func claimEmail(id: String, at: Date) async throws -> Bool {
         try await read { db in
-            try await db.raw("UPDATE email_outbox SET sent_at = \(bind: at.epochMilliseconds) WHERE id = \(bind: id)").run()
+            try await db.raw(
+                "UPDATE email_outbox SET sent_at = \(bind: at.epochMilliseconds) WHERE id = \(bind: id) AND sent_at IS NULL RETURNING id"
+            ).first() != nil
         }
+    }
+
+    public func releaseEmail(id: String) async throws {
+        try await read { db in try await db.raw("UPDATE email_outbox SET sent_at = NULL WHERE id = \(bind: id)").run() }
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import ConfideAccounts
 import ConfideCore
 import ConfideHTTP
+import ConfideMail
 import ConfideServer
 import ConfideStore
 import Foundation
@@ -75,6 +76,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PEM private key for https (env CONFIDE_TLS_KEY).")
     var tlsKey: String?
 
+    @Option(help: "SMTP relay for outgoing email, smtp://host:port (env CONFIDE_SMTP_URL).")
+    var smtpURL: String?
+
+    @Option(help: "Sender address of outgoing email (env CONFIDE_MAIL_FROM; default no-reply@<public host>).")
+    var mailFrom: String?
+
     func run() async throws {
         var flags = database.flags()
         flags.host = host
@@ -84,6 +91,8 @@ struct Serve: AsyncParsableCommand {
         flags.maxBodyBytes = maxBodyBytes
         flags.tlsCertificate = tlsCert
         flags.tlsKey = tlsKey
+        flags.smtpURL = smtpURL
+        flags.mailFrom = mailFrom
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)
@@ -114,12 +123,18 @@ struct Serve: AsyncParsableCommand {
             } else if let text = try? String(contentsOfFile: loginsPath, encoding: .utf8) {
                 banner.append(text)
             }
-            let mail = FileMailDelivery(
-                credentials: stores.credentials, directory: (configuration.dataDir as NSString).appendingPathComponent("mail"), logger: logger)
+        }
+        if let url = configuration.smtpURL, let smtp = SMTPTransport(url: url) {
+            let mail = OutboxDelivery(credentials: stores.credentials, transport: smtp, from: configuration.mailFrom, logger: logger)
             background.append((name: "mail", job: { try await mail.run() }))
-            banner.append("Emails (verification and reset links) are written to \(configuration.dataDir)/mail/.")
+        } else if configuration.demo {
+            let directory = (configuration.dataDir as NSString).appendingPathComponent("mail")
+            let mail = OutboxDelivery(
+                credentials: stores.credentials, transport: FileTransport(directory: directory), from: configuration.mailFrom, logger: logger)
+            background.append((name: "mail", job: { try await mail.run(interval: .seconds(1)) }))
+            banner.append("Emails (verification and reset links) are written to \(directory)/.")
         } else {
-            logger.warning("no mail transport is configured: emails stay queued in the database outbox")
+            logger.warning("no mail transport is configured (`--smtp-url`): emails stay queued in the database outbox")
         }
         let host = configuration.host
         let bannerText = banner.joined(separator: "\n")

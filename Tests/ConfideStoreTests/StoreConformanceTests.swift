@@ -173,14 +173,21 @@ struct StoreConformanceTests {
         }
     }
 
-    @Test("the outbox hands out pending emails once marked sent they are gone")
+    @Test("an outbox email is claimed by exactly one sender, and a released claim is retried")
     func outbox() async throws {
         try await TestDatabase.withStores { stores in
             try await stores.credentials.enqueueEmail(
                 OutgoingEmail(id: "m1", to: try EmailAddress("x@example.com"), subject: "s", body: "b", createdAt: now))
             #expect(try await stores.credentials.pendingEmails(limit: 10).map(\.id) == ["m1"])
-            try await stores.credentials.markEmailSent(id: "m1", at: now)
+            let credentials = stores.credentials
+            let claims = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<8 { group.addTask { try await credentials.claimEmail(id: "m1", at: now) } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(claims == 1)
             #expect(try await stores.credentials.pendingEmails(limit: 10).isEmpty)
+            try await stores.credentials.releaseEmail(id: "m1")
+            #expect(try await stores.credentials.pendingEmails(limit: 10).map(\.id) == ["m1"])
         }
     }
 

@@ -174,3 +174,85 @@ def test_dev_cert_and_https(tmp_path):
         server.terminate()
         out, _ = server.communicate(timeout=20)
     assert f"Confide is running at https://127.0.0.1:{port}" in out
+
+
+def test_emailed_links_over_a_real_smtp_relay(tmp_path):
+    """Registration sends a verification link and a reset request sends a reset link, through a
+    real SMTP server (aiosmtpd writing a Maildir); following both links works."""
+    import mailbox
+    import sys
+
+    maildir = tmp_path / "maildir"
+    mailbox.Maildir(str(maildir), create=True)
+    smtp_port = _free_port()
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    key = base64.b64encode(os.urandom(32)).decode()
+    port = _free_port()
+    server = None
+    try:
+        _wait_port(smtp_port)
+        server = subprocess.Popen(
+            [BIN, "serve", "--data-dir", str(tmp_path / "data"), "--port", str(port), "--smtp-url", f"smtp://127.0.0.1:{smtp_port}",
+             "--mail-from", "no-reply@confide.test", *database_args()],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}, "CONFIDE_SECRET_KEY": key},
+        )
+        base = f"http://127.0.0.1:{port}"
+        _wait(base)
+        email = f"mail.{os.urandom(4).hex()}@example.org"
+        r = requests.post(base + "/api/v1/accounts", json={
+            "email": email, "password": "saffron-glacier-tandem-6", "given_name": "Wilhelmina", "family_name": "Crabtree",
+            "birth_date": "1991-05-17"}, timeout=10)
+        assert r.status_code == 201, r.text
+
+        message = _await_mail(maildir, email, "Confirm your email")
+        assert message["From"] == "Confide <no-reply@confide.test>"
+        body = message.get_payload(decode=True).decode()
+        assert "Wilhelmina" not in body and "1991-05-17" not in body
+        token = re.search(r"verify-email\?token=([A-Za-z0-9_-]+)", body).group(1)
+        assert requests.post(base + "/api/v1/email-verifications", json={"token": token}, timeout=10).status_code == 204
+        assert requests.post(base + "/api/v1/email-verifications", json={"token": token}, timeout=10).status_code == 400
+
+        assert requests.post(base + "/api/v1/password-resets", json={"email": email}, timeout=10).status_code == 202
+        reset = _await_mail(maildir, email, "Reset your Confide password")
+        token = re.search(r"reset-password\?token=([A-Za-z0-9_-]+)", reset.get_payload(decode=True).decode()).group(1)
+        r = requests.post(base + "/api/v1/password-resets/complete", json={"token": token, "password": "lilac-harbour-engine-30"}, timeout=10)
+        assert r.status_code == 204, r.text
+        r = requests.post(base + "/api/v1/sessions", json={"email": email, "password": "lilac-harbour-engine-30"}, timeout=10)
+        assert r.status_code == 201
+        me = requests.get(base + "/api/v1/me", headers={"Authorization": "Bearer " + r.json()["token"]}, timeout=10).json()
+        assert me["email_verified"] is True
+    finally:
+        if server:
+            server.terminate()
+            out, _ = server.communicate(timeout=20)
+            assert "Wilhelmina" not in out and "Crabtree" not in out
+        relay.terminate()
+        relay.wait(timeout=10)
+
+
+def _wait_port(port: int, timeout: float = 20) -> None:
+    import socket
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def _await_mail(maildir: Path, to: str, subject: str, timeout: float = 20):
+    import mailbox
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for message in mailbox.Maildir(str(maildir), create=False):
+            if to in (message["To"] or "") and subject in (message["Subject"] or ""):
+                return message
+        time.sleep(0.2)
+    raise AssertionError(f"no email '{subject}' arrived")
