@@ -359,6 +359,7 @@ public struct AccountService: Sendable {
             throw AccountsError(ValidationError(.weakPassword, field: "password"))
         }
         try await stores.credentials.updatePasswordHash(account: accountID, hash: await hasher.hash(newPassword), at: now)
+        try await stores.credentials.voidOneTimeTokens(account: accountID, purpose: .resetPassword, at: now)
         try await stores.credentials.revokeSessions(account: accountID, keeping: nil, at: now)
         // The link came to this mailbox, so the address is verified.
         try await stores.credentials.markEmailVerified(account: accountID, at: now)

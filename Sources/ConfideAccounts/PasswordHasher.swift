@@ -6,12 +6,14 @@ import HummingbirdBcrypt
 public struct PasswordHasher: Sendable {
     /// The bcrypt cost. `ServerConfiguration` refuses less than 12; tests may use 4.
     public let cost: UInt8
+    // A hash of a random password at the same cost, verified when the account does not exist so
+    // that the response time does not reveal whether an email is registered.
+    let dummyHash: String
 
-    public init(cost: UInt8) { self.cost = cost }
-
-    // A hash of a random password, verified when the account does not exist so that the
-    // response time does not reveal whether an email is registered.
-    static let dummyHash = Bcrypt.hash("confide-timing-equaliser-\(UInt64.random(in: .min ... .max))", cost: 12)
+    public init(cost: UInt8) {
+        self.cost = cost
+        self.dummyHash = Bcrypt.hash("confide-timing-equaliser-\(UInt64.random(in: .min ... .max))", cost: cost)
+    }
 
     public func hash(_ password: String) async -> String {
         let cost = self.cost
@@ -19,7 +21,7 @@ public struct PasswordHasher: Sendable {
     }
 
     public func verify(_ password: String, hash: String?) async -> Bool {
-        let target = hash ?? Self.dummyHash
+        let target = hash ?? dummyHash
         let result = await offload { Bcrypt.verify(password, hash: target) }
         return hash != nil && result
     }

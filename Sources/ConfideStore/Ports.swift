@@ -45,6 +45,8 @@ public protocol CredentialStore: Sendable {
     func insertOneTimeToken(hash: String, account: Account.ID, purpose: OneTimeTokenPurpose, expiresAt: Date) async throws
     /// Marks a token used and returns its account, once; `nil` when unknown, used or expired.
     func consumeOneTimeToken(hash: String, purpose: OneTimeTokenPurpose, at: Date) async throws -> Account.ID?
+    /// Marks every unused token of the account for `purpose` as used (a completed reset voids the others).
+    func voidOneTimeTokens(account: Account.ID, purpose: OneTimeTokenPurpose, at: Date) async throws
 
     func replaceRecoveryCodes(account: Account.ID, hashes: [String]) async throws
     /// Uses a recovery code once; `false` when unknown or used.

@@ -270,6 +270,17 @@ extension SQLStores: CredentialStore {
         }
     }
 
+    public func voidOneTimeTokens(account: Account.ID, purpose: OneTimeTokenPurpose, at: Date) async throws {
+        try await read { db in
+            try await db.raw(
+                """
+                UPDATE one_time_tokens SET used_at = \(bind: at.epochMilliseconds)
+                WHERE account_id = \(bind: account.description) AND purpose = \(bind: purpose.rawValue) AND used_at IS NULL
+                """
+            ).run()
+        }
+    }
+
     public func replaceRecoveryCodes(account: Account.ID, hashes: [String]) async throws {
         try await backend.transaction { db in
             try await db.raw("DELETE FROM recovery_codes WHERE account_id = \(bind: account.description)").run()

@@ -217,9 +217,12 @@ struct AccountServiceTests {
             let old = try await world.accounts.signIn(email: input.email, password: input.password, totp: nil, kind: .bearer, meta: meta)
             try await world.accounts.requestPasswordReset(email: input.email, meta: meta)
             try await world.accounts.requestPasswordReset(email: "nobody@example.com", meta: meta)
+            try await world.accounts.requestPasswordReset(email: input.email, meta: meta)
             let mails = try await world.stores.credentials.pendingEmails(limit: 10)
-            #expect(mails.count == 2)  // verification + one reset; nothing for the unknown address
-            let reset = try #require(mails.first { $0.subject.contains("Reset") })
+            #expect(mails.count == 3)  // verification + two resets; nothing for the unknown address
+            let resets = mails.filter { $0.subject.contains("Reset") }
+            let reset = try #require(resets.first)
+            let otherToken = String(try #require(resets.last?.body.components(separatedBy: "token=").last?.split(whereSeparator: \.isNewline).first))
             let token = String(try #require(reset.body.components(separatedBy: "token=").last?.split(whereSeparator: \.isNewline).first))
             await #expect(throws: AccountsError.self) {
                 try await world.accounts.completePasswordReset(token: token, newPassword: "short", meta: meta)
@@ -227,6 +230,10 @@ struct AccountServiceTests {
             try await world.accounts.completePasswordReset(token: token, newPassword: "marmalade-comet-violin-4", meta: meta)
             await #expect(throws: AccountsError(.invalidToken)) {
                 try await world.accounts.completePasswordReset(token: token, newPassword: "another-long-phrase-99", meta: meta)
+            }
+            // The completed reset voided the other outstanding link.
+            await #expect(throws: AccountsError(.invalidToken)) {
+                try await world.accounts.completePasswordReset(token: otherToken, newPassword: "another-long-phrase-99", meta: meta)
             }
             await #expect(throws: AccountsError(.unauthenticated)) { _ = try await world.accounts.authenticate(token: old.token, kind: .bearer) }
             _ = try await world.accounts.signIn(email: input.email, password: "marmalade-comet-violin-4", totp: nil, kind: .bearer, meta: meta)
