@@ -37,6 +37,8 @@ struct WebController {
 
         let signedIn = router.group(context: SignedInPageContext.self)
         signedIn.get("account", use: accountPage)
+        signedIn.get("account/password", use: passwordPage)
+        signedIn.post("account/password", use: passwordSubmit)
     }
 
     func form(_ request: inout Request) async throws -> FormData {
@@ -261,14 +263,52 @@ struct WebController {
         if let role = profile.staffRole { rows += "<dt>Role</dt><dd>\(esc(role.rawValue))</dd>" }
         if let reg = profile.registrationNumber { rows += "<dt>Registration number</dt><dd>\(esc(reg.value))</dd>" }
         rows += "<dt>Two-factor authentication</dt><dd>\(profile.totpEnabled ? "On" : "Off")</dd>"
-        let totpLink = profile.totpEnabled ? "" : #"<p><a href="/account/totp">Set up two-factor authentication</a></p>"#
+        var links = #"<p><a href="/account/password">Change my password</a></p>"#
+        if !profile.totpEnabled { links += #"<p><a href="/account/totp">Set up two-factor authentication</a></p>"# }
         let body = """
             <h1>My account</h1>
+            \(Layout.notice(request.uri.queryParameters["notice"] == "password-changed" ? "Your password has been changed. Other devices were signed out." : nil))
             <dl>\(rows)</dl>
-            \(totpLink)
+            \(links)
             <form method="post" action="/signout">\(Layout.csrfField(context.csrfToken))<button type="submit">Sign out</button></form>
             """
         return Layout.response(Layout.page(title: "My account", signedIn: true, csrf: context.csrfToken, body: body))
+    }
+
+    func passwordHTML(_ context: SignedInPageContext, error: String? = nil, field: String? = nil) -> String {
+        Layout.page(
+            title: "Change my password", signedIn: true, csrf: context.csrfToken,
+            body: """
+                <h1>Change my password</h1>
+                \(Layout.alert(error))
+                <form method="post" action="/account/password" novalidate>
+                \(Layout.csrfField(context.csrfToken))
+                \(Layout.field("current_password", label: "Current password", type: "password", autocomplete: "current-password",
+                    error: field == "current_password" ? error : nil))
+                \(Layout.field("new_password", label: "New password", type: "password", autocomplete: "new-password",
+                    hint: "At least 12 characters. A few unrelated words make a strong password.", error: field == "new_password" ? error : nil))
+                <button type="submit">Change password</button>
+                </form>
+                <p><a href="/account">Back to my account</a></p>
+                """)
+    }
+
+    @Sendable func passwordPage(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        Layout.response(passwordHTML(context))
+    }
+
+    @Sendable func passwordSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        var request = request
+        let form = try await form(&request)
+        do {
+            try await accounts.changePassword(
+                of: context.auth, current: form.string("current_password"), new: form.string("new_password"), meta: context.meta)
+            return Response(status: .seeOther, headers: [.location: "/account?notice=password-changed"])
+        } catch let error as AccountsError {
+            let problem = ProblemMiddleware.problem(for: error)
+            return Layout.response(
+                passwordHTML(context, error: message(for: error, logger: context.logger), field: problem.field), status: problem.status)
+        }
     }
 
     @Sendable func signOut(_ request: Request, context: SessionPageContext) async throws -> Response {
