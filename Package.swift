@@ -38,6 +38,12 @@ let package = Package(
         .target(name: "ConfideCore", swiftSettings: swiftSettings),
         // The deny-by-default policy engine; the only code that can mint a Grant or a Scope.
         .target(name: "ConfidePolicy", dependencies: ["ConfideCore"], swiftSettings: swiftSettings),
+        // The tamper-evident audit log: entries, RFC 6962 hashing, proofs, signed checkpoints, the verifier. Pure.
+        .target(
+            name: "ConfideAudit",
+            dependencies: ["ConfideCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // Store ports (protocols) that take Grant / Scope.
         .target(
             name: "ConfideStore",
@@ -155,6 +161,15 @@ let package = Package(
             name: "ConfidePolicyTests",
             dependencies: ["ConfideCore", "ConfidePolicy", .product(name: "PropertyBased", package: "swift-property-based")],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConfideAuditTests",
+            dependencies: [
+                "ConfideAudit", "ConfideCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
