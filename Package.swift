@@ -47,14 +47,14 @@ let package = Package(
         // Store ports (protocols) that take Grant / Scope.
         .target(
             name: "ConfideStore",
-            dependencies: ["ConfideCore", "ConfidePolicy", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ConfideCore", "ConfidePolicy", "ConfideAudit", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // One SQL implementation of the ports over sql-kit, shared by SQLite and PostgreSQL.
         .target(
             name: "ConfideStoreSQL",
             dependencies: [
-                "ConfideCore", "ConfidePolicy", "ConfideStore",
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAudit",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -174,7 +174,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfideStoreTests",
-            dependencies: ["ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideTesting"],
+            dependencies: [
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideTesting", "ConfideAudit",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -190,7 +193,7 @@ let package = Package(
         .testTarget(
             name: "ConfideHTTPTests",
             dependencies: [
-                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideTesting",
+                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideTesting", "ConfideAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

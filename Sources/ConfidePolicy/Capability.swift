@@ -11,6 +11,11 @@ public enum PatientRecordResource: PolicyResource {
     public static let kind = ResourceKind.patientRecord
 }
 
+/// An entry of the audit log about a patient's data ("who has seen my data").
+public enum AuditEntryResource: PolicyResource {
+    public static let kind = ResourceKind.auditEntry
+}
+
 /// A staff account (clinician or admin).
 public enum StaffAccountResource: PolicyResource {
     public static let kind = ResourceKind.staffAccount
@@ -97,6 +102,10 @@ extension PolicyEngine {
         let filter: Scope<Resource>.Filter
         switch (Resource.kind, request.principal) {
         case (.patientRecord, .patient(_, let patient)):
+            let d = decide(request, ResourceFacts(owningPatient: patient))
+            filter = d.isAllowed ? .ownedBy(patient) : .nothing
+            return (d, Scope(filter: filter, principal: request.principal, action: request.action))
+        case (.auditEntry, .patient(_, let patient)):
             let d = decide(request, ResourceFacts(owningPatient: patient))
             filter = d.isAllowed ? .ownedBy(patient) : .nothing
             return (d, Scope(filter: filter, principal: request.principal, action: request.action))

@@ -2,12 +2,16 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in.
     public static let confide = PolicySet(
-        version: "2026-11-25.1",
+        version: "2026-11-25.2",
         rules: [
             Rule(
                 id: "patient.own-record.v1", effect: .permit, principals: [.patient],
                 actions: [.read, .update], resources: [.patientRecord], when: .principalIsOwningPatient,
                 rationale: "a patient may see and correct their own demographics"),
+            Rule(
+                id: "patient.own-access-log.v1", effect: .permit, principals: [.patient],
+                actions: [.list, .read], resources: [.auditEntry], when: .principalIsOwningPatient,
+                rationale: "a patient may see who accessed their data"),
             Rule(
                 id: "anonymous.self-registration.v1", effect: .permit, principals: [.anonymous],
                 actions: [.create], resources: [.patientRecord], when: .ownerAssignedByServer,

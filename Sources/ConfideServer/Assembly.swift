@@ -1,5 +1,6 @@
 public import ConfideAccounts
 public import ConfideStore
+import ConfideCore
 import ConfidePolicy
 public import ConfideHTTP
 public import Logging
@@ -13,7 +14,7 @@ public struct ConfideAssembly: Sendable {
     public init(configuration: ServerConfiguration, stores: ConfideStores, logger: Logger) throws {
         self.stores = stores
         let gate = AccessGate(
-            engine: PolicyEngine(), facts: stores.facts, recorder: LoggingDecisionRecorder(logger: logger))
+            engine: PolicyEngine(), facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: SystemWallClock()))
         self.accounts = AccountService(
             stores: stores, gate: gate, configuration: configuration.accounts, masterKey: try configuration.masterKey(), logger: logger)
         let system = stores.system

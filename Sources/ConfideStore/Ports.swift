@@ -106,13 +106,15 @@ public struct ConfideStores: Sendable {
     public let staff: any StaffStore
     public let system: any SystemStore
     public let facts: any FactsStore
+    public let audit: any AuditStore
 
     public init(
         credentials: any CredentialStore, patients: any PatientRecordStore, staff: any StaffStore, system: any SystemStore,
-        facts: any FactsStore
+        facts: any FactsStore, audit: any AuditStore
     ) {
         self.credentials = credentials
         self.facts = facts
+        self.audit = audit
         self.patients = patients
         self.staff = staff
         self.system = system

@@ -49,6 +49,8 @@ public final class PostgresBackend: SQLBackend {
         }
     }
 
+    public var sequencerLockStatement: String? { "SELECT pg_advisory_xact_lock(7224152)" }
+
     public func isUniqueViolation(_ error: any Error) -> Bool {
         (error as? PSQLError)?.serverInfo?[.sqlState] == "23505"
     }

@@ -92,6 +92,29 @@ enum Migrations {
                     sent_at BIGINT
                 )
                 """,
-            ])
+            ]),
+        Migration(
+            version: 2, name: "audit log",
+            statements: [
+                """
+                CREATE TABLE audit_entries (
+                    idx BIGINT PRIMARY KEY,
+                    leaf_hash TEXT NOT NULL,
+                    entry TEXT NOT NULL,
+                    time BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    patient_id TEXT,
+                    decision TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX audit_entries_patient ON audit_entries (patient_id, idx)",
+                """
+                CREATE TABLE audit_checkpoints (
+                    size BIGINT PRIMARY KEY,
+                    note TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+            ]),
     ]
 }

@@ -10,6 +10,10 @@ public protocol SQLBackend: Sendable {
     func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     /// Runs `body` while holding the cross-instance migration lock.
     func withMigrationLock<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    /// A statement that, run first inside a transaction, makes that transaction the log's single
+    /// sequencer until it ends (PostgreSQL: an advisory transaction lock); `nil` where the
+    /// backend already serialises transactions (SQLite).
+    var sequencerLockStatement: String? { get }
     /// Whether `error` is a unique-constraint violation.
     func isUniqueViolation(_ error: any Error) -> Bool
     /// Closes every connection.

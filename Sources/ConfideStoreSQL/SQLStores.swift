@@ -1,3 +1,4 @@
+import ConfideAudit
 public import ConfideCore
 public import ConfidePolicy
 public import ConfideStore
@@ -12,7 +13,7 @@ public struct SQLStores: Sendable {
 
     /// All ports backed by this database.
     public var stores: ConfideStores {
-        ConfideStores(credentials: self, patients: self, staff: self, system: self, facts: self)
+        ConfideStores(credentials: self, patients: self, staff: self, system: self, facts: self, audit: self)
     }
 
     func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {

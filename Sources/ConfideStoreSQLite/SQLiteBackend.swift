@@ -39,6 +39,8 @@ public final class SQLiteBackend: SQLBackend {
         try await withDatabase(body)
     }
 
+    public var sequencerLockStatement: String? { nil }
+
     public func isUniqueViolation(_ error: any Error) -> Bool {
         guard let error = error as? SQLiteError else { return false }
         return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed

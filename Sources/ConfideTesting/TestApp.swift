@@ -33,7 +33,7 @@ public struct TestWorld: Sendable {
     /// several `confide serve` processes share one PostgreSQL.
     public func sibling() throws -> TestWorld {
         let logger = logs.logger(label: "confide.test.sibling")
-        let gate = AccessGate(facts: stores.facts, recorder: LoggingDecisionRecorder(logger: logger))
+        let gate = AccessGate(facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: clock))
         let accounts = AccountService(
             stores: stores, gate: gate, configuration: self.accounts.configuration, masterKey: self.accounts.masterKey, clock: clock,
             logger: logger)
@@ -50,7 +50,7 @@ public struct TestWorld: Sendable {
             let logs = LogCapture()
             let logger = logs.logger()
             let clock = TestClock(Date())
-            let gate = AccessGate(facts: stores.facts, recorder: LoggingDecisionRecorder(logger: logger))
+            let gate = AccessGate(facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: clock))
             let (key, _) = MasterKey.generate()
             let accounts = AccountService(
                 stores: stores, gate: gate,

@@ -1,4 +1,5 @@
 import ConfideAccounts
+import ConfideAudit
 import ConfideCore
 import ConfideStore
 import ConfideTesting
@@ -219,9 +220,10 @@ struct APITests {
                 let list = try await patient.send(.get, "/api/v1/staff")
                 #expect((list.json["staff"] as? [Any])?.isEmpty == true)
             }
-            // Inside, the audit trail tells denial and absence apart.
-            #expect(world.logs.lines(containingAnyOf: ["confide.access.outcome=denied"]).count >= 1)
-            #expect(world.logs.lines(containingAnyOf: ["confide.access.outcome=not-found"]).count >= 1)
+            // Inside, the audit log tells denial and absence apart.
+            let entries = try await world.stores.audit.encodedEntries(from: 0, limit: 1000).map { try AuditEntry(encoded: $0) }
+            #expect(entries.contains { $0.decision == .denied && $0.resourceID == staffID.description && $0.action == "update" })
+            #expect(entries.contains { $0.decision == .notFound && $0.resourceType == "staff-account" })
         }
     }
 }

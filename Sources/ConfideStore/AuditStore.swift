@@ -1,0 +1,45 @@
+public import ConfideAudit
+public import ConfideCore
+public import ConfidePolicy
+public import Foundation
+
+/// The audit log's storage: append-only entries with gap-free indices, their leaf hashes, and
+/// signed checkpoints.
+public protocol AuditStore: Sendable {
+    /// Appends entries durably, in order, under the log's single sequencer (gap-free indices also
+    /// across several instances). Returns the indices.
+    func append(_ entries: [AuditEntry]) async throws -> [LogIndex]
+    /// How many entries the log holds.
+    func auditSize() async throws -> UInt64
+    /// Stored entry encodings in index order, from `start`.
+    func encodedEntries(from start: UInt64, limit: Int) async throws -> [[UInt8]]
+    /// Every stored leaf hash in index order.
+    func leafHashes() async throws -> [MerkleHash]
+    /// Stores a signed checkpoint; a second checkpoint of the same size (another instance) is ignored.
+    func storeCheckpoint(_ checkpoint: SignedCheckpoint, at: Date) async throws
+    /// Every signed checkpoint note, oldest first.
+    func checkpointNotes() async throws -> [[UInt8]]
+    /// The entries about a patient's data that the scope admits, newest first, before `before`.
+    func accessLog(_ scope: Scope<AuditEntryResource>, before: UInt64?, limit: Int) async throws -> [(LogIndex, AuditEntry)]
+}
+
+/// Records every gate decision as an audit log entry. If the append fails, the request fails
+/// closed (the gate throws and no capability is returned).
+public struct AuditLogRecorder: DecisionRecorder {
+    let store: any AuditStore
+    let clock: any WallClock
+
+    public init(store: any AuditStore, clock: any WallClock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    public func record(_ request: AccessRequest, facts: ResourceFacts, decision: Decision, outcome: GateOutcome, requestID: String) async throws {
+        let entry = try AuditEntry(
+            at: clock.now(), principal: request.principal, action: request.action.rawValue, resourceType: request.resource.rawValue,
+            resourceID: facts.resourceID ?? "-", patientID: facts.owningPatient,
+            decision: AuditEntry.Decision(rawValue: outcome.rawValue) ?? .denied, ruleIDs: decision.reasons.map(\.value),
+            requestID: requestID.isEmpty ? "-" : requestID, purpose: request.purpose)
+        _ = try await store.append([entry])
+    }
+}

@@ -1,0 +1,108 @@
+public import ConfideAudit
+import ConfideCore
+public import ConfidePolicy
+public import ConfideStore
+public import Foundation
+import SQLKit
+
+extension SQLStores: AuditStore {
+    public func append(_ entries: [AuditEntry]) async throws -> [LogIndex] {
+        let rows = entries.map { entry -> (encoded: String, leaf: String, entry: AuditEntry) in
+            let bytes = entry.encoded()
+            return (Data(bytes).base64EncodedString(), RFC6962.leafHash(bytes).hex, entry)
+        }
+        let lock = backend.sequencerLockStatement
+        return try await backend.transaction { db in
+            // INVARIANT: one sequencer. The next index is read and written inside the same locked
+            // transaction, so indices are gap-free across instances; a rollback leaves no gap.
+            if let lock { try await db.raw(SQLQueryString(lock)).run() }
+            let last = try await db.raw("SELECT MAX(idx) AS last FROM audit_entries").first()?.decode(column: "last", as: Int64?.self)
+            var next = (last ?? -1) + 1
+            var indices: [LogIndex] = []
+            for row in rows {
+                try await db.raw(
+                    """
+                    INSERT INTO audit_entries (idx, leaf_hash, entry, time, actor, patient_id, decision)
+                    VALUES (\(bind: next), \(bind: row.leaf), \(bind: row.encoded), \(bind: row.entry.time), \(bind: row.entry.actor),
+                        \(bind: row.entry.patientID), \(bind: row.entry.decision.rawValue))
+                    """
+                ).run()
+                indices.append(LogIndex(UInt64(next)))
+                next += 1
+            }
+            return indices
+        }
+    }
+
+    public func auditSize() async throws -> UInt64 {
+        try await read { db in
+            UInt64(try await db.raw("SELECT COUNT(*) AS n FROM audit_entries").first()?.decode(column: "n", as: Int64.self) ?? 0)
+        }
+    }
+
+    public func encodedEntries(from start: UInt64, limit: Int) async throws -> [[UInt8]] {
+        try await read { db in
+            try await db.raw(
+                "SELECT entry FROM audit_entries WHERE idx >= \(bind: Int64(start)) ORDER BY idx LIMIT \(bind: Int64(limit))"
+            ).all().map { row in
+                guard let data = Data(base64Encoded: try row.decode(column: "entry", as: String.self)) else { return [] }
+                return Array(data)
+            }
+        }
+    }
+
+    public func leafHashes() async throws -> [MerkleHash] {
+        try await read { db in
+            try await db.raw("SELECT leaf_hash FROM audit_entries ORDER BY idx").all().map { row in
+                guard let hash = MerkleHash(hex: try row.decode(column: "leaf_hash", as: String.self)) else {
+                    throw RowError(column: "leaf_hash")
+                }
+                return hash
+            }
+        }
+    }
+
+    public func storeCheckpoint(_ checkpoint: SignedCheckpoint, at: Date) async throws {
+        let note = String(decoding: checkpoint.note, as: UTF8.self)
+        do {
+            try await read { db in
+                try await db.raw(
+                    """
+                    INSERT INTO audit_checkpoints (size, note, created_at)
+                    VALUES (\(bind: Int64(checkpoint.checkpoint.size)), \(bind: note), \(bind: at.epochMilliseconds))
+                    """
+                ).run()
+            }
+        } catch where backend.isUniqueViolation(error) {
+            // Another instance published this size already.
+        }
+    }
+
+    public func checkpointNotes() async throws -> [[UInt8]] {
+        try await read { db in
+            try await db.raw("SELECT note FROM audit_checkpoints ORDER BY size").all().map {
+                Array(try $0.decode(column: "note", as: String.self).utf8)
+            }
+        }
+    }
+
+    public func accessLog(_ scope: Scope<AuditEntryResource>, before: UInt64?, limit: Int) async throws -> [(LogIndex, AuditEntry)] {
+        let predicate: SQLQueryString
+        switch scope.filter {
+        case .nothing, .everything: predicate = "1 = 0"  // INVARIANT: nobody lists every patient's access log here.
+        case .ownedBy(let patient): predicate = "patient_id = \(bind: patient.description)"
+        }
+        let upper = Int64(clamping: before ?? UInt64(Int64.max))
+        return try await read { db in
+            try await db.raw(
+                """
+                SELECT idx, entry FROM audit_entries WHERE \(predicate) AND idx < \(bind: upper)
+                ORDER BY idx DESC LIMIT \(bind: Int64(min(max(limit, 1), 200)))
+                """
+            ).all().map { row in
+                guard let data = Data(base64Encoded: try row.decode(column: "entry", as: String.self)) else { throw RowError(column: "entry") }
+                return (LogIndex(UInt64(try row.decode(column: "idx", as: Int64.self))), try AuditEntry(encoded: Array(data)))
+            }
+        }
+    }
+}
