@@ -355,8 +355,12 @@ public struct AccountService: Sendable {
         guard let accountID = try await stores.credentials.consumeOneTimeToken(hash: Tokens.digest(token), purpose: .resetPassword, at: now),
             let account = try await stores.credentials.account(id: accountID)
         else { throw AccountsError(.invalidToken) }
-        if newPassword.lowercased() == account.email.value {
-            throw AccountsError(ValidationError(.weakPassword, field: "password"))
+        do {
+            try passwordPolicy.check(newPassword, field: "password", context: [account.email.value])
+        } catch {
+            // The link was used up by a password equal to the email: send a fresh one.
+            try await sendResetLink(account: accountID, to: account.email, ttl: configuration.resetTokenSeconds, invitation: false)
+            throw AccountsError(error)
         }
         try await stores.credentials.updatePasswordHash(account: accountID, hash: await hasher.hash(newPassword), at: now)
         try await stores.credentials.voidOneTimeTokens(account: accountID, purpose: .resetPassword, at: now)

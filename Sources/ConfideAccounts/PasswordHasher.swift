@@ -1,3 +1,4 @@
+import ConfideCore
 import Dispatch
 import HummingbirdBcrypt
 
@@ -21,9 +22,12 @@ public struct PasswordHasher: Sendable {
     }
 
     public func verify(_ password: String, hash: String?) async -> Bool {
-        let target = hash ?? dummyHash
-        let result = await offload { Bcrypt.verify(password, hash: target) }
-        return hash != nil && result
+        // An unusable hash (a staff invitation not yet accepted) costs as much as a real one.
+        let usable = hash.map { $0.hasPrefix("$2") } ?? false
+        let target = usable ? hash! : dummyHash
+        let capped = String(password.utf8.prefix(PasswordPolicy.maximumBytes)) ?? ""
+        let result = await offload { Bcrypt.verify(capped, hash: target) }
+        return usable && result
     }
 
     func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {

@@ -80,7 +80,7 @@ struct APIController {
     @Sendable func deleteCurrentSession(_ request: Request, context: SessionContext) async throws -> Response {
         try await accounts.signOut(context.auth)
         var response = Response(status: .noContent)
-        if context.auth.session.kind == .cookie { response.setCookie(expiredSessionCookie(tls: settings.tls)) }
+        if context.auth.session.kind == .cookie { response.setCookie(settings.expiredSessionCookie()) }
         return response
     }
 
@@ -108,7 +108,7 @@ struct APIController {
             return try jsonResponse(TOTPConfirmJSON(recovery_codes: codes, token: fresh.token))
         }
         var response = try jsonResponse(TOTPConfirmJSON(recovery_codes: codes, token: nil))
-        response.setCookie(sessionCookie(fresh.token, tls: settings.tls))
+        response.setCookie(settings.sessionCookie(fresh.token))
         return response
     }
 
@@ -170,10 +170,4 @@ struct APIController {
     }
 }
 
-func sessionCookie(_ token: String, tls: Bool) -> Cookie {
-    Cookie(name: SessionMiddleware.sessionCookie, value: token, path: "/", secure: tls, httpOnly: true, sameSite: .lax)
-}
 
-func expiredSessionCookie(tls: Bool) -> Cookie {
-    Cookie(name: SessionMiddleware.sessionCookie, value: "", maxAge: 0, path: "/", secure: tls, httpOnly: true, sameSite: .lax)
-}

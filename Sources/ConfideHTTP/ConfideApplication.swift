@@ -8,12 +8,31 @@ public import Prometheus
 public struct HTTPSettings: Sendable {
     /// Largest accepted request body.
     public var maxBodyBytes: Int
-    /// Whether the server speaks TLS (cookies get `Secure`, responses HSTS).
-    public var tls: Bool
+    /// Whether browsers reach the service over https, because this server speaks TLS or because
+    /// a TLS proxy in front of it does (the public URL is https). Then cookies are `Secure` with
+    /// the `__Host-` prefix (no subdomain can plant them) and responses carry HSTS.
+    public var secure: Bool
 
-    public init(maxBodyBytes: Int = 1 << 20, tls: Bool = false) {
+    public init(maxBodyBytes: Int = 1 << 20, secure: Bool = false) {
         self.maxBodyBytes = maxBodyBytes
-        self.tls = tls
+        self.secure = secure
+    }
+
+    /// The session cookie's name.
+    public var sessionCookieName: String { secure ? "__Host-confide_session" : "confide_session" }
+    /// The anonymous anti-forgery cookie's name.
+    public var csrfCookieName: String { secure ? "__Host-confide_csrf" : "confide_csrf" }
+
+    func sessionCookie(_ token: String) -> Cookie {
+        Cookie(name: sessionCookieName, value: token, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
+    }
+
+    func expiredSessionCookie() -> Cookie {
+        Cookie(name: sessionCookieName, value: "", maxAge: 0, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
+    }
+
+    func csrfCookie(_ token: String) -> Cookie {
+        Cookie(name: csrfCookieName, value: token, path: "/", secure: secure, httpOnly: true, sameSite: .strict)
     }
 }
 
@@ -43,7 +62,7 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
     let router = Router(context: ConfideRequestContext.self)
     router.addMiddleware {
         ObservabilityMiddleware(registry: deps.metrics)
-        SecurityHeadersMiddleware(tls: deps.settings.tls)
+        SecurityHeadersMiddleware(tls: deps.settings.secure)
         ProblemMiddleware()
         SessionMiddleware(accounts: deps.accounts, settings: deps.settings)
     }

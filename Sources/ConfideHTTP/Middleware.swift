@@ -35,7 +35,10 @@ struct ObservabilityMiddleware: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         // INVARIANT: only the route template is recorded; unmatched paths collapse to one label.
         let route = context.endpointPath.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "unmatched"
-        let labels = [("method", request.method.rawValue), ("route", route), ("status", String(status.code))]
+        // INVARIANT: label values come from small fixed sets (no client-chosen method tokens).
+        let known: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        let method = known.contains(request.method.rawValue) ? request.method.rawValue : "OTHER"
+        let labels = [("method", method), ("route", route), ("status", String(status.code))]
         registry.makeCounter(
             descriptor: MetricNameDescriptor(namespace: "confide", metricName: "http_requests", unitName: "total", helpText: "HTTP requests"),
             labels: labels
@@ -43,13 +46,13 @@ struct ObservabilityMiddleware: RouterMiddleware {
         registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(
                 namespace: "confide", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency"),
-            labels: [("method", request.method.rawValue), ("route", route)],
+            labels: [("method", method), ("route", route)],
             buckets: [.milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
         ).record(elapsed)
         context.logger.info(
             "request",
             metadata: [
-                "confide.http.method": .string(request.method.rawValue),
+                "confide.http.method": .string(method),
                 "confide.route": .string(route),
                 "confide.http.status": .stringConvertible(Int(status.code)),
                 "confide.http.duration_ms": .stringConvertible(Int(elapsed / .milliseconds(1))),
@@ -157,8 +160,6 @@ struct SessionMiddleware: RouterMiddleware {
     let accounts: AccountService
     let settings: HTTPSettings
 
-    static let sessionCookie = "confide_session"
-    static let anonymousCSRFCookie = "confide_csrf"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -170,32 +171,42 @@ struct SessionMiddleware: RouterMiddleware {
             guard let auth = try await authenticate(String(parts[1]), .bearer) else { throw Problem.unauthenticated }
             context.auth = auth
             viaBearer = true
-        } else if let cookie = request.cookies[Self.sessionCookie] {
+        } else if let cookie = request.cookies[settings.sessionCookieName] {
             context.auth = try await authenticate(cookie.value, .cookie)
         }
 
-        let isForm = request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") ?? false
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        let isForm = contentType.hasPrefix("application/x-www-form-urlencoded")
+        // A browser cannot send `application/json` cross-site without a CORS preflight, which
+        // this server never grants; every other body type (forms, text/plain, multipart) can be
+        // sent by any page, so it needs the token whether or not a session exists.
+        let isJSON = contentType.hasPrefix("application/json")
         let unsafe = ![.get, .head, .options].contains(request.method)
         let upgrade = request.headers[.upgrade]?.lowercased() == "websocket"
-        if !viaBearer, (unsafe && (context.auth != nil || isForm)) || (upgrade && context.auth != nil) {
+        // Anonymous JSON API calls carry no ambient credential and never set a cookie, so they need
+        // no token (a non-JSON body there is refused by the decoder with 415).
+        let anonymousAPI = context.auth == nil && request.uri.path.hasPrefix("/api/")
+        let needsToken = !viaBearer && unsafe && (context.auth != nil || (!isJSON && !anonymousAPI))
+        if needsToken || (!viaBearer && upgrade && context.auth != nil) {
             if let origin = request.headers[.origin], !Self.sameOrigin(origin, authority: request.head.authority) {
                 throw Problem.csrf
             }
         }
-        if !viaBearer, unsafe, context.auth != nil || isForm {
+        let anonymousToken = request.cookies[settings.csrfCookieName]?.value.nonEmptyToken
+        if needsToken {
             var presented = request.headers[.init("X-CSRF-Token")!]
             if presented == nil, isForm {
                 let body = try await request.collectBody(upTo: settings.maxBodyBytes)
                 presented = FormData(body)["_csrf"]
             }
-            let expected = context.auth?.session.csrfToken ?? request.cookies[Self.anonymousCSRFCookie]?.value
+            let expected = context.auth?.session.csrfToken ?? anonymousToken
             guard let expected, let presented, Self.constantTimeEquals(expected, presented) else { throw Problem.csrf }
         }
 
         if let auth = context.auth {
             context.csrfToken = auth.session.csrfToken
-        } else if let cookie = request.cookies[Self.anonymousCSRFCookie], cookie.value.count >= 32, cookie.value.count <= 64 {
-            context.csrfToken = cookie.value
+        } else if let cookie = anonymousToken {
+            context.csrfToken = cookie
         } else {
             context.csrfToken = Self.randomToken()
             context.issueAnonymousCSRFCookie = true
@@ -205,8 +216,7 @@ struct SessionMiddleware: RouterMiddleware {
         if context.issueAnonymousCSRFCookie, let token = context.csrfToken,
             response.headers[.contentType]?.hasPrefix("text/html") == true
         {
-            response.setCookie(
-                Cookie(name: Self.anonymousCSRFCookie, value: token, path: "/", secure: settings.tls, httpOnly: true, sameSite: .strict))
+            response.setCookie(settings.csrfCookie(token))
         }
         return response
     }
@@ -235,6 +245,13 @@ struct SessionMiddleware: RouterMiddleware {
     static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+    }
+}
+
+extension String {
+    /// The value when it looks like one of our anti-forgery tokens (64 hex digits), else `nil`.
+    var nonEmptyToken: String? {
+        count == 64 && allSatisfy(\.isHexDigit) ? self : nil
     }
 }
 

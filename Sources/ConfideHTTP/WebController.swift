@@ -41,8 +41,12 @@ struct WebController {
         signedIn.post("account/password", use: passwordSubmit)
     }
 
+    /// The urlencoded form of a page post; any other body type is refused (415).
     func form(_ request: inout Request) async throws -> FormData {
-        FormData(try await request.collectBody(upTo: settings.maxBodyBytes))
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
+            throw Problem(.unsupportedMediaType, "unsupported-media-type", "send the form as `application/x-www-form-urlencoded`")
+        }
+        return FormData(try await request.collectBody(upTo: settings.maxBodyBytes))
     }
 
     func message(for error: any Error, logger: Logger) -> String {
@@ -100,7 +104,7 @@ struct WebController {
                 email: form.string("email"), password: form.string("password"), totp: form["totp"], kind: .cookie, meta: context.meta)
             var response = Response(
                 status: .seeOther, headers: [.location: signedIn.needsTOTPEnrolment ? "/account/totp" : "/account"])
-            response.setCookie(sessionCookie(signedIn.token, tls: settings.tls))
+            response.setCookie(settings.sessionCookie(signedIn.token))
             return response
         } catch let error as AccountsError {
             let problem = ProblemMiddleware.problem(for: error)
@@ -151,7 +155,7 @@ struct WebController {
             let signedIn = try await accounts.signIn(
                 email: input.email, password: input.password, totp: nil, kind: .cookie, meta: context.meta)
             var response = Response(status: .seeOther, headers: [.location: "/account"])
-            response.setCookie(sessionCookie(signedIn.token, tls: settings.tls))
+            response.setCookie(settings.sessionCookie(signedIn.token))
             return response
         } catch let error as AccountsError {
             let problem = ProblemMiddleware.problem(for: error)
@@ -314,7 +318,7 @@ struct WebController {
     @Sendable func signOut(_ request: Request, context: SessionPageContext) async throws -> Response {
         try await accounts.signOut(context.auth)
         var response = Response(status: .seeOther, headers: [.location: "/signin?notice=signed-out"])
-        response.setCookie(expiredSessionCookie(tls: settings.tls))
+        response.setCookie(settings.expiredSessionCookie())
         return response
     }
 
@@ -362,7 +366,7 @@ struct WebController {
             let codes = try await accounts.confirmTOTPEnrolment(context.auth, code: form.string("code"))
             let fresh = try await accounts.reissueSession(after: context.auth)
             var response = Layout.response(totpHTML(context, enrolment: nil, codes: codes, csrf: fresh.session.csrfToken))
-            response.setCookie(sessionCookie(fresh.token, tls: settings.tls))
+            response.setCookie(settings.sessionCookie(fresh.token))
             return response
         } catch let error as AccountsError where error.code == .invalidTOTP {
             // The pending secret cannot be shown again (it is sealed at rest): start over with a new one.

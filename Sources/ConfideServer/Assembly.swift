@@ -19,7 +19,8 @@ public struct ConfideAssembly: Sendable {
             stores: stores, gate: gate, configuration: configuration.accounts, masterKey: try configuration.masterKey(), logger: logger)
         let system = stores.system
         self.http = ConfideHTTPDependencies(
-            accounts: accounts, settings: HTTPSettings(maxBodyBytes: configuration.maxBodyBytes, tls: configuration.tls != nil),
+            accounts: accounts, settings: HTTPSettings(
+                maxBodyBytes: configuration.maxBodyBytes, secure: configuration.tls != nil || configuration.publicURL.hasPrefix("https://")),
             readiness: { try await system.ping() })
     }
 }

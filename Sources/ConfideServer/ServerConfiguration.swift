@@ -73,6 +73,10 @@ public struct ServerConfiguration: Sendable {
         guard (0...65535).contains(port) else { throw ConfigurationError("`--port` must be between 0 and 65535") }
         guard !host.isEmpty, !host.contains(" ") else { throw ConfigurationError("`--host` must be a host name or address") }
         let dataDir = flags.dataDir ?? env("CONFIDE_DATA_DIR") ?? "./confide-data"
+        // The demo seeds accounts with a published password: never on a reachable address.
+        if demo, !["127.0.0.1", "localhost", "::1"].contains(host) {
+            throw ConfigurationError("`--demo` listens on loopback only (`--host 127.0.0.1`); it seeds accounts with a published password")
+        }
 
         let database: DatabaseLocation
         if let url = flags.databaseURL ?? env("DATABASE_URL") {

@@ -44,7 +44,7 @@ public struct TestWorld: Sendable {
 
     /// Runs `body` in a fresh world and disposes of it.
     public static func with<R>(
-        accountsConfiguration: AccountsConfiguration? = nil, _ body: (TestWorld) async throws -> R
+        accountsConfiguration: AccountsConfiguration? = nil, secure: Bool = false, _ body: (TestWorld) async throws -> R
     ) async throws -> R {
         try await TestDatabase.withStores { stores in
             let logs = LogCapture()
@@ -58,7 +58,7 @@ public struct TestWorld: Sendable {
                 masterKey: key, clock: clock, logger: logger)
             let system = stores.system
             let deps = ConfideHTTPDependencies(
-                accounts: accounts, settings: HTTPSettings(maxBodyBytes: 64 * 1024), readiness: { try await system.ping() })
+                accounts: accounts, settings: HTTPSettings(maxBodyBytes: 64 * 1024, secure: secure), readiness: { try await system.ping() })
             return try await body(TestWorld(stores: stores, accounts: accounts, clock: clock, logs: logs, deps: deps))
         }
     }

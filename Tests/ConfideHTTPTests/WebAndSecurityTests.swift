@@ -85,6 +85,52 @@ struct WebAndSecurityTests {
         }
     }
 
+    @Test(
+        "a cross-site post in any non-JSON body type cannot sign a browser in (login forgery)",
+        arguments: ["text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", ""])
+    func loginForgery(_ contentType: String) async throws {
+        try await TestWorld.with { world in
+            let alice = Fixtures.alice()
+            _ = try await world.accounts.register(alice, meta: RequestMeta(requestID: "t", clientAddress: "x"))
+            try await world.application().test(.router) { raw in
+                var c = Client(raw)
+                let body = "email=\(alice.email)&password=\(alice.password)&z=1"
+                let reply = try await c.send(.post, "/signin", json: body, headers: [.contentType: contentType, .origin: "https://evil.example"])
+                #expect(reply.status == .forbidden)
+                #expect(reply.cookie("confide_session") == nil)
+                var sameSite = Client(raw)
+                let noOrigin = try await sameSite.send(.post, "/signin", json: body, headers: [.contentType: contentType])
+                #expect(noOrigin.status == .forbidden)
+            }
+        }
+    }
+
+    @Test("behind https, cookies are Secure with the __Host- prefix and responses carry HSTS")
+    func secureCookies() async throws {
+        try await TestWorld.with(secure: true) { world in
+            try await world.application().test(.router) { raw in
+                var c = Client(raw)
+                let page = try await c.send(.get, "/signin")
+                let csrf = try #require(page.headers[values: .setCookie].first { $0.hasPrefix("__Host-confide_csrf=") })
+                #expect(csrf.contains("Secure"))
+                #expect(page.headers[.strictTransportSecurity]?.contains("max-age=") == true)
+                let token = try #require(csrfField(page.text))
+                let alice = Fixtures.alice()
+                _ = try await world.accounts.register(alice, meta: RequestMeta(requestID: "t", clientAddress: "x"))
+                let signedIn = try await c.send(
+                    .post, "/signin", form: ["_csrf": token, "email": alice.email, "password": alice.password],
+                    headers: [.cookie: "__Host-confide_csrf=\(token)"])
+                let session = try #require(signedIn.headers[values: .setCookie].first { $0.hasPrefix("__Host-confide_session=") })
+                #expect(session.contains("Secure"))
+                #expect(session.contains("HttpOnly"))
+                // A plain-named cookie planted by a sibling subdomain is ignored.
+                var planted = Client(raw)
+                let reply = try await planted.send(.get, "/account", headers: [.cookie: "confide_session=whatever"])
+                #expect(reply.headers[.location] == "/signin")
+            }
+        }
+    }
+
     @Test("cookie-authenticated JSON writes need the CSRF header and a matching Origin; bearer requests do not")
     func cookieJSON() async throws {
         try await TestWorld.with { world in
