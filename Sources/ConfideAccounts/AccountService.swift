@@ -372,13 +372,21 @@ public struct AccountService: Sendable {
 
     // MARK: TOTP
 
-    /// Starts TOTP enrolment: a new secret, sealed at rest, not yet enabled.
-    /// - Throws: `AccountsError(.totpAlreadyEnabled)`.
-    public func startTOTPEnrolment(_ auth: AuthenticatedSession) async throws -> TOTPEnrolment {
-        guard !auth.account.totpEnabled else { throw AccountsError(.totpAlreadyEnabled) }
+    /// Starts TOTP enrolment: a new secret, sealed at rest, not yet enabled. A fully signed-in
+    /// session (turning two-factor on voluntarily) must give the current password, so that a
+    /// stolen session cannot enrol the thief's authenticator and lock the owner out.
+    /// - Throws: `AccountsError` (`totpAlreadyEnabled`, `wrongCurrentPassword`).
+    public func startTOTPEnrolment(_ auth: AuthenticatedSession, currentPassword: String? = nil) async throws -> TOTPEnrolment {
+        if auth.session.mfaSatisfied {
+            guard let currentPassword, await hasher.verify(currentPassword, hash: auth.account.passwordHash) else {
+                throw AccountsError(.wrongCurrentPassword)
+            }
+        }
         let totp = TOTP.generate()
         let sealed = try masterKey.seal(totp.secret, context: "totp:\(auth.account.id)")
-        try await stores.credentials.setTOTP(account: auth.account.id, sealedSecret: sealed, enabled: false)
+        guard try await stores.credentials.startTOTP(account: auth.account.id, sealedSecret: sealed) else {
+            throw AccountsError(.totpAlreadyEnabled)
+        }
         return TOTPEnrolment(secretBase32: totp.base32, provisioningURI: totp.provisioningURI(account: auth.account.email.value))
     }
 
@@ -393,7 +401,11 @@ public struct AccountService: Sendable {
         guard let step = TOTP(secret: secret).matchingStep(for: code, at: clock.now()),
             try await stores.credentials.advanceTOTPStep(account: account.id, to: step)
         else { throw AccountsError(.invalidTOTP) }
-        try await stores.credentials.setTOTP(account: account.id, sealedSecret: sealed, enabled: true)
+        // INVARIANT: only the request that enables TOTP issues recovery codes (a double submit loses).
+        guard try await stores.credentials.enableTOTP(account: account.id) else { throw AccountsError(.totpAlreadyEnabled) }
+        try await enqueue(
+            to: account.email, subject: "Two-factor authentication is on for your Confide account",
+            body: "Two-factor authentication was turned on for your account. If this was not you, contact support at once.")
         let codes = (0..<10).map { _ in Tokens.recoveryCode() }
         try await stores.credentials.replaceRecoveryCodes(account: account.id, hashes: codes.map(Tokens.digest))
         // This session has now shown the second factor; replace it so the old token cannot be reused.

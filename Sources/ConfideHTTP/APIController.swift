@@ -90,7 +90,12 @@ struct APIController {
     }
 
     @Sendable func startTOTP(_ request: Request, context: SessionContext) async throws -> Response {
-        let enrolment = try await accounts.startTOTPEnrolment(context.auth)
+        var request = request
+        var password: String?
+        if request.headers[.contentType] != nil {
+            password = try await request.decodeStrict(OptionalPasswordBody.self, limit: settings.maxBodyBytes).password
+        }
+        let enrolment = try await accounts.startTOTPEnrolment(context.auth, currentPassword: password)
         return try jsonResponse(TOTPStartJSON(secret: enrolment.secretBase32, otpauth_uri: enrolment.provisioningURI), status: .created)
     }
 

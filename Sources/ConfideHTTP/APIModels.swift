@@ -31,6 +31,11 @@ struct PasswordChangeBody: APIInput {
     static let fields: Set<String> = ["current_password", "new_password"]
 }
 
+struct OptionalPasswordBody: APIInput {
+    let password: String?
+    static let fields: Set<String> = ["password"]
+}
+
 struct CodeBody: APIInput {
     let code: String
     static let fields: Set<String> = ["code"]

@@ -33,6 +33,7 @@ struct WebController {
         let session = router.group(context: SessionPageContext.self)
         session.post("signout", use: signOut)
         session.get("account/totp", use: totpPage)
+        session.post("account/totp/start", use: totpStart)
         session.post("account/totp", use: totpSubmit)
 
         let signedIn = router.group(context: SignedInPageContext.self)
@@ -323,7 +324,8 @@ struct WebController {
     }
 
     func totpHTML(
-        _ context: SessionPageContext, enrolment: TOTPEnrolment?, error: String? = nil, codes: [String]? = nil, csrf: String? = nil
+        _ context: SessionPageContext, enrolment: TOTPEnrolment?, error: String? = nil, codes: [String]? = nil, csrf: String? = nil,
+        alreadyOn: Bool = false
     ) -> String {
         let csrf = csrf ?? context.csrfToken
         var body = "<h1>Two-factor authentication</h1>\(Layout.alert(error))"
@@ -333,6 +335,8 @@ struct WebController {
                 <ul class="codes">\(codes.map { "<li>\(esc($0))</li>" }.joined())</ul>
                 <p><a href="/account">Continue to my account</a></p>
                 """
+        } else if alreadyOn {
+            body += #"<p>Two-factor authentication is already on. <a href="/account">Back to my account</a></p>"#
         } else if let enrolment {
             body += """
                 <p>Add Confide to your authenticator app with this key, or open the link on your phone:</p>
@@ -345,17 +349,37 @@ struct WebController {
                 </form>
                 """
         } else {
-            body += #"<p>Two-factor authentication is already on. <a href="/account">Back to my account</a></p>"#
+            // Starting is a POST: a GET never changes state.
+            let password =
+                context.auth.needsTOTPEnrolment
+                ? "" : Layout.field("current_password", label: "Current password", type: "password", autocomplete: "current-password")
+            body += """
+                <p>Protect your account with a 6-digit code from an authenticator app on your phone.</p>
+                <form method="post" action="/account/totp/start" novalidate>
+                \(Layout.csrfField(csrf))
+                \(password)
+                <button type="submit">Start set-up</button>
+                </form>
+                """
         }
         return Layout.page(title: "Two-factor authentication", signedIn: true, csrf: csrf, body: body)
     }
 
     @Sendable func totpPage(_ request: Request, context: SessionPageContext) async throws -> Response {
+        Layout.response(totpHTML(context, enrolment: nil, alreadyOn: context.auth.account.totpEnabled))
+    }
+
+    @Sendable func totpStart(_ request: Request, context: SessionPageContext) async throws -> Response {
+        var request = request
+        let form = try await form(&request)
         do {
-            let enrolment = try await accounts.startTOTPEnrolment(context.auth)
+            let enrolment = try await accounts.startTOTPEnrolment(context.auth, currentPassword: form["current_password"])
             return Layout.response(totpHTML(context, enrolment: enrolment))
         } catch let error as AccountsError where error.code == .totpAlreadyEnabled {
-            return Layout.response(totpHTML(context, enrolment: nil))
+            return Layout.response(totpHTML(context, enrolment: nil, alreadyOn: true))
+        } catch let error as AccountsError where error.code == .wrongCurrentPassword {
+            return Layout.response(
+                totpHTML(context, enrolment: nil, error: "The current password is incorrect."), status: .unprocessableContent)
         }
     }
 
@@ -368,12 +392,13 @@ struct WebController {
             var response = Layout.response(totpHTML(context, enrolment: nil, codes: codes, csrf: fresh.session.csrfToken))
             response.setCookie(settings.sessionCookie(fresh.token))
             return response
-        } catch let error as AccountsError where error.code == .invalidTOTP {
-            // The pending secret cannot be shown again (it is sealed at rest): start over with a new one.
-            let enrolment = try await accounts.startTOTPEnrolment(context.auth)
+        } catch let error as AccountsError where error.code == .invalidTOTP || error.code == .totpNotStarted {
+            // The pending secret is sealed at rest and is not shown again: start over.
             return Layout.response(
-                totpHTML(context, enrolment: enrolment, error: "That code did not match. Add the new key below and try again."),
+                totpHTML(context, enrolment: nil, error: "That code did not match. Start again and add the new key to your app."),
                 status: .unprocessableContent)
+        } catch let error as AccountsError where error.code == .totpAlreadyEnabled {
+            return Layout.response(totpHTML(context, enrolment: nil, alreadyOn: true))
         }
     }
 }

@@ -25,7 +25,10 @@ public protocol CredentialStore: Sendable {
     func account(email: EmailAddress) async throws -> AccountRecord?
     func updatePasswordHash(account: Account.ID, hash: String, at: Date) async throws
     func setStatus(account: Account.ID, status: AccountStatus) async throws
-    func setTOTP(account: Account.ID, sealedSecret: String?, enabled: Bool) async throws
+    /// Stores a new pending TOTP secret, only while TOTP is not enabled; `false` when it is.
+    func startTOTP(account: Account.ID, sealedSecret: String) async throws -> Bool
+    /// Enables TOTP with the pending secret, once; `false` when it was already enabled.
+    func enableTOTP(account: Account.ID) async throws -> Bool
     /// Atomically moves the last used TOTP step forward. Returns `false` when `step` is not newer
     /// (a replayed code), also when two instances race.
     func advanceTOTPStep(account: Account.ID, to step: Int64) async throws -> Bool

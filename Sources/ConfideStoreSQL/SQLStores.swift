@@ -144,14 +144,22 @@ extension SQLStores: CredentialStore {
         }
     }
 
-    public func setTOTP(account: Account.ID, sealedSecret: String?, enabled: Bool) async throws {
+    public func startTOTP(account: Account.ID, sealedSecret: String) async throws -> Bool {
         try await read { db in
             try await db.raw(
                 """
-                UPDATE accounts SET totp_secret_sealed = \(bind: sealedSecret), totp_enabled = \(bind: enabled.flag)
-                WHERE id = \(bind: account.description)
+                UPDATE accounts SET totp_secret_sealed = \(bind: sealedSecret)
+                WHERE id = \(bind: account.description) AND totp_enabled = 0 RETURNING id
                 """
-            ).run()
+            ).first() != nil
+        }
+    }
+
+    public func enableTOTP(account: Account.ID) async throws -> Bool {
+        try await read { db in
+            try await db.raw(
+                "UPDATE accounts SET totp_enabled = 1 WHERE id = \(bind: account.description) AND totp_enabled = 0 RETURNING id"
+            ).first() != nil
         }
     }
 

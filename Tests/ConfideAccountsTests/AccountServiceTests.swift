@@ -196,6 +196,33 @@ struct AccountServiceTests {
         }
     }
 
+    @Test("a patient turning two-factor on must confirm the password; a double confirm enables once")
+    func voluntaryTOTP() async throws {
+        try await TestWorld.with { world in
+            let input = Fixtures.alice()
+            _ = try await world.accounts.register(input, meta: meta)
+            let token = try await world.accounts.signIn(email: input.email, password: input.password, totp: nil, kind: .bearer, meta: meta).token
+            let auth = try await world.accounts.authenticate(token: token, kind: .bearer)
+            await #expect(throws: AccountsError(.wrongCurrentPassword)) { _ = try await world.accounts.startTOTPEnrolment(auth) }
+            await #expect(throws: AccountsError(.wrongCurrentPassword)) {
+                _ = try await world.accounts.startTOTPEnrolment(auth, currentPassword: "guess-guess-guess")
+            }
+            let enrolment = try await world.accounts.startTOTPEnrolment(auth, currentPassword: input.password)
+            let (_, code) = try currentCode(world, uri: enrolment.provisioningURI)
+            let accounts = world.accounts
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<4 { group.addTask { (try? await accounts.confirmTOTPEnrolment(auth, code: code)) != nil } }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(results == 1)
+            // Enabled stays enabled: a new enrolment cannot replace the secret.
+            await #expect(throws: AccountsError(.totpAlreadyEnabled)) {
+                _ = try await world.accounts.startTOTPEnrolment(auth, currentPassword: input.password)
+            }
+            #expect(try await world.stores.credentials.account(id: auth.account.id)?.totpEnabled == true)
+        }
+    }
+
     @Test("only an admin can create or deactivate staff; others get not-found")
     func staffPermissions() async throws {
         try await TestWorld.with { world in
