@@ -167,9 +167,21 @@ public struct AccountService: Sendable {
                 """)
     }
 
+    // INVARIANT: a queued email's body (it may hold a live one-time link) is sealed with the master
+    // key; a database backup alone cannot use the links. Delivery redacts the body once sent.
     func enqueue(to: EmailAddress, subject: String, body: String) async throws {
-        try await stores.credentials.enqueueEmail(
-            OutgoingEmail(id: UUID().uuidString.lowercased(), to: to, subject: subject, body: body, createdAt: clock.now()))
+        let id = UUID().uuidString.lowercased()
+        let sealed = "sealed:" + (try masterKey.seal(Array(body.utf8), context: "outbox:\(id)"))
+        try await stores.credentials.enqueueEmail(OutgoingEmail(id: id, to: to, subject: subject, body: sealed, createdAt: clock.now()))
+    }
+
+    /// The email with its body unsealed, for delivery.
+    /// - Throws: when the body was sealed under another key or altered.
+    public func openOutgoing(_ email: OutgoingEmail) throws -> OutgoingEmail {
+        guard email.body.hasPrefix("sealed:") else { return email }
+        var opened = email
+        opened.body = String(decoding: try masterKey.open(String(email.body.dropFirst(7)), context: "outbox:\(email.id)"), as: UTF8.self)
+        return opened
     }
 
     /// Confirms an email address from its one-time link.

@@ -9,12 +9,18 @@ public struct OutboxDelivery: Sendable {
     let credentials: any CredentialStore
     let transport: any MailTransport
     let from: String
+    let open: @Sendable (OutgoingEmail) throws -> OutgoingEmail
     let logger: Logger
 
-    public init(credentials: any CredentialStore, transport: any MailTransport, from: String, logger: Logger) {
+    /// - Parameter open: unseals a queued email's body (`AccountService.openOutgoing`).
+    public init(
+        credentials: any CredentialStore, transport: any MailTransport, from: String,
+        open: @escaping @Sendable (OutgoingEmail) throws -> OutgoingEmail, logger: Logger
+    ) {
         self.credentials = credentials
         self.transport = transport
         self.from = from
+        self.open = open
         self.logger = logger
     }
 
@@ -25,7 +31,8 @@ public struct OutboxDelivery: Sendable {
         for email in try await credentials.pendingEmails(limit: 50) {
             guard try await credentials.claimEmail(id: email.id, at: Date()) else { continue }
             do {
-                try await transport.send(email, from: from)
+                try await transport.send(try open(email), from: from)
+                try await credentials.redactEmail(id: email.id)
                 sent += 1
             } catch {
                 try await credentials.releaseEmail(id: email.id)

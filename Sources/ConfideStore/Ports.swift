@@ -62,6 +62,8 @@ public protocol CredentialStore: Sendable {
     func claimEmail(id: String, at: Date) async throws -> Bool
     /// Puts a claimed email back in the queue (its send failed).
     func releaseEmail(id: String) async throws
+    /// Replaces a sent email's body with a marker: links in it must not outlive delivery.
+    func redactEmail(id: String) async throws
 }
 
 /// Patient demographics. Every method takes a capability minted by the policy engine.

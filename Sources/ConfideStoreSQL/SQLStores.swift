@@ -348,6 +348,12 @@ extension SQLStores: CredentialStore {
         }
     }
 
+    public func redactEmail(id: String) async throws {
+        try await read { db in
+            try await db.raw("UPDATE email_outbox SET body = 'redacted after delivery' WHERE id = \(bind: id) AND sent_at IS NOT NULL").run()
+        }
+    }
+
     public func releaseEmail(id: String) async throws {
         try await read { db in try await db.raw("UPDATE email_outbox SET sent_at = NULL WHERE id = \(bind: id)").run() }
     }

@@ -42,6 +42,11 @@ public struct TestWorld: Sendable {
         return TestWorld(stores: stores, accounts: accounts, clock: clock, logs: logs, deps: deps)
     }
 
+    /// The queued emails with their bodies unsealed, as the delivery loop would send them.
+    public func outbox(limit: Int = 50) async throws -> [OutgoingEmail] {
+        try await stores.credentials.pendingEmails(limit: limit).map { try accounts.openOutgoing($0) }
+    }
+
     /// Runs `body` in a fresh world and disposes of it.
     public static func with<R>(
         accountsConfiguration: AccountsConfiguration? = nil, secure: Bool = false, _ body: (TestWorld) async throws -> R

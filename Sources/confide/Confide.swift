@@ -125,12 +125,14 @@ struct Serve: AsyncParsableCommand {
             }
         }
         if let url = configuration.smtpURL, let smtp = SMTPTransport(url: url) {
-            let mail = OutboxDelivery(credentials: stores.credentials, transport: smtp, from: configuration.mailFrom, logger: logger)
+            let mail = OutboxDelivery(credentials: stores.credentials, transport: smtp, from: configuration.mailFrom,
+                open: { [accounts = assembly.accounts] in try accounts.openOutgoing($0) }, logger: logger)
             background.append((name: "mail", job: { try await mail.run() }))
         } else if configuration.demo {
             let directory = (configuration.dataDir as NSString).appendingPathComponent("mail")
             let mail = OutboxDelivery(
-                credentials: stores.credentials, transport: FileTransport(directory: directory), from: configuration.mailFrom, logger: logger)
+                credentials: stores.credentials, transport: FileTransport(directory: directory), from: configuration.mailFrom,
+                open: { [accounts = assembly.accounts] in try accounts.openOutgoing($0) }, logger: logger)
             background.append((name: "mail", job: { try await mail.run(interval: .seconds(1)) }))
             banner.append("Emails (verification and reset links) are written to \(directory)/.")
         } else {

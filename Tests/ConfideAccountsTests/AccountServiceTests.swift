@@ -30,9 +30,13 @@ struct AccountServiceTests {
             #expect(me.birthDate?.description == input.birthDate)
             #expect(world.logLinesWithPersonalData().isEmpty)
             // A verification email was queued with a link.
-            let mail = try await world.stores.credentials.pendingEmails(limit: 10)
+            let mail = try await world.outbox(limit: 10)
             #expect(mail.count == 1)
             #expect(mail[0].body.contains("http://confide.test/verify-email?token="))
+            // At rest the body (a live link) is sealed, not readable from the database alone.
+            let stored = try await world.stores.credentials.pendingEmails(limit: 10)
+            #expect(stored[0].body.hasPrefix("sealed:"))
+            #expect(!stored[0].body.contains("token="))
         }
     }
 
@@ -163,7 +167,7 @@ struct AccountServiceTests {
             let id = try await world.accounts.createStaff(
                 StaffInput(email: email, givenName: "Ottoline", familyName: "Marchbank", kind: .clinician, role: "nurse", registrationNumber: "NMC-12A3456E"),
                 by: admin, meta: meta)
-            let mail = try #require(try await world.stores.credentials.pendingEmails(limit: 10).first)
+            let mail = try #require(try await world.outbox(limit: 10).first)
             let token = try #require(mail.body.components(separatedBy: "token=").last?.split(whereSeparator: \.isNewline).first)
             try await world.accounts.completePasswordReset(token: String(token), newPassword: "tangerine-quasar-lobby-8", meta: meta)
             let first = try await world.accounts.signIn(email: email, password: "tangerine-quasar-lobby-8", totp: nil, kind: .bearer, meta: meta)
@@ -245,7 +249,7 @@ struct AccountServiceTests {
             try await world.accounts.requestPasswordReset(email: input.email, meta: meta)
             try await world.accounts.requestPasswordReset(email: "nobody@example.com", meta: meta)
             try await world.accounts.requestPasswordReset(email: input.email, meta: meta)
-            let mails = try await world.stores.credentials.pendingEmails(limit: 10)
+            let mails = try await world.outbox(limit: 10)
             #expect(mails.count == 3)  // verification + two resets; nothing for the unknown address
             let resets = mails.filter { $0.subject.contains("Reset") }
             let reset = try #require(resets.first)
@@ -289,7 +293,7 @@ struct AccountServiceTests {
         try await TestWorld.with { world in
             let input = Fixtures.alice()
             let profile = try await world.accounts.register(input, meta: meta)
-            let mail = try #require(try await world.stores.credentials.pendingEmails(limit: 1).first)
+            let mail = try #require(try await world.outbox(limit: 1).first)
             let token = String(try #require(mail.body.components(separatedBy: "token=").last?.split(whereSeparator: \.isNewline).first))
             try await world.accounts.verifyEmail(token: token)
             await #expect(throws: AccountsError(.invalidToken)) { try await world.accounts.verifyEmail(token: token) }

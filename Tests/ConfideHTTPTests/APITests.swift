@@ -165,7 +165,7 @@ struct APITests {
                 let list = try await admin.send(.get, "/api/v1/staff")
                 #expect((list.json["staff"] as? [[String: Any]])?.count == 2)
 
-                let mail = try #require(try await world.stores.credentials.pendingEmails(limit: 10).first { $0.to.value == email })
+                let mail = try #require(try await world.outbox(limit: 10).first { $0.to.value == email })
                 let token = String(try #require(mail.body.components(separatedBy: "token=").last?.split(whereSeparator: \.isNewline).first))
                 var clinician = Client(raw)
                 #expect(

@@ -225,6 +225,15 @@ def test_emailed_links_over_a_real_smtp_relay(tmp_path):
         assert r.status_code == 201
         me = requests.get(base + "/api/v1/me", headers={"Authorization": "Bearer " + r.json()["token"]}, timeout=10).json()
         assert me["email_verified"] is True
+        if not os.environ.get("CONFIDE_E2E_DATABASE_URL"):
+            # Delivered emails keep no live link in the database; queued ones are sealed.
+            import sqlite3
+
+            time.sleep(1.5)
+            with sqlite3.connect(tmp_path / "data" / "confide.sqlite") as db:
+                bodies = [row[0] for row in db.execute("select body from email_outbox")]
+            assert bodies and all(b == "redacted after delivery" or b.startswith("sealed:") for b in bodies), bodies
+            assert not any("token=" in b for b in bodies)
     finally:
         if server:
             server.terminate()
