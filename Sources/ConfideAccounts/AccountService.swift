@@ -205,27 +205,35 @@ public struct AccountService: Sendable {
         let keys = throttleKeys(email: rawEmail, address: meta.clientAddress)
         let since = now.addingTimeInterval(-configuration.throttleWindowSeconds)
         // INVARIANT: the lockout is keyed on the email as typed, registered or not, so it reveals nothing.
+        // INVARIANT: the attempt is recorded before it is counted and tried, so N concurrent guesses
+        // see each other and at most the limit of them are ever tried.
+        let attempt = Tokens.random(bytes: 16)
+        try await stores.credentials.recordLoginFailure(key: keys.account, attempt: attempt, at: now)
+        try await stores.credentials.recordLoginFailure(key: keys.address, attempt: attempt, at: now)
         let accountFailures = try await stores.credentials.loginFailures(key: keys.account, since: since)
         let addressFailures = try await stores.credentials.loginFailures(key: keys.address, since: since)
-        if accountFailures >= configuration.maxFailuresPerAccount || addressFailures >= configuration.maxFailuresPerAddress {
+        if accountFailures > configuration.maxFailuresPerAccount || addressFailures > configuration.maxFailuresPerAddress {
+            try await stores.credentials.removeLoginAttempt(attempt)
             throw AccountsError(.tooManyAttempts)
         }
         let email = try? EmailAddress(rawEmail)
         let account: AccountRecord? = if let email { try await stores.credentials.account(email: email) } else { nil }
         let passwordOK = await hasher.verify(password, hash: account?.passwordHash)
         guard let account, passwordOK, account.status == .active else {
-            try await recordFailure(keys)
-            throw AccountsError(.invalidCredentials)
+            throw AccountsError(.invalidCredentials)  // the recorded attempt stays as a failure
         }
         var mfaSatisfied = !account.kind.requiresTOTP
         if account.totpEnabled {
-            guard let code = totp?.trimmingWhitespace(), !code.isEmpty else { throw AccountsError(.totpRequired) }
+            guard let code = totp?.trimmingWhitespace(), !code.isEmpty else {
+                try await stores.credentials.removeLoginAttempt(attempt)  // a right password, not a failure
+                throw AccountsError(.totpRequired)
+            }
             guard try await checkSecondFactor(account: account, code: code, at: now) else {
-                try await recordFailure(keys)
-                throw AccountsError(.invalidTOTP)
+                throw AccountsError(.invalidTOTP)  // the recorded attempt stays as a failure
             }
             mfaSatisfied = true
         }
+        try await stores.credentials.removeLoginAttempt(attempt)
         try await stores.credentials.clearLoginFailures(key: keys.account)
         let token = Tokens.random()
         let session = SessionRecord(
@@ -234,11 +242,6 @@ public struct AccountService: Sendable {
         try await stores.credentials.insertSession(session)
         logger.info("signed in", metadata: ["confide.request.id": "\(meta.requestID)", "confide.account.id": "\(account.id)"])
         return SignedIn(token: token, session: session)
-    }
-
-    func recordFailure(_ keys: (account: String, address: String)) async throws {
-        try await stores.credentials.recordLoginFailure(key: keys.account, at: clock.now())
-        try await stores.credentials.recordLoginFailure(key: keys.address, at: clock.now())
     }
 
     /// A 6-digit TOTP code (not replayed) or an unused recovery code.

@@ -41,7 +41,11 @@ public protocol CredentialStore: Sendable {
     /// Revokes every live session of the account except `keeping`.
     func revokeSessions(account: Account.ID, keeping: String?, at: Date) async throws
 
-    func recordLoginFailure(key: String, at: Date) async throws
+    /// Records a sign-in attempt under `key` before its outcome is known (so concurrent attempts
+    /// count each other); a failed attempt stays, a successful one is removed.
+    func recordLoginFailure(key: String, attempt: String?, at: Date) async throws
+    /// Removes the rows of one attempt (it succeeded, or it was refused before being tried).
+    func removeLoginAttempt(_ attempt: String) async throws
     func loginFailures(key: String, since: Date) async throws -> Int
     func clearLoginFailures(key: String) async throws
 

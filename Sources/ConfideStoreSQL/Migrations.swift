@@ -116,5 +116,12 @@ enum Migrations {
                 )
                 """,
             ]),
+        Migration(
+            version: 3, name: "sign-in attempts recorded before their outcome",
+            statements: [
+                // Concurrent guesses count each other: an attempt is a row before it is tried.
+                "ALTER TABLE login_failures ADD COLUMN attempt TEXT",
+                "CREATE INDEX login_failures_attempt ON login_failures (attempt)",
+            ]),
     ]
 }

@@ -236,10 +236,16 @@ extension SQLStores: CredentialStore {
         }
     }
 
-    public func recordLoginFailure(key: String, at: Date) async throws {
+    public func recordLoginFailure(key: String, attempt: String?, at: Date) async throws {
         try await read { db in
-            try await db.raw("INSERT INTO login_failures (throttle_key, at) VALUES (\(bind: key), \(bind: at.epochMilliseconds))").run()
+            try await db.raw(
+                "INSERT INTO login_failures (throttle_key, at, attempt) VALUES (\(bind: key), \(bind: at.epochMilliseconds), \(bind: attempt))"
+            ).run()
         }
+    }
+
+    public func removeLoginAttempt(_ attempt: String) async throws {
+        try await read { db in try await db.raw("DELETE FROM login_failures WHERE attempt = \(bind: attempt)").run() }
     }
 
     public func loginFailures(key: String, since: Date) async throws -> Int {

@@ -88,6 +88,32 @@ struct AccountServiceTests {
         }
     }
 
+    @Test("concurrent guesses count each other: at most five of twenty are tried")
+    func concurrentGuesses() async throws {
+        try await TestWorld.with { world in
+            let input = Fixtures.alice()
+            _ = try await world.accounts.register(input, meta: meta)
+            let accounts = world.accounts
+            let outcomes = await withTaskGroup(of: String.self) { group in
+                for i in 0..<20 {
+                    group.addTask {
+                        do {
+                            _ = try await accounts.signIn(email: input.email, password: "guess-number-\(i)", totp: nil, kind: .bearer, meta: meta)
+                            return "signed-in"
+                        } catch let error as AccountsError {
+                            return error.code.rawValue
+                        } catch {
+                            return "other"
+                        }
+                    }
+                }
+                return await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == "invalid-credentials" }.count <= 5)
+            #expect(outcomes.filter { $0 == "too-many-attempts" }.count >= 15)
+        }
+    }
+
     @Test("many failures from one client address lock that address out")
     func addressLockout() async throws {
         try await TestWorld.with(

@@ -40,7 +40,7 @@ struct StoreConformanceTests {
     @Test("migrations are recorded and re-running them applies nothing")
     func migrations() async throws {
         try await TestDatabase.withStores { stores in
-            #expect(try await stores.system.appliedMigrations() == [1, 2])
+            #expect(try await stores.system.appliedMigrations() == [1, 2, 3])
             #expect(try await stores.system.migrate() == [])
             try await stores.system.ping()
         }
@@ -165,9 +165,13 @@ struct StoreConformanceTests {
     @Test("login failures are counted within the window and cleared")
     func throttling() async throws {
         try await TestDatabase.withStores { stores in
-            for i in 0..<3 { try await stores.credentials.recordLoginFailure(key: "k", at: now.addingTimeInterval(Double(i * 100))) }
+            for i in 0..<3 {
+                try await stores.credentials.recordLoginFailure(key: "k", attempt: "a\(i)", at: now.addingTimeInterval(Double(i * 100)))
+            }
             #expect(try await stores.credentials.loginFailures(key: "k", since: now.addingTimeInterval(50)) == 2)
             #expect(try await stores.credentials.loginFailures(key: "other", since: now) == 0)
+            try await stores.credentials.removeLoginAttempt("a2")
+            #expect(try await stores.credentials.loginFailures(key: "k", since: now.addingTimeInterval(50)) == 1)
             try await stores.credentials.clearLoginFailures(key: "k")
             #expect(try await stores.credentials.loginFailures(key: "k", since: now) == 0)
         }
