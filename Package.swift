@@ -84,7 +84,7 @@ let package = Package(
         .target(
             name: "ConfideAccounts",
             dependencies: [
-                "ConfideCore", "ConfidePolicy", "ConfideStore",
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAudit",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "ConfideHTTP",
             dependencies: [
-                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAccounts",
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAccounts", "ConfideAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

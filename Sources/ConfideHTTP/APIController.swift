@@ -1,4 +1,5 @@
 import ConfideAccounts
+import ConfideAudit
 import ConfideCore
 import ConfideStore
 import Foundation
@@ -29,6 +30,7 @@ struct APIController {
         signedIn.get("me", use: getMe)
         signedIn.patch("me", use: updateMe)
         signedIn.put("me/password", use: changePassword)
+        signedIn.get("me/access-log", use: accessLog)
         signedIn.get("staff", use: listStaff)
         signedIn.post("staff", use: createStaff)
         signedIn.post("staff/:accountID/deactivation", use: deactivateStaff)
@@ -136,6 +138,36 @@ struct APIController {
         let body = try await request.decodeStrict(PasswordChangeBody.self, limit: settings.maxBodyBytes)
         try await accounts.changePassword(of: context.auth, current: body.current_password, new: body.new_password, meta: context.meta)
         return Response(status: .noContent)
+    }
+
+    struct AccessLogJSON: Encodable {
+        struct Item: Encodable {
+            let index: UInt64
+            let time: String
+            let who: String
+            let role: String
+            let action: String
+            let resource_type: String
+            let decision: String
+            let rules: [String]
+            let purpose: String
+        }
+        let entries: [Item]
+        let next_before: UInt64?
+    }
+
+    @Sendable func accessLog(_ request: Request, context: SignedInContext) async throws -> Response {
+        let page = try AccessLogPage(request.uri)
+        let items = try await accounts.accessLog(of: context.auth, before: page.before, limit: page.limit, meta: context.meta)
+        let formatter = ISO8601DateFormatter()
+        return try jsonResponse(
+            AccessLogJSON(
+                entries: items.map {
+                    AccessLogJSON.Item(
+                        index: $0.index.rawValue, time: formatter.string(from: $0.time), who: $0.who, role: $0.role, action: $0.action,
+                        resource_type: $0.resourceType, decision: $0.decision.rawValue, rules: $0.rules, purpose: $0.purpose)
+                },
+                next_before: items.count == page.limit ? items.last?.index.rawValue : nil))
     }
 
     struct StaffListJSON: Encodable { let staff: [StaffMemberJSON] }

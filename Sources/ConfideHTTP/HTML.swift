@@ -116,6 +116,7 @@ enum Layout {
         dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px}dt{font-weight:600}dd{margin:0}
         code.secret{word-break:break-all;background:#fff;padding:4px;display:inline-block}
         ul.codes{columns:2;font-family:monospace}
+        .table{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.9em}th,td{text-align:left;padding:6px;border-bottom:1px solid #ccc}
         footer{max-width:36rem;margin:24px auto;padding:0 16px;color:#555;font-size:.9em}
         """
 }

@@ -1,4 +1,5 @@
 import ConfideAccounts
+import ConfideAudit
 import ConfideCore
 import ConfidePolicy
 import ConfideStore
@@ -39,6 +40,7 @@ struct WebController {
         let signedIn = router.group(context: SignedInPageContext.self)
         signedIn.get("account", use: accountPage)
         signedIn.get("account/password", use: passwordPage)
+        signedIn.get("account/access-log", use: accessLogPage)
         signedIn.post("account/password", use: passwordSubmit)
     }
 
@@ -269,6 +271,7 @@ struct WebController {
         if let reg = profile.registrationNumber { rows += "<dt>Registration number</dt><dd>\(esc(reg.value))</dd>" }
         rows += "<dt>Two-factor authentication</dt><dd>\(profile.totpEnabled ? "On" : "Off")</dd>"
         var links = #"<p><a href="/account/password">Change my password</a></p>"#
+        if profile.kind == .patient { links += #"<p><a href="/account/access-log">Who has seen my data</a></p>"# }
         if !profile.totpEnabled { links += #"<p><a href="/account/totp">Set up two-factor authentication</a></p>"# }
         let body = """
             <h1>My account</h1>
@@ -278,6 +281,32 @@ struct WebController {
             <form method="post" action="/signout">\(Layout.csrfField(context.csrfToken))<button type="submit">Sign out</button></form>
             """
         return Layout.response(Layout.page(title: "My account", signedIn: true, csrf: context.csrfToken, body: body))
+    }
+
+    @Sendable func accessLogPage(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        let page = try AccessLogPage(request.uri)
+        let items = try await accounts.accessLog(of: context.auth, before: page.before, limit: page.limit, meta: context.meta)
+        let formatter = ISO8601DateFormatter()
+        let rows = items.map { item in
+            """
+            <tr><td><time datetime="\(esc(formatter.string(from: item.time)))">\(esc(formatter.string(from: item.time)))</time></td>\
+            <td>\(esc(item.who))</td><td>\(esc(item.role))</td><td>\(esc(item.action)) \(esc(item.resourceType))</td>\
+            <td>\(esc(item.decision.rawValue))</td><td>\(esc(item.purpose))</td></tr>
+            """
+        }.joined(separator: "\n")
+        let more = items.count == page.limit ? #"<p><a href="/account/access-log?before=\#(items.last!.index.rawValue)">Older entries</a></p>"# : ""
+        let body = """
+            <h1>Who has seen my data</h1>
+            <p>Every time anyone, including you, opened, listed or changed your record, it is written in a tamper-evident log. Newest first.</p>
+            <div class="table"><table>
+            <caption>Accesses to your record</caption>
+            <thead><tr><th scope="col">When (UTC)</th><th scope="col">Who</th><th scope="col">Role</th><th scope="col">What</th><th scope="col">Outcome</th><th scope="col">Why</th></tr></thead>
+            <tbody>\(rows)</tbody>
+            </table></div>
+            \(more)
+            <p><a href="/account">Back to my account</a></p>
+            """
+        return Layout.response(Layout.page(title: "Who has seen my data", signedIn: true, csrf: context.csrfToken, body: body))
     }
 
     func passwordHTML(_ context: SignedInPageContext, error: String? = nil, field: String? = nil) -> String {

@@ -102,6 +102,11 @@ public struct AccessGate: Sendable {
         try await scope(by: principal, purpose: purpose, requestID: requestID)
     }
 
+    /// The scope of audit entries a principal may list (a patient: the entries about their data).
+    public func auditEntries(by principal: Principal, purpose: String, requestID: String) async throws -> Scope<AuditEntryResource> {
+        try await scope(by: principal, purpose: purpose, requestID: requestID)
+    }
+
     func scope<R: PolicyResource>(by principal: Principal, purpose: String, requestID: String) async throws -> Scope<R> {
         let request = AccessRequest(principal: principal, action: .list, resource: R.kind, purpose: purpose)
         let (decision, scope) = engine.scope(request, as: R.self)

@@ -94,6 +94,9 @@ public protocol StaffStore: Sendable {
     func list(_ scope: Scope<StaffAccountResource>) async throws -> [StaffMember]
     /// Non-clinical fact for building a principal: a clinician's role.
     func role(forAccount account: Account.ID) async throws -> StaffRole?
+    /// The staff directory (not patient data): a staff member's name and role, to tell patients
+    /// who accessed their record.
+    func directoryEntry(account: Account.ID) async throws -> (name: PersonName, role: StaffRole?, kind: AccountKind)?
 }
 
 /// The visibly separate system path: migrations and health. No HTTP handler holds one.

@@ -475,6 +475,18 @@ extension SQLStores: StaffStore {
         }
     }
 
+    public func directoryEntry(account: Account.ID) async throws -> (name: PersonName, role: StaffRole?, kind: AccountKind)? {
+        try await read { db in
+            guard
+                let row = try await db.raw(
+                    "SELECT s.*, a.kind FROM staff s JOIN accounts a ON a.id = s.account_id WHERE s.account_id = \(bind: account.description)"
+                ).first()
+            else { return nil }
+            let staff = try row.staffRecord()
+            return (staff.name, staff.role, AccountKind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .clinician)
+        }
+    }
+
     public func role(forAccount account: Account.ID) async throws -> StaffRole? {
         try await read { db in
             try await db.raw("SELECT role FROM staff WHERE account_id = \(bind: account.description)").first()?

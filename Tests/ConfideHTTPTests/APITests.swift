@@ -233,3 +233,42 @@ func totpCode(_ uri: String, at date: Date) throws -> String {
     let totp = try #require(TOTP(base32: secret))
     return totp.code(step: TOTP.step(at: date))
 }
+
+@Suite("who has seen my data")
+struct AccessLogTests {
+    @Test("a patient sees every access to their own record, newest first, and nobody else's")
+    func ownLog() async throws {
+        try await TestWorld.with { world in
+            try await world.application().test(.router) { raw in
+                var a = Client(raw)
+                var b = Client(raw)
+                let alice = Fixtures.alice()
+                let bob = Fixtures.bob()
+                _ = try await a.send(.post, "/api/v1/accounts", json: registrationJSON(alice))
+                _ = try await b.send(.post, "/api/v1/accounts", json: registrationJSON(bob))
+                a.bearer = try await a.send(.post, "/api/v1/sessions", json: signInJSON(alice.email, alice.password)).json["token"] as? String
+                b.bearer = try await b.send(.post, "/api/v1/sessions", json: signInJSON(bob.email, bob.password)).json["token"] as? String
+                _ = try await a.send(.get, "/api/v1/me")
+                _ = try await a.send(.get, "/api/v1/me")
+                _ = try await b.send(.get, "/api/v1/me")
+                let log = try await a.send(.get, "/api/v1/me/access-log")
+                #expect(log.status == .ok)
+                let entries = try #require(log.json["entries"] as? [[String: Any]])
+                #expect(entries.count == 3)  // registration (not signed in) and two reads by the patient
+                #expect(entries.first?["who"] as? String == "You")
+                #expect(entries.first?["action"] as? String == "read")
+                #expect(entries.last?["who"] as? String == "Someone not signed in")
+                #expect(entries.last?["action"] as? String == "create")
+                let indices = entries.compactMap { $0["index"] as? Int }
+                #expect(indices == indices.sorted(by: >))
+                let paged = try await a.send(.get, "/api/v1/me/access-log?limit=1&before=\(indices[0])")
+                #expect((paged.json["entries"] as? [[String: Any]])?.first?["index"] as? Int == indices[1])
+                #expect(try await a.send(.get, "/api/v1/me/access-log?limit=5000").status == .unprocessableContent)
+                #expect(try await a.send(.get, "/api/v1/me/access-log?before=-1").status == .unprocessableContent)
+                let bobs = try await b.send(.get, "/api/v1/me/access-log")
+                #expect((bobs.json["entries"] as? [[String: Any]])?.count == 2)
+                #expect(!bobs.text.contains(alice.givenName))
+            }
+        }
+    }
+}
