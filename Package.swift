@@ -125,7 +125,7 @@ let package = Package(
             name: "ConfideServer",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite", "ConfideStorePostgres",
-                "ConfideAccounts", "ConfideHTTP",
+                "ConfideAccounts", "ConfideHTTP", "ConfideAudit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -146,7 +146,7 @@ let package = Package(
         .executableTarget(
             name: "confide",
             dependencies: [
-                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer", "ConfideMail",
+                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer", "ConfideMail", "ConfideAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

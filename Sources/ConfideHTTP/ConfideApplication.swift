@@ -36,6 +36,21 @@ public struct HTTPSettings: Sendable {
     }
 }
 
+/// The published checkpoint history of the audit log (public: no personal data).
+public struct CheckpointFeed: Sendable {
+    public let origin: String
+    /// The note verifier key (`name+keyid+base64`), to check the signatures offline.
+    public let verifierKey: String
+    /// Signed checkpoint notes, oldest first.
+    public let notes: [String]
+
+    public init(origin: String, verifierKey: String, notes: [String]) {
+        self.origin = origin
+        self.verifierKey = verifierKey
+        self.notes = notes
+    }
+}
+
 /// Everything the HTTP layer needs from the rest of the system. No handler receives a store:
 /// patient data is reached only through `AccountService`, which goes through the gate.
 public struct ConfideHTTPDependencies: Sendable {
@@ -44,14 +59,18 @@ public struct ConfideHTTPDependencies: Sendable {
     /// Throws when the database is unreachable (`/readyz`).
     public let readiness: @Sendable () async throws -> Void
     public let metrics: PrometheusCollectorRegistry
+    /// The audit log's published checkpoints.
+    public let checkpoints: @Sendable () async throws -> CheckpointFeed
 
     public init(
         accounts: AccountService, settings: HTTPSettings, readiness: @escaping @Sendable () async throws -> Void,
+        checkpoints: @escaping @Sendable () async throws -> CheckpointFeed,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) {
         self.accounts = accounts
         self.settings = settings
         self.readiness = readiness
+        self.checkpoints = checkpoints
         self.metrics = metrics
     }
 }
@@ -66,7 +85,7 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
         ProblemMiddleware()
         SessionMiddleware(accounts: deps.accounts, settings: deps.settings)
     }
-    OperationsController(readiness: deps.readiness, registry: deps.metrics).register(on: router)
+    OperationsController(readiness: deps.readiness, registry: deps.metrics, checkpoints: deps.checkpoints).register(on: router)
     APIController(accounts: deps.accounts, settings: deps.settings).register(on: router)
     WebController(accounts: deps.accounts, settings: deps.settings).register(on: router)
     return router

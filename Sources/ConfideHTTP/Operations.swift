@@ -7,6 +7,13 @@ import Prometheus
 struct OperationsController {
     let readiness: @Sendable () async throws -> Void
     let registry: PrometheusCollectorRegistry
+    let checkpoints: @Sendable () async throws -> CheckpointFeed
+
+    struct CheckpointsJSON: Encodable {
+        let origin: String
+        let verifier_key: String
+        let checkpoints: [String]
+    }
 
     func register(on router: Router<ConfideRequestContext>) {
         router.get("healthz") { _, _ in try jsonResponse(["status": "ok"]) }
@@ -23,6 +30,11 @@ struct OperationsController {
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        // The public checkpoint history: anyone can check that the log only ever grew.
+        router.get("api/v1/audit/checkpoints") { _, _ in
+            let feed = try await checkpoints()
+            return try jsonResponse(CheckpointsJSON(origin: feed.origin, verifier_key: feed.verifierKey, checkpoints: feed.notes))
         }
         router.get("openapi.json") { _, _ in
             Response(

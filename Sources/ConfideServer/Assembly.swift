@@ -1,6 +1,7 @@
 public import ConfideAccounts
 public import ConfideStore
 import ConfideCore
+import ConfideAudit
 import ConfidePolicy
 public import ConfideHTTP
 public import Logging
@@ -11,7 +12,12 @@ public struct ConfideAssembly: Sendable {
     public let accounts: AccountService
     public let http: ConfideHTTPDependencies
 
-    public init(configuration: ServerConfiguration, stores: ConfideStores, logger: Logger) throws {
+    /// The checkpoint signing key; `nil` for commands that do not publish checkpoints.
+    public let auditKey: AuditSigningKey?
+
+    public init(configuration: ServerConfiguration, stores: ConfideStores, logger: Logger, withAuditKey: Bool = true) throws {
+        let auditKey = withAuditKey ? try configuration.auditSigningKey() : nil
+        self.auditKey = auditKey
         self.stores = stores
         let gate = AccessGate(
             engine: PolicyEngine(), facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: SystemWallClock()))
@@ -21,6 +27,11 @@ public struct ConfideAssembly: Sendable {
         self.http = ConfideHTTPDependencies(
             accounts: accounts, settings: HTTPSettings(
                 maxBodyBytes: configuration.maxBodyBytes, secure: configuration.tls != nil || configuration.publicURL.hasPrefix("https://")),
-            readiness: { try await system.ping() })
+            readiness: { try await system.ping() },
+            checkpoints: { [audit = stores.audit] in
+                CheckpointFeed(
+                    origin: auditKey?.origin ?? "", verifierKey: auditKey?.signer.verifierKey ?? "",
+                    notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
+            })
     }
 }

@@ -24,6 +24,7 @@ public struct ServeFlags: Sendable {
     public var tlsKey: String?
     public var smtpURL: String?
     public var mailFrom: String?
+    public var auditKeyFile: String?
 
     public init() {}
 }
@@ -46,6 +47,9 @@ public struct ServerConfiguration: Sendable {
     public var smtpURL: String?
     /// The sender address of every email.
     public var mailFrom: String
+    /// The checkpoint signing key file (kept apart from the database). Demo mode creates
+    /// `<data-dir>/audit-signing.key`; otherwise it is required.
+    public var auditKeyFile: String?
     /// The master key as base64, from `CONFIDE_SECRET_KEY`; `nil` only in demo mode, where it
     /// is generated into the data directory.
     public var secretKey: String?
@@ -56,7 +60,9 @@ public struct ServerConfiguration: Sendable {
     ///   - environment: the process environment.
     ///   - requireSecret: whether a missing secret is an error (serving: yes; migrating: no).
     /// - Throws: `ConfigurationError` naming the setting at fault (never its value).
-    public static func resolve(flags: ServeFlags, environment: [String: String], requireSecret: Bool = true) throws -> ServerConfiguration {
+    public static func resolve(
+        flags: ServeFlags, environment: [String: String], requireSecret: Bool = true, requireAuditKey: Bool = true
+    ) throws -> ServerConfiguration {
         func env(_ key: String) -> String? {
             guard let value = environment[key]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
             return value
@@ -127,6 +133,7 @@ public struct ServerConfiguration: Sendable {
         guard (try? EmailAddress(mailFrom)) != nil || mailFrom.hasSuffix("@localhost") else {
             throw ConfigurationError("`--mail-from` must be an email address")
         }
+        let auditKeyFile = flags.auditKeyFile ?? env("CONFIDE_AUDIT_KEY_FILE")
         let secret = env("CONFIDE_SECRET_KEY")
         if requireSecret, !demo, secret == nil {
             throw ConfigurationError(
@@ -134,13 +141,27 @@ public struct ServerConfiguration: Sendable {
                     + "use `--demo` for a local demonstration with generated keys")
         }
         if let secret { _ = try MasterKey(base64: secret) }
+        if requireSecret, requireAuditKey, !demo, auditKeyFile == nil {
+            throw ConfigurationError(
+                "`--audit-key-file` (env `CONFIDE_AUDIT_KEY_FILE`) is required: the key that signs audit checkpoints, "
+                    + "kept apart from the database; make one with `confide audit keygen --out FILE`")
+        }
         return ServerConfiguration(
             host: host, port: port, dataDir: dataDir, database: database, demo: demo,
             publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL, maxBodyBytes: maxBody, tls: tls,
             accounts: AccountsConfiguration(
                 bcryptCost: UInt8(cost), sessionIdleSeconds: Double(idle), sessionAbsoluteSeconds: Double(absolute),
                 publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL),
-            smtpURL: smtpURL, mailFrom: mailFrom, secretKey: secret)
+            smtpURL: smtpURL, mailFrom: mailFrom, auditKeyFile: auditKeyFile, secretKey: secret)
+    }
+
+    /// The audit signing key: the configured file, or (demo only) one created in the data directory.
+    public func auditSigningKey() throws -> AuditSigningKey {
+        if let auditKeyFile { return try AuditSigningKey(file: auditKeyFile) }
+        guard demo else { throw ConfigurationError("`--audit-key-file` is required") }
+        let path = (dataDir as NSString).appendingPathComponent("audit-signing.key")
+        if FileManager.default.fileExists(atPath: path) { return try AuditSigningKey(file: path) }
+        return try AuditSigningKey.generate(origin: "confide.localhost/demo", into: path)
     }
 
     /// The master key: from the configuration, or (demo only) read or created in the data directory.

@@ -38,7 +38,8 @@ public struct TestWorld: Sendable {
             stores: stores, gate: gate, configuration: self.accounts.configuration, masterKey: self.accounts.masterKey, clock: clock,
             logger: logger)
         let system = stores.system
-        let deps = ConfideHTTPDependencies(accounts: accounts, settings: self.deps.settings, readiness: { try await system.ping() })
+        let deps = ConfideHTTPDependencies(
+            accounts: accounts, settings: self.deps.settings, readiness: { try await system.ping() }, checkpoints: self.deps.checkpoints)
         return TestWorld(stores: stores, accounts: accounts, clock: clock, logs: logs, deps: deps)
     }
 
@@ -63,7 +64,12 @@ public struct TestWorld: Sendable {
                 masterKey: key, clock: clock, logger: logger)
             let system = stores.system
             let deps = ConfideHTTPDependencies(
-                accounts: accounts, settings: HTTPSettings(maxBodyBytes: 64 * 1024, secure: secure), readiness: { try await system.ping() })
+                accounts: accounts, settings: HTTPSettings(maxBodyBytes: 64 * 1024, secure: secure), readiness: { try await system.ping() },
+                checkpoints: { [audit = stores.audit] in
+                    CheckpointFeed(
+                        origin: "confide.test", verifierKey: "confide.test+00000000+AA==",
+                        notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
+                })
             return try await body(TestWorld(stores: stores, accounts: accounts, clock: clock, logs: logs, deps: deps))
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConfideAccounts
+import ConfideAudit
 import ConfideCore
 import ConfideHTTP
 import ConfideMail
@@ -13,7 +14,7 @@ struct Confide: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "confide",
         abstract: "Confide: a telehealth service where every access to patient data passes one policy engine.",
-        subcommands: [Serve.self, Migrate.self, User.self, DevCert.self])
+        subcommands: [Serve.self, Migrate.self, User.self, Audit.self, DevCert.self])
 }
 
 /// Options shared by every command that opens the database.
@@ -27,11 +28,15 @@ struct DatabaseOptions: ParsableArguments {
     @Flag(help: "Demo mode: generate missing keys into the data directory and seed a demo practice (env CONFIDE_DEMO).")
     var demo = false
 
+    @Option(help: "The audit checkpoint signing key file, kept apart from the database (env CONFIDE_AUDIT_KEY_FILE; see `confide audit keygen`).")
+    var auditKeyFile: String?
+
     func flags() -> ServeFlags {
         var flags = ServeFlags()
         flags.dataDir = dataDir
         flags.databaseURL = databaseURL
         flags.demo = demo
+        flags.auditKeyFile = auditKeyFile
         return flags
     }
 }
@@ -124,6 +129,11 @@ struct Serve: AsyncParsableCommand {
                 banner.append(text)
             }
         }
+        if let key = assembly.auditKey {
+            let publisher = CheckpointPublisher(audit: stores.audit, key: key, logger: logger)
+            let interval = Int(ProcessInfo.processInfo.environment["CONFIDE_AUDIT_CHECKPOINT_SECONDS"] ?? "") ?? 10
+            background.append((name: "audit-checkpoints", job: { try await publisher.run(interval: .seconds(max(1, interval))) }))
+        }
         if let url = configuration.smtpURL, let smtp = SMTPTransport(url: url) {
             let mail = OutboxDelivery(credentials: stores.credentials, transport: smtp, from: configuration.mailFrom,
                 open: { [accounts = assembly.accounts] in try accounts.openOutgoing($0) }, logger: logger)
@@ -171,6 +181,71 @@ struct DevCert: AsyncParsableCommand {
         print("Wrote \(cert) and \(key) (valid 90 days for localhost, 127.0.0.1 and ::1).")
         print("Run: confide serve --tls-cert \(cert) --tls-key \(key)")
         print("Your browser will warn that the certificate is self-signed; accept it for local development only.")
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The tamper-evident audit log: make a signing key, verify the stored log.", subcommands: [Keygen.self, Verify.self])
+
+    struct Keygen: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a new checkpoint signing key file (Ed25519, mode 0600).")
+
+        @Option(help: "Where to write the key file.")
+        var out: String
+
+        @Option(help: "The log's origin (its name in every checkpoint), e.g. confide.example.org/audit.")
+        var origin: String = "confide.localhost/audit"
+
+        func run() async throws {
+            do {
+                let key = try AuditSigningKey.generate(origin: origin, into: out)
+                print("Wrote \(out). Keep it apart from the database; publish the verifier key:")
+                print(key.signer.verifierKey)
+            } catch let error as ConfigurationError {
+                throw fail(error.description)
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the whole Merkle tree from the stored entries and check every signed checkpoint (works while the server is stopped).")
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let configuration: ServerConfiguration
+            let key: AuditSigningKey
+            do {
+                configuration = try ServerConfiguration.resolve(
+                    flags: database.flags(), environment: ProcessInfo.processInfo.environment, requireSecret: false)
+                key = try configuration.auditSigningKey()
+            } catch let error as ConfigurationError {
+                throw fail(error.description)
+            }
+            let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: makeLogger())
+            let report: AuditVerificationReport
+            do {
+                report = try await AuditCheck.verify(audit: stores.audit, key: key.signer.verifier, origin: key.origin)
+            } catch {
+                try? await stores.system.shutdown()
+                throw error
+            }
+            try await stores.system.shutdown()
+            print("Audit log: \(report.entryCount) entries, \(report.checkpointCount) signed checkpoints.")
+            if report.isValid {
+                print("OK: every entry, leaf hash and checkpoint verifies.")
+                if !report.uncheckpointedEntries.isEmpty {
+                    print("Entries \(report.uncheckpointedEntries.lowerBound)..<\(report.uncheckpointedEntries.upperBound) are after the newest checkpoint.")
+                }
+                return
+            }
+            if let index = report.firstBadIndex { print("FAILED: first bad index \(index.rawValue).") }
+            if let checkpoint = report.firstBadCheckpoint { print("FAILED: first bad checkpoint at position \(checkpoint).") }
+            for finding in report.findings.prefix(20) { print("  \(finding)") }
+            throw ExitCode(1)
+        }
     }
 }
 
@@ -247,7 +322,8 @@ struct User: AsyncParsableCommand {
             guard let kind = AccountKind(rawValue: role), kind != .patient else { throw fail("`--role` must be admin or clinician") }
             let configuration: ServerConfiguration
             do {
-                configuration = try ServerConfiguration.resolve(flags: database.flags(), environment: ProcessInfo.processInfo.environment)
+                configuration = try ServerConfiguration.resolve(
+                    flags: database.flags(), environment: ProcessInfo.processInfo.environment, requireAuditKey: false)
             } catch let error as ConfigurationError {
                 throw fail(error.description)
             }
@@ -256,7 +332,7 @@ struct User: AsyncParsableCommand {
             let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: logger)
             do {
                 _ = try await stores.system.migrate()
-                let assembly = try ConfideAssembly(configuration: configuration, stores: stores, logger: logger)
+                let assembly = try ConfideAssembly(configuration: configuration, stores: stores, logger: logger, withAuditKey: false)
                 let (id, uri) = try await assembly.accounts.createStaffWithCredentials(
                     StaffInput(
                         email: email, givenName: givenName, familyName: familyName, kind: kind, role: staffRole,

@@ -11,7 +11,7 @@ let validKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
 struct ConfigurationTests {
     @Test("defaults apply when nothing is given (with a secret)")
     func defaults() throws {
-        let c = try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["CONFIDE_SECRET_KEY": validKey])
+        let c = try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["CONFIDE_SECRET_KEY": validKey, "CONFIDE_AUDIT_KEY_FILE": "/run/keys/audit.key"])
         #expect(c.host == "127.0.0.1")
         #expect(c.port == 8080)
         #expect(c.dataDir == "./confide-data")
@@ -27,7 +27,7 @@ struct ConfigurationTests {
         flags.port = 9000
         flags.databaseURL = "postgres://flag@db/confide"
         let env = [
-            "CONFIDE_SECRET_KEY": validKey, "CONFIDE_PORT": "7000", "CONFIDE_HOST": "0.0.0.0", "DATABASE_URL": "postgres://env@db/confide",
+            "CONFIDE_SECRET_KEY": validKey, "CONFIDE_AUDIT_KEY_FILE": "/run/keys/audit.key", "CONFIDE_PORT": "7000", "CONFIDE_HOST": "0.0.0.0", "DATABASE_URL": "postgres://env@db/confide",
             "CONFIDE_BCRYPT_COST": "13",
         ]
         let c = try ServerConfiguration.resolve(flags: flags, environment: env)
@@ -41,6 +41,9 @@ struct ConfigurationTests {
     @Test("without --demo a missing secret refuses to start; with --demo it is generated once into the data directory")
     func secrets() throws {
         #expect(throws: ConfigurationError.self) { try ServerConfiguration.resolve(flags: ServeFlags(), environment: [:]) }
+        #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["CONFIDE_SECRET_KEY": validKey])
+        }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("confide-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var flags = ServeFlags()
@@ -64,7 +67,7 @@ struct ConfigurationTests {
             ("CONFIDE_SESSION_IDLE_SECONDS", "5"),
         ])
     func invalid(_ key: String, _ value: String) {
-        var env = ["CONFIDE_SECRET_KEY": validKey]
+        var env = ["CONFIDE_SECRET_KEY": validKey, "CONFIDE_AUDIT_KEY_FILE": "/run/keys/audit.key"]
         env[key] = value
         do {
             _ = try ServerConfiguration.resolve(flags: ServeFlags(), environment: env)

@@ -67,7 +67,8 @@ def test_migrate_then_user_create_then_staff_sign_in(tmp_path):
     if os.environ.get("CONFIDE_E2E_DATABASE_URL"):
         pytest.skip("uses a private SQLite file; the PostgreSQL run covers migrations through the server fixture")
     key = base64.b64encode(os.urandom(32)).decode()
-    env = {"CONFIDE_SECRET_KEY": key}
+    env = {"CONFIDE_SECRET_KEY": key, "CONFIDE_AUDIT_KEY_FILE": str(tmp_path / "audit.key")}
+    assert run("audit", "keygen", "--out", str(tmp_path / "audit.key")).returncode == 0
     migrated = run("migrate", "--data-dir", str(tmp_path), env=env)
     assert migrated.returncode == 0, migrated.stderr
     assert re.search(r"schema version [0-9]+", migrated.stdout), migrated.stdout
@@ -190,6 +191,7 @@ def test_emailed_links_over_a_real_smtp_relay(tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     key = base64.b64encode(os.urandom(32)).decode()
+    assert run("audit", "keygen", "--out", str(tmp_path / "audit.key")).returncode == 0
     port = _free_port()
     server = None
     try:
@@ -198,7 +200,8 @@ def test_emailed_links_over_a_real_smtp_relay(tmp_path):
             [BIN, "serve", "--data-dir", str(tmp_path / "data"), "--port", str(port), "--smtp-url", f"smtp://127.0.0.1:{smtp_port}",
              "--mail-from", "no-reply@confide.test", *database_args()],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**{k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}, "CONFIDE_SECRET_KEY": key},
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}, "CONFIDE_SECRET_KEY": key,
+                 "CONFIDE_AUDIT_KEY_FILE": str(tmp_path / "audit.key")},
         )
         base = f"http://127.0.0.1:{port}"
         _wait(base)
@@ -265,3 +268,91 @@ def _await_mail(maildir: Path, to: str, subject: str, timeout: float = 20):
                 return message
         time.sleep(0.2)
     raise AssertionError(f"no email '{subject}' arrived")
+
+
+def test_serve_refuses_to_start_without_an_audit_signing_key(tmp_path):
+    key = base64.b64encode(os.urandom(32)).decode()
+    result = run("serve", "--data-dir", str(tmp_path), "--port", "0", env={"CONFIDE_SECRET_KEY": key})
+    assert result.returncode != 0
+    assert "audit-key-file" in result.stderr
+
+
+def test_audit_verify_passes_then_names_the_first_tampered_index(tmp_path):
+    """Serve a little traffic, publish a signed checkpoint, stop, verify; then alter, delete and
+    reorder stored entries and forge a checkpoint: `confide audit verify` fails and names it."""
+    if os.environ.get("CONFIDE_E2E_DATABASE_URL"):
+        pytest.skip("tampers with a private SQLite file")
+    import sqlite3
+
+    data = tmp_path / "data"
+    port = _free_port()
+    server = subprocess.Popen(
+        [BIN, "serve", "--demo", "--data-dir", str(data), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}, "CONFIDE_AUDIT_CHECKPOINT_SECONDS": "1"},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait(base)
+        r = requests.post(base + "/api/v1/sessions", json={"email": "amelia.hart@demo.confide.test", "password": "confide-demo-2026"}, timeout=10)
+        token = r.json()["token"]
+        for _ in range(3):
+            requests.get(base + "/api/v1/me", headers={"Authorization": "Bearer " + token}, timeout=10)
+        deadline = time.time() + 20
+        while True:
+            feed = requests.get(base + "/api/v1/audit/checkpoints", timeout=10).json()
+            if feed["checkpoints"] and int(feed["checkpoints"][-1].split("\n")[1]) >= 9:
+                break
+            assert time.time() < deadline, feed
+            time.sleep(0.5)
+        assert feed["verifier_key"].startswith(feed["origin"] + "+")
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+
+    ok = run("audit", "verify", "--demo", "--data-dir", str(data))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "OK" in ok.stdout
+
+    db_path = data / "confide.sqlite"
+
+    def tamper(sql: str, *params):
+        copy = tmp_path / "tampered"
+        if copy.exists():
+            import shutil
+            shutil.rmtree(copy)
+        import shutil
+        shutil.copytree(data, copy)
+        with sqlite3.connect(copy / "confide.sqlite") as db:
+            db.execute(sql, params)
+        return run("audit", "verify", "--demo", "--data-dir", str(copy))
+
+    # Alter one entry (its stored leaf hash no longer matches).
+    with sqlite3.connect(db_path) as db:
+        entry = db.execute("select entry from audit_entries where idx = 4").fetchone()[0]
+    raw = bytearray(base64.b64decode(entry))
+    raw[-1] ^= 0x01
+    flipped = tamper("update audit_entries set entry = ? where idx = 4", base64.b64encode(bytes(raw)).decode())
+    assert flipped.returncode == 1 and "first bad index 4" in flipped.stdout, flipped.stdout
+
+    # Alter an entry and its leaf hash together: the signed checkpoint still catches it.
+    import hashlib
+    new_hash = hashlib.sha256(b"\x00" + bytes(raw)).hexdigest()
+    copy_result = tamper("update audit_entries set entry = ?, leaf_hash = ? where idx = 4", base64.b64encode(bytes(raw)).decode(), new_hash)
+    assert copy_result.returncode == 1 and "FAILED" in copy_result.stdout
+
+    # Delete the last entries (truncation).
+    truncated = tamper("delete from audit_entries where idx >= 6")
+    assert truncated.returncode == 1 and "first bad index 6" in truncated.stdout, truncated.stdout
+
+    # Swap two entries.
+    with sqlite3.connect(db_path) as db:
+        a, b = db.execute("select entry, leaf_hash from audit_entries where idx in (2, 3) order by idx").fetchall()
+    swapped = tamper(
+        "update audit_entries set entry = case idx when 2 then ? else ? end, leaf_hash = case idx when 2 then ? else ? end where idx in (2, 3)",
+        b[0], a[0], b[1], a[1])
+    assert swapped.returncode == 1 and "FAILED" in swapped.stdout
+
+    # Forge a checkpoint (a different root under the same size).
+    forged = tamper("update audit_checkpoints set note = replace(note, substr(note, instr(note, char(10)) + 1, 1), 'X')")
+    assert forged.returncode == 1 and "checkpoint" in forged.stdout.lower(), forged.stdout

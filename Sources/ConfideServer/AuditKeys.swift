@@ -1,0 +1,94 @@
+public import ConfideAudit
+import ConfideCore
+public import ConfideStore
+import Crypto
+import Foundation
+import ConfideAccounts
+public import Logging
+
+/// The checkpoint signing key: a file of its own, apart from the database, so that whoever can
+/// write the database cannot forge a checkpoint. Format: the log's origin on the first line, the
+/// Ed25519 private key (32 bytes, base64) on the second.
+public struct AuditSigningKey: Sendable {
+    public let origin: String
+    public let signer: CheckpointSigner
+
+    /// Reads a key file.
+    /// - Throws: `ConfigurationError` when the file is missing or malformed.
+    public init(file path: String) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError("cannot read the audit signing key `\(path)` (make one with `confide audit keygen`)")
+        }
+        let lines = text.split(whereSeparator: \.isNewline).map(String.init)
+        guard lines.count >= 2, let raw = Data(base64Encoded: lines[1]), raw.count == 32,
+            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw),
+            let signer = try? CheckpointSigner(keyName: lines[0], privateKey: key)
+        else { throw ConfigurationError("the audit signing key file is malformed") }
+        self.origin = lines[0]
+        self.signer = signer
+    }
+
+    /// Writes a new key file (mode 0600). Refuses to overwrite.
+    public static func generate(origin: String, into path: String) throws -> AuditSigningKey {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw ConfigurationError("`\(path)` exists already; a log keeps its key (move the old one away deliberately)")
+        }
+        let key = Curve25519.Signing.PrivateKey()
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let text = "\(origin)\n\(key.rawRepresentation.base64EncodedString())\n"
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError("cannot write the audit signing key `\(path)`")
+        }
+        return try AuditSigningKey(file: path)
+    }
+}
+
+/// Publishes a signed checkpoint whenever the log has grown (a background job of `serve`).
+public struct CheckpointPublisher: Sendable {
+    let audit: any AuditStore
+    let key: AuditSigningKey
+    let logger: Logger
+
+    public init(audit: any AuditStore, key: AuditSigningKey, logger: Logger) {
+        self.audit = audit
+        self.key = key
+        self.logger = logger
+    }
+
+    /// Signs and stores a checkpoint of the current log if it is larger than the last one.
+    @discardableResult
+    public func publish() async throws -> Checkpoint? {
+        let hashes = try await audit.leafHashes()
+        let last = try await audit.checkpointNotes().last.flatMap { try? key.signer.verifier.verify(note: $0).checkpoint.size } ?? 0
+        guard UInt64(hashes.count) > last else { return nil }
+        let checkpoint = try MerkleLog(leafHashes: hashes).checkpoint(origin: key.origin)
+        try await audit.storeCheckpoint(try key.signer.sign(checkpoint), at: Date())
+        logger.info("audit checkpoint published", metadata: ["confide.audit.size": "\(checkpoint.size)"])
+        return checkpoint
+    }
+
+    public func run(interval: Duration) async throws {
+        while !Task.isCancelled {
+            do { try await publish() } catch {
+                logger.error("audit checkpoint failed", metadata: ["confide.error.type": "\(type(of: error))"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+/// `confide audit verify`: recomputes the whole tree from the stored entries and checks every
+/// checkpoint against it.
+public enum AuditCheck {
+    public static func verify(audit: any AuditStore, key: CheckpointVerifier, origin: String) async throws -> AuditVerificationReport {
+        var entries: [[UInt8]] = []
+        while true {
+            let batch = try await audit.encodedEntries(from: UInt64(entries.count), limit: 10_000)
+            entries += batch
+            if batch.count < 10_000 { break }
+        }
+        return AuditVerifier(origin: origin, checkpointVerifier: key)
+            .verify(entries: entries, checkpoints: try await audit.checkpointNotes(), storedLeafHashes: try await audit.leafHashes())
+    }
+}
