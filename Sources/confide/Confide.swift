@@ -50,6 +50,17 @@ func makeLogger() -> Logger {
     return Logger(label: "confide")
 }
 
+/// Resolves the configuration from flags and the environment; a bad setting exits with a
+/// readable message (EX_CONFIG), never a stack trace.
+func resolveConfiguration(_ flags: ServeFlags, requireSecret: Bool = true, requireAuditKey: Bool = true) throws -> ServerConfiguration {
+    do {
+        return try ServerConfiguration.resolve(
+            flags: flags, environment: ProcessInfo.processInfo.environment, requireSecret: requireSecret, requireAuditKey: requireAuditKey)
+    } catch let error as ConfigurationError {
+        throw fail(error.description)
+    }
+}
+
 func fail(_ message: String) -> ExitCode {
     FileHandle.standardError.write(Data("confide: \(message)\n".utf8))
     return ExitCode(78)  // EX_CONFIG
@@ -98,12 +109,7 @@ struct Serve: AsyncParsableCommand {
         flags.tlsKey = tlsKey
         flags.smtpURL = smtpURL
         flags.mailFrom = mailFrom
-        let configuration: ServerConfiguration
-        do {
-            configuration = try ServerConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)
-        } catch let error as ConfigurationError {
-            throw fail(error.description)
-        }
+        let configuration = try resolveConfiguration(flags)
         let logger = makeLogger()
         let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: logger)
         let applied = try await stores.system.migrate()
@@ -215,15 +221,9 @@ struct Audit: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let configuration: ServerConfiguration
+            let configuration = try resolveConfiguration(database.flags(), requireSecret: false)
             let key: AuditSigningKey
-            do {
-                configuration = try ServerConfiguration.resolve(
-                    flags: database.flags(), environment: ProcessInfo.processInfo.environment, requireSecret: false)
-                key = try configuration.auditSigningKey()
-            } catch let error as ConfigurationError {
-                throw fail(error.description)
-            }
+            do { key = try configuration.auditSigningKey() } catch let error as ConfigurationError { throw fail(error.description) }
             let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: makeLogger())
             let report: AuditVerificationReport
             do {
@@ -255,13 +255,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let configuration: ServerConfiguration
-        do {
-            configuration = try ServerConfiguration.resolve(
-                flags: database.flags(), environment: ProcessInfo.processInfo.environment, requireSecret: false)
-        } catch let error as ConfigurationError {
-            throw fail(error.description)
-        }
+        let configuration = try resolveConfiguration(database.flags(), requireSecret: false)
         let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: makeLogger())
         do {
             let applied = try await stores.system.migrate()
@@ -320,13 +314,7 @@ struct User: AsyncParsableCommand {
 
         func run() async throws {
             guard let kind = AccountKind(rawValue: role), kind != .patient else { throw fail("`--role` must be admin or clinician") }
-            let configuration: ServerConfiguration
-            do {
-                configuration = try ServerConfiguration.resolve(
-                    flags: database.flags(), environment: ProcessInfo.processInfo.environment, requireAuditKey: false)
-            } catch let error as ConfigurationError {
-                throw fail(error.description)
-            }
+            let configuration = try resolveConfiguration(database.flags(), requireAuditKey: false)
             let password = try readPassword()
             let logger = makeLogger()
             let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: logger)

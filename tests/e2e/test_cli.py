@@ -92,11 +92,7 @@ def test_migrate_then_user_create_then_staff_sign_in(tmp_path):
     assert "email-taken" in duplicate.stderr
 
     port = _free_port()
-    server = subprocess.Popen(
-        [BIN, "serve", "--data-dir", str(tmp_path), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}, **env},
-    )
+    server = _serve("--data-dir", str(tmp_path), "--port", str(port), env=env)
     try:
         base = f"http://127.0.0.1:{port}"
         _wait(base)
@@ -113,6 +109,14 @@ def test_migrate_then_user_create_then_staff_sign_in(tmp_path):
     assert server.returncode == 0, out
     for secret in ("Imogen", "Ashcombe", "granite-orchard"):
         assert secret not in out, "personal data or a password reached the server log"
+
+
+def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Starts `confide serve ARGS` with a clean CONFIDE_* environment plus `env`."""
+    return subprocess.Popen(
+        [BIN, "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}, **(env or {})},
+    )
 
 
 def _free_port() -> int:
@@ -145,12 +149,8 @@ def test_dev_cert_and_https(tmp_path):
     assert cert.read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     port = _free_port()
-    server = subprocess.Popen(
-        [BIN, "serve", "--demo", "--data-dir", str(tmp_path / "data"), "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key),
-         *database_args()],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")},
-    )
+    server = _serve(
+        "--demo", "--data-dir", str(tmp_path / "data"), "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key), *database_args())
     try:
         base = f"https://127.0.0.1:{port}"
         deadline = time.time() + 60
@@ -196,13 +196,10 @@ def test_emailed_links_over_a_real_smtp_relay(tmp_path):
     server = None
     try:
         _wait_port(smtp_port)
-        server = subprocess.Popen(
-            [BIN, "serve", "--data-dir", str(tmp_path / "data"), "--port", str(port), "--smtp-url", f"smtp://127.0.0.1:{smtp_port}",
-             "--mail-from", "no-reply@confide.test", *database_args()],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**{k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}, "CONFIDE_SECRET_KEY": key,
-                 "CONFIDE_AUDIT_KEY_FILE": str(tmp_path / "audit.key")},
-        )
+        server = _serve(
+            "--data-dir", str(tmp_path / "data"), "--port", str(port), "--smtp-url", f"smtp://127.0.0.1:{smtp_port}",
+            "--mail-from", "no-reply@confide.test", *database_args(),
+            env={"CONFIDE_SECRET_KEY": key, "CONFIDE_AUDIT_KEY_FILE": str(tmp_path / "audit.key")})
         base = f"http://127.0.0.1:{port}"
         _wait(base)
         email = f"mail.{os.urandom(4).hex()}@example.org"
@@ -286,11 +283,7 @@ def test_audit_verify_passes_then_names_the_first_tampered_index(tmp_path):
 
     data = tmp_path / "data"
     port = _free_port()
-    server = subprocess.Popen(
-        [BIN, "serve", "--demo", "--data-dir", str(data), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}, "CONFIDE_AUDIT_CHECKPOINT_SECONDS": "1"},
-    )
+    server = _serve("--demo", "--data-dir", str(data), "--port", str(port), env={"CONFIDE_AUDIT_CHECKPOINT_SECONDS": "1"})
     try:
         base = f"http://127.0.0.1:{port}"
         _wait(base)
