@@ -26,6 +26,8 @@ public struct AccountsError: Error, Hashable, Sendable {
         case unauthenticated
         /// The staff member must set up TOTP before anything else.
         case totpEnrolmentRequired = "totp-enrolment-required"
+        /// The audit entry is not covered by a signed checkpoint yet; retry in a few seconds.
+        case notYetCheckpointed = "not-yet-checkpointed"
         /// Input failed validation.
         case validation
     }

@@ -31,6 +31,7 @@ struct APIController {
         signedIn.patch("me", use: updateMe)
         signedIn.put("me/password", use: changePassword)
         signedIn.get("me/access-log", use: accessLog)
+        signedIn.get("me/access-log/:index/proof", use: accessLogProof)
         signedIn.get("staff", use: listStaff)
         signedIn.post("staff", use: createStaff)
         signedIn.post("staff/:accountID/deactivation", use: deactivateStaff)
@@ -168,6 +169,23 @@ struct APIController {
                         resource_type: $0.resourceType, decision: $0.decision.rawValue, rules: $0.rules, purpose: $0.purpose)
                 },
                 next_before: items.count == page.limit ? items.last?.index.rawValue : nil))
+    }
+
+    struct ProofJSON: Encodable {
+        let index: UInt64
+        let tree_size: UInt64
+        let entry: String
+        let inclusion_proof: [String]
+        let checkpoint: String
+    }
+
+    @Sendable func accessLogProof(_ request: Request, context: SignedInContext) async throws -> Response {
+        guard let raw = context.parameters.get("index"), let index = UInt64(raw) else { throw Problem.notFound }
+        let proof = try await accounts.accessLogProof(of: context.auth, index: index, meta: context.meta)
+        return try jsonResponse(
+            ProofJSON(
+                index: proof.index.rawValue, tree_size: proof.proof.treeSize, entry: Data(proof.entry).base64EncodedString(),
+                inclusion_proof: proof.proof.hashes.map(\.hex), checkpoint: proof.checkpointNote))
     }
 
     struct StaffListJSON: Encodable { let staff: [StaffMemberJSON] }

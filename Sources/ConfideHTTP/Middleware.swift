@@ -118,6 +118,8 @@ struct ProblemMiddleware: RouterMiddleware {
             Problem(.unprocessableContent, "wrong-current-password", "the current password is incorrect", field: "current_password")
         case .totpAlreadyEnabled: Problem(.conflict, "totp-already-enabled", "two-factor authentication is already set up")
         case .totpNotStarted: Problem(.conflict, "totp-not-started", "start two-factor set-up first")
+        case .notYetCheckpointed:
+            Problem(.conflict, "not-yet-checkpointed", "this entry is not covered by a signed checkpoint yet; retry in a few seconds")
         case .unauthenticated: .unauthenticated
         case .totpEnrolmentRequired: .totpEnrolment
         case .validation:

@@ -6,6 +6,8 @@ public import Logging
 public protocol FactsStore: Sendable {
     /// Facts of a patient record (its owner), or `nil` when it does not exist.
     func patientRecordFacts(_ id: Patient.ID) async throws -> ResourceFacts?
+    /// Facts of an audit entry (the patient it is about), or `nil` when it does not exist.
+    func auditEntryFacts(_ index: UInt64) async throws -> ResourceFacts?
     /// Facts of a staff account, or `nil` when it does not exist or is not a staff account.
     func staffAccountFacts(_ account: Account.ID) async throws -> ResourceFacts?
 }
@@ -90,6 +92,14 @@ public struct AccessGate: Sendable {
         let request = AccessRequest(principal: principal, action: .create, resource: .staffAccount, purpose: purpose)
         let facts = ResourceFacts(resourceID: account.description, account: account, serverAssignedOwner: true)
         return try await grant(request, facts: facts, id: account.description, requestID: requestID)
+    }
+
+    /// A grant to read one audit entry (a patient: an entry about their own data).
+    public func auditEntry(_ index: UInt64, by principal: Principal, purpose: String, requestID: String) async throws
+        -> Grant<AuditEntryResource>
+    {
+        let request = AccessRequest(principal: principal, action: .read, resource: .auditEntry, purpose: purpose)
+        return try await grant(request, facts: try await facts.auditEntryFacts(index), id: String(index), requestID: requestID)
     }
 
     /// The list scope of patient records for a principal.

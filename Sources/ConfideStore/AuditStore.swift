@@ -19,6 +19,8 @@ public protocol AuditStore: Sendable {
     func storeCheckpoint(_ checkpoint: SignedCheckpoint, at: Date) async throws
     /// Every signed checkpoint note, oldest first.
     func checkpointNotes() async throws -> [[UInt8]]
+    /// The stored encoding of one entry, or `nil` beyond the end.
+    func encodedEntry(at index: LogIndex) async throws -> [UInt8]?
     /// The entries about a patient's data that the scope admits, newest first, before `before`.
     func accessLog(_ scope: Scope<AuditEntryResource>, before: UInt64?, limit: Int) async throws -> [(LogIndex, AuditEntry)]
 }

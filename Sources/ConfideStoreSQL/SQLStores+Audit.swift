@@ -86,6 +86,27 @@ extension SQLStores: AuditStore {
         }
     }
 
+    public func encodedEntry(at index: LogIndex) async throws -> [UInt8]? {
+        try await read { db in
+            guard let row = try await db.raw("SELECT entry FROM audit_entries WHERE idx = \(bind: Int64(index.rawValue))").first() else {
+                return nil
+            }
+            guard let data = Data(base64Encoded: try row.decode(column: "entry", as: String.self)) else { throw RowError(column: "entry") }
+            return Array(data)
+        }
+    }
+
+    public func auditEntryFacts(_ index: UInt64) async throws -> ResourceFacts? {
+        try await read { db in
+            guard let row = try await db.raw("SELECT patient_id FROM audit_entries WHERE idx = \(bind: Int64(index))").first() else {
+                return nil
+            }
+            let patient = try row.decode(column: "patient_id", as: String?.self).flatMap(Patient.ID.init(string:))
+            // An entry about nobody's data has no owner: only rules that need none can match.
+            return ResourceFacts(resourceID: String(index), owningPatient: patient)
+        }
+    }
+
     public func accessLog(_ scope: Scope<AuditEntryResource>, before: UInt64?, limit: Int) async throws -> [(LogIndex, AuditEntry)] {
         let predicate: SQLQueryString
         switch scope.filter {

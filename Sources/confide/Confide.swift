@@ -192,7 +192,50 @@ struct DevCert: AsyncParsableCommand {
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The tamper-evident audit log: make a signing key, verify the stored log.", subcommands: [Keygen.self, Verify.self])
+        abstract: "The tamper-evident audit log: make a signing key, verify the stored log, check a proof offline.",
+        subcommands: [Keygen.self, Verify.self, CheckProof.self])
+
+    struct CheckProof: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check-proof",
+            abstract: "Check offline that an entry (a downloaded GET /api/v1/me/access-log/{index}/proof) is in the signed log.")
+
+        @Argument(help: "The proof JSON file.")
+        var file: String
+
+        @Option(help: "The log's verifier key, as published at /api/v1/audit/checkpoints.")
+        var verifierKey: String
+
+        struct ProofFile: Decodable {
+            let index: UInt64
+            let tree_size: UInt64
+            let entry: String
+            let inclusion_proof: [String]
+            let checkpoint: String
+        }
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file), let proof = try? JSONDecoder().decode(ProofFile.self, from: data),
+                let entryBytes = Data(base64Encoded: proof.entry)
+            else { throw fail("`\(file)` is not a proof file") }
+            let verifier: CheckpointVerifier
+            do { verifier = try CheckpointVerifier(verifierKey: verifierKey) } catch { throw fail("the verifier key is malformed") }
+            let signed: SignedCheckpoint
+            do { signed = try verifier.verify(note: Array(proof.checkpoint.utf8)) } catch {
+                throw fail("the checkpoint's signature does not verify with this key")
+            }
+            let hashes = proof.inclusion_proof.compactMap(MerkleHash.init(hex:))
+            guard hashes.count == proof.inclusion_proof.count, signed.checkpoint.size == proof.tree_size,
+                let entry = try? AuditEntry(encoded: Array(entryBytes))
+            else { throw fail("the proof file is inconsistent") }
+            let inclusion = InclusionProof(index: LogIndex(proof.index), treeSize: proof.tree_size, hashes: hashes)
+            guard inclusion.verify(entry: entry, root: signed.checkpoint.rootHash) else {
+                print("FAILED: entry \(proof.index) is not in the log of size \(proof.tree_size) signed by \(signed.checkpoint.origin).")
+                throw ExitCode(1)
+            }
+            print("OK: entry \(proof.index) (\(entry.actor) \(entry.action) \(entry.resourceType), \(entry.decision.rawValue)) is in the log of size \(proof.tree_size) signed by \(signed.checkpoint.origin).")
+        }
+    }
 
     struct Keygen: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make a new checkpoint signing key file (Ed25519, mode 0600).")

@@ -4,6 +4,7 @@ sign-in with a TOTP code computed here from the printed otpauth URI (RFC 6238)."
 from __future__ import annotations
 
 import base64
+import json
 import hashlib
 import hmac
 import os
@@ -299,6 +300,27 @@ def test_audit_verify_passes_then_names_the_first_tampered_index(tmp_path):
             assert time.time() < deadline, feed
             time.sleep(0.5)
         assert feed["verifier_key"].startswith(feed["origin"] + "+")
+
+        # Who has seen my data: download one entry with its inclusion proof and check it offline.
+        auth = {"Authorization": "Bearer " + token}
+        log = requests.get(base + "/api/v1/me/access-log", headers=auth, timeout=10).json()["entries"]
+        covered = [e for e in log if e["index"] < int(feed["checkpoints"][-1].split("\n")[1])]
+        proof = requests.get(base + f"/api/v1/me/access-log/{covered[0]['index']}/proof", headers=auth, timeout=10)
+        assert proof.status_code == 200, proof.text
+        proof_file = tmp_path / "proof.json"
+        proof_file.write_text(proof.text)
+        checked = run("audit", "check-proof", str(proof_file), "--verifier-key", feed["verifier_key"])
+        assert checked.returncode == 0 and checked.stdout.startswith("OK"), checked.stdout + checked.stderr
+        forged = proof.json()
+        forged["index"] = forged["index"] + 1 if forged["index"] + 1 < forged["tree_size"] else forged["index"] - 1
+        proof_file.write_text(json.dumps(forged))
+        refused = run("audit", "check-proof", str(proof_file), "--verifier-key", feed["verifier_key"])
+        assert refused.returncode != 0
+        # Another patient's entry answers like a missing one.
+        other = requests.post(base + "/api/v1/sessions", json={"email": "rohan.mehta@demo.confide.test", "password": "confide-demo-2026"}, timeout=10)
+        theirs = requests.get(base + f"/api/v1/me/access-log/{covered[0]['index']}/proof",
+                              headers={"Authorization": "Bearer " + other.json()["token"]}, timeout=10)
+        assert theirs.status_code == 404
     finally:
         server.terminate()
         server.communicate(timeout=20)
