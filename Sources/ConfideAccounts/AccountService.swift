@@ -128,6 +128,10 @@ public struct AccountService: Sendable {
     /// - Throws: `AccountsError` (`validation`, `emailTaken`); `AccessDenied`; store errors.
     public func register(_ input: RegistrationInput, by principal: Principal = .anonymous, meta: RequestMeta) async throws -> Profile {
         let now = clock.now()
+        if case .anonymous = principal {
+            // Each registration costs a bcrypt hash: bound them per client address.
+            try await throttle(key: "register:" + meta.clientAddress, limit: configuration.maxRegistrationsPerAddress, window: 3600)
+        }
         let email = try validated { () throws(ValidationError) in try EmailAddress(input.email) }
         let name = try validated { () throws(ValidationError) in try PersonName(given: input.givenName, family: input.familyName) }
         let birth = try validated { () throws(ValidationError) in try BirthDate(input.birthDate, today: now.utcCalendarDate) }
@@ -257,6 +261,16 @@ public struct AccountService: Sendable {
         return try await stores.credentials.advanceTOTPStep(account: account.id, to: step)
     }
 
+    /// Records one use of a rate-limited operation and refuses it beyond `limit` in `window` seconds.
+    /// - Throws: `AccountsError(.tooManyAttempts)`.
+    func throttle(key: String, limit: Int, window: Double) async throws {
+        let now = clock.now()
+        try await stores.credentials.recordLoginFailure(key: key, attempt: nil, at: now)
+        if try await stores.credentials.loginFailures(key: key, since: now.addingTimeInterval(-window)) > limit {
+            throw AccountsError(.tooManyAttempts)
+        }
+    }
+
     /// Verifies a session token and builds the principal from stored, non-clinical facts.
     /// - Throws: `AccountsError(.unauthenticated)` for unknown, revoked, expired or deactivated.
     public func authenticate(token: String, kind: SessionKind) async throws -> AuthenticatedSession {
@@ -265,7 +279,10 @@ public struct AccountService: Sendable {
             let session = try await stores.credentials.session(tokenHash: Tokens.digest(token)),
             session.kind == kind, session.revokedAt == nil, now < session.absoluteExpiresAt,
             now.timeIntervalSince(session.lastSeenAt) < configuration.sessionIdleSeconds,
-            let account = try await stores.credentials.account(id: session.account), account.status == .active
+            let account = try await stores.credentials.account(id: session.account), account.status == .active,
+            // INVARIANT: a session signed in before the password last changed is dead, also one that
+            // raced the change (it read the old hash, then stored itself after the revocation).
+            session.createdAt >= account.passwordChangedAt
         else { throw AccountsError(.unauthenticated) }
         let principal: Principal
         switch account.kind {
@@ -330,6 +347,8 @@ public struct AccountService: Sendable {
         try validated { () throws(ValidationError) in try passwordPolicy.check(new, field: "new_password", context: [auth.account.email.value]) }
         let now = clock.now()
         try await stores.credentials.updatePasswordHash(account: auth.account.id, hash: await hasher.hash(new), at: now)
+        // The caller just proved the credentials: their session counts as signed in now.
+        try await stores.credentials.reconfirmSession(tokenHash: auth.session.tokenHash, at: now)
         try await stores.credentials.revokeSessions(account: auth.account.id, keeping: auth.session.tokenHash, at: now)
         try await enqueue(
             to: auth.account.email, subject: "Your Confide password was changed",
@@ -340,6 +359,9 @@ public struct AccountService: Sendable {
 
     /// Queues a reset link when the email belongs to an active account. Answers the same either way.
     public func requestPasswordReset(email raw: String, meta: RequestMeta) async throws {
+        // Bound reset emails per address typed (registered or not) and per client address.
+        try await throttle(key: throttleKeys(email: raw, address: "").account.replacingOccurrences(of: "account:", with: "reset:"), limit: 5, window: 3600)
+        try await throttle(key: "reset-from:" + meta.clientAddress, limit: 30, window: 3600)
         guard let email = try? EmailAddress(raw), let account = try await stores.credentials.account(email: email), account.status == .active
         else { return }
         try await sendResetLink(account: account.id, to: email, ttl: configuration.resetTokenSeconds, invitation: false)

@@ -12,6 +12,8 @@ public struct AccountsConfiguration: Sendable {
     public var maxFailuresPerAddress: Int
     /// The throttling window.
     public var throttleWindowSeconds: Double
+    /// Self-registrations per client address per hour.
+    public var maxRegistrationsPerAddress: Int
     /// The base URL put into emailed links, like `https://confide.example`.
     public var publicURL: String
     /// How long an email verification link works.
@@ -24,6 +26,7 @@ public struct AccountsConfiguration: Sendable {
     public init(
         bcryptCost: UInt8 = 12, sessionIdleSeconds: Double = 30 * 60, sessionAbsoluteSeconds: Double = 12 * 3600,
         maxFailuresPerAccount: Int = 5, maxFailuresPerAddress: Int = 50, throttleWindowSeconds: Double = 15 * 60,
+        maxRegistrationsPerAddress: Int = 100,
         publicURL: String, verificationTokenSeconds: Double = 24 * 3600, resetTokenSeconds: Double = 3600,
         staffInvitationSeconds: Double = 72 * 3600
     ) {
@@ -33,6 +36,7 @@ public struct AccountsConfiguration: Sendable {
         self.maxFailuresPerAccount = maxFailuresPerAccount
         self.maxFailuresPerAddress = maxFailuresPerAddress
         self.throttleWindowSeconds = throttleWindowSeconds
+        self.maxRegistrationsPerAddress = maxRegistrationsPerAddress
         self.publicURL = publicURL
         self.verificationTokenSeconds = verificationTokenSeconds
         self.resetTokenSeconds = resetTokenSeconds

@@ -37,6 +37,8 @@ public protocol CredentialStore: Sendable {
     func insertSession(_ session: SessionRecord) async throws
     func session(tokenHash: String) async throws -> SessionRecord?
     func touchSession(tokenHash: String, at: Date) async throws
+    /// Marks a session as signed in at `at` (its owner just proved the credentials again).
+    func reconfirmSession(tokenHash: String, at: Date) async throws
     func revokeSession(tokenHash: String, at: Date) async throws
     /// Revokes every live session of the account except `keeping`.
     func revokeSessions(account: Account.ID, keeping: String?, at: Date) async throws

@@ -213,6 +213,17 @@ extension SQLStores: CredentialStore {
         }
     }
 
+    public func reconfirmSession(tokenHash: String, at: Date) async throws {
+        try await read { db in
+            try await db.raw(
+                """
+                UPDATE sessions SET created_at = \(bind: at.epochMilliseconds), last_seen_at = \(bind: at.epochMilliseconds)
+                WHERE token_hash = \(bind: tokenHash)
+                """
+            ).run()
+        }
+    }
+
     public func revokeSession(tokenHash: String, at: Date) async throws {
         try await read { db in
             try await db.raw(

@@ -114,6 +114,47 @@ struct AccountServiceTests {
         }
     }
 
+    @Test("a session that raced a password change (signed in with the old password) is dead")
+    func sessionRacingPasswordChange() async throws {
+        try await TestWorld.with { world in
+            let input = Fixtures.alice()
+            let profile = try await world.accounts.register(input, meta: meta)
+            let before = world.clock.now()
+            world.clock.advance(by: 5)
+            let mine = try await world.accounts.signIn(email: input.email, password: input.password, totp: nil, kind: .bearer, meta: meta)
+            try await world.accounts.changePassword(
+                of: try await world.accounts.authenticate(token: mine.token, kind: .bearer), current: input.password,
+                new: "marmalade-comet-violin-4", meta: meta)
+            // A sign-in that checked the old hash before the change stores its session afterwards.
+            try await world.stores.credentials.insertSession(
+                SessionRecord(
+                    tokenHash: Tokens.digest("raced-token"), account: profile.account, kind: .bearer, csrfToken: "c", mfaSatisfied: true, createdAt: before,
+                    lastSeenAt: world.clock.now(), absoluteExpiresAt: world.clock.now().addingTimeInterval(3600)))
+            await #expect(throws: AccountsError(.unauthenticated)) {
+                _ = try await world.accounts.authenticate(token: "raced-token", kind: .bearer)
+            }
+            let stored = try #require(try await world.stores.credentials.session(tokenHash: Tokens.digest("raced-token")))
+            #expect(stored.revokedAt == nil)  // not revoked, yet refused: the check is on the password's age
+            // The caller's own session survives the change it made.
+            _ = try await world.accounts.authenticate(token: mine.token, kind: .bearer)
+        }
+    }
+
+    @Test("self-registrations and reset emails are rate-limited")
+    func registrationThrottle() async throws {
+        try await TestWorld.with(
+            accountsConfiguration: AccountsConfiguration(bcryptCost: 4, maxRegistrationsPerAddress: 2, publicURL: "http://confide.test")
+        ) { world in
+            _ = try await world.accounts.register(Fixtures.alice(), meta: meta)
+            _ = try await world.accounts.register(Fixtures.bob(), meta: meta)
+            await #expect(throws: AccountsError(.tooManyAttempts)) { _ = try await world.accounts.register(Fixtures.alice(), meta: meta) }
+            for _ in 0..<5 { try await world.accounts.requestPasswordReset(email: "someone@example.com", meta: meta) }
+            await #expect(throws: AccountsError(.tooManyAttempts)) {
+                try await world.accounts.requestPasswordReset(email: "Someone@example.com ", meta: meta)
+            }
+        }
+    }
+
     @Test("many failures from one client address lock that address out")
     func addressLockout() async throws {
         try await TestWorld.with(
@@ -304,6 +345,7 @@ struct AccountServiceTests {
             _ = try await world.accounts.register(input, meta: meta)
             let a = try await world.accounts.signIn(email: input.email, password: input.password, totp: nil, kind: .bearer, meta: meta)
             let b = try await world.accounts.signIn(email: input.email, password: input.password, totp: nil, kind: .bearer, meta: meta)
+            world.clock.advance(by: 60)
             let auth = try await world.accounts.authenticate(token: a.token, kind: .bearer)
             await #expect(throws: AccountsError(.wrongCurrentPassword)) {
                 try await world.accounts.changePassword(of: auth, current: "nope-nope-nope", new: "marmalade-comet-violin-4", meta: meta)
