@@ -12,10 +12,13 @@ public struct HTTPSettings: Sendable {
     /// a TLS proxy in front of it does (the public URL is https). Then cookies are `Secure` with
     /// the `__Host-` prefix (no subdomain can plant them) and responses carry HSTS.
     public var secure: Bool
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the client address (throttling).
+    public var trustedProxies: [IPNetwork]
 
-    public init(maxBodyBytes: Int = 1 << 20, secure: Bool = false) {
+    public init(maxBodyBytes: Int = 1 << 20, secure: Bool = false, trustedProxies: [IPNetwork] = []) {
         self.maxBodyBytes = maxBodyBytes
         self.secure = secure
+        self.trustedProxies = trustedProxies
     }
 
     /// The session cookie's name.

@@ -16,6 +16,8 @@ public struct ConfideRequestContext: RequestContext, RemoteAddressRequestContext
     public internal(set) var csrfToken: String?
     /// Whether the response must set a fresh anonymous anti-forgery cookie.
     var issueAnonymousCSRFCookie = false
+    /// The client address after trusted-proxy resolution (set by `SessionMiddleware`).
+    var resolvedClientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -26,7 +28,7 @@ public struct ConfideRequestContext: RequestContext, RemoteAddressRequestContext
     public var requestID: String { logger[metadataKey: "hb.request.id"]?.description ?? "-" }
 
     /// The client's address for throttling.
-    public var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
+    public var clientAddress: String { resolvedClientAddress ?? remoteAddress?.ipAddress ?? "unknown" }
 
     var meta: RequestMeta { RequestMeta(requestID: requestID, clientAddress: clientAddress) }
 }

@@ -167,6 +167,8 @@ struct SessionMiddleware: RouterMiddleware {
         var context = context
         var request = request
         var viaBearer = false
+        context.resolvedClientAddress = ClientAddress.resolve(
+            peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[.init("X-Forwarded-For")!], trusted: settings.trustedProxies)
         if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw Problem.unauthenticated }

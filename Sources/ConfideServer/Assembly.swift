@@ -26,7 +26,8 @@ public struct ConfideAssembly: Sendable {
         let system = stores.system
         self.http = ConfideHTTPDependencies(
             accounts: accounts, settings: HTTPSettings(
-                maxBodyBytes: configuration.maxBodyBytes, secure: configuration.tls != nil || configuration.publicURL.hasPrefix("https://")),
+                maxBodyBytes: configuration.maxBodyBytes, secure: configuration.tls != nil || configuration.publicURL.hasPrefix("https://"),
+                trustedProxies: configuration.trustedProxies),
             readiness: { try await system.ping() },
             checkpoints: { [audit = stores.audit] in
                 CheckpointFeed(

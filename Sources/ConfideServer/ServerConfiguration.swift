@@ -1,5 +1,6 @@
 public import ConfideAccounts
 import ConfideCore
+public import ConfideHTTP
 import Foundation
 
 /// Where the data lives.
@@ -25,6 +26,7 @@ public struct ServeFlags: Sendable {
     public var smtpURL: String?
     public var mailFrom: String?
     public var auditKeyFile: String?
+    public var trustedProxies: String?
 
     public init() {}
 }
@@ -50,6 +52,8 @@ public struct ServerConfiguration: Sendable {
     /// The checkpoint signing key file (kept apart from the database). Demo mode creates
     /// `<data-dir>/audit-signing.key`; otherwise it is required.
     public var auditKeyFile: String?
+    /// Reverse proxies whose `X-Forwarded-For` is believed (throttling by client address).
+    public var trustedProxies: [IPNetwork] = []
     /// The master key as base64, from `CONFIDE_SECRET_KEY`; `nil` only in demo mode, where it
     /// is generated into the data directory.
     public var secretKey: String?
@@ -134,6 +138,13 @@ public struct ServerConfiguration: Sendable {
             throw ConfigurationError("`--mail-from` must be an email address")
         }
         let auditKeyFile = flags.auditKeyFile ?? env("CONFIDE_AUDIT_KEY_FILE")
+        var trustedProxies: [IPNetwork] = []
+        for item in (flags.trustedProxies ?? env("CONFIDE_TRUSTED_PROXIES") ?? "").split(separator: ",") {
+            guard let network = IPNetwork(item.trimmingWhitespace()) else {
+                throw ConfigurationError("`--trusted-proxy` takes addresses or networks like `10.0.0.0/8,fd00::/8`")
+            }
+            trustedProxies.append(network)
+        }
         let secret = env("CONFIDE_SECRET_KEY")
         if requireSecret, !demo, secret == nil {
             throw ConfigurationError(
@@ -152,7 +163,7 @@ public struct ServerConfiguration: Sendable {
             accounts: AccountsConfiguration(
                 bcryptCost: UInt8(cost), sessionIdleSeconds: Double(idle), sessionAbsoluteSeconds: Double(absolute),
                 publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL),
-            smtpURL: smtpURL, mailFrom: mailFrom, auditKeyFile: auditKeyFile, secretKey: secret)
+            smtpURL: smtpURL, mailFrom: mailFrom, auditKeyFile: auditKeyFile, trustedProxies: trustedProxies, secretKey: secret)
     }
 
     /// The audit signing key: the configured file, or (demo only) one created in the data directory.

@@ -92,6 +92,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PEM private key for https (env CONFIDE_TLS_KEY).")
     var tlsKey: String?
 
+    @Option(help: "Reverse proxies whose X-Forwarded-For is believed, e.g. 10.0.0.0/8,fd00::/8 (env CONFIDE_TRUSTED_PROXIES).")
+    var trustedProxy: String?
+
     @Option(help: "SMTP relay for outgoing email, smtp://host:port (env CONFIDE_SMTP_URL).")
     var smtpURL: String?
 
@@ -108,6 +111,7 @@ struct Serve: AsyncParsableCommand {
         flags.tlsCertificate = tlsCert
         flags.tlsKey = tlsKey
         flags.smtpURL = smtpURL
+        flags.trustedProxies = trustedProxy
         flags.mailFrom = mailFrom
         let configuration = try resolveConfiguration(flags)
         let logger = makeLogger()

@@ -262,3 +262,30 @@ struct MultiInstanceTests {
         }
     }
 }
+
+@Suite("client address behind proxies")
+struct ClientAddressTests {
+    let proxies = [IPNetwork("10.0.0.0/8")!, IPNetwork("fd00::/8")!]
+
+    @Test("X-Forwarded-For is believed only from a trusted proxy, right-most untrusted hop first")
+    func forwarded() {
+        #expect(ClientAddress.resolve(peer: "203.0.113.9", forwardedFor: "198.51.100.1", trusted: proxies) == "203.0.113.9")
+        #expect(ClientAddress.resolve(peer: "10.1.2.3", forwardedFor: "198.51.100.1", trusted: proxies) == "198.51.100.1")
+        #expect(ClientAddress.resolve(peer: "10.1.2.3", forwardedFor: "6.6.6.6, 198.51.100.1, 10.9.9.9", trusted: proxies) == "198.51.100.1")
+        #expect(ClientAddress.resolve(peer: "10.1.2.3", forwardedFor: "not-an-ip", trusted: proxies) == "10.1.2.3")
+        #expect(ClientAddress.resolve(peer: "10.1.2.3", forwardedFor: nil, trusted: []) == "10.1.2.3")
+        #expect(ClientAddress.resolve(peer: nil, forwardedFor: "198.51.100.1", trusted: proxies) == "unknown")
+    }
+
+    @Test("IPv6 clients are keyed by their /64")
+    func ipv6() {
+        let a = ClientAddress.resolve(peer: "2001:db8:1:2::1", forwardedFor: nil, trusted: [])
+        let b = ClientAddress.resolve(peer: "2001:db8:1:2:ffff::9", forwardedFor: nil, trusted: [])
+        let c = ClientAddress.resolve(peer: "2001:db8:1:3::1", forwardedFor: nil, trusted: [])
+        #expect(a == b)
+        #expect(a != c)
+        #expect(IPNetwork("fd00::/8")!.contains("fd12::1"))
+        #expect(!IPNetwork("10.0.0.0/8")!.contains("11.0.0.1"))
+        #expect(IPNetwork("10.0.0.0/40") == nil)
+    }
+}
