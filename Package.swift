@@ -137,7 +137,7 @@ let package = Package(
             name: "ConfideTesting",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite",
-                "ConfideStorePostgres", "ConfideAccounts", "ConfideHTTP",
+                "ConfideStorePostgres", "ConfideAccounts", "ConfideHTTP", "ConfideAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

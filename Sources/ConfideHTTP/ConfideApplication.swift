@@ -64,12 +64,16 @@ public struct ConfideHTTPDependencies: Sendable {
     public let metrics: PrometheusCollectorRegistry
     /// The audit log's published checkpoints.
     public let checkpoints: @Sendable () async throws -> CheckpointFeed
+    /// A consistency proof between two tree sizes (hex hashes); `nil` when a size is out of range.
+    public let consistency: @Sendable (UInt64, UInt64) async throws -> [String]?
 
     public init(
         accounts: AccountService, settings: HTTPSettings, readiness: @escaping @Sendable () async throws -> Void,
         checkpoints: @escaping @Sendable () async throws -> CheckpointFeed,
+        consistency: @escaping @Sendable (UInt64, UInt64) async throws -> [String]?,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) {
+        self.consistency = consistency
         self.accounts = accounts
         self.settings = settings
         self.readiness = readiness
@@ -88,7 +92,9 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
         ProblemMiddleware()
         SessionMiddleware(accounts: deps.accounts, settings: deps.settings)
     }
-    OperationsController(readiness: deps.readiness, registry: deps.metrics, checkpoints: deps.checkpoints).register(on: router)
+    OperationsController(
+        readiness: deps.readiness, registry: deps.metrics, checkpoints: deps.checkpoints, consistency: deps.consistency
+    ).register(on: router)
     APIController(accounts: deps.accounts, settings: deps.settings).register(on: router)
     WebController(accounts: deps.accounts, settings: deps.settings).register(on: router)
     return router

@@ -8,6 +8,13 @@ struct OperationsController {
     let readiness: @Sendable () async throws -> Void
     let registry: PrometheusCollectorRegistry
     let checkpoints: @Sendable () async throws -> CheckpointFeed
+    let consistency: @Sendable (UInt64, UInt64) async throws -> [String]?
+
+    struct ConsistencyJSON: Encodable {
+        let from: UInt64
+        let to: UInt64
+        let consistency_proof: [String]
+    }
 
     struct CheckpointsJSON: Encodable {
         let origin: String
@@ -35,6 +42,16 @@ struct OperationsController {
         router.get("api/v1/audit/checkpoints") { _, _ in
             let feed = try await checkpoints()
             return try jsonResponse(CheckpointsJSON(origin: feed.origin, verifier_key: feed.verifierKey, checkpoints: feed.notes))
+        }
+        // RFC 9162 consistency proof between two tree sizes (for example two checkpoints).
+        router.get("api/v1/audit/consistency-proof") { request, _ in
+            let query = request.uri.queryParameters
+            guard let from = query["from"].flatMap({ UInt64(String($0)) }), let to = query["to"].flatMap({ UInt64(String($0)) }), from <= to
+            else { throw Problem(.unprocessableContent, "invalid-field", "give tree sizes `from` <= `to`", field: "from") }
+            guard let proof = try await consistency(from, to) else {
+                throw Problem(.unprocessableContent, "invalid-field", "`to` is larger than the log", field: "to")
+            }
+            return try jsonResponse(ConsistencyJSON(from: from, to: to, consistency_proof: proof))
         }
         router.get("openapi.json") { _, _ in
             Response(

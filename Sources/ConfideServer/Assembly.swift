@@ -33,6 +33,7 @@ public struct ConfideAssembly: Sendable {
                 CheckpointFeed(
                     origin: auditKey?.origin ?? "", verifierKey: auditKey?.signer.verifierKey ?? "",
                     notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
-            })
+            },
+            consistency: { [audit = stores.audit] from, to in try await AuditCheck.consistencyProof(audit: audit, from: from, to: to) })
     }
 }

@@ -1,6 +1,7 @@
 public import ConfideAccounts
 import ConfideCore
 public import ConfideHTTP
+import ConfideAudit
 import ConfidePolicy
 public import ConfideStore
 import Foundation
@@ -39,7 +40,8 @@ public struct TestWorld: Sendable {
             logger: logger)
         let system = stores.system
         let deps = ConfideHTTPDependencies(
-            accounts: accounts, settings: self.deps.settings, readiness: { try await system.ping() }, checkpoints: self.deps.checkpoints)
+            accounts: accounts, settings: self.deps.settings, readiness: { try await system.ping() }, checkpoints: self.deps.checkpoints,
+            consistency: self.deps.consistency)
         return TestWorld(stores: stores, accounts: accounts, clock: clock, logs: logs, deps: deps)
     }
 
@@ -69,6 +71,11 @@ public struct TestWorld: Sendable {
                     CheckpointFeed(
                         origin: "confide.test", verifierKey: "confide.test+00000000+AA==",
                         notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
+                },
+                consistency: { [audit = stores.audit] from, to in
+                    let hashes = try await audit.leafHashes()
+                    guard to <= UInt64(hashes.count) else { return nil }
+                    return try MerkleLog(leafHashes: hashes).consistencyProof(from: from, to: to).hashes.map(\.hex)
                 })
             return try await body(TestWorld(stores: stores, accounts: accounts, clock: clock, logs: logs, deps: deps))
         }

@@ -272,3 +272,30 @@ struct AccessLogTests {
         }
     }
 }
+
+@Suite("audit proofs over the API")
+struct AuditProofAPITests {
+    @Test("the public consistency proof links an older tree to the current one")
+    func consistency() async throws {
+        try await TestWorld.with { world in
+            try await world.application().test(.router) { raw in
+                var c = Client(raw)
+                for _ in 0..<3 { _ = try await c.send(.post, "/api/v1/accounts", json: registrationJSON(Fixtures.alice())) }
+                let hashes = try await world.stores.audit.leafHashes()
+                let size = UInt64(hashes.count)
+                #expect(size >= 3)
+                let reply = try await c.send(.get, "/api/v1/audit/consistency-proof?from=2&to=\(size)")
+                #expect(reply.status == .ok)
+                let proof = ConsistencyProof(
+                    oldSize: 2, newSize: size,
+                    hashes: (reply.json["consistency_proof"] as? [String] ?? []).compactMap(MerkleHash.init(hex:)))
+                let log = MerkleLog(leafHashes: hashes)
+                #expect(proof.verify(oldRoot: try log.rootHash(size: 2), newRoot: log.rootHash))
+                #expect(!proof.verify(oldRoot: try log.rootHash(size: 1), newRoot: log.rootHash))
+                #expect(try await c.send(.get, "/api/v1/audit/consistency-proof?from=2&to=\(size + 5)").status == .unprocessableContent)
+                #expect(try await c.send(.get, "/api/v1/audit/consistency-proof?from=5&to=2").status == .unprocessableContent)
+                #expect(try await c.send(.get, "/api/v1/audit/consistency-proof").status == .unprocessableContent)
+            }
+        }
+    }
+}

@@ -14,7 +14,7 @@ let publicRoutes: Set<String> = [
     "GET /signin", "POST /signin", "GET /register", "POST /register", "GET /forgot-password", "POST /forgot-password",
     "GET /reset-password", "POST /reset-password", "GET /verify-email", "POST /verify-email",
     "POST /api/v1/accounts", "POST /api/v1/sessions", "POST /api/v1/email-verifications", "POST /api/v1/password-resets",
-    "POST /api/v1/password-resets/complete", "GET /api/v1/audit/checkpoints",
+    "POST /api/v1/password-resets/complete", "GET /api/v1/audit/checkpoints", "GET /api/v1/audit/consistency-proof",
 ]
 
 @Suite("route census")
