@@ -34,6 +34,6 @@ public struct ConfideAssembly: Sendable {
                     origin: auditKey?.origin ?? "", verifierKey: auditKey?.signer.verifierKey ?? "",
                     notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
             },
-            consistency: { [audit = stores.audit] from, to in try await AuditCheck.consistencyProof(audit: audit, from: from, to: to) })
+            consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) })
     }
 }

@@ -81,12 +81,6 @@ public struct CheckpointPublisher: Sendable {
 /// `confide audit verify`: recomputes the whole tree from the stored entries and checks every
 /// checkpoint against it.
 public enum AuditCheck {
-    /// The consistency proof between tree sizes `from` and `to` (hex), or `nil` when `to` is beyond the log.
-    public static func consistencyProof(audit: any AuditStore, from: UInt64, to: UInt64) async throws -> [String]? {
-        let hashes = try await audit.leafHashes()
-        guard from <= to, to <= UInt64(hashes.count) else { return nil }
-        return try MerkleLog(leafHashes: hashes).consistencyProof(from: from, to: to).hashes.map(\.hex)
-    }
 
     public static func verify(audit: any AuditStore, key: CheckpointVerifier, origin: String) async throws -> AuditVerificationReport {
         var entries: [[UInt8]] = []

@@ -25,6 +25,16 @@ public protocol AuditStore: Sendable {
     func accessLog(_ scope: Scope<AuditEntryResource>, before: UInt64?, limit: Int) async throws -> [(LogIndex, AuditEntry)]
 }
 
+extension AuditStore {
+    /// The RFC 9162 consistency proof between tree sizes `from` and `to` (hex hashes), or `nil`
+    /// when the sizes are out of order or `to` is beyond the log.
+    public func consistencyProof(from: UInt64, to: UInt64) async throws -> [String]? {
+        let hashes = try await leafHashes()
+        guard from <= to, to <= UInt64(hashes.count) else { return nil }
+        return try MerkleLog(leafHashes: hashes).consistencyProof(from: from, to: to).hashes.map(\.hex)
+    }
+}
+
 /// Records every gate decision as an audit log entry. If the append fails, the request fails
 /// closed (the gate throws and no capability is returned).
 public struct AuditLogRecorder: DecisionRecorder {

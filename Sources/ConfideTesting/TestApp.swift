@@ -1,7 +1,6 @@
 public import ConfideAccounts
 import ConfideCore
 public import ConfideHTTP
-import ConfideAudit
 import ConfidePolicy
 public import ConfideStore
 import Foundation
@@ -72,11 +71,7 @@ public struct TestWorld: Sendable {
                         origin: "confide.test", verifierKey: "confide.test+00000000+AA==",
                         notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
                 },
-                consistency: { [audit = stores.audit] from, to in
-                    let hashes = try await audit.leafHashes()
-                    guard to <= UInt64(hashes.count) else { return nil }
-                    return try MerkleLog(leafHashes: hashes).consistencyProof(from: from, to: to).hashes.map(\.hex)
-                })
+                consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) })
             return try await body(TestWorld(stores: stores, accounts: accounts, clock: clock, logs: logs, deps: deps))
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Testing
 
 /// A response as the tests read it.
 struct Reply {
@@ -64,6 +65,19 @@ struct Client {
             if let value = reply.cookie(name) { cookies[name] = value.isEmpty ? nil : value }
         }
         return reply
+    }
+}
+
+extension Client {
+    /// Registers over the API, then signs in through the sign-in page (a cookie session).
+    @discardableResult
+    mutating func registerAndSignInWithCookie(_ person: RegistrationInput) async throws -> RegistrationInput {
+        _ = try await send(.post, "/api/v1/accounts", json: registrationJSON(person))
+        let page = try await send(.get, "/signin")
+        let token = try #require(csrfField(page.text))
+        let reply = try await send(.post, "/signin", form: ["_csrf": token, "email": person.email, "password": person.password])
+        #expect(reply.status == .seeOther)
+        return person
     }
 }
 

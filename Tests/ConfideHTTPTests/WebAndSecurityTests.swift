@@ -136,10 +136,7 @@ struct WebAndSecurityTests {
         try await TestWorld.with { world in
             try await world.application().test(.router) { raw in
                 var c = Client(raw)
-                let alice = Fixtures.alice()
-                _ = try await c.send(.post, "/api/v1/accounts", json: registrationJSON(alice))
-                let signin = try await c.send(.get, "/signin")
-                _ = try await c.send(.post, "/signin", form: ["_csrf": try #require(csrfField(signin.text)), "email": alice.email, "password": alice.password])
+                let alice = try await c.registerAndSignInWithCookie(Fixtures.alice())
                 let account = try await c.send(.get, "/account")
                 let sessionCSRF = try #require(csrfField(account.text))
                 #expect(try await c.send(.get, "/api/v1/me").status == .ok)
@@ -250,10 +247,7 @@ struct MultiInstanceTests {
         try await TestWorld.with { world in
             try await world.application().test(.router) { raw in
                 var c = Client(raw)
-                let alice = Fixtures.alice()
-                _ = try await c.send(.post, "/api/v1/accounts", json: registrationJSON(alice))
-                let signin = try await c.send(.get, "/signin")
-                _ = try await c.send(.post, "/signin", form: ["_csrf": try #require(csrfField(signin.text)), "email": alice.email, "password": alice.password])
+                try await c.registerAndSignInWithCookie(Fixtures.alice())
                 let upgrade = try await c.send(
                     .get, "/api/v1/me", headers: [.upgrade: "websocket", .connection: "Upgrade", .origin: "https://evil.example"])
                 #expect(upgrade.status == .forbidden)
