@@ -47,7 +47,7 @@ let package = Package(
         // Store ports (protocols) that take Grant / Scope.
         .target(
             name: "ConfideStore",
-            dependencies: ["ConfideCore", "ConfidePolicy", "ConfideAudit", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ConfideCore", "ConfidePolicy", "ConfideAudit"],
             swiftSettings: swiftSettings
         ),
         // One SQL implementation of the ports over sql-kit, shared by SQLite and PostgreSQL.

@@ -1,6 +1,5 @@
 public import ConfideCore
 public import ConfidePolicy
-public import Logging
 
 /// Non-clinical facts the gate loads before a decision.
 public protocol FactsStore: Sendable {
@@ -23,27 +22,6 @@ public enum GateOutcome: String, Sendable, Hashable {
     case allowed, denied
     /// The resource did not exist (recorded apart from a denial, answered the same outside).
     case notFound = "not-found"
-}
-
-/// Writes decisions to a logger: identifiers, action, decision and rule IDs only.
-public struct LoggingDecisionRecorder: DecisionRecorder {
-    let logger: Logger
-    public init(logger: Logger) { self.logger = logger }
-
-    public func record(_ request: AccessRequest, facts: ResourceFacts, decision: Decision, outcome: GateOutcome, requestID: String) async throws {
-        logger.info(
-            "access decision",
-            metadata: [
-                "confide.request.id": "\(requestID)",
-                "confide.access.principal": "\(request.principal)",
-                "confide.access.action": "\(request.action.rawValue)",
-                "confide.access.resource": "\(request.resource.rawValue)",
-                "confide.access.resource_id": "\(facts.resourceID ?? "-")",
-                "confide.access.outcome": "\(outcome.rawValue)",
-                "confide.access.rules": "\(decision.reasons.map(\.value).joined(separator: ","))",
-                "confide.access.purpose": "\(request.purpose)",
-            ])
-    }
 }
 
 /// The one gate every entry point uses: it loads facts, decides, records the decision, and

@@ -9,9 +9,6 @@ import Logging
 /// `CONFIDE_TEST_DATABASE_URL` is set, a schema of its own in that PostgreSQL database (so tests
 /// can run in parallel).
 public enum TestDatabase {
-    /// `"postgres"` when the suite runs against PostgreSQL, else `"sqlite"`.
-    public static var backendName: String { postgresURL == nil ? "sqlite" : "postgres" }
-
     static var postgresURL: String? {
         guard let url = ProcessInfo.processInfo.environment["CONFIDE_TEST_DATABASE_URL"], !url.isEmpty else { return nil }
         return url
