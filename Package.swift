@@ -70,6 +70,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Practices, availability, booking, the consultation lifecycle, notes. Pure service over the ports.
+        .target(
+            name: "ConfideClinic",
+            dependencies: ["ConfideCore", "ConfidePolicy", "ConfideStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ConfideStorePostgres",
             dependencies: [
@@ -96,7 +102,7 @@ let package = Package(
         .target(
             name: "ConfideHTTP",
             dependencies: [
-                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAccounts", "ConfideAudit",
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAccounts", "ConfideAudit", "ConfideClinic",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -125,7 +131,7 @@ let package = Package(
             name: "ConfideServer",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite", "ConfideStorePostgres",
-                "ConfideAccounts", "ConfideHTTP", "ConfideAudit",
+                "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -137,7 +143,7 @@ let package = Package(
             name: "ConfideTesting",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite",
-                "ConfideStorePostgres", "ConfideAccounts", "ConfideHTTP", "ConfideAudit",
+                "ConfideStorePostgres", "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

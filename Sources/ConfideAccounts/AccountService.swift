@@ -179,6 +179,13 @@ public struct AccountService: Sendable {
         try await stores.credentials.enqueueEmail(OutgoingEmail(id: id, to: to, subject: subject, body: sealed, createdAt: clock.now()))
     }
 
+    /// Queues a notice to an account's email (booking confirmations, reminders). Callers write
+    /// no clinical content: a notice only prompts the person to sign in.
+    public func sendNotice(to account: Account.ID, subject: String, body: String) async throws {
+        guard let record = try await stores.credentials.account(id: account), record.status == .active else { return }
+        try await enqueue(to: record.email, subject: subject, body: body)
+    }
+
     /// The email with its body unsealed, for delivery.
     /// - Throws: when the body was sealed under another key or altered.
     public func openOutgoing(_ email: OutgoingEmail) throws -> OutgoingEmail {
@@ -294,6 +301,8 @@ public struct AccountService: Sendable {
             principal = .clinician(account: account.id, role: role)
         case .admin:
             principal = .admin(account: account.id)
+        case .practiceAdmin:
+            principal = .practiceAdmin(account: account.id)
         }
         // Write at most once a minute per session: enough for a 30-minute idle timeout.
         if now.timeIntervalSince(session.lastSeenAt) > 60 {

@@ -15,7 +15,7 @@ extension AuditEntry {
     /// token   resourceType
     /// token   resourceID
     /// UInt8   0x00 (no patient) | 0x01 followed by: token patientID
-    /// token   decision ("allowed" | "denied" | "not-found")
+    /// token   decision ("allowed" | "denied" | "not-found" | "refused")
     /// UInt16  number of rule IDs, followed by that many: token ruleID
     /// token   requestID
     /// token   purpose

@@ -16,6 +16,9 @@ public struct AuditEntry: Hashable, Sendable {
         case denied
         /// The resource did not exist (answered like a denial).
         case notFound = "not-found"
+        /// The policy allowed a write but the stored state refused it (a taken slot, a transition
+        /// out of order, a signed note edited without an amendment); nothing changed.
+        case refused
     }
 
     /// The longest audit token, in bytes.

@@ -46,3 +46,9 @@ public enum Account { public typealias ID = Identifier<Account> }
 public enum Patient { public typealias ID = Identifier<Patient> }
 /// A session of a signed-in account.
 public enum Session { public typealias ID = Identifier<Session> }
+/// A practice (a GP surgery or clinic).
+public enum Practice { public typealias ID = Identifier<Practice> }
+/// A consultation (an appointment and what happens in it).
+public enum Consultation { public typealias ID = Identifier<Consultation> }
+/// A care team within a practice.
+public enum CareTeam { public typealias ID = Identifier<CareTeam> }

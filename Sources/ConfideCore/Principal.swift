@@ -8,6 +8,8 @@ public enum Principal: Hashable, Sendable, CustomStringConvertible {
     case clinician(account: Account.ID, role: StaffRole)
     /// A platform operator.
     case admin(account: Account.ID)
+    /// A practice admin: runs one or more practices (the practice-admin-of relation names which).
+    case practiceAdmin(account: Account.ID)
     /// A named server job on the visibly separate system path (migrations, seeding).
     case system(job: String)
 
@@ -15,7 +17,7 @@ public enum Principal: Hashable, Sendable, CustomStringConvertible {
     public var account: Account.ID? {
         switch self {
         case .anonymous, .system: nil
-        case .patient(let account, _), .clinician(let account, _), .admin(let account): account
+        case .patient(let account, _), .clinician(let account, _), .admin(let account), .practiceAdmin(let account): account
         }
     }
 
@@ -26,6 +28,7 @@ public enum Principal: Hashable, Sendable, CustomStringConvertible {
         case .patient(let a, _): "patient:\(a)"
         case .clinician(let a, _): "clinician:\(a)"
         case .admin(let a): "admin:\(a)"
+        case .practiceAdmin(let a): "practice-admin:\(a)"
         case .system(let job): "system:\(job)"
         }
     }

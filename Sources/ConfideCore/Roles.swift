@@ -2,8 +2,10 @@
 public enum AccountKind: String, Sendable, Hashable, Codable, CaseIterable {
     case patient
     case clinician
-    /// A platform operator ("admin"). Practice admins come with practices (a later issue).
+    /// A platform operator ("admin").
     case admin
+    /// A practice admin: manages the practices they are admin of, never clinical content.
+    case practiceAdmin = "practice-admin"
 
     /// Staff (clinicians and admins) must use TOTP.
     public var requiresTOTP: Bool { self != .patient }

@@ -9,6 +9,10 @@ public struct ValidationError: Error, Hashable, Sendable {
         case invalidStaffRole = "invalid-staff-role"
         case invalidRegistrationNumber = "invalid-registration-number"
         case invalidValue = "invalid-value"
+        case invalidCountry = "invalid-country"
+        case invalidTimeZone = "invalid-time-zone"
+        case invalidAvailability = "invalid-availability"
+        case overlappingAvailability = "overlapping-availability"
     }
 
     /// What was wrong.
@@ -34,6 +38,10 @@ public struct ValidationError: Error, Hashable, Sendable {
         case .invalidStaffRole: "choose one of gp, nurse, pharmacist, therapist"
         case .invalidRegistrationNumber: "enter a professional registration number of 3 to 32 letters, digits or dashes"
         case .invalidValue: "this value is not valid"
+        case .invalidCountry: "enter a two-letter ISO 3166 country code, like GB or CA"
+        case .invalidTimeZone: "choose a time zone by its region and city, like Europe/London, or UTC"
+        case .invalidAvailability: "this availability is not valid"
+        case .overlappingAvailability: "these availability windows overlap"
         }
     }
 }

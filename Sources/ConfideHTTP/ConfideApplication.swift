@@ -1,4 +1,6 @@
 public import ConfideAccounts
+public import ConfideClinic
+public import ConfideStore
 import ConfideCore
 public import Hummingbird
 import Logging
@@ -14,6 +16,10 @@ public struct HTTPSettings: Sendable {
     public var secure: Bool
     /// Reverse proxies whose `X-Forwarded-For` is believed for the client address (throttling).
     public var trustedProxies: [IPNetwork]
+
+    /// How long one live-event stream (server-sent events) stays open before the browser
+    /// reconnects and its session is checked again.
+    public var liveEventsLifetime: Duration = .seconds(300)
 
     public init(maxBodyBytes: Int = 1 << 20, secure: Bool = false, trustedProxies: [IPNetwork] = []) {
         self.maxBodyBytes = maxBodyBytes
@@ -58,6 +64,9 @@ public struct CheckpointFeed: Sendable {
 /// patient data is reached only through `AccountService`, which goes through the gate.
 public struct ConfideHTTPDependencies: Sendable {
     public let accounts: AccountService
+    public let clinic: ClinicService
+    /// Live updates (waiting room, my consultations) across instances.
+    public let events: any EventChannel
     public let settings: HTTPSettings
     /// Throws when the database is unreachable (`/readyz`).
     public let readiness: @Sendable () async throws -> Void
@@ -68,13 +77,16 @@ public struct ConfideHTTPDependencies: Sendable {
     public let consistency: @Sendable (UInt64, UInt64) async throws -> [String]?
 
     public init(
-        accounts: AccountService, settings: HTTPSettings, readiness: @escaping @Sendable () async throws -> Void,
+        accounts: AccountService, clinic: ClinicService, events: any EventChannel, settings: HTTPSettings,
+        readiness: @escaping @Sendable () async throws -> Void,
         checkpoints: @escaping @Sendable () async throws -> CheckpointFeed,
         consistency: @escaping @Sendable (UInt64, UInt64) async throws -> [String]?,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) {
         self.consistency = consistency
         self.accounts = accounts
+        self.clinic = clinic
+        self.events = events
         self.settings = settings
         self.readiness = readiness
         self.checkpoints = checkpoints
@@ -96,6 +108,7 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
         readiness: deps.readiness, registry: deps.metrics, checkpoints: deps.checkpoints, consistency: deps.consistency
     ).register(on: router)
     APIController(accounts: deps.accounts, settings: deps.settings).register(on: router)
+    ClinicAPIController(clinic: deps.clinic, events: deps.events, settings: deps.settings).register(on: router)
     WebController(accounts: deps.accounts, settings: deps.settings).register(on: router)
     return router
 }

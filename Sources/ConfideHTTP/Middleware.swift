@@ -1,3 +1,4 @@
+import ConfideClinic
 import ConfideAccounts
 import ConfideCore
 import ConfidePolicy
@@ -87,6 +88,8 @@ struct ProblemMiddleware: RouterMiddleware {
             return .notFound
         case let error as AccountsError:
             return problem(for: error)
+        case let error as ClinicError:
+            return error.problem
         case let error as ValidationError:
             return Problem(.unprocessableContent, error.code.rawValue, error.message, field: error.field)
         case is NIOTooManyBytesError:

@@ -16,4 +16,10 @@ public enum ResourceKind: String, Sendable, Hashable, Codable, CaseIterable {
     case auditEntry = "audit-entry"
     /// A clinician's or admin's account (not patient data, but still decided here).
     case staffAccount = "staff-account"
+    /// A practice: name, country, zone, members, care teams (not patient data).
+    case practice
+    /// A clinician's availability and the slots it offers (not patient data).
+    case availability
+    /// A patient's consent that a care team may see their record (patient data).
+    case careConsent = "care-consent"
 }

@@ -21,6 +21,31 @@ public enum StaffAccountResource: PolicyResource {
     public static let kind = ResourceKind.staffAccount
 }
 
+/// A practice (not patient data).
+public enum PracticeResource: PolicyResource {
+    public static let kind = ResourceKind.practice
+}
+
+/// A clinician's availability and its slots (not patient data).
+public enum AvailabilityResource: PolicyResource {
+    public static let kind = ResourceKind.availability
+}
+
+/// A consultation: the appointment, its status and who takes part.
+public enum ConsultationResource: PolicyResource {
+    public static let kind = ResourceKind.consultation
+}
+
+/// A consultation note (clinical content).
+public enum NoteResource: PolicyResource {
+    public static let kind = ResourceKind.note
+}
+
+/// A patient's consent for a care team.
+public enum CareConsentResource: PolicyResource {
+    public static let kind = ResourceKind.careConsent
+}
+
 /// Permission to perform one action on one resource, minted only by the policy engine after an
 /// allow decision. Store ports that touch patient data take a `Grant`, never a bare identifier.
 public struct Grant<Resource: PolicyResource>: Sendable {
@@ -45,27 +70,112 @@ public struct Grant<Resource: PolicyResource>: Sendable {
     }
 }
 
-/// Permission to list resources of one kind, as a predicate the adapters compile into SQL.
+/// Permission to list resources of one kind, as a row predicate the adapters compile into SQL.
 public struct Scope<Resource: PolicyResource>: Sendable {
-    /// The rows a scope admits.
-    public enum Filter: Sendable, Hashable {
-        /// No rows at all.
-        case nothing
-        /// Rows owned by this patient.
-        case ownedBy(Patient.ID)
-        /// Every row (operators listing staff accounts).
-        case everything
-    }
-
-    public let filter: Filter
+    /// The rows the scope admits: exactly those for which `decide` allows the scope's action.
+    public let predicate: RowPredicate
     public let principal: Principal
     public let action: Action
+    /// The permit rules that can admit rows (recorded with each item a list presents).
+    public let reasons: [RuleID]
 
     // INVARIANT: internal, so that only ConfidePolicy can mint a Scope.
-    init(filter: Filter, principal: Principal, action: Action) {
-        self.filter = filter
+    init(predicate: RowPredicate, principal: Principal, action: Action, reasons: [RuleID] = []) {
+        self.predicate = predicate
         self.principal = principal
         self.action = action
+        self.reasons = reasons
+    }
+
+    /// The decision recorded for each item a list presents.
+    public var presentationDecision: Decision { Decision(effect: .allow, reasons: reasons, errors: []) }
+}
+
+/// A predicate over stored rows, compiled from the rules by `PolicyEngine.scope` and into SQL by
+/// the adapters. Each leaf names a fact column of the row (or a relation through another table).
+public indirect enum RowPredicate: Sendable, Hashable {
+    case constant(Bool)
+    /// The row belongs to this patient.
+    case patientIs(Patient.ID)
+    /// The row is this account (staff accounts) or is owned by it (availability).
+    case accountIs(Account.ID)
+    /// The row's consultation is assigned to this clinician.
+    case clinicianIs(Account.ID)
+    /// The row's patient has an active consent for a care team this account is in.
+    case patientConsentedToTeamOf(Account.ID)
+    /// The row's practice has this account as an admin.
+    case practiceAdministeredBy(Account.ID)
+    /// The row's practice has this account as a clinician.
+    case practiceStaffedBy(Account.ID)
+    /// The row is signed.
+    case signed
+    case and([RowPredicate])
+    case or([RowPredicate])
+    case not(RowPredicate)
+
+    /// Evaluates the predicate against one row's facts with SQL's three-valued logic (a missing
+    /// fact is NULL); a row is admitted only when the result is `true`.
+    public func evaluate(_ f: ResourceFacts) -> Bool? {
+        switch self {
+        case .constant(let b): return b
+        case .patientIs(let p): return f.owningPatient.map { $0 == p }
+        case .accountIs(let a): return f.account.map { $0 == a }
+        case .clinicianIs(let a): return f.assignedClinician.map { $0 == a }
+        case .patientConsentedToTeamOf: return f.careTeamConsent
+        case .practiceAdministeredBy: return f.practiceAdmin
+        case .practiceStaffedBy: return f.practiceMember
+        case .signed: return f.signed
+        case .and(let ps):
+            var unknown = false
+            for p in ps {
+                switch p.evaluate(f) {
+                case .some(false): return false
+                case .none: unknown = true
+                case .some(true): continue
+                }
+            }
+            return unknown ? nil : true
+        case .or(let ps):
+            var unknown = false
+            for p in ps {
+                switch p.evaluate(f) {
+                case .some(true): return true
+                case .none: unknown = true
+                case .some(false): continue
+                }
+            }
+            return unknown ? nil : false
+        case .not(let p): return p.evaluate(f).map { !$0 }
+        }
+    }
+
+    /// Whether a row with these facts is in the scope.
+    public func admits(_ facts: ResourceFacts) -> Bool { evaluate(facts) == true }
+
+    /// Folds constants away (`and` with `false` is `false`, ...).
+    public var simplified: RowPredicate {
+        switch self {
+        case .and(let ps):
+            var kept: [RowPredicate] = []
+            for p in ps.map(\.simplified) {
+                if p == .constant(false) { return .constant(false) }
+                if p != .constant(true) { kept.append(p) }
+            }
+            return kept.isEmpty ? .constant(true) : kept.count == 1 ? kept[0] : .and(kept)
+        case .or(let ps):
+            var kept: [RowPredicate] = []
+            for p in ps.map(\.simplified) {
+                if p == .constant(true) { return .constant(true) }
+                if p != .constant(false) { kept.append(p) }
+            }
+            return kept.isEmpty ? .constant(false) : kept.count == 1 ? kept[0] : .or(kept)
+        case .not(let p):
+            let inner = p.simplified
+            if case .constant(let b) = inner { return .constant(!b) }
+            return .not(inner)
+        default:
+            return self
+        }
     }
 }
 
@@ -92,42 +202,60 @@ extension PolicyEngine {
         return (decision, grant)
     }
 
-    /// Mints the list scope for a principal: the rows for which `decide` would allow `action`.
+    /// Mints the list scope for a principal: the rows for which `decide` would allow the action.
     ///
-    /// INVARIANT: for every row, `scope.admits(row)` equals `decide(request, facts(row)).isAllowed`;
-    /// a property test checks this against the SQL adapters.
+    /// The predicate is compiled from the same rules `decide` evaluates: (any permit) and not
+    /// (any forbid), each condition turned into a row predicate for this principal.
+    /// INVARIANT: for every row, `scope.predicate.admits(facts(row))` equals
+    /// `decide(request, facts(row)).isAllowed`; property tests check this in memory and against the
+    /// SQL adapters.
     public func scope<Resource: PolicyResource>(
         _ request: AccessRequest, as _: Resource.Type = Resource.self
     ) -> (Decision, Scope<Resource>) {
-        let filter: Scope<Resource>.Filter
-        switch (Resource.kind, request.principal) {
-        case (.patientRecord, .patient(_, let patient)):
-            let d = decide(request, ResourceFacts(owningPatient: patient))
-            filter = d.isAllowed ? .ownedBy(patient) : .nothing
-            return (d, Scope(filter: filter, principal: request.principal, action: request.action))
-        case (.auditEntry, .patient(_, let patient)):
-            let d = decide(request, ResourceFacts(owningPatient: patient))
-            filter = d.isAllowed ? .ownedBy(patient) : .nothing
-            return (d, Scope(filter: filter, principal: request.principal, action: request.action))
-        case (.staffAccount, .admin), (.staffAccount, .system):
-            // Operators list every staff account; the decision is taken for an arbitrary account.
-            let d = decide(request, ResourceFacts(account: Account.ID()))
-            filter = d.isAllowed ? .everything : .nothing
-            return (d, Scope(filter: filter, principal: request.principal, action: request.action))
-        default:
-            let d = Decision(effect: .deny, reasons: [], errors: [])
-            return (d, Scope(filter: .nothing, principal: request.principal, action: request.action))
+        guard request.resource == Resource.kind else {
+            return (Decision(effect: .deny, reasons: [], errors: []), Scope(predicate: .constant(false), principal: request.principal, action: request.action))
         }
+        var permits: [RowPredicate] = []
+        var forbids: [RowPredicate] = []
+        var permitIDs: [RuleID] = []
+        var forbidIDs: [RuleID] = []
+        let kind = request.principal.kind
+        for rule in policy.rules
+        where rule.principals.contains(kind) && rule.actions.contains(request.action) && rule.resources.contains(request.resource) {
+            let p = Self.rowPredicate(rule.condition, request).simplified
+            if p == .constant(false) { continue }
+            if rule.effect == .forbid { forbids.append(p); forbidIDs.append(rule.id) } else { permits.append(p); permitIDs.append(rule.id) }
+        }
+        let predicate = RowPredicate.and([.or(permits), .not(.or(forbids))]).simplified
+        // The list decision itself: allowed when some rows can be admitted; its reasons are the rules involved.
+        let decision: Decision
+        if predicate == .constant(false) {
+            decision = Decision(effect: .deny, reasons: forbidIDs, errors: [])
+        } else {
+            decision = Decision(effect: .allow, reasons: permitIDs, errors: [])
+        }
+        return (decision, Scope(predicate: predicate, principal: request.principal, action: request.action, reasons: decision.isAllowed ? permitIDs : []))
     }
-}
 
-extension Scope.Filter {
-    /// Whether a row with this owner is in the scope (the reference the SQL must agree with).
-    public func admits(owner: Patient.ID?) -> Bool {
-        switch self {
-        case .nothing: false
-        case .everything: true
-        case .ownedBy(let p): owner == p
+    static func rowPredicate(_ c: Condition, _ r: AccessRequest) -> RowPredicate {
+        let account = r.principal.account
+        switch c {
+        case .always: return .constant(true)
+        // Stored rows never have a server-assigned owner pending: that fact is only true on create.
+        case .ownerAssignedByServer: return .constant(false)
+        case .principalIsOwningPatient:
+            guard case .patient(_, let patient) = r.principal else { return .constant(false) }
+            return .patientIs(patient)
+        case .principalIsResourceAccount: return account.map(RowPredicate.accountIs) ?? .constant(false)
+        case .principalIsAssignedClinician: return account.map(RowPredicate.clinicianIs) ?? .constant(false)
+        case .principalInConsentedCareTeam: return account.map(RowPredicate.patientConsentedToTeamOf) ?? .constant(false)
+        case .principalAdministersPractice: return account.map(RowPredicate.practiceAdministeredBy) ?? .constant(false)
+        case .principalWorksAtPractice: return account.map(RowPredicate.practiceStaffedBy) ?? .constant(false)
+        case .resourceIsSigned: return .signed
+        case .breakGlassInvoked: return .constant(r.invokesBreakGlass)
+        case .all(let cs): return .and(cs.map { rowPredicate($0, r) })
+        case .any(let cs): return .or(cs.map { rowPredicate($0, r) })
+        case .not(let inner): return .not(rowPredicate(inner, r))
         }
     }
 }

@@ -59,6 +59,23 @@ public struct PolicyEngine: Sendable {
         case .principalIsResourceAccount:
             guard let account = f.account else { return .failure(Failure(text: "missing fact `account`")) }
             return .success(r.principal.account == account)
+        case .principalIsAssignedClinician:
+            guard let clinician = f.assignedClinician else { return .failure(Failure(text: "missing fact `assignedClinician`")) }
+            return .success(r.principal.account == clinician)
+        case .principalInConsentedCareTeam:
+            guard let consent = f.careTeamConsent else { return .failure(Failure(text: "missing fact `careTeamConsent`")) }
+            return .success(consent)
+        case .principalAdministersPractice:
+            guard let admin = f.practiceAdmin else { return .failure(Failure(text: "missing fact `practiceAdmin`")) }
+            return .success(admin)
+        case .principalWorksAtPractice:
+            guard let member = f.practiceMember else { return .failure(Failure(text: "missing fact `practiceMember`")) }
+            return .success(member)
+        case .resourceIsSigned:
+            guard let signed = f.signed else { return .failure(Failure(text: "missing fact `signed`")) }
+            return .success(signed)
+        case .breakGlassInvoked:
+            return .success(r.invokesBreakGlass)
         case .all(let cs):
             for c in cs {
                 switch evaluate(c, r, f) {
@@ -93,6 +110,7 @@ extension Principal {
         case .patient: .patient
         case .clinician: .clinician
         case .admin: .admin
+        case .practiceAdmin: .practiceAdmin
         case .system: .system
         }
     }

@@ -1,9 +1,10 @@
 extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
-    /// appears in every decision it takes part in.
+    /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-25.2",
+        version: "2026-11-26.1",
         rules: [
+            // MARK: patients: their own data
             Rule(
                 id: "patient.own-record.v1", effect: .permit, principals: [.patient],
                 actions: [.read, .update], resources: [.patientRecord], when: .principalIsOwningPatient,
@@ -13,9 +14,78 @@ extension PolicySet {
                 actions: [.list, .read], resources: [.auditEntry], when: .principalIsOwningPatient,
                 rationale: "a patient may see who accessed their data"),
             Rule(
+                id: "patient.own-consultations.v1", effect: .permit, principals: [.patient],
+                actions: [.read, .list, .update, .join], resources: [.consultation], when: .principalIsOwningPatient,
+                rationale: "a patient sees, checks in to, cancels, reschedules and joins their own consultations"),
+            Rule(
+                id: "patient.book.v1", effect: .permit, principals: [.patient],
+                actions: [.create], resources: [.consultation], when: .all([.ownerAssignedByServer, .principalIsOwningPatient]),
+                rationale: "a patient books for themselves; the server sets the patient, never the client"),
+            Rule(
+                id: "patient.own-signed-notes.v1", effect: .permit, principals: [.patient],
+                actions: [.read, .list], resources: [.note], when: .all([.principalIsOwningPatient, .resourceIsSigned]),
+                rationale: "a patient reads the notes of their consultations once the clinician has signed them"),
+            Rule(
+                id: "patient.own-consents.v1", effect: .permit, principals: [.patient],
+                actions: [.read, .list, .update], resources: [.careConsent], when: .principalIsOwningPatient,
+                rationale: "a patient sees and withdraws their care-team consents"),
+            Rule(
+                id: "patient.grant-consent.v1", effect: .permit, principals: [.patient],
+                actions: [.create], resources: [.careConsent], when: .all([.ownerAssignedByServer, .principalIsOwningPatient]),
+                rationale: "a patient grants a care team access to their record"),
+            Rule(
                 id: "anonymous.self-registration.v1", effect: .permit, principals: [.anonymous],
                 actions: [.create], resources: [.patientRecord], when: .ownerAssignedByServer,
                 rationale: "anyone may register as a patient; the server assigns the new record's identity"),
+
+            // MARK: clinicians: assigned-clinician-of, care-team-member-of (with consent), break-glass
+            Rule(
+                id: "clinician.assigned-consultations.v1", effect: .permit, principals: [.clinician],
+                actions: [.read, .list, .update, .join], resources: [.consultation], when: .principalIsAssignedClinician,
+                rationale: "the clinician a consultation is booked with runs it"),
+            Rule(
+                id: "clinician.assigned-notes.v1", effect: .permit, principals: [.clinician],
+                actions: [.read, .list, .create, .update], resources: [.note], when: .principalIsAssignedClinician,
+                rationale: "the consultation's clinician writes, signs and amends its notes"),
+            Rule(
+                id: "clinician.care-team.v1", effect: .permit, principals: [.clinician],
+                actions: [.read, .list], resources: [.patientRecord, .consultation, .note], when: .principalInConsentedCareTeam,
+                rationale: "members of a care team the patient has consented to may read the patient's record"),
+            Rule(
+                id: "clinician.break-glass.v1", effect: .permit, principals: [.clinician],
+                actions: [.read], resources: [.patientRecord, .consultation, .note],
+                when: .all([.breakGlassInvoked, .principalWorksAtPractice]),
+                rationale: "in an emergency a clinician of the patient's practice may read with a stated reason; audited and flagged"),
+
+            // MARK: not patient data
+            Rule(
+                id: "signed-in.practices.v1", effect: .permit, principals: [.patient, .clinician, .practiceAdmin, .admin],
+                actions: [.read, .list], resources: [.practice],
+                rationale: "practices (name, country, zone) are a public directory for signed-in users"),
+            Rule(
+                id: "signed-in.slots.v1", effect: .permit, principals: [.patient, .clinician, .practiceAdmin],
+                actions: [.search, .list], resources: [.availability],
+                rationale: "anyone signed in may search the slots clinicians offer"),
+            Rule(
+                id: "clinician.own-availability.v1", effect: .permit, principals: [.clinician],
+                actions: [.read, .update], resources: [.availability], when: .principalIsResourceAccount,
+                rationale: "clinicians publish their own availability"),
+            Rule(
+                id: "practice-admin.availability.v1", effect: .permit, principals: [.practiceAdmin],
+                actions: [.read, .update], resources: [.availability], when: .principalAdministersPractice,
+                rationale: "a practice admin edits the availability of their practice's clinicians"),
+            Rule(
+                id: "operator.practices.v1", effect: .permit, principals: [.admin, .system],
+                actions: [.create, .update], resources: [.practice],
+                rationale: "platform operators open practices and manage their members"),
+            Rule(
+                id: "practice-admin.own-practice.v1", effect: .permit, principals: [.practiceAdmin],
+                actions: [.update], resources: [.practice], when: .principalAdministersPractice,
+                rationale: "a practice admin manages their own practice's members and care teams"),
+            Rule(
+                id: "practice-admin.consultation-metadata.v1", effect: .permit, principals: [.practiceAdmin],
+                actions: [.read, .list], resources: [.consultation], when: .principalAdministersPractice,
+                rationale: "a practice admin sees the appointment book of their practice (times, status; never notes or media)"),
             Rule(
                 id: "system.seed.v1", effect: .permit, principals: [.system],
                 actions: [.create], resources: [.patientRecord], when: .ownerAssignedByServer,
@@ -25,13 +95,20 @@ extension PolicySet {
                 actions: [.create, .update, .read, .list], resources: [.staffAccount],
                 rationale: "platform operators create and deactivate clinician and admin accounts"),
             Rule(
-                id: "staff.own-account.v1", effect: .permit, principals: [.clinician, .admin],
+                id: "staff.own-account.v1", effect: .permit, principals: [.clinician, .admin, .practiceAdmin],
                 actions: [.read, .update], resources: [.staffAccount], when: .principalIsResourceAccount,
                 rationale: "staff may see and update their own account"),
+
+            // MARK: forbids
             Rule(
                 id: "admin.no-clinical-content.v1", effect: .forbid, principals: [.admin],
                 actions: Set(Action.allCases),
-                resources: [.patientRecord, .consultation, .recording, .note, .prescription, .triageSession, .message],
-                rationale: "operators run the service; they never see clinical content or media"),
+                resources: [.patientRecord, .consultation, .recording, .note, .prescription, .triageSession, .message, .careConsent],
+                rationale: "platform operators run the service; they never see patient data, clinical content or media"),
+            Rule(
+                id: "practice-admin.no-clinical-content.v1", effect: .forbid, principals: [.practiceAdmin],
+                actions: Set(Action.allCases),
+                resources: [.patientRecord, .recording, .note, .prescription, .triageSession, .message, .careConsent],
+                rationale: "practice admins see appointment metadata only, never clinical content or media"),
         ])
 }

@@ -13,7 +13,9 @@ public enum RuleEffect: String, Sendable, Hashable, Codable {
 
 /// The kind of principal a rule applies to.
 public enum PrincipalKind: String, Sendable, Hashable, Codable, CaseIterable {
-    case anonymous, patient, clinician, admin, system
+    case anonymous, patient, clinician, admin
+    case practiceAdmin = "practice-admin"
+    case system
 }
 
 /// A condition over the request and the facts. Conditions are data, so the rule set can be
@@ -27,6 +29,18 @@ public indirect enum Condition: Sendable, Hashable, Codable {
     case principalIsResourceAccount
     /// The server has fixed the owner of a resource being created.
     case ownerAssignedByServer
+    /// assigned-clinician-of: the principal is the consultation's clinician (needs `assignedClinician`).
+    case principalIsAssignedClinician
+    /// care-team-member-of with the patient's active consent (needs `careTeamConsent`).
+    case principalInConsentedCareTeam
+    /// practice-admin-of the resource's practice (needs `practiceAdmin`).
+    case principalAdministersPractice
+    /// The principal is a clinician of the resource's practice (needs `practiceMember`).
+    case principalWorksAtPractice
+    /// The document is signed by its author (needs `signed`).
+    case resourceIsSigned
+    /// The request carries a break-glass reason.
+    case breakGlassInvoked
     case all([Condition])
     case any([Condition])
     case not(Condition)

@@ -1,4 +1,5 @@
 public import ConfideAccounts
+public import ConfideClinic
 public import ConfideStore
 import ConfideCore
 import ConfideAudit
@@ -10,12 +11,16 @@ public import Logging
 public struct ConfideAssembly: Sendable {
     public let stores: ConfideStores
     public let accounts: AccountService
+    public let clinic: ClinicService
+    public let events: any EventChannel
     public let http: ConfideHTTPDependencies
 
     /// The checkpoint signing key; `nil` for commands that do not publish checkpoints.
     public let auditKey: AuditSigningKey?
 
-    public init(configuration: ServerConfiguration, stores: ConfideStores, logger: Logger, withAuditKey: Bool = true) throws {
+    public init(
+        configuration: ServerConfiguration, stores: ConfideStores, events: any EventChannel, logger: Logger, withAuditKey: Bool = true
+    ) throws {
         let auditKey = withAuditKey ? try configuration.auditSigningKey() : nil
         self.auditKey = auditKey
         self.stores = stores
@@ -23,9 +28,14 @@ public struct ConfideAssembly: Sendable {
             engine: PolicyEngine(), facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: SystemWallClock()))
         self.accounts = AccountService(
             stores: stores, gate: gate, configuration: configuration.accounts, masterKey: try configuration.masterKey(), logger: logger)
+        let accounts = self.accounts
+        self.events = events
+        self.clinic = ClinicService(
+            stores: stores, gate: gate, clock: SystemWallClock(), events: events, logger: logger,
+            mail: { account, subject, body in try await accounts.sendNotice(to: account, subject: subject, body: body) })
         let system = stores.system
         self.http = ConfideHTTPDependencies(
-            accounts: accounts, settings: HTTPSettings(
+            accounts: accounts, clinic: clinic, events: events, settings: HTTPSettings(
                 maxBodyBytes: configuration.maxBodyBytes, secure: configuration.tls != nil || configuration.publicURL.hasPrefix("https://"),
                 trustedProxies: configuration.trustedProxies),
             readiness: { try await system.ping() },

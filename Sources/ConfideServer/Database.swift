@@ -19,3 +19,17 @@ public func openStores(_ location: DatabaseLocation, dataDir: String, logger: Lo
         return SQLStores(backend: try PostgresBackend(url: url, logger: logger)).stores
     }
 }
+
+/// The stores and the cross-instance event channel of a running server. PostgreSQL: LISTEN/NOTIFY
+/// (several instances); SQLite: in process (one instance).
+public func openDatabase(_ location: DatabaseLocation, dataDir: String, logger: Logger) async throws -> (ConfideStores, any EventChannel) {
+    switch location {
+    case .sqlite:
+        return (try await openStores(location, dataDir: dataDir, logger: logger), LocalEventChannel())
+    case .postgres(let url):
+        let backend = try PostgresBackend(url: url, logger: logger)
+        let events = try PostgresEventChannel(backend: backend, url: url, logger: logger)
+        await events.start()
+        return (SQLStores(backend: backend).stores, events)
+    }
+}

@@ -1,5 +1,7 @@
 public import ConfideAccounts
+public import ConfideClinic
 import ConfideCore
+import ConfideStore
 import Foundation
 
 /// Seeds a demo practice: an admin, two clinicians and three patients with fictional data.
@@ -23,22 +25,71 @@ public enum DemoSeeder {
         (StaffInput(email: "priya.nair@demo.confide.test", givenName: "Priya", familyName: "Nair", kind: .admin, role: nil, registrationNumber: nil), "admin"),
         (StaffInput(email: "sarah.okafor@demo.confide.test", givenName: "Sarah", familyName: "Okafor", kind: .clinician, role: "gp", registrationNumber: "GMC-7654321"), "clinician (GP)"),
         (StaffInput(email: "james.whitfield@demo.confide.test", givenName: "James", familyName: "Whitfield", kind: .clinician, role: "nurse", registrationNumber: "NMC-12A3456E"), "clinician (nurse)"),
+        (StaffInput(email: "marc.gagnon@demo.confide.test", givenName: "Marc", familyName: "Gagnon", kind: .clinician, role: "gp", registrationNumber: "CPSO-98765"), "clinician (GP, Toronto)"),
+        (StaffInput(email: "tom.baker@demo.confide.test", givenName: "Tom", familyName: "Baker", kind: .practiceAdmin, role: nil, registrationNumber: nil), "practice admin"),
     ]
 
+    static func weekdays(_ windows: [(String, String)], slot: Int, modalities: [String]) -> AvailabilityDocument {
+        var weekly: [AvailabilityDocument.Window] = []
+        for day in ["monday", "tuesday", "wednesday", "thursday", "friday"] {
+            for (start, end) in windows {
+                weekly.append(
+                    AvailabilityDocument.Window(
+                        weekday: day, start: start, end: end, slot_minutes: slot, modalities: modalities, valid_from: nil, valid_until: nil))
+            }
+        }
+        return AvailabilityDocument(weekly: weekly, exceptions: nil)
+    }
+
     /// Seeds once. Returns the logins when it seeded, `nil` when the demo data was already there.
-    public static func seed(_ accounts: AccountService) async throws -> [Login]? {
+    public static func seed(_ accounts: AccountService, clinic: ClinicService) async throws -> [Login]? {
         var logins: [Login] = []
+        var ids: [String: Account.ID] = [:]
         for (input, role) in staff {
             do {
-                let (_, uri) = try await accounts.createStaffWithCredentials(input, password: password, job: "demo-seed")
+                let (id, uri) = try await accounts.createStaffWithCredentials(input, password: password, job: "demo-seed")
+                ids[input.email] = id
                 logins.append(Login(role: role, email: input.email, otpauthURI: uri))
             } catch let error as AccountsError where error.code == .emailTaken {
                 return nil
             }
         }
+        var patientIDs: [(Account.ID, Patient.ID)] = []
         for input in patients {
-            _ = try await accounts.seedPatient(input, job: "demo-seed")
+            let profile = try await accounts.seedPatient(input, job: "demo-seed")
+            if let patient = profile.patient { patientIDs.append((profile.account, patient)) }
             logins.append(Login(role: "patient", email: input.email, otpauthURI: nil))
+        }
+        // Two practices in two countries, run on the visibly separate system path.
+        let system = ClinicRequest(principal: .system(job: "demo-seed"), requestID: "demo-seed")
+        let riverside = try await clinic.createPractice(
+            name: "Riverside Medical Centre", country: "GB", region: "England", zone: "Europe/London", system)
+        let lakeshore = try await clinic.createPractice(
+            name: "Lakeshore Family Clinic", country: "CA", region: "Ontario", zone: "America/Toronto", system)
+        guard let sarah = ids["sarah.okafor@demo.confide.test"], let james = ids["james.whitfield@demo.confide.test"],
+            let marc = ids["marc.gagnon@demo.confide.test"], let tom = ids["tom.baker@demo.confide.test"]
+        else { return logins }
+        try await clinic.addMember(practice: riverside.id, account: sarah, role: .clinician, system)
+        try await clinic.addMember(practice: riverside.id, account: james, role: .clinician, system)
+        try await clinic.addMember(practice: riverside.id, account: tom, role: .admin, system)
+        try await clinic.addMember(practice: lakeshore.id, account: marc, role: .clinician, system)
+        let team = try await clinic.createCareTeam(practice: riverside.id, name: "Riverside GP team", members: [sarah, james], system)
+        // Each clinician publishes their own hours (as they would on the availability page).
+        let plans: [(Account.ID, StaffRole, Practice.ID, AvailabilityDocument)] = [
+            (sarah, .gp, riverside.id, weekdays([("09:00", "12:00"), ("14:00", "17:00")], slot: 10, modalities: ["audio", "video"])),
+            (james, .nurse, riverside.id, weekdays([("08:30", "12:30")], slot: 15, modalities: ["audio", "in-person", "video"])),
+            (marc, .gp, lakeshore.id, weekdays([("09:00", "16:00")], slot: 10, modalities: ["audio", "video"])),
+        ]
+        for (account, role, practice, document) in plans {
+            _ = try await clinic.setAvailability(
+                clinician: account, practice: practice, document: document,
+                ClinicRequest(principal: .clinician(account: account, role: role), requestID: "demo-seed"))
+        }
+        // Amelia and Rohan are registered at Riverside (Amelia lets its GP team see her record); Chloé in Toronto.
+        for (index, (account, patient)) in patientIDs.enumerated() {
+            let r = ClinicRequest(principal: .patient(account: account, patient: patient), requestID: "demo-seed")
+            try await clinic.registerWithPractice(index == 2 ? lakeshore.id : riverside.id, r)
+            if index == 0 { _ = try await clinic.grantConsent(team: team.id, r) }
         }
         return logins
     }

@@ -1,3 +1,4 @@
+public import ConfideAudit
 public import ConfideCore
 public import ConfidePolicy
 
@@ -15,6 +16,11 @@ public protocol FactsStore: Sendable {
 /// later issue; until then decisions go to the structured log with identifiers only.
 public protocol DecisionRecorder: Sendable {
     func record(_ request: AccessRequest, facts: ResourceFacts, decision: Decision, outcome: GateOutcome, requestID: String) async throws
+    /// The entry `record` would append, for a write that appends it in its own transaction.
+    func entry(_ request: AccessRequest, facts: ResourceFacts, decision: Decision, outcome: GateOutcome, requestID: String) throws
+        -> AuditEntry
+    /// Appends entries durably (one batch: one transaction).
+    func append(_ entries: [AuditEntry]) async throws
 }
 
 /// What the gate concluded, as the audit log records it.
@@ -22,6 +28,8 @@ public enum GateOutcome: String, Sendable, Hashable {
     case allowed, denied
     /// The resource did not exist (recorded apart from a denial, answered the same outside).
     case notFound = "not-found"
+    /// Allowed, but the stored state refused the write; nothing changed.
+    case refused
 }
 
 /// The one gate every entry point uses: it loads facts, decides, records the decision, and
@@ -93,14 +101,6 @@ public struct AccessGate: Sendable {
     /// The scope of audit entries a principal may list (a patient: the entries about their data).
     public func auditEntries(by principal: Principal, purpose: String, requestID: String) async throws -> Scope<AuditEntryResource> {
         try await scope(by: principal, purpose: purpose, requestID: requestID)
-    }
-
-    func scope<R: PolicyResource>(by principal: Principal, purpose: String, requestID: String) async throws -> Scope<R> {
-        let request = AccessRequest(principal: principal, action: .list, resource: R.kind, purpose: purpose)
-        let (decision, scope) = engine.scope(request, as: R.self)
-        try await recorder.record(
-            request, facts: ResourceFacts(), decision: decision, outcome: decision.isAllowed ? .allowed : .denied, requestID: requestID)
-        return scope
     }
 
     func grant<R: PolicyResource>(_ request: AccessRequest, facts: ResourceFacts?, id: String, requestID: String) async throws -> Grant<R> {

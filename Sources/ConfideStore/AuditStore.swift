@@ -47,11 +47,28 @@ public struct AuditLogRecorder: DecisionRecorder {
     }
 
     public func record(_ request: AccessRequest, facts: ResourceFacts, decision: Decision, outcome: GateOutcome, requestID: String) async throws {
-        let entry = try AuditEntry(
+        _ = try await store.append([try entry(request, facts: facts, decision: decision, outcome: outcome, requestID: requestID)])
+    }
+
+    public func entry(_ request: AccessRequest, facts: ResourceFacts, decision: Decision, outcome: GateOutcome, requestID: String) throws
+        -> AuditEntry
+    {
+        try AuditEntry(
             at: clock.now(), principal: request.principal, action: request.action.rawValue, resourceType: request.resource.rawValue,
             resourceID: facts.resourceID ?? "-", patientID: facts.owningPatient,
             decision: AuditEntry.Decision(rawValue: outcome.rawValue) ?? .denied, ruleIDs: decision.reasons.map(\.value),
-            requestID: requestID.isEmpty ? "-" : requestID, purpose: request.purpose)
-        _ = try await store.append([entry])
+            requestID: requestID.isEmpty ? "-" : requestID, purpose: Self.purpose(request))
+    }
+
+    public func append(_ entries: [AuditEntry]) async throws {
+        guard !entries.isEmpty else { return }
+        _ = try await store.append(entries)
+    }
+
+    /// The purpose recorded: break-glass accesses are flagged, and carry a hash commitment (RFC 6962 leaf hash, 64 bits) to
+    /// the stated reason (the reason itself is free text, kept out of the log).
+    static func purpose(_ request: AccessRequest) -> String {
+        guard request.invokesBreakGlass, let reason = request.breakGlassReason else { return request.purpose }
+        return "break-glass:" + RFC6962.leafHash(Array(reason.utf8)).hex.prefix(16)
     }
 }

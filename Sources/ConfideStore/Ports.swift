@@ -9,6 +9,10 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case duplicateEmail = "duplicate-email"
         /// A capability does not fit the call (wrong action or resource).
         case capabilityMismatch = "capability-mismatch"
+        /// The slot is held by another active booking.
+        case slotTaken = "slot-taken"
+        /// The row already exists or changed meanwhile.
+        case conflict
     }
 
     public let code: Code
@@ -121,11 +125,15 @@ public struct ConfideStores: Sendable {
     public let system: any SystemStore
     public let facts: any FactsStore
     public let audit: any AuditStore
+    public let clinic: any ClinicStore
+    public let clinicFacts: any ClinicFactsStore
 
     public init(
         credentials: any CredentialStore, patients: any PatientRecordStore, staff: any StaffStore, system: any SystemStore,
-        facts: any FactsStore, audit: any AuditStore
+        facts: any FactsStore, audit: any AuditStore, clinic: any ClinicStore, clinicFacts: any ClinicFactsStore
     ) {
+        self.clinic = clinic
+        self.clinicFacts = clinicFacts
         self.credentials = credentials
         self.facts = facts
         self.audit = audit

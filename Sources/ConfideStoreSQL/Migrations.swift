@@ -123,5 +123,122 @@ enum Migrations {
                 "ALTER TABLE login_failures ADD COLUMN attempt TEXT",
                 "CREATE INDEX login_failures_attempt ON login_failures (attempt)",
             ]),
+        Migration(
+            version: 4, name: "practices, care teams, consents, availability, consultations, notes",
+            statements: [
+                """
+                CREATE TABLE practices (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    country TEXT NOT NULL,
+                    region TEXT NOT NULL,
+                    time_zone TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE practice_members (
+                    practice_id TEXT NOT NULL REFERENCES practices(id),
+                    account_id TEXT NOT NULL REFERENCES accounts(id),
+                    role TEXT NOT NULL,
+                    added_at BIGINT NOT NULL,
+                    PRIMARY KEY (practice_id, account_id, role)
+                )
+                """,
+                "CREATE INDEX practice_members_account ON practice_members (account_id, role)",
+                """
+                CREATE TABLE practice_holidays (
+                    practice_id TEXT NOT NULL REFERENCES practices(id),
+                    day TEXT NOT NULL,
+                    PRIMARY KEY (practice_id, day)
+                )
+                """,
+                """
+                CREATE TABLE care_teams (
+                    id TEXT PRIMARY KEY,
+                    practice_id TEXT NOT NULL REFERENCES practices(id),
+                    name TEXT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE care_team_members (
+                    team_id TEXT NOT NULL REFERENCES care_teams(id),
+                    account_id TEXT NOT NULL REFERENCES accounts(id),
+                    PRIMARY KEY (team_id, account_id)
+                )
+                """,
+                "CREATE INDEX care_team_members_account ON care_team_members (account_id)",
+                """
+                CREATE TABLE care_consents (
+                    id TEXT PRIMARY KEY,
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    team_id TEXT NOT NULL REFERENCES care_teams(id),
+                    granted_at BIGINT NOT NULL,
+                    withdrawn_at BIGINT
+                )
+                """,
+                "CREATE INDEX care_consents_patient ON care_consents (patient_id)",
+                // One active consent per patient and team; withdrawn ones stay as history.
+                "CREATE UNIQUE INDEX care_consents_active ON care_consents (patient_id, team_id) WHERE withdrawn_at IS NULL",
+                "ALTER TABLE patients ADD COLUMN practice_id TEXT REFERENCES practices(id)",
+                """
+                CREATE TABLE availability (
+                    account_id TEXT NOT NULL REFERENCES accounts(id),
+                    practice_id TEXT NOT NULL REFERENCES practices(id),
+                    plan TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (account_id, practice_id)
+                )
+                """,
+                """
+                CREATE TABLE consultations (
+                    id TEXT PRIMARY KEY,
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    clinician_id TEXT NOT NULL REFERENCES accounts(id),
+                    practice_id TEXT NOT NULL REFERENCES practices(id),
+                    starts_at BIGINT NOT NULL,
+                    ends_at BIGINT NOT NULL,
+                    modality TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                // INVARIANT: exactly one active booking per clinician and slot start, enforced by
+                // the database itself, so concurrent bookings on any instance have one winner.
+                """
+                CREATE UNIQUE INDEX consultations_one_per_slot ON consultations (clinician_id, starts_at)
+                WHERE status IN ('booked', 'checked-in', 'in-progress')
+                """,
+                "CREATE INDEX consultations_patient ON consultations (patient_id, starts_at)",
+                "CREATE INDEX consultations_practice ON consultations (practice_id, starts_at)",
+                """
+                CREATE TABLE consultation_events (
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    at BIGINT NOT NULL,
+                    event TEXT NOT NULL,
+                    from_status TEXT NOT NULL,
+                    to_status TEXT NOT NULL,
+                    actor TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX consultation_events_consultation ON consultation_events (consultation_id, at)",
+                """
+                CREATE TABLE note_versions (
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    version BIGINT NOT NULL,
+                    history TEXT NOT NULL,
+                    examination TEXT NOT NULL,
+                    assessment TEXT NOT NULL,
+                    plan TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    author TEXT NOT NULL REFERENCES accounts(id),
+                    amendment_reason TEXT,
+                    signed_at BIGINT,
+                    saved_at BIGINT NOT NULL,
+                    PRIMARY KEY (consultation_id, version)
+                )
+                """,
+            ]),
     ]
 }

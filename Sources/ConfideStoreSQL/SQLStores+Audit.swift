@@ -7,31 +7,35 @@ import SQLKit
 
 extension SQLStores: AuditStore {
     public func append(_ entries: [AuditEntry]) async throws -> [LogIndex] {
+        try await backend.transaction { db in try await self.append(entries, on: db) }
+    }
+
+    /// Appends entries inside the caller's transaction on `db` (a write and its audit entry commit
+    /// together). Takes the sequencer lock, held until that transaction ends.
+    func append(_ entries: [AuditEntry], on db: any SQLDatabase) async throws -> [LogIndex] {
         let rows = entries.map { entry -> (encoded: String, leaf: String, entry: AuditEntry) in
             let bytes = entry.encoded()
             return (Data(bytes).base64EncodedString(), RFC6962.leafHash(bytes).hex, entry)
         }
         let lock = backend.sequencerLockStatement
-        return try await backend.transaction { db in
-            // INVARIANT: one sequencer. The next index is read and written inside the same locked
-            // transaction, so indices are gap-free across instances; a rollback leaves no gap.
-            if let lock { try await db.raw(SQLQueryString(lock)).run() }
-            let last = try await db.raw("SELECT MAX(idx) AS last FROM audit_entries").first()?.decode(column: "last", as: Int64?.self)
-            var next = (last ?? -1) + 1
-            var indices: [LogIndex] = []
-            for row in rows {
-                try await db.raw(
-                    """
-                    INSERT INTO audit_entries (idx, leaf_hash, entry, time, actor, patient_id, decision)
-                    VALUES (\(bind: next), \(bind: row.leaf), \(bind: row.encoded), \(bind: row.entry.time), \(bind: row.entry.actor),
-                        \(bind: row.entry.patientID), \(bind: row.entry.decision.rawValue))
-                    """
-                ).run()
-                indices.append(LogIndex(UInt64(next)))
-                next += 1
-            }
-            return indices
+        // INVARIANT: one sequencer. The next index is read and written inside the same locked
+        // transaction, so indices are gap-free across instances; a rollback leaves no gap.
+        if let lock { try await db.raw(SQLQueryString(lock)).run() }
+        let last = try await db.raw("SELECT MAX(idx) AS last FROM audit_entries").first()?.decode(column: "last", as: Int64?.self)
+        var next = (last ?? -1) + 1
+        var indices: [LogIndex] = []
+        for row in rows {
+            try await db.raw(
+                """
+                INSERT INTO audit_entries (idx, leaf_hash, entry, time, actor, patient_id, decision)
+                VALUES (\(bind: next), \(bind: row.leaf), \(bind: row.encoded), \(bind: row.entry.time), \(bind: row.entry.actor),
+                    \(bind: row.entry.patientID), \(bind: row.entry.decision.rawValue))
+                """
+            ).run()
+            indices.append(LogIndex(UInt64(next)))
+            next += 1
         }
+        return indices
     }
 
     public func auditSize() async throws -> UInt64 {
@@ -108,11 +112,10 @@ extension SQLStores: AuditStore {
     }
 
     public func accessLog(_ scope: Scope<AuditEntryResource>, before: UInt64?, limit: Int) async throws -> [(LogIndex, AuditEntry)] {
-        let predicate: SQLQueryString
-        switch scope.filter {
-        case .nothing, .everything: predicate = "1 = 0"  // INVARIANT: nobody lists every patient's access log here.
-        case .ownedBy(let patient): predicate = "patient_id = \(bind: patient.description)"
-        }
+        // INVARIANT: nobody lists every patient's access log here: a scope without a patient
+        // condition admits nothing.
+        let predicate: SQLQueryString =
+            scope.predicate == .constant(true) ? "1 = 0" : scope.predicate.sql(ScopeColumns(patient: "patient_id"))
         let upper = Int64(clamping: before ?? UInt64(Int64.max))
         return try await read { db in
             try await db.raw(

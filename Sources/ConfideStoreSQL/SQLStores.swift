@@ -13,7 +13,8 @@ public struct SQLStores: Sendable {
 
     /// All ports backed by this database.
     public var stores: ConfideStores {
-        ConfideStores(credentials: self, patients: self, staff: self, system: self, facts: self, audit: self)
+        ConfideStores(
+            credentials: self, patients: self, staff: self, system: self, facts: self, audit: self, clinic: self, clinicFacts: self)
     }
 
     func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
@@ -419,12 +420,7 @@ extension SQLStores: PatientRecordStore {
     }
 
     public func list(_ scope: Scope<PatientRecordResource>) async throws -> [PatientRecord] {
-        let predicate: SQLQueryString
-        switch scope.filter {
-        case .nothing: predicate = "1 = 0"
-        case .everything: predicate = "1 = 1"
-        case .ownedBy(let patient): predicate = "id = \(bind: patient.description)"
-        }
+        let predicate = scope.predicate.sql(ScopeColumns(patient: "id", practice: "practice_id"))
         return try await read { db in
             try await db.raw("SELECT * FROM patients WHERE \(predicate) ORDER BY id").all().map { try $0.patientRecord() }
         }
@@ -466,11 +462,7 @@ extension SQLStores: StaffStore {
     }
 
     public func list(_ scope: Scope<StaffAccountResource>) async throws -> [StaffMember] {
-        let predicate: SQLQueryString
-        switch scope.filter {
-        case .nothing, .ownedBy: predicate = "1 = 0"
-        case .everything: predicate = "1 = 1"
-        }
+        let predicate = scope.predicate.sql(ScopeColumns(account: "s.account_id"))
         return try await read { db in
             try await db.raw(
                 """

@@ -1,4 +1,5 @@
 public import ConfideAccounts
+public import ConfideClinic
 import ConfideCore
 public import ConfideHTTP
 import ConfidePolicy
@@ -12,6 +13,8 @@ import Logging
 public struct TestWorld: Sendable {
     public let stores: ConfideStores
     public let accounts: AccountService
+    public let clinic: ClinicService
+    public let events: TestEvents
     public let clock: TestClock
     public let logs: LogCapture
     public let deps: ConfideHTTPDependencies
@@ -37,11 +40,22 @@ public struct TestWorld: Sendable {
         let accounts = AccountService(
             stores: stores, gate: gate, configuration: self.accounts.configuration, masterKey: self.accounts.masterKey, clock: clock,
             logger: logger)
+        // The sibling listens on its own event channel, as another process would.
+        let swapped = TestEvents(primary: events.sibling, sibling: events.primary)
+        let clinic = Self.clinic(stores: stores, gate: gate, clock: clock, events: swapped.primary, accounts: accounts, logger: logger)
         let system = stores.system
         let deps = ConfideHTTPDependencies(
-            accounts: accounts, settings: self.deps.settings, readiness: { try await system.ping() }, checkpoints: self.deps.checkpoints,
-            consistency: self.deps.consistency)
-        return TestWorld(stores: stores, accounts: accounts, clock: clock, logs: logs, deps: deps)
+            accounts: accounts, clinic: clinic, events: swapped.primary, settings: self.deps.settings, readiness: { try await system.ping() },
+            checkpoints: self.deps.checkpoints, consistency: self.deps.consistency)
+        return TestWorld(stores: stores, accounts: accounts, clinic: clinic, events: swapped, clock: clock, logs: logs, deps: deps)
+    }
+
+    static func clinic(
+        stores: ConfideStores, gate: AccessGate, clock: TestClock, events: any EventChannel, accounts: AccountService, logger: Logger
+    ) -> ClinicService {
+        ClinicService(
+            stores: stores, gate: gate, clock: clock, events: events, logger: logger,
+            mail: { account, subject, body in try await accounts.sendNotice(to: account, subject: subject, body: body) })
     }
 
     /// The queued emails with their bodies unsealed, as the delivery loop would send them.
@@ -53,7 +67,7 @@ public struct TestWorld: Sendable {
     public static func with<R>(
         accountsConfiguration: AccountsConfiguration? = nil, secure: Bool = false, _ body: (TestWorld) async throws -> R
     ) async throws -> R {
-        try await TestDatabase.withStores { stores in
+        try await TestDatabase.withStoresAndEvents { stores, events in
             let logs = LogCapture()
             let logger = logs.logger()
             let clock = TestClock(Date())
@@ -63,16 +77,21 @@ public struct TestWorld: Sendable {
                 stores: stores, gate: gate,
                 configuration: accountsConfiguration ?? AccountsConfiguration(bcryptCost: 4, publicURL: "http://confide.test"),
                 masterKey: key, clock: clock, logger: logger)
+            let clinic = clinic(stores: stores, gate: gate, clock: clock, events: events.primary, accounts: accounts, logger: logger)
+            var settings = HTTPSettings(maxBodyBytes: 64 * 1024, secure: secure)
+            // Live streams end quickly in tests, so a client reading one to the end returns.
+            settings.liveEventsLifetime = .seconds(1)
             let system = stores.system
             let deps = ConfideHTTPDependencies(
-                accounts: accounts, settings: HTTPSettings(maxBodyBytes: 64 * 1024, secure: secure), readiness: { try await system.ping() },
+                accounts: accounts, clinic: clinic, events: events.primary, settings: settings, readiness: { try await system.ping() },
                 checkpoints: { [audit = stores.audit] in
                     CheckpointFeed(
                         origin: "confide.test", verifierKey: "confide.test+00000000+AA==",
                         notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
                 },
                 consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) })
-            return try await body(TestWorld(stores: stores, accounts: accounts, clock: clock, logs: logs, deps: deps))
+            return try await body(
+                TestWorld(stores: stores, accounts: accounts, clinic: clinic, events: events, clock: clock, logs: logs, deps: deps))
         }
     }
 }

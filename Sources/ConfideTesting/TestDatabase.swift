@@ -20,12 +20,18 @@ public enum TestDatabase {
 
     /// Runs `body` with fresh stores and closes them afterwards, also when `body` throws.
     public static func withStores<R>(_ body: (ConfideStores) async throws -> R) async throws -> R {
+        try await withStoresAndEvents { stores, _ in try await body(stores) }
+    }
+
+    /// Runs `body` with fresh stores and two event channels on them, as two server instances
+    /// would have (with SQLite both are the one in-process channel).
+    public static func withStoresAndEvents<R>(_ body: (ConfideStores, TestEvents) async throws -> R) async throws -> R {
         let slots = postgresURL == nil ? nil : postgresSlots
         await slots?.acquire()
         do {
-            let (stores, cleanup) = try await make()
+            let (stores, events, cleanup) = try await make()
             do {
-                let result = try await body(stores)
+                let result = try await body(stores, events)
                 try await cleanup()
                 await slots?.release()
                 return result
@@ -40,7 +46,7 @@ public enum TestDatabase {
     }
 
     /// Fresh migrated stores and the function that disposes of them.
-    public static func make() async throws -> (ConfideStores, @Sendable () async throws -> Void) {
+    public static func make() async throws -> (ConfideStores, TestEvents, @Sendable () async throws -> Void) {
         let logger = Logger(label: "confide.test.db", factory: { _ in SwiftLogNoOpLogHandler() })
         if let url = postgresURL {
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
@@ -54,19 +60,26 @@ public enum TestDatabase {
                 try? await admin.stores.system.shutdown()
                 throw error
             }
-            let stores = SQLStores(backend: try PostgresBackend(url: url, schema: schema, maxConnectionsPerEventLoop: 2, logger: logger)).stores
+            let backend = try PostgresBackend(url: url, schema: schema, maxConnectionsPerEventLoop: 2, logger: logger)
+            let stores = SQLStores(backend: backend).stores
+            let first = try PostgresEventChannel(backend: backend, url: url, channel: schema, logger: logger)
+            let second = try PostgresEventChannel(backend: backend, url: url, channel: schema, logger: logger)
             let cleanup: @Sendable () async throws -> Void = {
+                await first.shutdown()
+                await second.shutdown()
                 try? await stores.system.shutdown()
                 try? await admin.execute("DROP SCHEMA \(schema) CASCADE")
                 try await admin.stores.system.shutdown()
             }
             do {
                 _ = try await stores.system.migrate()
+                await first.start()
+                await second.start()
             } catch {
                 try? await cleanup()
                 throw error
             }
-            return (stores, cleanup)
+            return (stores, TestEvents(primary: first, sibling: second), cleanup)
         }
         let stores = SQLStores(backend: try await SQLiteBackend.open(path: nil, logger: logger)).stores
         do {
@@ -75,8 +88,18 @@ public enum TestDatabase {
             try? await stores.system.shutdown()
             throw error
         }
-        return (stores, { try await stores.system.shutdown() })
+        let local = LocalEventChannel()
+        return (stores, TestEvents(primary: local, sibling: local), {
+            await local.shutdown()
+            try await stores.system.shutdown()
+        })
     }
+}
+
+/// The event channels of a test database: one per simulated server instance.
+public struct TestEvents: Sendable {
+    public let primary: any EventChannel
+    public let sibling: any EventChannel
 }
 
 /// A counting semaphore for tests (FIFO).

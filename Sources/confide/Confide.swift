@@ -115,13 +115,14 @@ struct Serve: AsyncParsableCommand {
         flags.mailFrom = mailFrom
         let configuration = try resolveConfiguration(flags)
         let logger = makeLogger()
-        let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: logger)
+        let (stores, events) = try await openDatabase(configuration.database, dataDir: configuration.dataDir, logger: logger)
         let applied = try await stores.system.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["confide.migrations": "\(applied)"]) }
         let assembly: ConfideAssembly
         do {
-            assembly = try ConfideAssembly(configuration: configuration, stores: stores, logger: logger)
+            assembly = try ConfideAssembly(configuration: configuration, stores: stores, events: events, logger: logger)
         } catch let error as ConfigurationError {
+            await events.shutdown()
             try await stores.system.shutdown()
             throw fail(error.description)
         }
@@ -129,7 +130,7 @@ struct Serve: AsyncParsableCommand {
         var banner: [String] = []
         if configuration.demo {
             let loginsPath = (configuration.dataDir as NSString).appendingPathComponent("demo-logins.txt")
-            if let logins = try await DemoSeeder.seed(assembly.accounts) {
+            if let logins = try await DemoSeeder.seed(assembly.accounts, clinic: assembly.clinic) {
                 let text = DemoSeeder.describe(logins)
                 if !FileManager.default.createFile(atPath: loginsPath, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) {
                     logger.warning("could not write demo-logins.txt into the data directory")
@@ -169,7 +170,10 @@ struct Serve: AsyncParsableCommand {
                 let text = "Confide is running at \(scheme)://\(host):\(port)\n" + (bannerText.isEmpty ? "" : bannerText + "\n")
                 FileHandle.standardOutput.write(Data(text.utf8))
             },
-            afterShutdown: { try await stores.system.shutdown() })
+            afterShutdown: {
+                await events.shutdown()
+                try await stores.system.shutdown()
+            })
     }
 }
 
@@ -367,7 +371,8 @@ struct User: AsyncParsableCommand {
             let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: logger)
             do {
                 _ = try await stores.system.migrate()
-                let assembly = try ConfideAssembly(configuration: configuration, stores: stores, logger: logger, withAuditKey: false)
+                let assembly = try ConfideAssembly(
+                    configuration: configuration, stores: stores, events: LocalEventChannel(), logger: logger, withAuditKey: false)
                 let (id, uri) = try await assembly.accounts.createStaffWithCredentials(
                     StaffInput(
                         email: email, givenName: givenName, familyName: familyName, kind: kind, role: staffRole,

@@ -77,10 +77,11 @@ struct PolicyPropertyTests {
         await propertyCheck(count: 300, input: principalIndex, Gen.int(in: 0...2)) { principal, owner in
             let p = Names.principal(principalNames[principal])
             let (_, scope) = engine.scope(AccessRequest(principal: p, action: .read, resource: .patientRecord), as: PatientRecordResource.self)
-            let single = engine.decide(
-                AccessRequest(principal: p, action: .read, resource: .patientRecord),
-                ResourceFacts(resourceID: "r", owningPatient: Names.patient(ownerNames[owner])))
-            #expect(scope.filter.admits(owner: Names.patient(ownerNames[owner])) == single.isAllowed)
+            let facts = ResourceFacts(
+                resourceID: "r", owningPatient: Names.patient(ownerNames[owner]), careTeamConsent: false, practiceAdmin: false,
+                practiceMember: false)
+            let single = engine.decide(AccessRequest(principal: p, action: .read, resource: .patientRecord), facts)
+            #expect(scope.predicate.admits(facts) == single.isAllowed)
         }
     }
 

@@ -82,13 +82,13 @@ struct ConfigurationTests {
 
 @Suite("demo seeding")
 struct DemoSeederTests {
-    @Test("seeds an admin, two clinicians and three patients, once")
+    @Test("seeds an operator, a practice admin, three clinicians in two practices and three patients, once")
     func seedOnce() async throws {
         try await TestWorld.with { world in
-            let logins = try #require(try await DemoSeeder.seed(world.accounts))
+            let logins = try #require(try await DemoSeeder.seed(world.accounts, clinic: world.clinic))
             #expect(logins.filter { $0.role == "patient" }.count == 3)
-            #expect(logins.filter { $0.otpauthURI != nil }.count == 3)
-            #expect(try await DemoSeeder.seed(world.accounts) == nil)
+            #expect(logins.filter { $0.otpauthURI != nil }.count == 5)
+            #expect(try await DemoSeeder.seed(world.accounts, clinic: world.clinic) == nil)
             let patient = logins.first { $0.role == "patient" }!
             _ = try await world.accounts.signIn(
                 email: patient.email, password: DemoSeeder.password, totp: nil, kind: .cookie,

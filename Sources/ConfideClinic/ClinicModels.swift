@@ -1,0 +1,97 @@
+public import ConfideCore
+public import ConfideStore
+public import Foundation
+
+/// Who asks, and for which request (recorded with every decision).
+public struct ClinicRequest: Sendable {
+    public let principal: Principal
+    public let requestID: String
+
+    public init(principal: Principal, requestID: String) {
+        self.principal = principal
+        self.requestID = requestID
+    }
+}
+
+/// Settings of the clinic: time windows around an appointment.
+public struct ClinicConfiguration: Sendable {
+    /// How long before the start a patient may check in.
+    public var checkInOpensMinutes: Int = 60
+    /// How soon a slot may be booked (a slot starting sooner is not offered).
+    public var bookingLeadMinutes: Int = 5
+    /// The furthest ahead a search looks.
+    public var searchHorizonDays: Int = 60
+
+    public init() {}
+}
+
+/// A bookable slot in search results.
+public struct OfferedSlot: Sendable, Hashable {
+    public var clinician: Account.ID
+    public var clinicianName: PersonName
+    public var role: StaffRole?
+    public var practice: Practice.ID
+    public var practiceName: String
+    public var zone: ZoneName
+    public var start: Date
+    public var end: Date
+    public var modalities: Set<Modality>
+}
+
+/// What a slot search asks for.
+public struct SlotQuery: Sendable {
+    public var practice: Practice.ID?
+    public var role: StaffRole?
+    public var modality: Modality?
+    public var clinician: Account.ID?
+    public var from: Date?
+    public var days: Int
+    public var limit: Int
+
+    public init(
+        practice: Practice.ID? = nil, role: StaffRole? = nil, modality: Modality? = nil, clinician: Account.ID? = nil, from: Date? = nil,
+        days: Int = 14, limit: Int = 50
+    ) {
+        self.practice = practice
+        self.role = role
+        self.modality = modality
+        self.clinician = clinician
+        self.from = from
+        self.days = days
+        self.limit = limit
+    }
+}
+
+/// A practice with its members, care teams and holidays.
+public struct PracticeDetail: Sendable {
+    public var practice: PracticeRecord
+    public var members: [PracticeMember]
+    public var careTeams: [CareTeamRecord]
+    public var holidays: Set<CalendarDate>
+}
+
+/// A consultation's note as the caller may see it: clinicians see every version, patients the
+/// signed ones only.
+public struct NoteView: Sendable {
+    public var consultation: Consultation.ID
+    public var versions: [NoteVersion]
+    public var latest: NoteVersion? { versions.last }
+}
+
+/// Input of a note save.
+public struct NoteInput: Sendable {
+    public var sections: NoteSections
+    /// Sign now (a draft becomes the signed note).
+    public var sign: Bool
+    /// Required to change a signed note.
+    public var amendmentReason: String?
+    /// The version the author edited (0 when there was none): a concurrent save is refused.
+    public var expectedVersion: Int
+
+    public init(sections: NoteSections, sign: Bool, amendmentReason: String?, expectedVersion: Int) {
+        self.sections = sections
+        self.sign = sign
+        self.amendmentReason = amendmentReason
+        self.expectedVersion = expectedVersion
+    }
+}

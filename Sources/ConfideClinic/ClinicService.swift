@@ -1,0 +1,509 @@
+public import ConfideCore
+import ConfidePolicy
+public import ConfideStore
+public import Foundation
+public import Logging
+
+/// Practices, availability, booking, the consultation lifecycle and notes. Every method goes
+/// through the gate: reads record their decision before they return, writes commit their audit
+/// entry with the change, refusals by the stored state are recorded as `refused`.
+public struct ClinicService: Sendable {
+    let stores: ConfideStores
+    let gate: AccessGate
+    let clock: any WallClock
+    let events: any EventChannel
+    let configuration: ClinicConfiguration
+    let logger: Logger
+    /// Sends an email with no clinical content to an account (the outbox of the account service).
+    let mail: @Sendable (Account.ID, String, String) async throws -> Void
+
+    public init(
+        stores: ConfideStores, gate: AccessGate, clock: any WallClock, events: any EventChannel, configuration: ClinicConfiguration = .init(),
+        logger: Logger, mail: @escaping @Sendable (Account.ID, String, String) async throws -> Void
+    ) {
+        self.stores = stores
+        self.gate = gate
+        self.clock = clock
+        self.events = events
+        self.configuration = configuration
+        self.logger = logger
+        self.mail = mail
+    }
+
+    var clinic: any ClinicStore { stores.clinic }
+    var facts: any ClinicFactsStore { stores.clinicFacts }
+
+    func validated<T>(_ body: () throws(ValidationError) -> T) throws(ClinicError) -> T {
+        do { return try body() } catch { throw ClinicError(error) }
+    }
+
+    static func text(_ raw: String, field: String, max: Int, required: Bool = true) throws(ClinicError) -> String {
+        let v = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        if required && v.isEmpty { throw ClinicError(ValidationError(.invalidValue, field: field, message: "this field is required")) }
+        guard v.count <= max else {
+            throw ClinicError(ValidationError(.invalidValue, field: field, message: "use at most \(max) characters"))
+        }
+        guard !v.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" && $0 != "\r" })
+        else { throw ClinicError(ValidationError(.invalidValue, field: field, message: "remove control characters")) }
+        return v
+    }
+
+    /// Publishes change events; a failure to notify never fails the change (listeners reload).
+    func announce(_ c: ConsultationRecord) async {
+        for topic in ["clinician:\(c.clinician)", "patient:\(c.patient)", "practice:\(c.practice)"] {
+            do {
+                try await events.publish(ClinicEvent(topic: topic, kind: "consultation", consultation: c.id.description))
+            } catch {
+                logger.warning("event publish failed", metadata: ["consultation": "\(c.id)"])
+            }
+        }
+    }
+
+    // MARK: practices
+
+    /// Opens a practice (operators).
+    public func createPractice(name: String, country: String, region: String, zone: String, _ r: ClinicRequest) async throws -> PracticeRecord {
+        let record = PracticeRecord(
+            id: Practice.ID(), name: try Self.text(name, field: "name", max: 120),
+            country: try validated { () throws(ValidationError) in try CountryCode(country) },
+            region: try Self.text(region, field: "region", max: 80), zone: try validated { () throws(ValidationError) in try ZoneName(zone) },
+            createdAt: clock.now())
+        let write: AuditedWrite<PracticeResource> = try await gate.authorizeWrite(
+            .create, record.id.description,
+            facts: ResourceFacts(resourceID: record.id.description, serverAssignedOwner: true, practice: record.id),
+            by: r.principal, purpose: "operations", requestID: r.requestID)
+        try await clinic.createPractice(record, write: write)
+        return record
+    }
+
+    public func practices(_ r: ClinicRequest) async throws -> [PracticeRecord] {
+        let scope: Scope<PracticeResource> = try await gate.scope(by: r.principal, purpose: "directory", requestID: r.requestID)
+        return try await clinic.practices(scope)
+    }
+
+    public func practice(_ id: Practice.ID, _ r: ClinicRequest) async throws -> PracticeDetail {
+        let _: Grant<PracticeResource> = try await gate.authorize(
+            .read, id.description, facts: try await facts.practiceFacts(id, for: r.principal), by: r.principal, purpose: "directory",
+            requestID: r.requestID)
+        guard let record = try await clinic.practice(id: id) else { throw ClinicError(.notFound, "no such practice") }
+        return PracticeDetail(
+            practice: record, members: try await clinic.members(practice: id), careTeams: try await clinic.careTeams(practice: id),
+            holidays: try await clinic.holidays(practice: id))
+    }
+
+    func practiceWrite(_ id: Practice.ID, _ r: ClinicRequest) async throws -> AuditedWrite<PracticeResource> {
+        try await gate.authorizeWrite(
+            .update, id.description, facts: try await facts.practiceFacts(id, for: r.principal), by: r.principal, purpose: "operations",
+            requestID: r.requestID)
+    }
+
+    /// Adds a clinician or a practice admin to a practice (operators, the practice's admins).
+    public func addMember(practice: Practice.ID, account: Account.ID, role: PracticeRole, _ r: ClinicRequest) async throws {
+        let write = try await practiceWrite(practice, r)
+        guard let target = try await stores.credentials.account(id: account) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.notFound, "no such staff account")
+        }
+        let fits = (role == .clinician && target.kind == .clinician) || (role == .admin && target.kind == .practiceAdmin)
+        guard fits else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.wrongAccountKind, role == .clinician ? "only a clinician account can be a practice's clinician"
+                : "only a practice-admin account can administer a practice")
+        }
+        try await clinic.addMember(account, role: role, at: clock.now(), write: write)
+    }
+
+    /// Creates a care team of the practice's clinicians.
+    public func createCareTeam(practice: Practice.ID, name: String, members: [Account.ID], _ r: ClinicRequest) async throws -> CareTeamRecord {
+        let teamName = try Self.text(name, field: "name", max: 80)
+        let write = try await practiceWrite(practice, r)
+        let clinicians = Set(try await clinic.members(practice: practice).filter { $0.role == .clinician }.map(\.account))
+        guard !members.isEmpty, members.count <= 100, Set(members).isSubset(of: clinicians) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(ValidationError(.invalidValue, field: "members", message: "choose clinicians of this practice"))
+        }
+        let team = CareTeamRecord(id: CareTeam.ID(), practice: practice, name: teamName, members: Array(Set(members)).sorted())
+        try await clinic.createCareTeam(team, write: write)
+        return team
+    }
+
+    /// Replaces the practice's holidays (days without slots).
+    public func setHolidays(practice: Practice.ID, dates: [String], _ r: ClinicRequest) async throws {
+        var set = Set<CalendarDate>()
+        for d in dates.prefix(400) {
+            guard let date = CalendarDate(iso8601: d) else {
+                throw ClinicError(ValidationError(.invalidValue, field: "holidays", message: "enter dates as YYYY-MM-DD"))
+            }
+            set.insert(date)
+        }
+        try await clinic.setHolidays(set, write: try await practiceWrite(practice, r))
+    }
+
+    // MARK: patient registration and consents
+
+    /// Registers the signed-in patient with a practice (a patient may move).
+    public func registerWithPractice(_ practice: Practice.ID, _ r: ClinicRequest) async throws {
+        guard case .patient(_, let patient) = r.principal else { throw ClinicError(.notFound, "only patients register with a practice") }
+        guard try await clinic.practice(id: practice) != nil else { throw ClinicError(.notFound, "no such practice") }
+        let write: AuditedWrite<PatientRecordResource> = try await gate.authorizeWrite(
+            .update, patient.description, facts: try await facts.patientRecordFacts(patient, for: r.principal), by: r.principal,
+            purpose: "self-service", requestID: r.requestID)
+        try await clinic.setRegisteredPractice(practice, write: write)
+    }
+
+    public func registeredPractice(_ r: ClinicRequest) async throws -> PracticeRecord? {
+        guard case .patient(_, let patient) = r.principal else { return nil }
+        guard let id = try await clinic.registeredPractice(patient: patient) else { return nil }
+        return try await clinic.practice(id: id)
+    }
+
+    /// The patient consents that a care team of their practice may read their record.
+    public func grantConsent(team: CareTeam.ID, _ r: ClinicRequest) async throws -> CareConsentRecord {
+        guard case .patient(_, let patient) = r.principal else { throw ClinicError(.notFound, "only patients give consent") }
+        guard let record = try await clinic.careTeam(id: team), try await clinic.registeredPractice(patient: patient) == record.practice
+        else { throw ClinicError(.notFound, "choose a care team of your practice") }
+        let consent = CareConsentRecord(id: UUID().uuidString.lowercased(), patient: patient, team: team, teamName: record.name, grantedAt: clock.now())
+        var f = try await facts.relationFacts(patient: patient, practice: record.practice, for: r.principal)
+        f.resourceID = consent.id
+        f.serverAssignedOwner = true
+        let write: AuditedWrite<CareConsentResource> = try await gate.authorizeWrite(
+            .create, consent.id, facts: f, by: r.principal, purpose: "consent", requestID: r.requestID)
+        do {
+            try await clinic.grantConsent(consent, write: write)
+        } catch let e as StoreError where e.code == .conflict {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "you have already given this care team access")
+        }
+        return consent
+    }
+
+    /// Withdraws a consent; the team loses access at once.
+    public func withdrawConsent(_ id: String, _ r: ClinicRequest) async throws {
+        let write: AuditedWrite<CareConsentResource> = try await gate.authorizeWrite(
+            .update, id, facts: try await facts.careConsentFacts(id, for: r.principal), by: r.principal, purpose: "consent",
+            requestID: r.requestID)
+        do {
+            _ = try await clinic.withdrawConsent(at: clock.now(), write: write)
+        } catch let e as StoreError where e.code == .conflict {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "this consent was already withdrawn")
+        }
+    }
+
+    public func consents(_ r: ClinicRequest) async throws -> [CareConsentRecord] {
+        let scope: Scope<CareConsentResource> = try await gate.scope(by: r.principal, purpose: "consent", requestID: r.requestID)
+        let list = try await clinic.consents(scope)
+        try await gate.recordPresented(scope, items: list.map { ($0.id, $0.patient) }, purpose: "consent", requestID: r.requestID)
+        return list
+    }
+
+    // MARK: availability
+
+    public func availability(clinician: Account.ID, practice: Practice.ID, _ r: ClinicRequest) async throws -> AvailabilityPlan {
+        let grant: Grant<AvailabilityResource> = try await gate.authorize(
+            .read, "\(clinician)/\(practice)", facts: try await facts.availabilityFacts(clinician: clinician, practice: practice, for: r.principal),
+            by: r.principal, purpose: "scheduling", requestID: r.requestID)
+        if let plan = try await clinic.availability(grant) { return plan }
+        return try AvailabilityPlan(windows: [], holidays: try await clinic.holidays(practice: practice))
+    }
+
+    /// Publishes a clinician's availability at a practice, replacing the previous plan. Bookings
+    /// already made stay.
+    public func setAvailability(clinician: Account.ID, practice: Practice.ID, document: AvailabilityDocument, _ r: ClinicRequest) async throws
+        -> AvailabilityPlan
+    {
+        let write: AuditedWrite<AvailabilityResource> = try await gate.authorizeWrite(
+            .update, "\(clinician)/\(practice)",
+            facts: try await facts.availabilityFacts(clinician: clinician, practice: practice, for: r.principal), by: r.principal,
+            purpose: "scheduling", requestID: r.requestID)
+        let holidays = try await clinic.holidays(practice: practice)
+        let plan: AvailabilityPlan
+        do {
+            plan = try document.plan(holidays: holidays)
+        } catch {
+            try await gate.recordRefusal(write)
+            throw ClinicError(error)
+        }
+        try await clinic.replaceAvailability(plan, at: clock.now(), write: write)
+        return plan
+    }
+
+    /// Free slots, soonest first. Patients search their registered practice.
+    public func searchSlots(_ query: SlotQuery, _ r: ClinicRequest) async throws -> [OfferedSlot] {
+        var practice = query.practice
+        if case .patient(_, let patient) = r.principal {
+            guard let registered = try await clinic.registeredPractice(patient: patient) else {
+                throw ClinicError(.practiceRequired, "choose your practice before booking")
+            }
+            practice = registered
+        }
+        let scope: Scope<AvailabilityResource> = try await gate.scope(.search, by: r.principal, purpose: "booking", requestID: r.requestID)
+        let now = clock.now()
+        let earliest = now.addingTimeInterval(Double(configuration.bookingLeadMinutes) * 60)
+        let from = max(query.from ?? earliest, earliest)
+        let days = min(max(query.days, 1), configuration.searchHorizonDays)
+        let to = from.addingTimeInterval(Double(days) * 86_400)
+        let limit = min(max(query.limit, 1), 200)
+        var offered: [OfferedSlot] = []
+        for p in try await clinic.publishedPlans(scope, practice: practice) {
+            if let role = query.role, p.role != role { continue }
+            if let clinician = query.clinician, p.clinician != clinician { continue }
+            let taken = try await clinic.takenStarts(clinician: p.clinician, from: from, to: to)
+            for slot in SlotGenerator.slots(plan: p.plan, zone: p.practice.zone.timeZone, from: from, to: to) {
+                if taken.contains(slot.start) { continue }
+                if let m = query.modality, !slot.modalities.contains(m) { continue }
+                offered.append(
+                    OfferedSlot(
+                        clinician: p.clinician, clinicianName: p.clinicianName, role: p.role, practice: p.practice.id,
+                        practiceName: p.practice.name, zone: p.practice.zone, start: slot.start, end: slot.end, modalities: slot.modalities))
+            }
+        }
+        offered.sort { ($0.start, $0.clinician) < ($1.start, $1.clinician) }
+        return Array(offered.prefix(limit))
+    }
+
+    /// The slot a clinician offers at `start`, if it is bookable now.
+    func offeredSlot(clinician: Account.ID, practice: Practice.ID, start: Date, modality: Modality, _ r: ClinicRequest) async throws
+        -> (Slot, PracticeRecord)?
+    {
+        let scope: Scope<AvailabilityResource> = try await gate.scope(.search, by: r.principal, purpose: "booking", requestID: r.requestID)
+        guard let p = try await clinic.publishedPlans(scope, practice: practice).first(where: { $0.clinician == clinician }) else { return nil }
+        let earliest = clock.now().addingTimeInterval(Double(configuration.bookingLeadMinutes) * 60)
+        guard start >= earliest, let slot = SlotGenerator.offers(plan: p.plan, zone: p.practice.zone.timeZone, start: start, modality: modality)
+        else { return nil }
+        return (slot, p.practice)
+    }
+
+    // MARK: consultations
+
+    /// Books a slot for the signed-in patient. The consultation's patient, clinician and practice
+    /// come from the session and the clinician's published plan, never from anything else the
+    /// client sends.
+    public func book(clinician: Account.ID, start: Date, modality: Modality, _ r: ClinicRequest) async throws -> ConsultationView {
+        guard case .patient(let account, let patient) = r.principal else { throw ClinicError(.notFound, "only patients book") }
+        guard let practiceID = try await clinic.registeredPractice(patient: patient) else {
+            throw ClinicError(.practiceRequired, "choose your practice before booking")
+        }
+        guard let (slot, _) = try await offeredSlot(clinician: clinician, practice: practiceID, start: start, modality: modality, r) else {
+            throw ClinicError(.slotUnavailable, "this slot is not offered (it may be in the past or outside the clinician's hours)")
+        }
+        let now = clock.now()
+        let record = ConsultationRecord(
+            id: Consultation.ID(), patient: patient, clinician: clinician, practice: practiceID, start: slot.start, end: slot.end,
+            modality: modality, status: .booked, createdAt: now, updatedAt: now)
+        var f = try await facts.relationFacts(patient: patient, practice: practiceID, for: r.principal)
+        f.resourceID = record.id.description
+        f.assignedClinician = clinician
+        f.serverAssignedOwner = true
+        let write: AuditedWrite<ConsultationResource> = try await gate.authorizeWrite(
+            .create, record.id.description, facts: f, by: r.principal, purpose: "booking", requestID: r.requestID)
+        do {
+            try await clinic.book(record, write: write)
+        } catch let e as StoreError where e.code == .slotTaken {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.slotTaken, "someone has just booked this slot; please choose another")
+        }
+        await announce(record)
+        do {
+            try await mail(
+                account, "Your Confide appointment is booked",
+                "Your appointment is booked. Sign in to Confide to see the time and how to join.\n\nThis email never contains clinical details.")
+        } catch {
+            logger.warning("booking confirmation not queued", metadata: ["consultation": "\(record.id)"])
+        }
+        return try await consultation(record.id, r)
+    }
+
+    /// One consultation. A clinician outside the consultation's relations may read it with a
+    /// break-glass reason (audited and flagged).
+    public func consultation(_ id: Consultation.ID, _ r: ClinicRequest, breakGlassReason: String? = nil) async throws -> ConsultationView {
+        let grant: Grant<ConsultationResource> = try await gate.authorize(
+            .read, id.description, facts: try await facts.consultationFacts(id, for: r.principal), by: r.principal,
+            purpose: breakGlassReason == nil ? "care" : "break-glass", requestID: r.requestID, breakGlassReason: breakGlassReason)
+        guard let view = try await clinic.consultation(grant) else { throw ClinicError(.notFound, "no such consultation") }
+        return view
+    }
+
+    /// The consultations the caller may list, between `from` and `to`; each one presented is audited.
+    public func consultations(
+        from: Date?, to: Date?, statuses: Set<ConsultationStatus>? = nil, assignedOnly: Bool = false, limit: Int = 100, _ r: ClinicRequest
+    ) async throws -> [ConsultationView] {
+        let scope: Scope<ConsultationResource> = try await gate.scope(by: r.principal, purpose: "care", requestID: r.requestID)
+        var list = try await clinic.consultations(scope, from: from, to: to, statuses: statuses, limit: limit)
+        if assignedOnly, let me = r.principal.account { list = list.filter { $0.record.clinician == me } }
+        try await gate.recordPresented(
+            scope, items: list.map { ($0.record.id.description, $0.record.patient) }, purpose: "care", requestID: r.requestID)
+        return list
+    }
+
+    /// Records the subscription to live events (they carry identifiers of the caller's own
+    /// consultations only).
+    public func subscribe(_ r: ClinicRequest) async throws {
+        let _: Scope<ConsultationResource> = try await gate.scope(by: r.principal, purpose: "live-updates", requestID: r.requestID)
+    }
+
+    /// The clinician's waiting room: their consultations whose patient has checked in.
+    public func waitingRoom(_ r: ClinicRequest) async throws -> [ConsultationView] {
+        let now = clock.now()
+        return try await consultations(
+            from: now.addingTimeInterval(-86_400), to: now.addingTimeInterval(86_400), statuses: [.checkedIn, .inProgress], assignedOnly: true, r)
+    }
+
+    /// Applies a lifecycle step. Who may take it comes from the state machine; whether the caller
+    /// may touch this consultation at all comes from the policy.
+    public func transition(_ id: Consultation.ID, _ event: ConsultationEvent, _ r: ClinicRequest) async throws -> ConsultationView {
+        guard event != .reschedule else { throw ClinicError(.transitionNotAllowed, "use reschedule with a new slot") }
+        let write: AuditedWrite<ConsultationResource> = try await gate.authorizeWrite(
+            .update, id.description, facts: try await facts.consultationFacts(id, for: r.principal), by: r.principal, purpose: "care",
+            requestID: r.requestID)
+        guard let current = try await clinic.consultation(write.grant) else { throw ClinicError(.notFound, "no such consultation") }
+        let actor: LifecycleActor
+        switch r.principal {
+        case .patient: actor = .patient
+        case .clinician: actor = .clinician
+        case .system: actor = .system
+        default:
+            try await gate.recordRefusal(write)
+            throw ClinicError(.transitionNotAllowed, "this account cannot change a consultation")
+        }
+        let next: ConsultationStatus
+        switch ConsultationLifecycle.next(from: current.record.status, on: event, by: actor) {
+        case .success(let s): next = s
+        case .failure(let e):
+            try await gate.recordRefusal(write)
+            throw ClinicError(.transitionNotAllowed, e.message)
+        }
+        let now = clock.now()
+        let start = current.record.start
+        let windowProblem: String? =
+            switch event {
+            case .checkIn where now < start.addingTimeInterval(-Double(configuration.checkInOpensMinutes) * 60):
+                "check-in opens \(configuration.checkInOpensMinutes) minutes before the appointment"
+            case .checkIn where now >= current.record.end: "this appointment is over; please book another"
+            case .markNoShow where now < start: "a patient can only be marked as not attending after the start time"
+            default: nil
+            }
+        if let windowProblem {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.outsideWindow, windowProblem)
+        }
+        guard try await clinic.transition(from: current.record.status, to: next, event: event, at: now, write: write) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "the consultation changed meanwhile; reload and try again")
+        }
+        var record = current.record
+        record.status = next
+        await announce(record)
+        var view = current
+        view.record.status = next
+        view.record.updatedAt = now
+        return view
+    }
+
+    /// Moves a booked consultation to another slot of the same clinician.
+    public func reschedule(_ id: Consultation.ID, start: Date, modality: Modality, _ r: ClinicRequest) async throws -> ConsultationView {
+        let write: AuditedWrite<ConsultationResource> = try await gate.authorizeWrite(
+            .update, id.description, facts: try await facts.consultationFacts(id, for: r.principal), by: r.principal, purpose: "booking",
+            requestID: r.requestID)
+        guard let current = try await clinic.consultation(write.grant) else { throw ClinicError(.notFound, "no such consultation") }
+        guard current.record.status == .booked else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.transitionNotAllowed, "only a booked consultation can be moved")
+        }
+        guard
+            let (slot, _) = try await offeredSlot(
+                clinician: current.record.clinician, practice: current.record.practice, start: start, modality: modality, r)
+        else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.slotUnavailable, "this slot is not offered (it may be in the past or outside the clinician's hours)")
+        }
+        do {
+            guard try await clinic.reschedule(start: slot.start, end: slot.end, modality: modality, at: clock.now(), write: write) else {
+                try await gate.recordRefusal(write)
+                throw ClinicError(.conflict, "the consultation changed meanwhile; reload and try again")
+            }
+        } catch let e as StoreError where e.code == .slotTaken {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.slotTaken, "someone has just booked this slot; please choose another")
+        }
+        await announce(current.record)
+        var view = current
+        view.record.start = slot.start
+        view.record.end = slot.end
+        view.record.modality = modality
+        return view
+    }
+
+    // MARK: notes
+
+    /// The note of a consultation: every version for clinicians, the signed versions for the patient.
+    public func note(_ consultation: Consultation.ID, _ r: ClinicRequest, breakGlassReason: String? = nil) async throws -> NoteView {
+        let grant: Grant<NoteResource> = try await gate.authorize(
+            .read, consultation.description, facts: try await facts.noteFacts(consultation, for: r.principal), by: r.principal,
+            purpose: breakGlassReason == nil ? "care" : "break-glass", requestID: r.requestID, breakGlassReason: breakGlassReason)
+        var versions = try await clinic.noteVersions(grant)
+        if case .patient = r.principal { versions = versions.filter { $0.status == .signed } }
+        return NoteView(consultation: consultation, versions: versions)
+    }
+
+    /// Saves the next version of a consultation's note: a draft, a signature (which documents an
+    /// ended consultation), or an amendment of a signed note (with a reason).
+    public func saveNote(_ consultation: Consultation.ID, _ input: NoteInput, _ r: ClinicRequest) async throws -> NoteVersion {
+        guard let author = r.principal.account else { throw ClinicError(.notFound, "no such consultation") }
+        let sections = NoteSections(
+            history: try Self.text(input.sections.history, field: "history", max: 20_000, required: false),
+            examination: try Self.text(input.sections.examination, field: "examination", max: 20_000, required: false),
+            assessment: try Self.text(input.sections.assessment, field: "assessment", max: 20_000, required: false),
+            plan: try Self.text(input.sections.plan, field: "plan", max: 20_000, required: false))
+        let action: Action = input.expectedVersion == 0 ? .create : .update
+        let write: AuditedWrite<NoteResource> = try await gate.authorizeWrite(
+            action, consultation.description, facts: try await facts.noteFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "care", requestID: r.requestID)
+        func refuse(_ error: ClinicError) async throws -> Never {
+            try await gate.recordRefusal(write)
+            throw error
+        }
+        guard let view = try await stores.clinic.consultation(try await gate.authorize(
+            .read, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "care", requestID: r.requestID, as: ConsultationResource.self))
+        else { try await refuse(ClinicError(.notFound, "no such consultation")) }
+        guard [.inProgress, .ended, .documented].contains(view.record.status) else {
+            try await refuse(ClinicError(.notesNotOpen, "notes can be written once the consultation has started"))
+        }
+        let versions = try await clinic.noteVersions(write.grant)
+        let latest = versions.last
+        guard (latest?.version ?? 0) == input.expectedVersion else {
+            try await refuse(ClinicError(.conflict, "the note changed meanwhile; reload it and try again"))
+        }
+        let now = clock.now()
+        var status: NoteStatus = input.sign ? .signed : .draft
+        var reason: String?
+        if latest?.status == .signed {
+            // INVARIANT: a signed note is never edited in place; a change is a signed amendment with a reason.
+            guard let raw = input.amendmentReason, !raw.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                try await refuse(ClinicError(.amendmentRequired, "a signed note changes only by an amendment: give the reason"))
+            }
+            reason = try Self.text(raw, field: "amendment_reason", max: 500)
+            status = .signed
+        }
+        if status == .signed {
+            let all = [sections.history, sections.examination, sections.assessment, sections.plan]
+            guard all.contains(where: { !$0.isEmpty }) else {
+                try await refuse(ClinicError(ValidationError(.invalidValue, field: "history", message: "write the note before signing it")))
+            }
+            guard view.record.status != .inProgress else {
+                try await refuse(ClinicError(.transitionNotAllowed, "end the consultation before signing its notes"))
+            }
+        }
+        let version = NoteVersion(
+            consultation: consultation, version: input.expectedVersion + 1, sections: sections, status: status, author: author,
+            amendmentReason: reason, signedAt: status == .signed ? now : nil, savedAt: now)
+        guard try await clinic.saveNote(version, expectedVersion: input.expectedVersion, write: write) else {
+            try await refuse(ClinicError(.conflict, "the note changed meanwhile; reload it and try again"))
+        }
+        if status == .signed && view.record.status == .ended {
+            _ = try await transition(consultation, .sign, r)
+        }
+        return version
+    }
+}

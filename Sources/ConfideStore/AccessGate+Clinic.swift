@@ -1,0 +1,74 @@
+import ConfideAudit
+public import ConfideCore
+public import ConfidePolicy
+
+/// The gate for the clinic's resources. Reads record their decision before they return; allowed
+/// writes come back as an `AuditedWrite` whose entry the store commits with the change.
+extension AccessGate {
+    /// A grant for an existing resource whose facts the caller loaded from a facts port.
+    /// - Throws: `AccessDenied.notFound` when `facts` is `nil`, `.denied` otherwise.
+    public func authorize<R: PolicyResource>(
+        _ action: Action, _ id: String, facts: ResourceFacts?, by principal: Principal, purpose: String, requestID: String,
+        breakGlassReason: String? = nil, as _: R.Type = R.self
+    ) async throws -> Grant<R> {
+        let request = AccessRequest(principal: principal, action: action, resource: R.kind, purpose: purpose, breakGlassReason: breakGlassReason)
+        return try await grant(request, facts: facts, id: id, requestID: requestID)
+    }
+
+    /// An allowed write, not yet recorded: the store appends its entry in the write's transaction.
+    /// A denial is recorded at once and thrown.
+    public func authorizeWrite<R: PolicyResource>(
+        _ action: Action, _ id: String, facts: ResourceFacts?, by principal: Principal, purpose: String, requestID: String,
+        as _: R.Type = R.self
+    ) async throws -> AuditedWrite<R> {
+        let request = AccessRequest(principal: principal, action: action, resource: R.kind, purpose: purpose)
+        guard let facts else {
+            try await recorder.record(request, facts: ResourceFacts(resourceID: id), decision: .resourceMissing, outcome: .notFound, requestID: requestID)
+            throw AccessDenied.notFound
+        }
+        let (decision, grant) = engine.authorize(request, facts: facts, as: R.self)
+        guard let grant else {
+            try await recorder.record(request, facts: facts, decision: decision, outcome: .denied, requestID: requestID)
+            throw AccessDenied.denied(decision)
+        }
+        let entry = try recorder.entry(request, facts: facts, decision: decision, outcome: .allowed, requestID: requestID)
+        return AuditedWrite(grant: grant, entry: entry)
+    }
+
+    /// Records that an allowed write was refused by the stored state (nothing changed).
+    public func recordRefusal<R: PolicyResource>(_ write: AuditedWrite<R>) async throws {
+        let e = write.entry
+        let refused = try AuditEntry(
+            time: e.time, actor: e.actor, action: e.action, resourceType: e.resourceType, resourceID: e.resourceID, patientID: e.patientID,
+            decision: .refused, ruleIDs: e.ruleIDs, requestID: e.requestID, purpose: e.purpose)
+        try await recorder.append([refused])
+    }
+
+    /// The list scope of a resource kind for a principal (the list decision is recorded).
+    public func scope<R: PolicyResource>(
+        _ action: Action = .list, by principal: Principal, purpose: String, requestID: String, as _: R.Type = R.self
+    ) async throws -> Scope<R> {
+        let request = AccessRequest(principal: principal, action: action, resource: R.kind, purpose: purpose)
+        let (decision, scope) = engine.scope(request, as: R.self)
+        try await recorder.record(
+            request, facts: ResourceFacts(), decision: decision, outcome: decision.isAllowed ? .allowed : .denied, requestID: requestID)
+        return scope
+    }
+
+    /// Records each item a list presented: one entry per item, appended in one batch before the
+    /// response leaves (a list shows patient data as surely as opening it does).
+    public func recordPresented<R: PolicyResource>(_ scope: Scope<R>, items: [(id: String, patient: Patient.ID?)], purpose: String, requestID: String)
+        async throws
+    {
+        guard !items.isEmpty else { return }
+        let request = AccessRequest(principal: scope.principal, action: scope.action, resource: R.kind, purpose: purpose)
+        var entries: [AuditEntry] = []
+        entries.reserveCapacity(items.count)
+        for item in items {
+            let facts = ResourceFacts(resourceID: item.id, owningPatient: item.patient)
+            entries.append(
+                try recorder.entry(request, facts: facts, decision: scope.presentationDecision, outcome: .allowed, requestID: requestID))
+        }
+        try await recorder.append(entries)
+    }
+}

@@ -1,0 +1,180 @@
+public import ConfideCore
+public import Foundation
+
+/// A practice (a GP surgery or clinic). Not patient data.
+public struct PracticeRecord: Sendable, Hashable {
+    public var id: Practice.ID
+    public var name: String
+    public var country: CountryCode
+    /// A region within the country ("England", "Ontario", "New York").
+    public var region: String
+    public var zone: ZoneName
+    public var createdAt: Date
+
+    public init(id: Practice.ID, name: String, country: CountryCode, region: String, zone: ZoneName, createdAt: Date) {
+        self.id = id
+        self.name = name
+        self.country = country
+        self.region = region
+        self.zone = zone
+        self.createdAt = createdAt
+    }
+}
+
+/// What a staff member is at a practice.
+public enum PracticeRole: String, Sendable, Hashable, CaseIterable {
+    case clinician
+    /// practice-admin-of.
+    case admin
+}
+
+/// A staff member of a practice, for directories (not patient data).
+public struct PracticeMember: Sendable, Hashable {
+    public var account: Account.ID
+    public var role: PracticeRole
+    public var name: PersonName
+    public var staffRole: StaffRole?
+
+    public init(account: Account.ID, role: PracticeRole, name: PersonName, staffRole: StaffRole?) {
+        self.account = account
+        self.role = role
+        self.name = name
+        self.staffRole = staffRole
+    }
+}
+
+/// A care team of a practice: the clinicians a patient can consent to share their record with.
+public struct CareTeamRecord: Sendable, Hashable {
+    public var id: CareTeam.ID
+    public var practice: Practice.ID
+    public var name: String
+    public var members: [Account.ID]
+
+    public init(id: CareTeam.ID, practice: Practice.ID, name: String, members: [Account.ID]) {
+        self.id = id
+        self.practice = practice
+        self.name = name
+        self.members = members
+    }
+}
+
+/// A patient's consent that a care team may read their record. Withdrawal keeps the row.
+public struct CareConsentRecord: Sendable, Hashable {
+    public var id: String
+    public var patient: Patient.ID
+    public var team: CareTeam.ID
+    public var teamName: String
+    public var grantedAt: Date
+    public var withdrawnAt: Date?
+
+    public init(id: String, patient: Patient.ID, team: CareTeam.ID, teamName: String, grantedAt: Date, withdrawnAt: Date? = nil) {
+        self.id = id
+        self.patient = patient
+        self.team = team
+        self.teamName = teamName
+        self.grantedAt = grantedAt
+        self.withdrawnAt = withdrawnAt
+    }
+}
+
+/// A consultation as stored. `patient`, `clinician` and `practice` are set by the server at
+/// booking from the slot and the signed-in patient, and never change.
+public struct ConsultationRecord: Sendable, Hashable {
+    public var id: Consultation.ID
+    public var patient: Patient.ID
+    public var clinician: Account.ID
+    public var practice: Practice.ID
+    public var start: Date
+    public var end: Date
+    public var modality: Modality
+    public var status: ConsultationStatus
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: Consultation.ID, patient: Patient.ID, clinician: Account.ID, practice: Practice.ID, start: Date, end: Date,
+        modality: Modality, status: ConsultationStatus, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.patient = patient
+        self.clinician = clinician
+        self.practice = practice
+        self.start = start
+        self.end = end
+        self.modality = modality
+        self.status = status
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A consultation with the names people need to see it (joined from the directory and the
+/// patient record, within the same grant or scope).
+public struct ConsultationView: Sendable, Hashable {
+    public var record: ConsultationRecord
+    public var patientName: PersonName
+    public var clinicianName: PersonName
+    public var clinicianRole: StaffRole?
+    public var practiceName: String
+    public var zone: ZoneName
+
+    public init(
+        record: ConsultationRecord, patientName: PersonName, clinicianName: PersonName, clinicianRole: StaffRole?, practiceName: String,
+        zone: ZoneName
+    ) {
+        self.record = record
+        self.patientName = patientName
+        self.clinicianName = clinicianName
+        self.clinicianRole = clinicianRole
+        self.practiceName = practiceName
+        self.zone = zone
+    }
+}
+
+/// The structured sections of a consultation note (SOAP-like).
+public struct NoteSections: Sendable, Hashable {
+    public var history: String
+    public var examination: String
+    public var assessment: String
+    public var plan: String
+
+    public init(history: String, examination: String, assessment: String, plan: String) {
+        self.history = history
+        self.examination = examination
+        self.assessment = assessment
+        self.plan = plan
+    }
+}
+
+/// Whether a note is still being written or has been signed.
+public enum NoteStatus: String, Sendable, Hashable {
+    case draft, signed
+}
+
+/// One version of a consultation note. Signed versions are never changed: an amendment is a new
+/// version with a reason, and the history keeps every version.
+public struct NoteVersion: Sendable, Hashable {
+    public var consultation: Consultation.ID
+    public var version: Int
+    public var sections: NoteSections
+    public var status: NoteStatus
+    public var author: Account.ID
+    /// Why a signed note was amended (required for an amendment).
+    public var amendmentReason: String?
+    public var signedAt: Date?
+    public var savedAt: Date
+
+    public init(
+        consultation: Consultation.ID, version: Int, sections: NoteSections, status: NoteStatus, author: Account.ID,
+        amendmentReason: String?, signedAt: Date?, savedAt: Date
+    ) {
+        self.consultation = consultation
+        self.version = version
+        self.sections = sections
+        self.status = status
+        self.author = author
+        self.amendmentReason = amendmentReason
+        self.signedAt = signedAt
+        self.savedAt = savedAt
+    }
+}
