@@ -112,7 +112,7 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            resources: [.copy("Resources/openapi.json")],
+            resources: [.copy("Resources/openapi.json"), .copy("Resources/static")],
             swiftSettings: swiftSettings
         ),
         // Email: the outbox delivery loop and its transports (SMTP relay, files for the demo).
@@ -192,6 +192,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ConfideClinicTests",
+            dependencies: [
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideClinic", "ConfideAccounts", "ConfideTesting", "ConfideAudit",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ConfideServerTests",
             dependencies: ["ConfideAccounts", "ConfideServer", "ConfideStore", "ConfideTesting"],
             swiftSettings: swiftSettings
@@ -199,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "ConfideHTTPTests",
             dependencies: [
-                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideTesting", "ConfideAudit",
+                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideTesting", "ConfideAudit", "ConfideClinic",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

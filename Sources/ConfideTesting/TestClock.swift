@@ -10,6 +10,9 @@ public final class TestClock: WallClock {
 
     public func now() -> Date { current.withLock { $0 } }
 
+    /// Sets the clock to a given instant.
+    public func set(_ date: Date) { current.withLock { $0 = date } }
+
     /// Moves the clock forward.
     public func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
