@@ -152,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "confide",
             dependencies: [
-                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer", "ConfideMail", "ConfideAudit",
+                "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer", "ConfideMail", "ConfideAudit", "ConfideClinic",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -174,16 +174,22 @@ public struct AccountService: Sendable {
     // INVARIANT: a queued email's body (it may hold a live one-time link) is sealed with the master
     // key; a database backup alone cannot use the links. Delivery redacts the body once sent.
     func enqueue(to: EmailAddress, subject: String, body: String) async throws {
-        let id = UUID().uuidString.lowercased()
-        let sealed = "sealed:" + (try masterKey.seal(Array(body.utf8), context: "outbox:\(id)"))
-        try await stores.credentials.enqueueEmail(OutgoingEmail(id: id, to: to, subject: subject, body: sealed, createdAt: clock.now()))
+        try await stores.credentials.enqueueEmail(try sealed(to: to, subject: subject, body: body))
     }
 
-    /// Queues a notice to an account's email (booking confirmations, reminders). Callers write
-    /// no clinical content: a notice only prompts the person to sign in.
-    public func sendNotice(to account: Account.ID, subject: String, body: String) async throws {
-        guard let record = try await stores.credentials.account(id: account), record.status == .active else { return }
-        try await enqueue(to: record.email, subject: subject, body: body)
+    /// A notice to an account's email (booking confirmations, reminders), sealed for the outbox
+    /// but not queued: the caller stores it in the same transaction as what it announces.
+    /// Callers write no clinical content: a notice only prompts the person to sign in.
+    /// - Returns: `nil` when the account does not exist or is deactivated.
+    public func sealedNotice(to account: Account.ID, subject: String, body: String) async throws -> OutgoingEmail? {
+        guard let record = try await stores.credentials.account(id: account), record.status == .active else { return nil }
+        return try sealed(to: record.email, subject: subject, body: body)
+    }
+
+    func sealed(to: EmailAddress, subject: String, body: String) throws -> OutgoingEmail {
+        let id = UUID().uuidString.lowercased()
+        let sealed = "sealed:" + (try masterKey.seal(Array(body.utf8), context: "outbox:\(id)"))
+        return OutgoingEmail(id: id, to: to, subject: subject, body: sealed, createdAt: clock.now())
     }
 
     /// The email with its body unsealed, for delivery.

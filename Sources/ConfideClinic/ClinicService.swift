@@ -14,12 +14,13 @@ public struct ClinicService: Sendable {
     let events: any EventChannel
     let configuration: ClinicConfiguration
     let logger: Logger
-    /// Sends an email with no clinical content to an account (the outbox of the account service).
-    let mail: @Sendable (Account.ID, String, String) async throws -> Void
+    /// Seals an email with no clinical content to an account for the outbox (the account
+    /// service's sealing); `nil` for a missing or deactivated account.
+    let seal: @Sendable (Account.ID, String, String) async throws -> OutgoingEmail?
 
     public init(
         stores: ConfideStores, gate: AccessGate, clock: any WallClock, events: any EventChannel, configuration: ClinicConfiguration = .init(),
-        logger: Logger, mail: @escaping @Sendable (Account.ID, String, String) async throws -> Void
+        logger: Logger, seal: @escaping @Sendable (Account.ID, String, String) async throws -> OutgoingEmail?
     ) {
         self.stores = stores
         self.gate = gate
@@ -27,7 +28,7 @@ public struct ClinicService: Sendable {
         self.events = events
         self.configuration = configuration
         self.logger = logger
-        self.mail = mail
+        self.seal = seal
     }
 
     var clinic: any ClinicStore { stores.clinic }
@@ -305,9 +306,13 @@ public struct ClinicService: Sendable {
         }
         await announce(record)
         do {
-            try await mail(
-                account, "Your Confide appointment is booked",
-                "Your appointment is booked. Sign in to Confide to see the time and how to join.\n\nThis email never contains clinical details.")
+            try await clinic.addNotification(
+                NotificationRecord(
+                    id: UUID().uuidString.lowercased(), account: account, kind: "booked", consultation: record.id,
+                    text: Self.Notice.booked, createdAt: now))
+            if let email = try await seal(account, "Your Confide appointment is booked", Self.Notice.bookedEmail) {
+                try await stores.credentials.enqueueEmail(email)
+            }
         } catch {
             logger.warning("booking confirmation not queued", metadata: ["consultation": "\(record.id)"])
         }
@@ -432,6 +437,81 @@ public struct ClinicService: Sendable {
         view.record.end = slot.end
         view.record.modality = modality
         return view
+    }
+
+    // MARK: notifications and reminders
+
+    /// The texts of notices. INVARIANT: none carries clinical content, a name or a time: they
+    /// only prompt the person to sign in.
+    enum Notice {
+        static let booked = "Your appointment is booked. Open My consultations for the time and how to join."
+        static let bookedEmail = "Your appointment is booked. Sign in to Confide to see the time and how to join.\n\nThis email never contains clinical details."
+        static func reminder(_ kind: String) -> String {
+            kind == "10m"
+                ? "Your appointment starts soon. Sign in to Confide and check in."
+                : "Reminder: you have an appointment tomorrow. Sign in to Confide to see the time."
+        }
+    }
+
+    /// The reminder kinds: when before the start each is sent.
+    public static let reminderKinds: [(kind: String, ahead: TimeInterval, notBefore: TimeInterval)] = [
+        ("24h", 24 * 3600, 30 * 60),
+        ("10m", 10 * 60, 0),
+    ]
+
+    /// Sends the reminders now due, each exactly once across all instances (the database's
+    /// claim decides which instance sends). Runs on the visibly separate system path: every
+    /// consultation it looks at is an audited `list` by `system:reminders`.
+    /// - Returns: how many reminders this call sent.
+    @discardableResult
+    public func sendDueReminders(requestID: String = "reminders") async throws -> Int {
+        let now = clock.now()
+        let principal = Principal.system(job: "reminders")
+        var sent = 0
+        for (kind, ahead, notBefore) in Self.reminderKinds {
+            let from = now.addingTimeInterval(notBefore)
+            let to = now.addingTimeInterval(ahead)
+            guard try await clinic.dueReminderCount(kind: kind, from: from, to: to) > 0 else { continue }
+            let scope: Scope<ConsultationResource> = try await gate.scope(by: principal, purpose: "reminders", requestID: requestID)
+            let due = try await clinic.dueReminders(scope, kind: kind, from: from, to: to, limit: 200)
+            try await gate.recordPresented(scope, items: due.map { ($0.consultation.description, $0.patient) }, purpose: "reminders", requestID: requestID)
+            for d in due {
+                let text = Notice.reminder(kind)
+                let email = try await seal(d.patientAccount, "Confide appointment reminder", text + "\n\nThis email never contains clinical details.")
+                let notification = NotificationRecord(
+                    id: UUID().uuidString.lowercased(), account: d.patientAccount, kind: "reminder-\(kind)", consultation: d.consultation, text: text,
+                    createdAt: now)
+                if try await clinic.claimReminder(consultation: d.consultation, kind: kind, at: now, notification: notification, email: email) {
+                    sent += 1
+                }
+            }
+        }
+        return sent
+    }
+
+    /// Runs `sendDueReminders` every `interval` until cancelled.
+    public func runReminders(interval: Duration = .seconds(60)) async throws {
+        while !Task.isCancelled {
+            do {
+                try await sendDueReminders()
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("reminder run failed", metadata: ["error.type": "\(type(of: error))"])
+            }
+            do { try await Task.sleep(for: interval) } catch { return }
+        }
+    }
+
+    /// The signed-in account's notifications, newest first (not patient data: generic prompts).
+    public func notifications(_ r: ClinicRequest, limit: Int = 50) async throws -> [NotificationRecord] {
+        guard let account = r.principal.account else { return [] }
+        return try await clinic.notifications(account: account, limit: limit)
+    }
+
+    public func markNotificationsRead(_ r: ClinicRequest) async throws {
+        guard let account = r.principal.account else { return }
+        try await clinic.markNotificationsRead(account: account, at: clock.now())
     }
 
     // MARK: notes

@@ -240,6 +240,8 @@ struct ClinicAPIController {
         api.get("consultations/:consultationID/note", use: getNote)
         api.put("consultations/:consultationID/note", use: putNote)
         api.get("waiting-room", use: waitingRoom)
+        api.get("me/notifications", use: listNotifications)
+        api.post("me/notifications/read", use: markNotificationsRead)
         api.get("events", use: eventStream)
     }
 
@@ -555,6 +557,36 @@ struct ClinicAPIController {
     @Sendable func waitingRoom(_ request: Request, context: SignedInContext) async throws -> Response {
         let list = try await run { try await clinic.waitingRoom(req(context)) }
         return try jsonResponse(ConsultationListJSON(consultations: list.map { ConsultationJSON($0, for: context.principal) }))
+    }
+
+    // MARK: notifications
+
+    struct NotificationJSON: Encodable {
+        let id: String
+        let kind: String
+        let consultation_id: String?
+        let text: String
+        let created_at: String
+        let read: Bool
+    }
+
+    struct NotificationListJSON: Encodable { let notifications: [NotificationJSON] }
+
+    @Sendable func listNotifications(_ request: Request, context: SignedInContext) async throws -> Response {
+        let iso = ISO8601DateFormatter()
+        let list = try await run { try await clinic.notifications(req(context)) }
+        return try jsonResponse(
+            NotificationListJSON(
+                notifications: list.map {
+                    NotificationJSON(
+                        id: $0.id, kind: $0.kind, consultation_id: $0.consultation?.description, text: $0.text,
+                        created_at: iso.string(from: $0.createdAt), read: $0.readAt != nil)
+                }))
+    }
+
+    @Sendable func markNotificationsRead(_ request: Request, context: SignedInContext) async throws -> Response {
+        try await run { try await clinic.markNotificationsRead(req(context)) }
+        return Response(status: .noContent)
     }
 
     // MARK: live events

@@ -87,6 +87,10 @@ extension PolicySet {
                 actions: [.read, .list], resources: [.consultation], when: .principalAdministersPractice,
                 rationale: "a practice admin sees the appointment book of their practice (times, status; never notes or media)"),
             Rule(
+                id: "system.reminders.v1", effect: .permit, principals: [.system],
+                actions: [.list], resources: [.consultation],
+                rationale: "the reminder job lists upcoming consultations (identifiers and times) to send content-free reminders"),
+            Rule(
                 id: "system.seed.v1", effect: .permit, principals: [.system],
                 actions: [.create], resources: [.patientRecord], when: .ownerAssignedByServer,
                 rationale: "the demo seeder and operator bootstrap create records on the visibly separate system path"),

@@ -32,7 +32,7 @@ public struct ConfideAssembly: Sendable {
         self.events = events
         self.clinic = ClinicService(
             stores: stores, gate: gate, clock: SystemWallClock(), events: events, logger: logger,
-            mail: { account, subject, body in try await accounts.sendNotice(to: account, subject: subject, body: body) })
+            seal: { account, subject, body in try await accounts.sealedNotice(to: account, subject: subject, body: body) })
         let system = stores.system
         self.http = ConfideHTTPDependencies(
             accounts: accounts, clinic: clinic, events: events, settings: HTTPSettings(

@@ -178,3 +178,40 @@ public struct NoteVersion: Sendable, Hashable {
         self.savedAt = savedAt
     }
 }
+
+/// An in-app notification. Like an email, it carries no clinical content: it only says that
+/// something awaits the person in their account.
+public struct NotificationRecord: Sendable, Hashable {
+    public var id: String
+    public var account: Account.ID
+    public var kind: String
+    public var consultation: Consultation.ID?
+    public var text: String
+    public var createdAt: Date
+    public var readAt: Date?
+
+    public init(id: String, account: Account.ID, kind: String, consultation: Consultation.ID?, text: String, createdAt: Date, readAt: Date? = nil) {
+        self.id = id
+        self.account = account
+        self.kind = kind
+        self.consultation = consultation
+        self.text = text
+        self.createdAt = createdAt
+        self.readAt = readAt
+    }
+}
+
+/// A consultation whose reminder of some kind is due (the job's view: identifiers only).
+public struct DueReminder: Sendable, Hashable {
+    public var consultation: Consultation.ID
+    public var patient: Patient.ID
+    public var patientAccount: Account.ID
+    public var start: Date
+
+    public init(consultation: Consultation.ID, patient: Patient.ID, patientAccount: Account.ID, start: Date) {
+        self.consultation = consultation
+        self.patient = patient
+        self.patientAccount = patientAccount
+        self.start = start
+    }
+}

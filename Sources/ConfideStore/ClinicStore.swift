@@ -97,6 +97,24 @@ public protocol ClinicStore: Sendable {
     /// Stores the next version of a note, only if the latest stored version is `expectedVersion`
     /// (0: no note yet); `false` when another save came first.
     func saveNote(_ version: NoteVersion, expectedVersion: Int, write: AuditedWrite<NoteResource>) async throws -> Bool
+
+    // MARK: reminders and notifications
+    /// How many active consultations start in (`from`, `to`] without a reminder of `kind` yet
+    /// (a count only: the job asks the gate for more when it is not zero).
+    func dueReminderCount(kind: String, from: Date, to: Date) async throws -> Int
+    /// The due reminders in the scope (the system job's scope).
+    func dueReminders(_ scope: Scope<ConsultationResource>, kind: String, from: Date, to: Date, limit: Int) async throws -> [DueReminder]
+    /// Claims a reminder and stores its notification and email in one transaction; `false` when
+    /// another instance claimed it first (then nothing is stored).
+    func claimReminder(
+        consultation: Consultation.ID, kind: String, at: Date, notification: NotificationRecord, email: OutgoingEmail?
+    ) async throws -> Bool
+    /// Stores an in-app notification.
+    func addNotification(_ notification: NotificationRecord) async throws
+    /// The account's notifications, newest first.
+    func notifications(account: Account.ID, limit: Int) async throws -> [NotificationRecord]
+    /// Marks every notification of the account read.
+    func markNotificationsRead(account: Account.ID, at: Date) async throws
 }
 
 /// A staff member's role at a practice.

@@ -240,5 +240,31 @@ enum Migrations {
                 )
                 """,
             ]),
+        Migration(
+            version: 5, name: "reminders sent once, in-app notifications",
+            statements: [
+                // INVARIANT: one row per consultation and reminder kind: the instance whose insert
+                // wins sends it, so reminders go out exactly once however many instances run.
+                """
+                CREATE TABLE reminders_sent (
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    kind TEXT NOT NULL,
+                    sent_at BIGINT NOT NULL,
+                    PRIMARY KEY (consultation_id, kind)
+                )
+                """,
+                """
+                CREATE TABLE notifications (
+                    id TEXT PRIMARY KEY,
+                    account_id TEXT NOT NULL REFERENCES accounts(id),
+                    kind TEXT NOT NULL,
+                    consultation_id TEXT,
+                    text TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    read_at BIGINT
+                )
+                """,
+                "CREATE INDEX notifications_account ON notifications (account_id, created_at)",
+            ]),
     ]
 }

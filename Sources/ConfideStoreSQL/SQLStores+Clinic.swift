@@ -637,3 +637,101 @@ extension SQLStores: ClinicFactsStore {
         }
     }
 }
+
+// MARK: - reminders and notifications
+
+extension SQLStores {
+    static let remindable: SQLQueryString = "c.status IN ('booked', 'checked-in')"
+
+    public func dueReminderCount(kind: String, from: Date, to: Date) async throws -> Int {
+        try await read { db in
+            Int(
+                try await db.raw(
+                    """
+                    SELECT COUNT(*) AS n FROM consultations c WHERE \(Self.remindable)
+                    AND c.starts_at > \(bind: from.epochMilliseconds) AND c.starts_at <= \(bind: to.epochMilliseconds)
+                    AND NOT EXISTS (SELECT 1 FROM reminders_sent r WHERE r.consultation_id = c.id AND r.kind = \(bind: kind))
+                    """
+                ).first()?.decode(column: "n", as: Int64.self) ?? 0)
+        }
+    }
+
+    public func dueReminders(_ scope: Scope<ConsultationResource>, kind: String, from: Date, to: Date, limit: Int) async throws -> [DueReminder] {
+        let predicate = scope.predicate.sql(consultationColumns)
+        return try await read { db in
+            try await db.raw(
+                """
+                SELECT c.id, c.patient_id, c.starts_at, p.account_id FROM consultations c JOIN patients p ON p.id = c.patient_id
+                WHERE (\(predicate)) AND \(Self.remindable)
+                AND c.starts_at > \(bind: from.epochMilliseconds) AND c.starts_at <= \(bind: to.epochMilliseconds)
+                AND NOT EXISTS (SELECT 1 FROM reminders_sent r WHERE r.consultation_id = c.id AND r.kind = \(bind: kind))
+                ORDER BY c.starts_at, c.id LIMIT \(bind: Int64(min(max(limit, 1), 500)))
+                """
+            ).all().map { row in
+                DueReminder(
+                    consultation: try row.id("id"), patient: try row.id("patient_id"), patientAccount: try row.id("account_id"),
+                    start: try row.ms("starts_at"))
+            }
+        }
+    }
+
+    public func claimReminder(
+        consultation: Consultation.ID, kind: String, at: Date, notification: NotificationRecord, email: OutgoingEmail?
+    ) async throws -> Bool {
+        do {
+            try await backend.transaction { db in
+                try await db.raw(
+                    """
+                    INSERT INTO reminders_sent (consultation_id, kind, sent_at)
+                    VALUES (\(bind: consultation.description), \(bind: kind), \(bind: at.epochMilliseconds))
+                    """
+                ).run()
+                try await db.raw(insertNotificationSQL(notification)).run()
+                if let email { try await db.raw(insertEmailSQL(email)).run() }
+            }
+            return true
+        } catch where backend.isUniqueViolation(error) {
+            return false
+        }
+    }
+
+    public func addNotification(_ notification: NotificationRecord) async throws {
+        try await read { db in try await db.raw(insertNotificationSQL(notification)).run() }
+    }
+
+    public func notifications(account: Account.ID, limit: Int) async throws -> [NotificationRecord] {
+        try await read { db in
+            try await db.raw(
+                """
+                SELECT * FROM notifications WHERE account_id = \(bind: account.description)
+                ORDER BY created_at DESC, id LIMIT \(bind: Int64(min(max(limit, 1), 200)))
+                """
+            ).all().map { row in
+                NotificationRecord(
+                    id: try row.decode(column: "id", as: String.self), account: try row.id("account_id"),
+                    kind: try row.decode(column: "kind", as: String.self),
+                    consultation: try row.decode(column: "consultation_id", as: String?.self).flatMap(Consultation.ID.init(string:)),
+                    text: try row.decode(column: "text", as: String.self), createdAt: try row.ms("created_at"), readAt: try row.msOptional("read_at"))
+            }
+        }
+    }
+
+    public func markNotificationsRead(account: Account.ID, at: Date) async throws {
+        try await read { db in
+            try await db.raw(
+                """
+                UPDATE notifications SET read_at = \(bind: at.epochMilliseconds)
+                WHERE account_id = \(bind: account.description) AND read_at IS NULL
+                """
+            ).run()
+        }
+    }
+}
+
+func insertNotificationSQL(_ n: NotificationRecord) -> SQLQueryString {
+    """
+    INSERT INTO notifications (id, account_id, kind, consultation_id, text, created_at)
+    VALUES (\(bind: n.id), \(bind: n.account.description), \(bind: n.kind), \(bind: n.consultation?.description), \(bind: n.text),
+        \(bind: n.createdAt.epochMilliseconds))
+    """
+}

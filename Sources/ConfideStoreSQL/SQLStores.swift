@@ -98,6 +98,13 @@ extension SQLRow {
     }
 }
 
+func insertEmailSQL(_ e: OutgoingEmail) -> SQLQueryString {
+    """
+    INSERT INTO email_outbox (id, to_address, subject, body, created_at)
+    VALUES (\(bind: e.id), \(bind: e.to.value), \(bind: e.subject), \(bind: e.body), \(bind: e.createdAt.epochMilliseconds))
+    """
+}
+
 func insertAccountSQL(_ a: AccountRecord) -> SQLQueryString {
     """
     INSERT INTO accounts (id, email, password_hash, kind, status, email_verified_at, totp_secret_sealed, totp_enabled,
@@ -332,14 +339,7 @@ extension SQLStores: CredentialStore {
     }
 
     public func enqueueEmail(_ e: OutgoingEmail) async throws {
-        try await read { db in
-            try await db.raw(
-                """
-                INSERT INTO email_outbox (id, to_address, subject, body, created_at)
-                VALUES (\(bind: e.id), \(bind: e.to.value), \(bind: e.subject), \(bind: e.body), \(bind: e.createdAt.epochMilliseconds))
-                """
-            ).run()
-        }
+        try await read { db in try await db.raw(insertEmailSQL(e)).run() }
     }
 
     public func pendingEmails(limit: Int) async throws -> [OutgoingEmail] {

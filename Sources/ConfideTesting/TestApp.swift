@@ -55,7 +55,7 @@ public struct TestWorld: Sendable {
     ) -> ClinicService {
         ClinicService(
             stores: stores, gate: gate, clock: clock, events: events, logger: logger,
-            mail: { account, subject, body in try await accounts.sendNotice(to: account, subject: subject, body: body) })
+            seal: { account, subject, body in try await accounts.sealedNotice(to: account, subject: subject, body: body) })
     }
 
     /// The queued emails with their bodies unsealed, as the delivery loop would send them.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConfideAccounts
 import ConfideAudit
+import ConfideClinic
 import ConfideCore
 import ConfideHTTP
 import ConfideMail
@@ -145,6 +146,8 @@ struct Serve: AsyncParsableCommand {
             let interval = Int(ProcessInfo.processInfo.environment["CONFIDE_AUDIT_CHECKPOINT_SECONDS"] ?? "") ?? 10
             background.append((name: "audit-checkpoints", job: { try await publisher.run(interval: .seconds(max(1, interval))) }))
         }
+        // Reminders: every instance runs the job; the database lets exactly one send each.
+        background.append((name: "reminders", job: { [clinic = assembly.clinic] in try await clinic.runReminders(interval: .seconds(60)) }))
         if let url = configuration.smtpURL, let smtp = SMTPTransport(url: url) {
             let mail = OutboxDelivery(credentials: stores.credentials, transport: smtp, from: configuration.mailFrom,
                 open: { [accounts = assembly.accounts] in try accounts.openOutgoing($0) }, logger: logger)
