@@ -20,10 +20,14 @@ public struct ClinicError: Error, Hashable, Sendable {
         case amendmentRequired = "amendment-required"
         /// Notes can be written once the consultation has started.
         case notesNotOpen = "notes-not-open"
+        /// The patient holds the most upcoming appointments allowed.
+        case tooManyBookings = "too-many-bookings"
         /// The patient must register with a practice first.
         case practiceRequired = "practice-required"
         /// The account named cannot take this role (e.g. a patient as a practice's clinician).
         case wrongAccountKind = "wrong-account-kind"
+        /// The medicine matches a recorded allergy; prescribe only with an explicit acknowledgement.
+        case allergyWarning = "allergy-warning"
         /// Input failed validation.
         case validation
     }

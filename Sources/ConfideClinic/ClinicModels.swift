@@ -19,8 +19,10 @@ public struct ClinicConfiguration: Sendable {
     public var checkInOpensMinutes: Int = 60
     /// How soon a slot may be booked (a slot starting sooner is not offered).
     public var bookingLeadMinutes: Int = 5
-    /// The furthest ahead a search looks.
+    /// The furthest ahead a search looks and a booking may be made.
     public var searchHorizonDays: Int = 60
+    /// How many upcoming appointments one patient may hold at once.
+    public var maxUpcomingBookings: Int = 10
 
     public init() {}
 }
@@ -94,4 +96,32 @@ public struct NoteInput: Sendable {
         self.amendmentReason = amendmentReason
         self.expectedVersion = expectedVersion
     }
+}
+
+/// A prescription as the prescriber writes it.
+public struct PrescriptionInput: Sendable {
+    public var medicine: String
+    public var dose: String
+    public var route: String
+    public var frequency: String
+    public var quantity: Int
+    public var pharmacy: String
+    /// The prescriber has seen the allergy warning and prescribes anyway.
+    public var acknowledgeAllergy: Bool
+
+    public init(medicine: String, dose: String, route: String, frequency: String, quantity: Int, pharmacy: String, acknowledgeAllergy: Bool = false) {
+        self.medicine = medicine
+        self.dose = dose
+        self.route = route
+        self.frequency = frequency
+        self.quantity = quantity
+        self.pharmacy = pharmacy
+        self.acknowledgeAllergy = acknowledgeAllergy
+    }
+}
+
+/// A patient's allergies and current medicines, shown while prescribing.
+public struct ClinicalBackground: Sendable {
+    public var allergies: [AllergyRecord]
+    public var medicines: [MedicineRecord]
 }

@@ -238,6 +238,10 @@ public struct ClinicService: Sendable {
             }
             practice = registered
         }
+        // Searching every practice at once is not offered: it would cost the whole platform's plans.
+        guard practice != nil || query.clinician != nil else {
+            throw ClinicError(ValidationError(.invalidValue, field: "practice", message: "choose a practice (or a clinician) to search"))
+        }
         let scope: Scope<AvailabilityResource> = try await gate.scope(.search, by: r.principal, purpose: "booking", requestID: r.requestID)
         let now = clock.now()
         let earliest = now.addingTimeInterval(Double(configuration.bookingLeadMinutes) * 60)
@@ -249,9 +253,9 @@ public struct ClinicService: Sendable {
         for p in try await clinic.publishedPlans(scope, practice: practice) {
             if let role = query.role, p.role != role { continue }
             if let clinician = query.clinician, p.clinician != clinician { continue }
-            let taken = try await clinic.takenStarts(clinician: p.clinician, from: from, to: to)
+            let taken = try await clinic.takenIntervals(clinician: p.clinician, from: from, to: to)
             for slot in SlotGenerator.slots(plan: p.plan, zone: p.practice.zone.timeZone, from: from, to: to) {
-                if taken.contains(slot.start) { continue }
+                if taken.contains(where: { $0.start < slot.end && $0.end > slot.start }) { continue }
                 if let m = query.modality, !slot.modalities.contains(m) { continue }
                 offered.append(
                     OfferedSlot(
@@ -269,8 +273,10 @@ public struct ClinicService: Sendable {
     {
         let scope: Scope<AvailabilityResource> = try await gate.scope(.search, by: r.principal, purpose: "booking", requestID: r.requestID)
         guard let p = try await clinic.publishedPlans(scope, practice: practice).first(where: { $0.clinician == clinician }) else { return nil }
-        let earliest = clock.now().addingTimeInterval(Double(configuration.bookingLeadMinutes) * 60)
-        guard start >= earliest, let slot = SlotGenerator.offers(plan: p.plan, zone: p.practice.zone.timeZone, start: start, modality: modality)
+        let now = clock.now()
+        let earliest = now.addingTimeInterval(Double(configuration.bookingLeadMinutes) * 60)
+        let latest = now.addingTimeInterval(Double(configuration.searchHorizonDays) * 86_400)
+        guard start >= earliest, start <= latest, let slot = SlotGenerator.offers(plan: p.plan, zone: p.practice.zone.timeZone, start: start, modality: modality)
         else { return nil }
         return (slot, p.practice)
     }
@@ -289,6 +295,9 @@ public struct ClinicService: Sendable {
             throw ClinicError(.slotUnavailable, "this slot is not offered (it may be in the past or outside the clinician's hours)")
         }
         let now = clock.now()
+        guard try await clinic.upcomingBookings(patient: patient, after: now) < configuration.maxUpcomingBookings else {
+            throw ClinicError(.tooManyBookings, "you already have \(configuration.maxUpcomingBookings) upcoming appointments; cancel one to book another")
+        }
         let record = ConsultationRecord(
             id: Consultation.ID(), patient: patient, clinician: clinician, practice: practiceID, start: slot.start, end: slot.end,
             modality: modality, status: .booked, createdAt: now, updatedAt: now)
@@ -334,8 +343,8 @@ public struct ClinicService: Sendable {
         from: Date?, to: Date?, statuses: Set<ConsultationStatus>? = nil, assignedOnly: Bool = false, limit: Int = 100, _ r: ClinicRequest
     ) async throws -> [ConsultationView] {
         let scope: Scope<ConsultationResource> = try await gate.scope(by: r.principal, purpose: "care", requestID: r.requestID)
-        var list = try await clinic.consultations(scope, from: from, to: to, statuses: statuses, limit: limit)
-        if assignedOnly, let me = r.principal.account { list = list.filter { $0.record.clinician == me } }
+        let list = try await clinic.consultations(
+            scope, from: from, to: to, statuses: statuses, assignedTo: assignedOnly ? r.principal.account ?? Account.ID() : nil, limit: limit)
         try await gate.recordPresented(
             scope, items: list.map { ($0.record.id.description, $0.record.patient) }, purpose: "care", requestID: r.requestID)
         return list
@@ -361,7 +370,10 @@ public struct ClinicService: Sendable {
         let write: AuditedWrite<ConsultationResource> = try await gate.authorizeWrite(
             .update, id.description, facts: try await facts.consultationFacts(id, for: r.principal), by: r.principal, purpose: "care",
             requestID: r.requestID)
-        guard let current = try await clinic.consultation(write.grant) else { throw ClinicError(.notFound, "no such consultation") }
+        guard let current = try await clinic.consultation(write.grant) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.notFound, "no such consultation")
+        }
         let actor: LifecycleActor
         switch r.principal {
         case .patient: actor = .patient
@@ -410,7 +422,10 @@ public struct ClinicService: Sendable {
         let write: AuditedWrite<ConsultationResource> = try await gate.authorizeWrite(
             .update, id.description, facts: try await facts.consultationFacts(id, for: r.principal), by: r.principal, purpose: "booking",
             requestID: r.requestID)
-        guard let current = try await clinic.consultation(write.grant) else { throw ClinicError(.notFound, "no such consultation") }
+        guard let current = try await clinic.consultation(write.grant) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.notFound, "no such consultation")
+        }
         guard current.record.status == .booked else {
             try await gate.recordRefusal(write)
             throw ClinicError(.transitionNotAllowed, "only a booked consultation can be moved")
@@ -439,6 +454,111 @@ public struct ClinicService: Sendable {
         return view
     }
 
+    // MARK: allergies, medicines, prescriptions
+
+    /// The routes a prescription may take.
+    public static let routes: Set<String> = ["oral", "topical", "inhaled", "intramuscular", "subcutaneous", "intravenous", "rectal", "eye", "ear", "nasal", "vaginal", "transdermal"]
+
+    /// The allergies and current medicines of the consultation's patient (same audience as its notes).
+    public func background(_ consultation: Consultation.ID, _ r: ClinicRequest) async throws -> ClinicalBackground {
+        let grant: Grant<NoteResource> = try await gate.authorize(
+            .read, consultation.description, facts: try await facts.noteFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "care", requestID: r.requestID)
+        guard case .clinician = r.principal else { throw AccessDenied.notFound }
+        let b = try await clinic.background(consultation: grant)
+        return ClinicalBackground(allergies: b.allergies, medicines: b.medicines)
+    }
+
+    /// The signed-in patient's own allergies and medicines.
+    public func myBackground(_ r: ClinicRequest) async throws -> ClinicalBackground {
+        guard case .patient(_, let patient) = r.principal else { throw AccessDenied.notFound }
+        let grant: Grant<PatientRecordResource> = try await gate.authorize(
+            .read, patient.description, facts: try await facts.patientRecordFacts(patient, for: r.principal), by: r.principal,
+            purpose: "self-service", requestID: r.requestID)
+        let b = try await clinic.background(patient: grant)
+        return ClinicalBackground(allergies: b.allergies, medicines: b.medicines)
+    }
+
+    func backgroundWrite(_ consultation: Consultation.ID, _ r: ClinicRequest) async throws -> AuditedWrite<NoteResource> {
+        try await gate.authorizeWrite(
+            .update, consultation.description, facts: try await facts.noteFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "care", requestID: r.requestID)
+    }
+
+    /// Records an allergy on the record of the consultation's patient.
+    public func addAllergy(_ consultation: Consultation.ID, substance: String, reaction: String, _ r: ClinicRequest) async throws {
+        let s = try Self.text(substance, field: "substance", max: 120)
+        let re = try Self.text(reaction, field: "reaction", max: 500, required: false)
+        try await clinic.addAllergy(
+            substance: s, reaction: re, id: UUID().uuidString.lowercased(), at: clock.now(), write: try await backgroundWrite(consultation, r))
+    }
+
+    /// Records a current medicine on the record of the consultation's patient.
+    public func addMedicine(_ consultation: Consultation.ID, name: String, dose: String, _ r: ClinicRequest) async throws {
+        let n = try Self.text(name, field: "name", max: 120)
+        let d = try Self.text(dose, field: "dose", max: 120, required: false)
+        try await clinic.addMedicine(name: n, dose: d, id: UUID().uuidString.lowercased(), at: clock.now(), write: try await backgroundWrite(consultation, r))
+    }
+
+    /// Issues a prescription in a consultation. A medicine matching a recorded allergy is refused
+    /// with `allergy-warning` (naming the allergy) unless the prescriber acknowledges it; the
+    /// override is kept with the prescription.
+    public func prescribe(_ consultation: Consultation.ID, _ input: PrescriptionInput, _ r: ClinicRequest) async throws -> PrescriptionRecord {
+        guard let author = r.principal.account else { throw AccessDenied.notFound }
+        let medicine = try Self.text(input.medicine, field: "medicine", max: 120)
+        let dose = try Self.text(input.dose, field: "dose", max: 80)
+        let route = try Self.text(input.route, field: "route", max: 30).lowercased()
+        guard Self.routes.contains(route) else {
+            throw ClinicError(ValidationError(.invalidValue, field: "route", message: "choose a route such as oral, topical or inhaled"))
+        }
+        let frequency = try Self.text(input.frequency, field: "frequency", max: 80)
+        let pharmacy = try Self.text(input.pharmacy, field: "pharmacy", max: 200)
+        guard (1...1000).contains(input.quantity) else {
+            throw ClinicError(ValidationError(.invalidValue, field: "quantity", message: "enter a quantity of 1 to 1000"))
+        }
+        let write: AuditedWrite<PrescriptionResource> = try await gate.authorizeWrite(
+            .create, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "care", requestID: r.requestID)
+        let readNotes: Grant<NoteResource> = try await gate.authorize(
+            .read, consultation.description, facts: try await facts.noteFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "prescribing", requestID: r.requestID)
+        let consultationGrant: Grant<ConsultationResource> = try await gate.authorize(
+            .read, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "prescribing", requestID: r.requestID)
+        guard let view = try await clinic.consultation(consultationGrant), [.inProgress, .ended, .documented].contains(view.record.status) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.notesNotOpen, "prescriptions can be issued once the consultation has started")
+        }
+        let background = try await clinic.background(consultation: readNotes)
+        let conflicts = AllergyCheck.conflicts(medicine: medicine, allergies: background.allergies.map(\.substance))
+        if !conflicts.isEmpty && !input.acknowledgeAllergy {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.allergyWarning, "recorded allergy: \(conflicts.joined(separator: ", ")); prescribe only if you are sure, and acknowledge it")
+        }
+        let record = PrescriptionRecord(
+            id: UUID().uuidString.lowercased(), consultation: consultation, medicine: medicine, dose: dose, route: route, frequency: frequency,
+            quantity: input.quantity, pharmacy: pharmacy, status: "issued",
+            allergyOverride: conflicts.isEmpty ? nil : conflicts.joined(separator: ", "), issuedAt: clock.now(), author: author)
+        try await clinic.issuePrescription(record, write: write)
+        return record
+    }
+
+    /// The prescriptions of one consultation.
+    public func prescriptions(_ consultation: Consultation.ID, _ r: ClinicRequest) async throws -> [PrescriptionRecord] {
+        let grant: Grant<PrescriptionResource> = try await gate.authorize(
+            .read, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "care", requestID: r.requestID)
+        return try await clinic.prescriptions(consultation: grant)
+    }
+
+    /// Every prescription the caller may list (a patient: their own), newest first.
+    public func prescriptions(_ r: ClinicRequest) async throws -> [PrescriptionRecord] {
+        let scope: Scope<PrescriptionResource> = try await gate.scope(by: r.principal, purpose: "care", requestID: r.requestID)
+        let list = try await clinic.prescriptions(scope, limit: 200)
+        try await gate.recordPresented(scope, items: list.map { ($0.0.id, $0.1) }, purpose: "care", requestID: r.requestID)
+        return list.map(\.0)
+    }
+
     // MARK: notifications and reminders
 
     /// The texts of notices. INVARIANT: none carries clinical content, a name or a time: they
@@ -449,13 +569,15 @@ public struct ClinicService: Sendable {
         static func reminder(_ kind: String) -> String {
             kind == "10m"
                 ? "Your appointment starts soon. Sign in to Confide and check in."
-                : "Reminder: you have an appointment tomorrow. Sign in to Confide to see the time."
+                : "Reminder: you have an appointment coming up. Sign in to Confide to see the time."
         }
     }
 
     /// The reminder kinds: when before the start each is sent.
+    /// A day-before reminder goes out when the start is 20 to 24 hours away (a booking made at
+    /// shorter notice gets only the 10-minute one); a rescheduled consultation gets new ones.
     public static let reminderKinds: [(kind: String, ahead: TimeInterval, notBefore: TimeInterval)] = [
-        ("24h", 24 * 3600, 30 * 60),
+        ("24h", 24 * 3600, 20 * 3600),
         ("10m", 10 * 60, 0),
     ]
 

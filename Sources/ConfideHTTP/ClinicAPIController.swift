@@ -67,6 +67,29 @@ struct TransitionBody: APIInput {
     let event: String
 }
 
+struct AllergyBody: APIInput {
+    static let fields: Set<String> = ["substance", "reaction"]
+    let substance: String
+    let reaction: String?
+}
+
+struct MedicineBody: APIInput {
+    static let fields: Set<String> = ["name", "dose"]
+    let name: String
+    let dose: String?
+}
+
+struct PrescriptionBody: APIInput {
+    static let fields: Set<String> = ["medicine", "dose", "route", "frequency", "quantity", "pharmacy", "acknowledge_allergy"]
+    let medicine: String
+    let dose: String
+    let route: String
+    let frequency: String
+    let quantity: Int
+    let pharmacy: String
+    let acknowledge_allergy: Bool?
+}
+
 struct NoteBody: APIInput {
     static let fields: Set<String> = ["history", "examination", "assessment", "plan", "sign", "amendment_reason", "expected_version"]
     let history: String
@@ -200,9 +223,9 @@ extension ClinicError {
     var problem: Problem {
         switch code {
         case .notFound: .notFound
-        case .slotUnavailable, .outsideWindow, .notesNotOpen, .practiceRequired, .wrongAccountKind:
+        case .slotUnavailable, .outsideWindow, .notesNotOpen, .practiceRequired, .wrongAccountKind, .tooManyBookings:
             Problem(.unprocessableContent, code.rawValue, message)
-        case .slotTaken, .transitionNotAllowed, .conflict, .amendmentRequired: Problem(.conflict, code.rawValue, message)
+        case .slotTaken, .transitionNotAllowed, .conflict, .amendmentRequired, .allergyWarning: Problem(.conflict, code.rawValue, message)
         case .validation:
             validation.map { Problem(.unprocessableContent, $0.code.rawValue, $0.message, field: $0.field) }
                 ?? Problem(.unprocessableContent, "invalid-value", message)
@@ -239,6 +262,13 @@ struct ClinicAPIController {
         api.post("consultations/:consultationID/reschedule", use: reschedule)
         api.get("consultations/:consultationID/note", use: getNote)
         api.put("consultations/:consultationID/note", use: putNote)
+        api.get("consultations/:consultationID/background", use: getBackground)
+        api.post("consultations/:consultationID/allergies", use: addAllergy)
+        api.post("consultations/:consultationID/medicines", use: addMedicine)
+        api.get("consultations/:consultationID/prescriptions", use: listConsultationPrescriptions)
+        api.post("consultations/:consultationID/prescriptions", use: prescribe)
+        api.get("me/prescriptions", use: myPrescriptions)
+        api.get("me/background", use: myBackground)
         api.get("waiting-room", use: waitingRoom)
         api.get("me/notifications", use: listNotifications)
         api.post("me/notifications/read", use: markNotificationsRead)
@@ -557,6 +587,108 @@ struct ClinicAPIController {
     @Sendable func waitingRoom(_ request: Request, context: SignedInContext) async throws -> Response {
         let list = try await run { try await clinic.waitingRoom(req(context)) }
         return try jsonResponse(ConsultationListJSON(consultations: list.map { ConsultationJSON($0, for: context.principal) }))
+    }
+
+    // MARK: allergies, medicines, prescriptions
+
+    struct BackgroundJSON: Encodable {
+        struct Allergy: Encodable {
+            let id: String
+            let substance: String
+            let reaction: String
+            let recorded_at: String
+        }
+        struct Medicine: Encodable {
+            let id: String
+            let name: String
+            let dose: String
+            let recorded_at: String
+        }
+        let allergies: [Allergy]
+        let medicines: [Medicine]
+
+        init(_ b: ClinicalBackground) {
+            let iso = ISO8601DateFormatter()
+            allergies = b.allergies.map { .init(id: $0.id, substance: $0.substance, reaction: $0.reaction, recorded_at: iso.string(from: $0.recordedAt)) }
+            medicines = b.medicines.map { .init(id: $0.id, name: $0.name, dose: $0.dose, recorded_at: iso.string(from: $0.recordedAt)) }
+        }
+    }
+
+    struct PrescriptionJSON: Encodable {
+        let id: String
+        let consultation_id: String
+        let medicine: String
+        let dose: String
+        let route: String
+        let frequency: String
+        let quantity: Int
+        let pharmacy: String
+        let status: String
+        let allergy_override: String?
+        let issued_at: String
+
+        init(_ p: PrescriptionRecord) {
+            id = p.id
+            consultation_id = p.consultation.description
+            medicine = p.medicine
+            dose = p.dose
+            route = p.route
+            frequency = p.frequency
+            quantity = p.quantity
+            pharmacy = p.pharmacy
+            status = p.status
+            allergy_override = p.allergyOverride
+            issued_at = ISO8601DateFormatter().string(from: p.issuedAt)
+        }
+    }
+
+    struct PrescriptionListJSON: Encodable { let prescriptions: [PrescriptionJSON] }
+
+    @Sendable func getBackground(_ request: Request, context: SignedInContext) async throws -> Response {
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        return try jsonResponse(BackgroundJSON(try await run { try await clinic.background(id, req(context)) }))
+    }
+
+    @Sendable func myBackground(_ request: Request, context: SignedInContext) async throws -> Response {
+        try jsonResponse(BackgroundJSON(try await run { try await clinic.myBackground(req(context)) }))
+    }
+
+    @Sendable func addAllergy(_ request: Request, context: SignedInContext) async throws -> Response {
+        var request = request
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        let b = try await request.decodeStrict(AllergyBody.self, limit: settings.maxBodyBytes)
+        try await run { try await clinic.addAllergy(id, substance: b.substance, reaction: b.reaction ?? "", req(context)) }
+        return Response(status: .noContent)
+    }
+
+    @Sendable func addMedicine(_ request: Request, context: SignedInContext) async throws -> Response {
+        var request = request
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        let b = try await request.decodeStrict(MedicineBody.self, limit: settings.maxBodyBytes)
+        try await run { try await clinic.addMedicine(id, name: b.name, dose: b.dose ?? "", req(context)) }
+        return Response(status: .noContent)
+    }
+
+    @Sendable func listConsultationPrescriptions(_ request: Request, context: SignedInContext) async throws -> Response {
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        let list = try await run { try await clinic.prescriptions(id, req(context)) }
+        return try jsonResponse(PrescriptionListJSON(prescriptions: list.map(PrescriptionJSON.init)))
+    }
+
+    @Sendable func myPrescriptions(_ request: Request, context: SignedInContext) async throws -> Response {
+        let list = try await run { try await clinic.prescriptions(req(context)) }
+        return try jsonResponse(PrescriptionListJSON(prescriptions: list.map(PrescriptionJSON.init)))
+    }
+
+    @Sendable func prescribe(_ request: Request, context: SignedInContext) async throws -> Response {
+        var request = request
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        let b = try await request.decodeStrict(PrescriptionBody.self, limit: settings.maxBodyBytes)
+        let input = PrescriptionInput(
+            medicine: b.medicine, dose: b.dose, route: b.route, frequency: b.frequency, quantity: b.quantity, pharmacy: b.pharmacy,
+            acknowledgeAllergy: b.acknowledge_allergy ?? false)
+        let record = try await run { try await clinic.prescribe(id, input, req(context)) }
+        return try jsonResponse(PrescriptionJSON(record), status: .created)
     }
 
     // MARK: notifications

@@ -41,6 +41,11 @@ public enum NoteResource: PolicyResource {
     public static let kind = ResourceKind.note
 }
 
+/// A prescription issued in a consultation (clinical content).
+public enum PrescriptionResource: PolicyResource {
+    public static let kind = ResourceKind.prescription
+}
+
 /// A patient's consent for a care team.
 public enum CareConsentResource: PolicyResource {
     public static let kind = ResourceKind.careConsent

@@ -77,12 +77,17 @@ public struct PolicyEngine: Sendable {
         case .breakGlassInvoked:
             return .success(r.invokesBreakGlass)
         case .all(let cs):
+            // A false child makes the whole false whatever the others say (as SQL's AND does with
+            // NULL), so the result never depends on the order of the children.
+            var firstError: Failure?
             for c in cs {
                 switch evaluate(c, r, f) {
                 case .success(true): continue
-                case let other: return other
+                case .success(false): return .success(false)
+                case .failure(let e): firstError = firstError ?? e
                 }
             }
+            if let firstError { return .failure(firstError) }
             return .success(true)
         case .any(let cs):
             var firstError: Failure?

@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-26.1",
+        version: "2026-11-26.2",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -26,6 +26,10 @@ extension PolicySet {
                 actions: [.read, .list], resources: [.note], when: .all([.principalIsOwningPatient, .resourceIsSigned]),
                 rationale: "a patient reads the notes of their consultations once the clinician has signed them"),
             Rule(
+                id: "patient.own-prescriptions.v1", effect: .permit, principals: [.patient],
+                actions: [.read, .list], resources: [.prescription], when: .principalIsOwningPatient,
+                rationale: "a patient sees the prescriptions issued to them"),
+            Rule(
                 id: "patient.own-consents.v1", effect: .permit, principals: [.patient],
                 actions: [.read, .list, .update], resources: [.careConsent], when: .principalIsOwningPatient,
                 rationale: "a patient sees and withdraws their care-team consents"),
@@ -48,8 +52,12 @@ extension PolicySet {
                 actions: [.read, .list, .create, .update], resources: [.note], when: .principalIsAssignedClinician,
                 rationale: "the consultation's clinician writes, signs and amends its notes"),
             Rule(
+                id: "clinician.assigned-prescriptions.v1", effect: .permit, principals: [.clinician],
+                actions: [.read, .list, .create], resources: [.prescription], when: .principalIsAssignedClinician,
+                rationale: "the consultation's clinician prescribes in it"),
+            Rule(
                 id: "clinician.care-team.v1", effect: .permit, principals: [.clinician],
-                actions: [.read, .list], resources: [.patientRecord, .consultation, .note], when: .principalInConsentedCareTeam,
+                actions: [.read, .list], resources: [.patientRecord, .consultation, .note, .prescription], when: .principalInConsentedCareTeam,
                 rationale: "members of a care team the patient has consented to may read the patient's record"),
             Rule(
                 id: "clinician.break-glass.v1", effect: .permit, principals: [.clinician],

@@ -215,3 +215,76 @@ public struct DueReminder: Sendable, Hashable {
         self.start = start
     }
 }
+
+/// An allergy recorded on a patient's record (clinical content).
+public struct AllergyRecord: Sendable, Hashable {
+    public var id: String
+    public var patient: Patient.ID
+    public var substance: String
+    public var reaction: String
+    public var recordedAt: Date
+    public var recordedBy: Account.ID
+
+    public init(id: String, patient: Patient.ID, substance: String, reaction: String, recordedAt: Date, recordedBy: Account.ID) {
+        self.id = id
+        self.patient = patient
+        self.substance = substance
+        self.reaction = reaction
+        self.recordedAt = recordedAt
+        self.recordedBy = recordedBy
+    }
+}
+
+/// A medicine the patient currently takes (clinical content).
+public struct MedicineRecord: Sendable, Hashable {
+    public var id: String
+    public var patient: Patient.ID
+    public var name: String
+    public var dose: String
+    public var recordedAt: Date
+    public var recordedBy: Account.ID
+
+    public init(id: String, patient: Patient.ID, name: String, dose: String, recordedAt: Date, recordedBy: Account.ID) {
+        self.id = id
+        self.patient = patient
+        self.name = name
+        self.dose = dose
+        self.recordedAt = recordedAt
+        self.recordedBy = recordedBy
+    }
+}
+
+/// A prescription issued in a consultation. Its patient is its consultation's patient.
+public struct PrescriptionRecord: Sendable, Hashable {
+    public var id: String
+    public var consultation: Consultation.ID
+    public var medicine: String
+    public var dose: String
+    public var route: String
+    public var frequency: String
+    public var quantity: Int
+    public var pharmacy: String
+    public var status: String
+    /// The recorded allergies the prescriber was warned about and chose to override.
+    public var allergyOverride: String?
+    public var issuedAt: Date
+    public var author: Account.ID
+
+    public init(
+        id: String, consultation: Consultation.ID, medicine: String, dose: String, route: String, frequency: String, quantity: Int,
+        pharmacy: String, status: String, allergyOverride: String?, issuedAt: Date, author: Account.ID
+    ) {
+        self.id = id
+        self.consultation = consultation
+        self.medicine = medicine
+        self.dose = dose
+        self.route = route
+        self.frequency = frequency
+        self.quantity = quantity
+        self.pharmacy = pharmacy
+        self.status = status
+        self.allergyOverride = allergyOverride
+        self.issuedAt = issuedAt
+        self.author = author
+    }
+}

@@ -70,17 +70,19 @@ public protocol ClinicStore: Sendable {
     func replaceAvailability(_ plan: AvailabilityPlan, at: Date, write: AuditedWrite<AvailabilityResource>) async throws
     /// Every published plan in the scope, optionally of one practice.
     func publishedPlans(_ scope: Scope<AvailabilityResource>, practice: Practice.ID?) async throws -> [PublishedPlan]
-    /// Slot starts already held by an active booking of this clinician (no patient identifiers).
-    func takenStarts(clinician: Account.ID, from: Date, to: Date) async throws -> Set<Date>
+    /// Times already held by an active booking of this clinician (no patient identifiers).
+    func takenIntervals(clinician: Account.ID, from: Date, to: Date) async throws -> [DateInterval]
+    /// How many active bookings a patient holds after `after` (a count only).
+    func upcomingBookings(patient: Patient.ID, after: Date) async throws -> Int
 
     // MARK: consultations (patient data)
     /// Books a slot: the record's patient, clinician and practice were set by the server.
-    /// - Throws: `StoreError(.slotTaken)` when an active booking holds the clinician's slot.
+    /// - Throws: `StoreError(.slotTaken)` when an active booking of the clinician overlaps it.
     func book(_ consultation: ConsultationRecord, write: AuditedWrite<ConsultationResource>) async throws
     func consultation(_ grant: Grant<ConsultationResource>) async throws -> ConsultationView?
     /// The consultations in the scope between `from` and `to` (by start), soonest first.
     func consultations(
-        _ scope: Scope<ConsultationResource>, from: Date?, to: Date?, statuses: Set<ConsultationStatus>?, limit: Int
+        _ scope: Scope<ConsultationResource>, from: Date?, to: Date?, statuses: Set<ConsultationStatus>?, assignedTo: Account.ID?, limit: Int
     ) async throws -> [ConsultationView]
     /// Moves the consultation from `from` to `to`, only if it is still in `from` (a concurrent
     /// change wins otherwise: `false`, nothing written).
@@ -97,6 +99,22 @@ public protocol ClinicStore: Sendable {
     /// Stores the next version of a note, only if the latest stored version is `expectedVersion`
     /// (0: no note yet); `false` when another save came first.
     func saveNote(_ version: NoteVersion, expectedVersion: Int, write: AuditedWrite<NoteResource>) async throws -> Bool
+
+    // MARK: allergies, medicines, prescriptions (clinical content)
+    /// The allergies and current medicines of the patient of the consultation the grant names
+    /// (resolved through the consultation, never through the caller).
+    func background(consultation grant: Grant<NoteResource>) async throws -> (allergies: [AllergyRecord], medicines: [MedicineRecord])
+    /// The patient's own allergies and medicines.
+    func background(patient grant: Grant<PatientRecordResource>) async throws -> (allergies: [AllergyRecord], medicines: [MedicineRecord])
+    /// Records an allergy or a medicine for the patient of the consultation the write names.
+    func addAllergy(substance: String, reaction: String, id: String, at: Date, write: AuditedWrite<NoteResource>) async throws
+    func addMedicine(name: String, dose: String, id: String, at: Date, write: AuditedWrite<NoteResource>) async throws
+    /// Issues a prescription in the consultation the write names.
+    func issuePrescription(_ prescription: PrescriptionRecord, write: AuditedWrite<PrescriptionResource>) async throws
+    /// The prescriptions of the consultation the grant names.
+    func prescriptions(consultation grant: Grant<PrescriptionResource>) async throws -> [PrescriptionRecord]
+    /// The prescriptions in the scope (a patient: their own).
+    func prescriptions(_ scope: Scope<PrescriptionResource>, limit: Int) async throws -> [(PrescriptionRecord, Patient.ID)]
 
     // MARK: reminders and notifications
     /// How many active consultations start in (`from`, `to`] without a reminder of `kind` yet

@@ -51,6 +51,15 @@ public final class LocalEventChannel: EventChannel {
         for continuation in targets { continuation.yield(event) }
     }
 
+    /// Tells every subscriber on this instance to reload (events may have been missed, e.g.
+    /// while the PostgreSQL listener reconnected).
+    public func deliverResync() {
+        let targets = state.withLock { s in s.subscribers.map { ($0.key, Array($0.value.values)) } }
+        for (topic, continuations) in targets {
+            for c in continuations { c.yield(ClinicEvent(topic: topic, kind: "resync")) }
+        }
+    }
+
     public func events(topic: String) -> AsyncStream<ClinicEvent> {
         let (stream, continuation) = AsyncStream<ClinicEvent>.makeStream(bufferingPolicy: .bufferingNewest(64))
         let key: Int? = state.withLock { s in

@@ -19,6 +19,7 @@ public final class PostgresEventChannel: EventChannel {
     /// Becomes true once the first LISTEN is in place (tests wait for it).
     let listening = Mutex(false)
     let current = Mutex<PostgresConnection?>(nil)
+    let everListened = Mutex(false)
 
     /// - Parameters:
     ///   - backend: the pool used to publish.
@@ -44,7 +45,13 @@ public final class PostgresEventChannel: EventChannel {
                     self.current.withLock { $0 = connection }
                     do {
                         try await connection.listen(on: channel) { notifications in
+                            let reconnected = self.everListened.withLock { was in
+                                defer { was = true }
+                                return was
+                            }
                             self.listening.withLock { $0 = true }
+                            // Events sent while we were not listening are lost: pages reload instead.
+                            if reconnected { local.deliverResync() }
                             for try await notification in notifications {
                                 if let event = try? JSONDecoder().decode(ClinicEvent.self, from: Data(notification.payload.utf8)) {
                                     local.deliver(event)

@@ -266,5 +266,49 @@ enum Migrations {
                 """,
                 "CREATE INDEX notifications_account ON notifications (account_id, created_at)",
             ]),
+        Migration(
+            version: 6, name: "allergies, current medicines, prescriptions",
+            statements: [
+                """
+                CREATE TABLE patient_allergies (
+                    id TEXT PRIMARY KEY,
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    substance TEXT NOT NULL,
+                    reaction TEXT NOT NULL,
+                    recorded_at BIGINT NOT NULL,
+                    recorded_by TEXT NOT NULL REFERENCES accounts(id)
+                )
+                """,
+                "CREATE INDEX patient_allergies_patient ON patient_allergies (patient_id)",
+                """
+                CREATE TABLE patient_medicines (
+                    id TEXT PRIMARY KEY,
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    name TEXT NOT NULL,
+                    dose TEXT NOT NULL,
+                    recorded_at BIGINT NOT NULL,
+                    recorded_by TEXT NOT NULL REFERENCES accounts(id)
+                )
+                """,
+                "CREATE INDEX patient_medicines_patient ON patient_medicines (patient_id)",
+                // A prescription has no patient column: its patient is its consultation's.
+                """
+                CREATE TABLE prescriptions (
+                    id TEXT PRIMARY KEY,
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    medicine TEXT NOT NULL,
+                    dose TEXT NOT NULL,
+                    route TEXT NOT NULL,
+                    frequency TEXT NOT NULL,
+                    quantity BIGINT NOT NULL,
+                    pharmacy TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    allergy_override TEXT,
+                    issued_at BIGINT NOT NULL,
+                    author TEXT NOT NULL REFERENCES accounts(id)
+                )
+                """,
+                "CREATE INDEX prescriptions_consultation ON prescriptions (consultation_id)",
+            ]),
     ]
 }

@@ -82,6 +82,36 @@ extension SQLStores {
     }
 }
 
+extension SQLStores {
+    /// Serialises bookings so the overlap check and the insert are one step across instances
+    /// (PostgreSQL: the audit sequencer's transaction lock, which the write takes anyway; SQLite
+    /// serialises transactions already).
+    func lockClinicianSlots(_ db: any SQLDatabase) async throws {
+        if let lock = backend.sequencerLockStatement { try await db.raw(SQLQueryString(lock)).run() }
+    }
+
+    /// INVARIANT: a clinician never holds two active bookings that overlap in time (slots of
+    /// different lengths, two practices, a changed plan). The unique index catches equal starts;
+    /// this catches the rest.
+    func checkNoOverlap(_ db: any SQLDatabase, clinician: String, start: Date, end: Date, except: String?) async throws {
+        let overlapping = try await db.raw(
+            """
+            SELECT id FROM consultations WHERE clinician_id = \(bind: clinician)
+            AND status IN ('booked', 'checked-in', 'in-progress')
+            AND starts_at < \(bind: end.epochMilliseconds) AND ends_at > \(bind: start.epochMilliseconds)
+            """
+        ).all().map { try $0.decode(column: "id", as: String.self) }
+        if overlapping.contains(where: { $0 != except }) { throw StoreError(.slotTaken) }
+    }
+
+    func checkNoOverlap(_ db: any SQLDatabase, clinicianOf id: String, start: Date, end: Date) async throws {
+        guard let row = try await db.raw("SELECT clinician_id FROM consultations WHERE id = \(bind: id)").first() else {
+            throw StoreError(.conflict)
+        }
+        try await checkNoOverlap(db, clinician: try row.decode(column: "clinician_id", as: String.self), start: start, end: end, except: id)
+    }
+}
+
 extension SQLStores: ClinicStore {
     // MARK: practices
 
@@ -368,16 +398,28 @@ extension SQLStores: ClinicStore {
         }
     }
 
-    public func takenStarts(clinician: Account.ID, from: Date, to: Date) async throws -> Set<Date> {
+    public func takenIntervals(clinician: Account.ID, from: Date, to: Date) async throws -> [DateInterval] {
         try await read { db in
-            Set(
+            try await db.raw(
+                """
+                SELECT starts_at, ends_at FROM consultations WHERE clinician_id = \(bind: clinician.description)
+                AND ends_at > \(bind: from.epochMilliseconds) AND starts_at < \(bind: to.epochMilliseconds)
+                AND status IN ('booked', 'checked-in', 'in-progress')
+                ORDER BY starts_at
+                """
+            ).all().map { DateInterval(start: try $0.ms("starts_at"), end: try $0.ms("ends_at")) }
+        }
+    }
+
+    public func upcomingBookings(patient: Patient.ID, after: Date) async throws -> Int {
+        try await read { db in
+            Int(
                 try await db.raw(
                     """
-                    SELECT starts_at FROM consultations WHERE clinician_id = \(bind: clinician.description)
-                    AND starts_at >= \(bind: from.epochMilliseconds) AND starts_at < \(bind: to.epochMilliseconds)
-                    AND status IN ('booked', 'checked-in', 'in-progress')
+                    SELECT COUNT(*) AS n FROM consultations WHERE patient_id = \(bind: patient.description)
+                    AND status IN ('booked', 'checked-in') AND starts_at > \(bind: after.epochMilliseconds)
                     """
-                ).all().map { try $0.ms("starts_at") })
+                ).first()?.decode(column: "n", as: Int64.self) ?? 0)
         }
     }
 
@@ -389,6 +431,8 @@ extension SQLStores: ClinicStore {
         guard write.grant.patient == c.patient, c.status == .booked else { throw StoreError(.capabilityMismatch) }
         do {
             try await audited(write) { db in
+                try await self.lockClinicianSlots(db)
+                try await self.checkNoOverlap(db, clinician: c.clinician.description, start: c.start, end: c.end, except: nil)
                 try await db.raw(
                     """
                     INSERT INTO consultations (id, patient_id, clinician_id, practice_id, starts_at, ends_at, modality, status, created_at, updated_at)
@@ -411,9 +455,10 @@ extension SQLStores: ClinicStore {
     }
 
     public func consultations(
-        _ scope: Scope<ConsultationResource>, from: Date?, to: Date?, statuses: Set<ConsultationStatus>?, limit: Int
+        _ scope: Scope<ConsultationResource>, from: Date?, to: Date?, statuses: Set<ConsultationStatus>?, assignedTo: Account.ID?, limit: Int
     ) async throws -> [ConsultationView] {
         let predicate = scope.predicate.sql(consultationColumns)
+        let assigned: SQLQueryString = assignedTo.map { "c.clinician_id = \(bind: $0.description)" } ?? "1 = 1"
         let lower: SQLQueryString = from.map { "c.starts_at >= \(bind: $0.epochMilliseconds)" } ?? "1 = 1"
         let upper: SQLQueryString = to.map { "c.starts_at < \(bind: $0.epochMilliseconds)" } ?? "1 = 1"
         let status: SQLQueryString =
@@ -421,7 +466,7 @@ extension SQLStores: ClinicStore {
         let cap = Int64(min(max(limit, 1), 500))
         return try await read { db in
             try await db.raw(
-                "\(consultationViewSelect) WHERE (\(predicate)) AND \(lower) AND \(upper) AND \(status) ORDER BY c.starts_at, c.id LIMIT \(bind: cap)"
+                "\(consultationViewSelect) WHERE (\(predicate)) AND \(assigned) AND \(lower) AND \(upper) AND \(status) ORDER BY c.starts_at, c.id LIMIT \(bind: cap)"
             ).all().map { try $0.consultationView() }
         }
     }
@@ -436,12 +481,15 @@ extension SQLStores: ClinicStore {
                 let current = try await db.raw("SELECT status FROM consultations WHERE id = \(bind: id)").first()?
                     .decode(column: "status", as: String.self)
                 guard current == from.rawValue else { throw StoreError(.conflict) }
-                try await db.raw(
+                // INVARIANT: the row must actually change (a concurrent transition may have won
+                // since the read above); otherwise nothing is recorded and the caller hears "conflict".
+                let changed = try await db.raw(
                     """
                     UPDATE consultations SET status = \(bind: to.rawValue), updated_at = \(bind: at.epochMilliseconds)
-                    WHERE id = \(bind: id) AND status = \(bind: from.rawValue)
+                    WHERE id = \(bind: id) AND status = \(bind: from.rawValue) RETURNING id
                     """
-                ).run()
+                ).all()
+                guard changed.count == 1 else { throw StoreError(.conflict) }
                 try await db.raw(
                     """
                     INSERT INTO consultation_events (consultation_id, at, event, from_status, to_status, actor)
@@ -464,13 +512,18 @@ extension SQLStores: ClinicStore {
                 let current = try await db.raw("SELECT status FROM consultations WHERE id = \(bind: id)").first()?
                     .decode(column: "status", as: String.self)
                 guard current == ConsultationStatus.booked.rawValue else { throw StoreError(.conflict) }
-                try await db.raw(
+                try await self.lockClinicianSlots(db)
+                try await self.checkNoOverlap(db, clinicianOf: id, start: start, end: end)
+                let changed = try await db.raw(
                     """
                     UPDATE consultations SET starts_at = \(bind: start.epochMilliseconds), ends_at = \(bind: end.epochMilliseconds),
                         modality = \(bind: modality.rawValue), updated_at = \(bind: at.epochMilliseconds)
-                    WHERE id = \(bind: id) AND status = 'booked'
+                    WHERE id = \(bind: id) AND status = 'booked' RETURNING id
                     """
-                ).run()
+                ).all()
+                guard changed.count == 1 else { throw StoreError(.conflict) }
+                // The new time gets its own reminders.
+                try await db.raw("DELETE FROM reminders_sent WHERE consultation_id = \(bind: id)").run()
                 try await db.raw(
                     """
                     INSERT INTO consultation_events (consultation_id, at, event, from_status, to_status, actor)
@@ -734,4 +787,121 @@ func insertNotificationSQL(_ n: NotificationRecord) -> SQLQueryString {
     VALUES (\(bind: n.id), \(bind: n.account.description), \(bind: n.kind), \(bind: n.consultation?.description), \(bind: n.text),
         \(bind: n.createdAt.epochMilliseconds))
     """
+}
+
+// MARK: - allergies, medicines, prescriptions
+
+extension SQLRow {
+    func prescriptionRecord() throws -> PrescriptionRecord {
+        PrescriptionRecord(
+            id: try decode(column: "id", as: String.self), consultation: try id("consultation_id"),
+            medicine: try decode(column: "medicine", as: String.self), dose: try decode(column: "dose", as: String.self),
+            route: try decode(column: "route", as: String.self), frequency: try decode(column: "frequency", as: String.self),
+            quantity: Int(try decode(column: "quantity", as: Int64.self)), pharmacy: try decode(column: "pharmacy", as: String.self),
+            status: try decode(column: "status", as: String.self), allergyOverride: try decode(column: "allergy_override", as: String?.self),
+            issuedAt: try ms("issued_at"), author: try id("author"))
+    }
+}
+
+extension SQLStores {
+    func background(patient: String, db: any SQLDatabase) async throws -> (allergies: [AllergyRecord], medicines: [MedicineRecord]) {
+        let allergies = try await db.raw(
+            "SELECT * FROM patient_allergies WHERE patient_id = \(bind: patient) ORDER BY recorded_at, id"
+        ).all().map { row in
+            AllergyRecord(
+                id: try row.decode(column: "id", as: String.self), patient: try row.id("patient_id"),
+                substance: try row.decode(column: "substance", as: String.self), reaction: try row.decode(column: "reaction", as: String.self),
+                recordedAt: try row.ms("recorded_at"), recordedBy: try row.id("recorded_by"))
+        }
+        let medicines = try await db.raw(
+            "SELECT * FROM patient_medicines WHERE patient_id = \(bind: patient) ORDER BY recorded_at, id"
+        ).all().map { row in
+            MedicineRecord(
+                id: try row.decode(column: "id", as: String.self), patient: try row.id("patient_id"),
+                name: try row.decode(column: "name", as: String.self), dose: try row.decode(column: "dose", as: String.self),
+                recordedAt: try row.ms("recorded_at"), recordedBy: try row.id("recorded_by"))
+        }
+        return (allergies, medicines)
+    }
+
+    /// The patient of a consultation: the ground truth for everything that hangs off it.
+    func consultationPatient(_ consultation: String, db: any SQLDatabase) async throws -> String {
+        guard let row = try await db.raw("SELECT patient_id FROM consultations WHERE id = \(bind: consultation)").first() else {
+            throw StoreError(.capabilityMismatch)
+        }
+        return try row.decode(column: "patient_id", as: String.self)
+    }
+
+    public func background(consultation grant: Grant<NoteResource>) async throws -> (allergies: [AllergyRecord], medicines: [MedicineRecord]) {
+        try await read { db in
+            try await self.background(patient: try await self.consultationPatient(grant.resourceID, db: db), db: db)
+        }
+    }
+
+    public func background(patient grant: Grant<PatientRecordResource>) async throws -> (allergies: [AllergyRecord], medicines: [MedicineRecord]) {
+        guard grant.action == .read else { throw StoreError(.capabilityMismatch) }
+        return try await read { db in try await self.background(patient: grant.resourceID, db: db) }
+    }
+
+    public func addAllergy(substance: String, reaction: String, id: String, at: Date, write: AuditedWrite<NoteResource>) async throws {
+        try check(write, [.update, .create])
+        guard let author = write.grant.principal.account else { throw StoreError(.capabilityMismatch) }
+        try await audited(write) { db in
+            let patient = try await self.consultationPatient(write.grant.resourceID, db: db)
+            try await db.raw(
+                """
+                INSERT INTO patient_allergies (id, patient_id, substance, reaction, recorded_at, recorded_by)
+                VALUES (\(bind: id), \(bind: patient), \(bind: substance), \(bind: reaction), \(bind: at.epochMilliseconds), \(bind: author.description))
+                """
+            ).run()
+        }
+    }
+
+    public func addMedicine(name: String, dose: String, id: String, at: Date, write: AuditedWrite<NoteResource>) async throws {
+        try check(write, [.update, .create])
+        guard let author = write.grant.principal.account else { throw StoreError(.capabilityMismatch) }
+        try await audited(write) { db in
+            let patient = try await self.consultationPatient(write.grant.resourceID, db: db)
+            try await db.raw(
+                """
+                INSERT INTO patient_medicines (id, patient_id, name, dose, recorded_at, recorded_by)
+                VALUES (\(bind: id), \(bind: patient), \(bind: name), \(bind: dose), \(bind: at.epochMilliseconds), \(bind: author.description))
+                """
+            ).run()
+        }
+    }
+
+    public func issuePrescription(_ p: PrescriptionRecord, write: AuditedWrite<PrescriptionResource>) async throws {
+        try check(write, [.create], id: p.consultation.description)
+        try await audited(write) { db in
+            try await db.raw(
+                """
+                INSERT INTO prescriptions (id, consultation_id, medicine, dose, route, frequency, quantity, pharmacy, status, allergy_override,
+                    issued_at, author)
+                VALUES (\(bind: p.id), \(bind: p.consultation.description), \(bind: p.medicine), \(bind: p.dose), \(bind: p.route),
+                    \(bind: p.frequency), \(bind: Int64(p.quantity)), \(bind: p.pharmacy), \(bind: p.status), \(bind: p.allergyOverride),
+                    \(bind: p.issuedAt.epochMilliseconds), \(bind: p.author.description))
+                """
+            ).run()
+        }
+    }
+
+    public func prescriptions(consultation grant: Grant<PrescriptionResource>) async throws -> [PrescriptionRecord] {
+        try await read { db in
+            try await db.raw("SELECT * FROM prescriptions WHERE consultation_id = \(bind: grant.resourceID) ORDER BY issued_at, id").all()
+                .map { try $0.prescriptionRecord() }
+        }
+    }
+
+    public func prescriptions(_ scope: Scope<PrescriptionResource>, limit: Int) async throws -> [(PrescriptionRecord, Patient.ID)] {
+        let predicate = scope.predicate.sql(consultationColumns)
+        return try await read { db in
+            try await db.raw(
+                """
+                SELECT rx.*, c.patient_id AS rx_patient FROM prescriptions rx JOIN consultations c ON c.id = rx.consultation_id
+                WHERE \(predicate) ORDER BY rx.issued_at DESC, rx.id LIMIT \(bind: Int64(min(max(limit, 1), 500)))
+                """
+            ).all().map { row in (try row.prescriptionRecord(), try row.id("rx_patient")) }
+        }
+    }
 }

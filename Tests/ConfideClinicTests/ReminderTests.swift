@@ -13,28 +13,31 @@ struct ReminderTests {
             let clinic = try await ClinicFixture.make(world)
             let alice = try await clinic.patient(world, name: "Alice")
             let bob = try await clinic.patient(world, name: "Bob")
-            let a = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(0), modality: .video, .by(alice)).record
-            _ = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(1), modality: .video, .by(bob))
+            // Booked on Monday 08:00 for Tuesday 09:00 and 09:10.
+            let tuesday = { (slot: Int) in clinic.slot(slot).addingTimeInterval(86_400) }
+            let a = try await world.clinic.book(clinician: clinic.gpAccount, start: tuesday(0), modality: .video, .by(alice)).record
+            _ = try await world.clinic.book(clinician: clinic.gpAccount, start: tuesday(1), modality: .video, .by(bob))
             func appointmentEmails() async throws -> [OutgoingEmail] {
                 try await world.outbox(limit: 100).filter { $0.subject.contains("appointment") }
             }
             let confirmations = try await appointmentEmails().count
             #expect(confirmations == 2)
-            // 08:00, appointments at 09:00 and 09:10: both get the day-before reminder now.
             let instances = [world] + (try (0..<3).map { _ in try world.sibling() })
-            let sent = try await withThrowingTaskGroup(of: Int.self) { group in
-                for instance in instances { group.addTask { try await instance.clinic.sendDueReminders() } }
-                return try await group.reduce(0, +)
+            func runEverywhere() async throws -> Int {
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for instance in instances { group.addTask { try await instance.clinic.sendDueReminders() } }
+                    return try await group.reduce(0, +)
+                }
             }
-            #expect(sent == 2)
-            #expect(try await world.clinic.sendDueReminders() == 0)
-            // 08:52: Alice's 10-minute reminder is due, Bob's not yet.
-            world.clock.advance(by: 52 * 60)
-            let soon = try await withThrowingTaskGroup(of: Int.self) { group in
-                for instance in instances { group.addTask { try await instance.clinic.sendDueReminders() } }
-                return try await group.reduce(0, +)
-            }
-            #expect(soon == 1)
+            // 25 hours ahead: nothing yet.
+            #expect(try await runEverywhere() == 0)
+            // Monday 10:00, 23 hours ahead: both day-before reminders, once each.
+            world.clock.advance(by: 2 * 3600)
+            #expect(try await runEverywhere() == 2)
+            #expect(try await runEverywhere() == 0)
+            // Tuesday 08:52: Alice's 10-minute reminder is due, Bob's not yet.
+            world.clock.advance(by: 22 * 3600 + 52 * 60)
+            #expect(try await runEverywhere() == 1)
             let emails = try await appointmentEmails()
             #expect(emails.count == confirmations + 3)
             // Content-free: no names, times or clinical words, only a prompt to sign in.
