@@ -334,8 +334,17 @@ public struct ClinicService: Sendable {
         let grant: Grant<ConsultationResource> = try await gate.authorize(
             .read, id.description, facts: try await facts.consultationFacts(id, for: r.principal), by: r.principal,
             purpose: breakGlassReason == nil ? "care" : "break-glass", requestID: r.requestID, breakGlassReason: breakGlassReason)
+        try await keepBreakGlassReason(grant, breakGlassReason, r)
         guard let view = try await clinic.consultation(grant) else { throw ClinicError(.notFound, "no such consultation") }
         return view
+    }
+
+    /// Keeps the stated reason when a grant rests on break-glass (before any data is returned).
+    func keepBreakGlassReason<R: PolicyResource>(_ grant: Grant<R>, _ reason: String?, _ r: ClinicRequest) async throws {
+        guard let reason, grant.reasons.contains("clinician.break-glass.v1"), let account = r.principal.account else { return }
+        try await clinic.recordBreakGlass(
+            requestID: r.requestID, account: account, resourceType: R.kind.rawValue, resourceID: grant.resourceID, patient: grant.patient,
+            reason: String(reason.prefix(500)), at: clock.now())
     }
 
     /// The consultations the caller may list, between `from` and `to`; each one presented is audited.
@@ -643,6 +652,7 @@ public struct ClinicService: Sendable {
         let grant: Grant<NoteResource> = try await gate.authorize(
             .read, consultation.description, facts: try await facts.noteFacts(consultation, for: r.principal), by: r.principal,
             purpose: breakGlassReason == nil ? "care" : "break-glass", requestID: r.requestID, breakGlassReason: breakGlassReason)
+        try await keepBreakGlassReason(grant, breakGlassReason, r)
         var versions = try await clinic.noteVersions(grant)
         if case .patient = r.principal { versions = versions.filter { $0.status == .signed } }
         return NoteView(consultation: consultation, versions: versions)

@@ -65,10 +65,9 @@ public struct AuditLogRecorder: DecisionRecorder {
         _ = try await store.append(entries)
     }
 
-    /// The purpose recorded: break-glass accesses are flagged, and carry a hash commitment (RFC 6962 leaf hash, 64 bits) to
-    /// the stated reason (the reason itself is free text, kept out of the log).
+    /// The purpose recorded: break-glass accesses are flagged. The stated reason is free text and
+    /// stays out of the log (the clinic keeps it, keyed by the request, for review).
     static func purpose(_ request: AccessRequest) -> String {
-        guard request.invokesBreakGlass, let reason = request.breakGlassReason else { return request.purpose }
-        return "break-glass:" + RFC6962.leafHash(Array(reason.utf8)).hex.prefix(16)
+        request.invokesBreakGlass ? "break-glass" : request.purpose
     }
 }

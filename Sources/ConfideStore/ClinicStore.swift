@@ -116,6 +116,12 @@ public protocol ClinicStore: Sendable {
     /// The prescriptions in the scope (a patient: their own).
     func prescriptions(_ scope: Scope<PrescriptionResource>, limit: Int) async throws -> [(PrescriptionRecord, Patient.ID)]
 
+    // MARK: break-glass
+    /// Keeps the stated reason of a break-glass access for review.
+    func recordBreakGlass(
+        requestID: String, account: Account.ID, resourceType: String, resourceID: String, patient: Patient.ID?, reason: String, at: Date
+    ) async throws
+
     // MARK: reminders and notifications
     /// How many active consultations start in (`from`, `to`] without a reminder of `kind` yet
     /// (a count only: the job asks the gate for more when it is not zero).

@@ -310,5 +310,24 @@ enum Migrations {
                 """,
                 "CREATE INDEX prescriptions_consultation ON prescriptions (consultation_id)",
             ]),
+        Migration(
+            version: 7, name: "break-glass reasons",
+            statements: [
+                // The stated reason of each break-glass access, for review (the audit entry with the
+                // same request id carries the flag; the free text stays out of the log).
+                """
+                CREATE TABLE break_glass_reasons (
+                    id TEXT PRIMARY KEY,
+                    request_id TEXT NOT NULL,
+                    account_id TEXT NOT NULL REFERENCES accounts(id),
+                    resource_type TEXT NOT NULL,
+                    resource_id TEXT NOT NULL,
+                    patient_id TEXT,
+                    reason TEXT NOT NULL,
+                    at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX break_glass_reasons_patient ON break_glass_reasons (patient_id, at)",
+            ]),
     ]
 }

@@ -905,3 +905,21 @@ extension SQLStores {
         }
     }
 }
+
+// MARK: - break-glass
+
+extension SQLStores {
+    public func recordBreakGlass(
+        requestID: String, account: Account.ID, resourceType: String, resourceID: String, patient: Patient.ID?, reason: String, at: Date
+    ) async throws {
+        try await read { db in
+            try await db.raw(
+                """
+                INSERT INTO break_glass_reasons (id, request_id, account_id, resource_type, resource_id, patient_id, reason, at)
+                VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: requestID), \(bind: account.description), \(bind: resourceType),
+                    \(bind: resourceID), \(bind: patient?.description), \(bind: reason), \(bind: at.epochMilliseconds))
+                """
+            ).run()
+        }
+    }
+}
