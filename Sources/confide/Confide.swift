@@ -204,7 +204,7 @@ struct DevCert: AsyncParsableCommand {
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The tamper-evident audit log: make a signing key, verify the stored log, check a proof offline.",
-        subcommands: [Keygen.self, Verify.self, CheckProof.self])
+        subcommands: [Keygen.self, Verify.self, CheckProof.self, CheckConsistency.self])
 
     struct CheckProof: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -245,6 +245,58 @@ struct Audit: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             print("OK: entry \(proof.index) (\(entry.actor) \(entry.action) \(entry.resourceType), \(entry.decision.rawValue)) is in the log of size \(proof.tree_size) signed by \(signed.checkpoint.origin).")
+        }
+    }
+
+    struct CheckConsistency: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check-consistency",
+            abstract: "Check offline that a newer signed checkpoint extends an older one (nothing was rewritten in between).",
+            discussion: """
+                Give two signed checkpoint notes (as published at /api/v1/audit/checkpoints, one note per file) and the
+                consistency proof between their sizes (the JSON of GET /api/v1/audit/consistency-proof?from=OLD&to=NEW).
+                """)
+
+        @Argument(help: "The older checkpoint note file.")
+        var old: String
+
+        @Argument(help: "The newer checkpoint note file.")
+        var new: String
+
+        @Option(help: "The consistency proof JSON file.")
+        var proof: String
+
+        @Option(help: "The log's verifier key, as published at /api/v1/audit/checkpoints.")
+        var verifierKey: String
+
+        struct ProofFile: Decodable {
+            let from: UInt64
+            let to: UInt64
+            let consistency_proof: [String]
+        }
+
+        func run() async throws {
+            let verifier: CheckpointVerifier
+            do { verifier = try CheckpointVerifier(verifierKey: verifierKey) } catch { throw fail("the verifier key is malformed") }
+            func checkpoint(_ path: String) throws -> Checkpoint {
+                guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read `\(path)`") }
+                do { return try verifier.verify(note: Array(data)).checkpoint } catch {
+                    throw fail("`\(path)` is not a checkpoint signed with this key")
+                }
+            }
+            let older = try checkpoint(old)
+            let newer = try checkpoint(new)
+            guard let data = FileManager.default.contents(atPath: proof), let file = try? JSONDecoder().decode(ProofFile.self, from: data)
+            else { throw fail("`\(proof)` is not a consistency proof file") }
+            let hashes = file.consistency_proof.compactMap(MerkleHash.init(hex:))
+            guard hashes.count == file.consistency_proof.count, file.from == older.size, file.to == newer.size else {
+                throw fail("the proof is for sizes \(file.from) to \(file.to), the checkpoints are \(older.size) and \(newer.size)")
+            }
+            guard ConsistencyProof(oldSize: older.size, newSize: newer.size, hashes: hashes).verify(old: older, new: newer) else {
+                print("FAILED: the log of size \(newer.size) does not extend the log of size \(older.size): entries were altered or removed.")
+                throw ExitCode(1)
+            }
+            print("OK: the log of size \(newer.size) extends the log of size \(older.size) (signed by \(newer.origin)).")
         }
     }
 

@@ -316,6 +316,34 @@ def test_audit_verify_passes_then_names_the_first_tampered_index(tmp_path):
         proof_file.write_text(json.dumps(forged))
         refused = run("audit", "check-proof", str(proof_file), "--verifier-key", feed["verifier_key"])
         assert refused.returncode != 0
+        # Consistency: a later signed checkpoint extends an earlier one, checked offline.
+        for _ in range(3):
+            requests.get(base + "/api/v1/me", headers=auth, timeout=10)
+        deadline = time.time() + 20
+        while True:
+            feed = requests.get(base + "/api/v1/audit/checkpoints", timeout=10).json()
+            sizes = [int(c.split("\n")[1]) for c in feed["checkpoints"]]
+            if len(set(sizes)) >= 2:
+                break
+            assert time.time() < deadline, feed
+            time.sleep(0.5)
+        old_file, new_file, proof_file = tmp_path / "old.note", tmp_path / "new.note", tmp_path / "consistency.json"
+        old_file.write_text(feed["checkpoints"][0])
+        new_file.write_text(feed["checkpoints"][-1])
+        consistency = requests.get(base + f"/api/v1/audit/consistency-proof?from={sizes[0]}&to={sizes[-1]}", timeout=10)
+        assert consistency.status_code == 200, consistency.text
+        proof_file.write_text(consistency.text)
+        args = ["--proof", str(proof_file), "--verifier-key", feed["verifier_key"]]
+        extends = run("audit", "check-consistency", str(old_file), str(new_file), *args)
+        assert extends.returncode == 0 and extends.stdout.startswith("OK"), extends.stdout + extends.stderr
+        assert run("audit", "check-consistency", str(new_file), str(old_file), *args).returncode != 0
+        tampered = consistency.json()
+        if tampered["consistency_proof"]:
+            first = tampered["consistency_proof"][0]
+            tampered["consistency_proof"][0] = ("0" if first[0] != "0" else "1") + first[1:]
+            proof_file.write_text(json.dumps(tampered))
+            failed = run("audit", "check-consistency", str(old_file), str(new_file), *args)
+            assert failed.returncode != 0 and "FAILED" in failed.stdout, failed.stdout + failed.stderr
         # Another patient's entry answers like a missing one.
         other = requests.post(base + "/api/v1/sessions", json={"email": "rohan.mehta@demo.confide.test", "password": "confide-demo-2026"}, timeout=10)
         theirs = requests.get(base + f"/api/v1/me/access-log/{covered[0]['index']}/proof",
