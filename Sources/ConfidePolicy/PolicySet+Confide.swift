@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-26.2",
+        version: "2026-11-26.3",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -61,9 +61,10 @@ extension PolicySet {
                 rationale: "members of a care team the patient has consented to may read the patient's record"),
             Rule(
                 id: "clinician.break-glass.v1", effect: .permit, principals: [.clinician],
-                actions: [.read], resources: [.patientRecord, .consultation, .note],
+                actions: [.read], resources: [.patientRecord, .consultation, .note, .prescription],
                 when: .all([.breakGlassInvoked, .principalWorksAtPractice]),
-                rationale: "in an emergency a clinician of the patient's practice may read with a stated reason; audited and flagged"),
+                rationale:
+                    "in an emergency a clinician of the practice that holds the record (a consultation's own practice; for the patient record, the patient's registered practice) may read it, with a stated reason; audited and flagged"),
 
             // MARK: not patient data
             Rule(
@@ -73,7 +74,7 @@ extension PolicySet {
             Rule(
                 id: "signed-in.slots.v1", effect: .permit, principals: [.patient, .clinician, .practiceAdmin],
                 actions: [.search, .list], resources: [.availability],
-                rationale: "anyone signed in may search the slots clinicians offer"),
+                rationale: "patients, clinicians and practice admins may search the slots clinicians offer (operators run the platform; they do not book)"),
             Rule(
                 id: "clinician.own-availability.v1", effect: .permit, principals: [.clinician],
                 actions: [.read, .update], resources: [.availability], when: .principalIsResourceAccount,

@@ -1,0 +1,1 @@
+../ConfidePolicyTests/ReferenceOracle.swift
