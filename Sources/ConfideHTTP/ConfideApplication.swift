@@ -110,6 +110,7 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
     APIController(accounts: deps.accounts, settings: deps.settings).register(on: router)
     ClinicAPIController(clinic: deps.clinic, events: deps.events, settings: deps.settings).register(on: router)
     WebController(accounts: deps.accounts, settings: deps.settings).register(on: router)
+    ClinicWebController(clinic: deps.clinic, settings: deps.settings).register(on: router)
     return router
 }
 

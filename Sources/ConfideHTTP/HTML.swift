@@ -20,10 +20,19 @@ func esc(_ s: String) -> String {
 
 /// The shared page layout. Every interpolated value must pass through `esc`.
 enum Layout {
-    static func page(title: String, signedIn: Bool, csrf: String?, body: String) -> String {
+    /// - Parameters:
+    ///   - links: extra navigation links (by role) shown before "My account" when signed in.
+    ///   - scripts: same-origin ES modules to load (the CSP allows no inline script).
+    ///   - wide: a wider main column (tables, editors).
+    static func page(
+        title: String, signedIn: Bool, csrf: String?, body: String, links: [(href: String, label: String)] = [], scripts: [String] = [],
+        wide: Bool = false
+    ) -> String {
         let nav: String
         if signedIn {
+            let extra = links.map { #"<a href="\#(esc($0.href))">\#(esc($0.label))</a>"# }.joined(separator: "\n")
             nav = """
+                \(extra)
                 <a href="/account">My account</a>
                 <form method="post" action="/signout" class="inline"><input type="hidden" name="_csrf" value="\(esc(csrf ?? ""))"><button type="submit" class="link">Sign out</button></form>
                 """
@@ -38,11 +47,12 @@ enum Layout {
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>\(esc(title)) · Confide</title>
             <link rel="stylesheet" href="/static/app.css">
+            \(scripts.map { #"<script type="module" src="\#(esc($0))"></script>"# }.joined(separator: "\n"))
             </head>
             <body>
             <a class="skip" href="#main">Skip to content</a>
             <header class="top"><a class="brand" href="/">Confide</a><nav aria-label="Account">\(nav)</nav></header>
-            <main id="main" tabindex="-1">
+            <main id="main" tabindex="-1"\(wide ? #" class="wide""# : "")>
             \(body)
             </main>
             <footer><p>Confide · your GP in your pocket. In an emergency call your local emergency number.</p></footer>
@@ -118,5 +128,24 @@ enum Layout {
         ul.codes{columns:2;font-family:monospace}
         .table{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.9em}th,td{text-align:left;padding:6px;border-bottom:1px solid #ccc}
         footer{max-width:36rem;margin:24px auto;padding:0 16px;color:#555;font-size:.9em}
+        main.wide{max-width:60rem}
+        select,textarea{width:100%;padding:10px;font-size:1em;font-family:inherit;border:2px solid #555;border-radius:4px;background:#fff}
+        select:focus,textarea:focus,summary:focus{outline:3px solid #ffbf47;outline-offset:2px}
+        textarea[aria-invalid=true],select[aria-invalid=true]{border-color:#b00020}
+        input[type=checkbox],input[type=radio]{width:auto;margin:0 6px 0 0}
+        .choice{display:flex;align-items:center;gap:6px;margin:0 0 10px}.choice label{display:inline;font-weight:400;margin:0}
+        fieldset{border:1px solid #bbb;border-radius:4px;margin:0 0 16px;padding:8px 12px;min-width:0}legend{font-weight:600;padding:0 4px}
+        fieldset.row{background:#fff}
+        .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:0 12px}
+        ul.cards,ol.cards{list-style:none;padding:0}.cards>li{background:#fff;border:1px solid #ccc;border-radius:4px;padding:10px 12px;margin:0 0 10px}
+        .actions{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:8px 0}.actions form{margin:0}
+        button.secondary{background:#fff;color:#0b5563;border:2px solid #0b5563}button.danger{background:#8a1c1c}
+        .badge{display:inline-block;padding:1px 8px;border-radius:10px;background:#e6f2f4;font-weight:600;font-size:.9em}
+        .muted{color:#555}.note-section{white-space:pre-wrap;background:#fff;border:1px solid #ddd;padding:8px;margin:0 0 12px}
+        .table th{white-space:nowrap}fieldset.removed{opacity:.55}
+        fieldset.modes{display:flex;flex-wrap:wrap;gap:0 18px;align-items:center;border:0;padding:0;margin:0 0 8px}
+        fieldset.modes legend{float:left;margin-right:12px;padding:0}fieldset.modes .choice{margin:4px 0}
+        .picker{align-items:flex-end}.picker .field{margin:0}
+        details{margin:0 0 10px}summary{cursor:pointer;color:#0b5563}
         """
 }

@@ -269,6 +269,7 @@ struct WebController {
         if let dob = profile.birthDate { rows += "<dt>Date of birth</dt><dd>\(esc(dob.description))</dd>" }
         if let role = profile.staffRole { rows += "<dt>Role</dt><dd>\(esc(role.rawValue))</dd>" }
         if let reg = profile.registrationNumber { rows += "<dt>Registration number</dt><dd>\(esc(reg.value))</dd>" }
+        if profile.kind != .patient { rows += "<dt>Account ID</dt><dd><code>\(profile.account)</code></dd>" }
         rows += "<dt>Two-factor authentication</dt><dd>\(profile.totpEnabled ? "On" : "Off")</dd>"
         var links = #"<p><a href="/account/password">Change my password</a></p>"#
         if profile.kind == .patient { links += #"<p><a href="/account/access-log">Who has seen my data</a></p>"# }
@@ -277,10 +278,12 @@ struct WebController {
             <h1>My account</h1>
             \(Layout.notice(request.uri.queryParameters["notice"] == "password-changed" ? "Your password has been changed. Other devices were signed out." : nil))
             <dl>\(rows)</dl>
+            \(ClinicNav.accountSection(for: context.auth.principal))
             \(links)
             <form method="post" action="/signout">\(Layout.csrfField(context.csrfToken))<button type="submit">Sign out</button></form>
             """
-        return Layout.response(Layout.page(title: "My account", signedIn: true, csrf: context.csrfToken, body: body))
+        return Layout.response(
+            Layout.page(title: "My account", signedIn: true, csrf: context.csrfToken, body: body, links: ClinicNav.links(for: context.auth.principal)))
     }
 
     @Sendable func accessLogPage(_ request: Request, context: SignedInPageContext) async throws -> Response {

@@ -155,3 +155,52 @@ class _NoCookies(DefaultCookiePolicy):
 def location_path(r: requests.Response) -> str:
     loc = r.headers.get("Location", "")
     return re.sub(r"^https?://[^/]+", "", loc).split("?", 1)[0]
+
+
+# --------------------------------------------------------------------------- demo staff and TOTP
+
+DEMO_PASSWORD = "confide-demo-2026"
+
+
+def demo_totp_uri(server_log: str, email: str) -> str:
+    """The otpauth URI the demo seeder printed for a staff email (in the server's start-up log)."""
+    lines = server_log.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().endswith(email):
+            for following in lines[i + 1 : i + 3]:
+                m = re.search(r"TOTP:\s*(otpauth://\S+)", following)
+                if m:
+                    return m.group(1)
+    raise AssertionError(f"no TOTP URI for {email} in the server log (was the demo seeded by this server?)")
+
+
+def totp_at(uri: str, at: float) -> str:
+    """RFC 6238 code (SHA-1, 6 digits, 30 s) of an otpauth URI at a Unix time."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    from urllib.parse import parse_qs, urlparse
+
+    secret = parse_qs(urlparse(uri).query)["secret"][0]
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(at // 30)), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return f"{(struct.unpack('>I', mac[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+_used_totp_steps: set[tuple[str, int]] = set()
+
+
+def fresh_totp(uri: str) -> str:
+    """A code for a time step this test run has not used yet for this secret (the server refuses
+    a replayed code), waiting for the next step when needed."""
+    import time
+
+    while True:
+        now = time.time()
+        step = int(now // 30)
+        if (uri, step) not in _used_totp_steps:
+            _used_totp_steps.add((uri, step))
+            return totp_at(uri, now)
+        time.sleep(30 - now % 30 + 0.2)

@@ -1,0 +1,672 @@
+import ConfideAccounts
+import ConfideClinic
+import ConfideCore
+import ConfideStore
+import Foundation
+import Hummingbird
+
+// Clinician pages (availability, day list, waiting room) and practice pages (practice admins,
+// operators). Every call goes through `ClinicService`.
+extension ClinicWebController {
+    // MARK: - shared
+
+    /// The practices where `account` holds `role` (from the practice directory, through the gate).
+    func memberPractices(_ r: ClinicRequest, account: Account.ID, role: PracticeRole) async throws -> [PracticeDetail] {
+        var out: [PracticeDetail] = []
+        for p in try await clinic.practices(r).sorted(by: { $0.name < $1.name }) {
+            let detail = try await clinic.practice(p.id, r)
+            if detail.members.contains(where: { $0.account == account && $0.role == role }) { out.append(detail) }
+        }
+        return out
+    }
+
+    static let utc: ZoneName? = try? ZoneName("UTC")
+
+    /// "Mon 30 Mar 2026" for a calendar date.
+    static func dayTitle(_ d: CalendarDate) -> String {
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        return "\(d.weekday.abbreviation) \(d.day) \(months[d.month - 1]) \(d.year)"
+    }
+
+    /// The date asked for in `?date=`, else today in `zone`; with an error text for a bad date.
+    static func chosenDate(_ request: Request, zone: ZoneName?) -> (CalendarDate, String?) {
+        let today = ZonedFormat.localDate(Date(), in: zone?.timeZone ?? TimeZone(secondsFromGMT: 0)!)
+        guard let raw = query(request, "date") else { return (today, nil) }
+        guard let date = CalendarDate(iso8601: raw) else { return (today, "Enter the date as YYYY-MM-DD. Showing today instead.") }
+        return (date, nil)
+    }
+
+    /// A generous window around a date (every zone's version of that day lies inside it).
+    static func around(_ date: CalendarDate) -> (Date, Date) {
+        let midnight = LocalTime(hour: 0, minute: 0)!
+        let start = ZonedFormat.instant(date, midnight, in: TimeZone(secondsFromGMT: 0)!) ?? Date()
+        return (start.addingTimeInterval(-15 * 3600), start.addingTimeInterval(39 * 3600))
+    }
+
+    static func dayPicker(action: String, date: CalendarDate, extra: [(String, String)] = []) -> String {
+        let hidden = extra.map { #"<input type="hidden" name="\#(esc($0.0))" value="\#(esc($0.1))">"# }.joined()
+        let suffix = extra.map { "&\($0.0)=\($0.1)" }.joined()
+        let prev = date.adding(days: -1).map { #"<a href="\#(action)?date=\#($0)\#(esc(suffix))">Previous day</a>"# } ?? ""
+        let next = date.adding(days: 1).map { #"<a href="\#(action)?date=\#($0)\#(esc(suffix))">Next day</a>"# } ?? ""
+        return """
+            <form method="get" action="\(action)" class="actions picker">\(hidden)
+            \(Layout.field("date", label: "Date", type: "date", value: date.description))
+            <button type="submit">Show</button></form>
+            <p>\(prev) · \(next)</p>
+            """
+    }
+
+    // MARK: - availability
+
+    /// One weekly row of the editor, as typed.
+    struct WindowRow {
+        var weekday = ""
+        var start = ""
+        var end = ""
+        var slot = "10"
+        var modalities: Set<String> = ["video", "audio"]
+        var validFrom = ""
+        var validUntil = ""
+    }
+
+    /// One exception row: a date and, unless the clinician is away all day, a window.
+    struct ExceptionRow {
+        var date = ""
+        var start = ""
+        var end = ""
+        var slot = "10"
+        var modalities: Set<String> = ["video", "audio"]
+    }
+
+    struct AvailabilityTarget {
+        var practices: [PracticeDetail]
+        var practice: PracticeDetail
+        var clinician: PracticeMember
+    }
+
+    /// Whose availability, at which practice: a clinician edits their own; a practice admin those
+    /// of their practices' clinicians. The service's gate decides again on every read and save.
+    func availabilityTarget(_ c: SignedInPageContext, practice: String?, clinician: String?) async throws -> AvailabilityTarget? {
+        let r = req(c)
+        switch c.auth.principal {
+        case .clinician(let me, _):
+            let practices = try await memberPractices(r, account: me, role: .clinician)
+            guard let chosen = practices.first(where: { $0.practice.id.description == practice }) ?? practices.first,
+                let member = chosen.members.first(where: { $0.account == me && $0.role == .clinician })
+            else { return nil }
+            return AvailabilityTarget(practices: practices, practice: chosen, clinician: member)
+        case .practiceAdmin(let me):
+            let practices = try await memberPractices(r, account: me, role: .admin)
+            guard let chosen = practices.first(where: { $0.practice.id.description == practice }) ?? practices.first else { return nil }
+            let clinicians = chosen.members.filter { $0.role == .clinician }
+            guard let member = clinicians.first(where: { $0.account.description == clinician }) ?? clinicians.first else { return nil }
+            return AvailabilityTarget(practices: practices, practice: chosen, clinician: member)
+        case .patient, .admin, .anonymous, .system:
+            return nil
+        }
+    }
+
+    static func rows(_ document: AvailabilityDocument) -> ([WindowRow], [ExceptionRow]) {
+        let weekly = document.weekly.map {
+            WindowRow(
+                weekday: $0.weekday ?? "", start: $0.start, end: $0.end, slot: String($0.slot_minutes), modalities: Set($0.modalities),
+                validFrom: $0.valid_from ?? "", validUntil: $0.valid_until ?? "")
+        }
+        var exceptions: [ExceptionRow] = []
+        for e in document.exceptions ?? [] {
+            if e.windows.isEmpty {
+                exceptions.append(ExceptionRow(date: e.date, start: "", end: "", slot: "10", modalities: []))
+            }
+            for w in e.windows {
+                exceptions.append(ExceptionRow(date: e.date, start: w.start, end: w.end, slot: String(w.slot_minutes), modalities: Set(w.modalities)))
+            }
+        }
+        return (weekly, exceptions)
+    }
+
+    /// The rows of a submitted editor; blank and removed rows are dropped.
+    static func rows(_ form: FormData) -> ([WindowRow], [ExceptionRow]) {
+        var weekly: [WindowRow] = []
+        var exceptions: [ExceptionRow] = []
+        for i in 0..<200 {
+            let p = "w\(i)_"
+            guard form[p + "start"] != nil || form[p + "weekday"] != nil, form[p + "remove"] == nil else { continue }
+            let row = WindowRow(
+                weekday: form.string(p + "weekday"), start: form.string(p + "start"), end: form.string(p + "end"),
+                slot: form.string(p + "slot"), modalities: Set(ClinicHTML.modalities.map(\.rawValue).filter { form[p + $0] != nil }),
+                validFrom: form.string(p + "valid_from"), validUntil: form.string(p + "valid_until"))
+            if row.start.isEmpty && row.end.isEmpty { continue }
+            weekly.append(row)
+        }
+        for i in 0..<400 {
+            let p = "x\(i)_"
+            guard form[p + "date"] != nil, form[p + "remove"] == nil else { continue }
+            let row = ExceptionRow(
+                date: form.string(p + "date"), start: form.string(p + "start"), end: form.string(p + "end"), slot: form.string(p + "slot"),
+                modalities: Set(ClinicHTML.modalities.map(\.rawValue).filter { form[p + $0] != nil }))
+            if row.date.isEmpty { continue }
+            exceptions.append(row)
+        }
+        return (weekly, exceptions)
+    }
+
+    static func window(_ row: WindowRow, label: String) -> Result<AvailabilityDocument.Window, AvailabilityInputError> {
+        guard let minutes = Int(row.slot.trimmingCharacters(in: .whitespaces)) else {
+            return .failure(AvailabilityInputError(message: "\(label): enter the slot length in minutes."))
+        }
+        return .success(
+            AvailabilityDocument.Window(
+                weekday: row.weekday, start: row.start, end: row.end, slot_minutes: minutes,
+                modalities: ClinicHTML.modalities.map(\.rawValue).filter(row.modalities.contains),
+                valid_from: row.validFrom.isEmpty ? nil : row.validFrom, valid_until: row.validUntil.isEmpty ? nil : row.validUntil))
+    }
+
+    struct AvailabilityInputError: Error {
+        var message: String
+    }
+
+    /// The document of the editor's rows, or a message naming the row at fault.
+    static func document(_ weekly: [WindowRow], _ exceptions: [ExceptionRow]) -> Result<AvailabilityDocument, AvailabilityInputError> {
+        var windows: [AvailabilityDocument.Window] = []
+        for (i, row) in weekly.enumerated() {
+            switch window(row, label: "Weekly window \(i + 1)") {
+            case .success(let w): windows.append(w)
+            case .failure(let e): return .failure(e)
+            }
+        }
+        var dates: [String] = []
+        var byDate: [String: [AvailabilityDocument.Window]] = [:]
+        for (i, row) in exceptions.enumerated() {
+            if byDate[row.date] == nil {
+                dates.append(row.date)
+                byDate[row.date] = []
+            }
+            if row.start.isEmpty && row.end.isEmpty { continue }  // away all day
+            let weeklyShape = WindowRow(weekday: "", start: row.start, end: row.end, slot: row.slot, modalities: row.modalities)
+            switch window(weeklyShape, label: "Exception \(i + 1)") {
+            case .success(var w):
+                w.weekday = nil
+                byDate[row.date, default: []].append(w)
+            case .failure(let e): return .failure(e)
+            }
+        }
+        let list = dates.map { AvailabilityDocument.Exception(date: $0, windows: byDate[$0] ?? []) }
+        return .success(AvailabilityDocument(weekly: windows, exceptions: list))
+    }
+
+    /// Which row a validation failure comes from, checking each row on its own (pure validation,
+    /// no store): "Weekly window 2: the end must be after the start."
+    static func locate(_ error: ClinicError, _ document: AvailabilityDocument) -> String {
+        let text = ClinicHTML.sentence(error.message)
+        for (i, w) in document.weekly.enumerated() {
+            do {
+                _ = try AvailabilityDocument(weekly: [w], exceptions: nil).plan(holidays: [])
+            } catch {
+                return "Weekly window \(i + 1): \(ClinicHTML.sentence(error.message))"
+            }
+        }
+        for e in document.exceptions ?? [] {
+            do {
+                _ = try AvailabilityDocument(weekly: [], exceptions: [e]).plan(holidays: [])
+            } catch {
+                return "Exception on \(e.date): \(ClinicHTML.sentence(error.message))"
+            }
+        }
+        return text
+    }
+
+    @Sendable func availabilityPage(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await guarded(context) {
+            guard let target = try await availabilityTarget(context, practice: Self.query(request, "practice"), clinician: Self.query(request, "clinician"))
+            else { return noAvailabilityTarget(context) }
+            let plan = try await clinic.availability(clinician: target.clinician.account, practice: target.practice.practice.id, req(context))
+            let (weekly, exceptions) = Self.rows(AvailabilityDocument(plan))
+            return availabilityHTML(context, target, weekly: weekly, exceptions: exceptions, notice: Self.notice(request))
+        }
+    }
+
+    func noAvailabilityTarget(_ c: SignedInPageContext) -> Response {
+        switch c.auth.principal {
+        case .clinician, .practiceAdmin:
+            render(
+                c, title: "Availability",
+                body: "<h1>Availability</h1><p>You are not a clinician (or, for practice admins, no practice of yours has a clinician) yet. Ask your practice to add you.</p>")
+        default:
+            notFound(c)
+        }
+    }
+
+    func weeklyRow(_ i: String, number: String, _ row: WindowRow, existing: Bool) -> String {
+        let days: [(value: String, label: String)] =
+            [("", "Choose a day")] + Weekday.allCases.map { ($0.name, $0.name.prefix(1).uppercased() + $0.name.dropFirst()) }
+        let modalities = ClinicHTML.modalities.map { m in
+            ClinicHTML.checkbox("w\(i)-\(m.rawValue)", name: "w\(i)_\(m.rawValue)", label: ClinicHTML.modality(m), checked: row.modalities.contains(m.rawValue))
+        }.joined()
+        let remove = existing ? ClinicHTML.checkbox("w\(i)-remove", name: "w\(i)_remove", label: "Remove this window", checked: false) : ""
+        return """
+            <fieldset class="row" id="w\(i)"><legend>Weekly window \(number)</legend>
+            <div class="grid">
+            \(ClinicHTML.select("w\(i)-weekday", name: "w\(i)_weekday", label: "Day", days, selected: row.weekday))
+            \(input("w\(i)-start", name: "w\(i)_start", label: "Start", type: "time", value: row.start))
+            \(input("w\(i)-end", name: "w\(i)_end", label: "End", type: "time", value: row.end))
+            \(input("w\(i)-slot", name: "w\(i)_slot", label: "Slot length (minutes)", type: "number", value: row.slot, extra: #" min="5" max="120" step="5""#))
+            </div>
+            <fieldset class="modes"><legend>Ways to meet</legend>\(modalities)</fieldset>
+            <details\(row.validFrom.isEmpty && row.validUntil.isEmpty ? "" : " open")><summary>Only between dates</summary><div class="grid">
+            \(input("w\(i)-valid_from", name: "w\(i)_valid_from", label: "From date (optional)", type: "date", value: row.validFrom))
+            \(input("w\(i)-valid_until", name: "w\(i)_valid_until", label: "Until date (optional)", type: "date", value: row.validUntil))
+            </div></details>
+            \(remove)
+            </fieldset>
+            """
+    }
+
+    func exceptionRow(_ i: String, number: String, _ row: ExceptionRow, existing: Bool) -> String {
+        let modalities = ClinicHTML.modalities.map { m in
+            ClinicHTML.checkbox("x\(i)-\(m.rawValue)", name: "x\(i)_\(m.rawValue)", label: ClinicHTML.modality(m), checked: row.modalities.contains(m.rawValue))
+        }.joined()
+        let remove = existing ? ClinicHTML.checkbox("x\(i)-remove", name: "x\(i)_remove", label: "Remove this exception", checked: false) : ""
+        return """
+            <fieldset class="row" id="x\(i)"><legend>Exception \(number)</legend>
+            <div class="grid">
+            \(input("x\(i)-date", name: "x\(i)_date", label: "Date", type: "date", value: row.date))
+            \(input("x\(i)-start", name: "x\(i)_start", label: "Start", type: "time", value: row.start))
+            \(input("x\(i)-end", name: "x\(i)_end", label: "End", type: "time", value: row.end))
+            \(input("x\(i)-slot", name: "x\(i)_slot", label: "Slot length (minutes)", type: "number", value: row.slot, extra: #" min="5" max="120" step="5""#))
+            </div>
+            <fieldset class="modes"><legend>Ways to meet</legend>\(modalities)</fieldset>
+            \(remove)
+            </fieldset>
+            """
+    }
+
+    func input(_ id: String, name: String, label: String, type: String, value: String, extra: String = "") -> String {
+        #"<div class="field"><label for="\#(id)">\#(esc(label))</label><input id="\#(id)" name="\#(name)" type="\#(type)" value="\#(esc(value))"\#(extra)></div>"#
+    }
+
+    func availabilityHTML(
+        _ c: SignedInPageContext, _ t: AvailabilityTarget, weekly: [WindowRow], exceptions: [ExceptionRow], notice: String? = nil,
+        error: String? = nil, status: HTTPResponse.Status = .ok
+    ) -> Response {
+        let practice = t.practice.practice
+        var chooser = ""
+        let isAdmin: Bool = if case .practiceAdmin = c.auth.principal { true } else { false }
+        if t.practices.count > 1 || isAdmin {
+            let practices = t.practices.map { ($0.practice.id.description, $0.practice.name) }
+            var fields = ClinicHTML.select("practice", label: "Practice", practices, selected: practice.id.description)
+            if isAdmin {
+                let clinicians = t.practice.members.filter { $0.role == .clinician }.map { ($0.account.description, $0.name.display) }
+                fields += ClinicHTML.select("clinician", label: "Clinician", clinicians, selected: t.clinician.account.description)
+            }
+            chooser = #"<form method="get" action="/clinic/availability" class="actions">\#(fields)<button type="submit" class="secondary">Show</button></form>"#
+        }
+        let blankWeekly = 2
+        let blankExceptions = 2
+        var weeklyRows = weekly.enumerated().map { weeklyRow(String($0), number: String($0 + 1), $1, existing: true) }
+        for i in weekly.count..<(weekly.count + blankWeekly) {
+            weeklyRows.append(weeklyRow(String(i), number: String(i + 1), WindowRow(), existing: false))
+        }
+        var exceptionRows = exceptions.enumerated().map { exceptionRow(String($0), number: String($0 + 1), $1, existing: true) }
+        for i in exceptions.count..<(exceptions.count + blankExceptions) {
+            exceptionRows.append(exceptionRow(String(i), number: String(i + 1), ExceptionRow(), existing: false))
+        }
+        let holidays = t.practice.holidays.sorted().map(\.description)
+        let who = isAdmin ? esc(t.clinician.name.display) + "’s" : "Your"
+        let body = """
+            <h1>Availability</h1>
+            \(Layout.notice(notice))\(Layout.alert(error))
+            <p>\(who) hours at <strong>\(esc(practice.name))</strong>, on the practice's clock (\(esc(practice.zone.identifier))). \
+            Patients book the slots these windows make; bookings already made stay when the hours change.</p>
+            \(chooser)
+            <form method="post" action="/clinic/availability" id="availability-form" novalidate>
+            \(Layout.csrfField(c.csrfToken))
+            <input type="hidden" name="practice_id" value="\(practice.id)">
+            <input type="hidden" name="clinician_id" value="\(t.clinician.account)">
+            <h2>Weekly hours</h2>
+            <p class="hint">Leave a window's times empty to ignore it. Windows on the same day must not overlap.</p>
+            <div id="w-rows" data-next="\(weekly.count + blankWeekly)">\(weeklyRows.joined(separator: "\n"))</div>
+            <template id="w-template">\(weeklyRow("__i__", number: "__n__", WindowRow(), existing: false))</template>
+            <p><button type="button" class="secondary" data-add-row="w" hidden>Add another weekly window</button></p>
+            <h2>Exceptions</h2>
+            <p class="hint">On a date with an exception, its windows replace the weekly hours. Give a date without times to be away all day.</p>
+            <div id="x-rows" data-next="\(exceptions.count + blankExceptions)">\(exceptionRows.joined(separator: "\n"))</div>
+            <template id="x-template">\(exceptionRow("__i__", number: "__n__", ExceptionRow(), existing: false))</template>
+            <p><button type="button" class="secondary" data-add-row="x" hidden>Add another exception</button></p>
+            <p class="muted">Practice holidays (no slots at all): \(holidays.isEmpty ? "none" : esc(holidays.joined(separator: ", "))).</p>
+            <button type="submit">Save availability</button>
+            </form>
+            """
+        return render(c, title: "Availability", body: body, scripts: ["/static/availability.js"], wide: true, status: status)
+    }
+
+    @Sendable func availabilitySubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        var request = request
+        let form = try await form(&request)
+        return try await guarded(context) {
+            guard let target = try await availabilityTarget(context, practice: form["practice_id"], clinician: form["clinician_id"]),
+                target.practice.practice.id.description == form["practice_id"], target.clinician.account.description == form["clinician_id"]
+            else { return notFound(context) }
+            let (weekly, exceptions) = Self.rows(form)
+            func fail(_ message: String, _ status: HTTPResponse.Status) -> Response {
+                availabilityHTML(context, target, weekly: weekly, exceptions: exceptions, error: message, status: status)
+            }
+            let document: AvailabilityDocument
+            switch Self.document(weekly, exceptions) {
+            case .success(let d): document = d
+            case .failure(let e): return fail(e.message, .unprocessableContent)
+            }
+            do {
+                _ = try await clinic.setAvailability(
+                    clinician: target.clinician.account, practice: target.practice.practice.id, document: document, req(context))
+            } catch let e as ClinicError where e.code == .validation {
+                return fail(Self.locate(e, document), .unprocessableContent)
+            }
+            var location = "/clinic/availability?notice=availability-saved&practice=\(target.practice.practice.id)"
+            if case .practiceAdmin = context.auth.principal { location += "&clinician=\(target.clinician.account)" }
+            return Self.redirect(location)
+        }
+    }
+
+    // MARK: - day list
+
+    @Sendable func dayPage(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await guarded(context) {
+            guard case .clinician(let me, _) = context.auth.principal else { return Self.redirect(ClinicNav.home(for: context.auth.principal)) }
+            let r = req(context)
+            let zone = try await memberPractices(r, account: me, role: .clinician).first?.practice.zone ?? Self.utc
+            let (date, error) = Self.chosenDate(request, zone: zone)
+            let (from, to) = Self.around(date)
+            let list = try await clinic.consultations(from: from, to: to, assignedOnly: true, limit: 500, r)
+                .filter { ZonedFormat.localDate($0.record.start, in: $0.zone.timeZone) == date }
+                .sorted { $0.record.start < $1.record.start }
+            let items = list.map { v in
+                let rec = v.record
+                return """
+                    <li data-consultation="\(rec.id)"><p><strong>\(ClinicHTML.time(rec.start, v.zone))</strong> · \
+                    <a href="/clinic/consultations/\(rec.id)">\(esc(v.patientName.display))</a></p>
+                    <p>\(esc(ClinicHTML.modality(rec.modality))) · <span class="badge">\(esc(ClinicHTML.status(rec.status)))</span> · \(esc(v.practiceName))</p></li>
+                    """
+            }.joined()
+            let today = ZonedFormat.localDate(Date(), in: zone?.timeZone ?? TimeZone(secondsFromGMT: 0)!)
+            let body = """
+                <h1>\(date == today ? "Today" : "Day list")</h1>
+                \(Layout.alert(error))
+                \(Self.dayPicker(action: "/clinic/day", date: date))
+                <h2>\(esc(Self.dayTitle(date)))</h2>
+                \(list.isEmpty ? "<p>No consultations on this day.</p>" : #"<ol class="cards" id="day-list">\#(items)</ol>"#)
+                <p><a href="/clinic/waiting-room">Waiting room</a></p>
+                """
+            return render(context, title: "Day list", body: body)
+        }
+    }
+
+    // MARK: - waiting room
+
+    static func waitingItem(_ v: ConsultationView) -> String {
+        let rec = v.record
+        let status = rec.status == .checkedIn ? "Waiting" : ClinicHTML.status(rec.status)
+        return """
+            <li data-consultation="\(rec.id)"><a href="/clinic/consultations/\(rec.id)">\(esc(v.patientName.display))</a> · \
+            \(ClinicHTML.time(rec.start, v.zone)) · \(esc(ClinicHTML.modality(rec.modality))) · <span class="badge">\(esc(status))</span></li>
+            """
+    }
+
+    @Sendable func waitingRoomPage(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await guarded(context) {
+            guard case .clinician = context.auth.principal else { return Self.redirect(ClinicNav.home(for: context.auth.principal)) }
+            let list = try await clinic.waitingRoom(req(context)).sorted { $0.record.start < $1.record.start }
+            let body = """
+                <h1>Waiting room</h1>
+                <p>Patients who have checked in for a consultation with you.</p>
+                <p id="live-status" role="status" class="muted">Reload the page to see new arrivals.</p>
+                <div id="waiting-room">
+                <ul class="cards" id="waiting-list"\(list.isEmpty ? " hidden" : "")>\(list.map(Self.waitingItem).joined())</ul>
+                <p id="waiting-empty"\(list.isEmpty ? "" : " hidden")>Nobody is waiting.</p>
+                </div>
+                <p><a href="/clinic/day">Day list</a></p>
+                """
+            return render(context, title: "Waiting room", body: body, scripts: ["/static/waiting-room.js"])
+        }
+    }
+
+    // MARK: - practices
+
+    @Sendable func practicesPage(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await guarded(context) {
+            if case .patient = context.auth.principal { return Self.redirect("/clinic/practice") }
+            return try await practicesHTML(context, notice: Self.notice(request))
+        }
+    }
+
+    func practicesHTML(
+        _ c: SignedInPageContext, notice: String? = nil, error: String? = nil, field: String? = nil, form: FormData? = nil,
+        status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        let list = try await clinic.practices(req(c)).sorted { $0.name < $1.name }
+        let rows = list.map { p in
+            """
+            <tr><td><a href="/clinic/practices/\(p.id)">\(esc(p.name))</a></td><td>\(esc(p.region))</td><td>\(esc(p.country.value))</td>\
+            <td>\(esc(p.zone.identifier))</td></tr>
+            """
+        }.joined()
+        var create = ""
+        if case .admin = c.auth.principal {
+            func err(_ name: String) -> String? { field == name ? error : nil }
+            create = """
+                <h2>Open a practice</h2>
+                <form method="post" action="/clinic/practices" novalidate>
+                \(Layout.csrfField(c.csrfToken))
+                \(Layout.field("name", label: "Name", value: form?.string("name") ?? "", error: err("name")))
+                \(Layout.field("country", label: "Country", value: form?.string("country") ?? "", hint: "Two letters, like GB or CA.", error: err("country")))
+                \(Layout.field("region", label: "Region", value: form?.string("region") ?? "", hint: "Like England or Ontario.", error: err("region")))
+                \(Layout.field("time_zone", label: "Time zone", value: form?.string("time_zone") ?? "", hint: "Region and city, like Europe/London.", error: err("time_zone")))
+                <button type="submit">Open practice</button>
+                </form>
+                """
+        }
+        let body = """
+            <h1>Practices</h1>
+            \(Layout.notice(notice))\(Layout.alert(error))
+            <div class="table"><table id="practices"><thead><tr><th scope="col">Name</th><th scope="col">Region</th><th scope="col">Country</th>\
+            <th scope="col">Time zone</th></tr></thead><tbody>\(rows)</tbody></table></div>
+            \(create)
+            """
+        return render(c, title: "Practices", body: body, wide: true, status: status)
+    }
+
+    @Sendable func createPracticeSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        var request = request
+        let form = try await form(&request)
+        return try await guarded(context) {
+            do {
+                let p = try await clinic.createPractice(
+                    name: form.string("name"), country: form.string("country"), region: form.string("region"), zone: form.string("time_zone"),
+                    req(context))
+                return Self.redirect("/clinic/practices/\(p.id)?notice=practice-created")
+            } catch let e as ClinicError where e.code == .validation {
+                let field = e.validation?.field == "zone" ? "time_zone" : e.validation?.field
+                return try await practicesHTML(
+                    context, error: ClinicHTML.sentence(e.message), field: field, form: form, status: .unprocessableContent)
+            }
+        }
+    }
+
+    /// Whether the caller manages this practice: operators, and its own practice admins.
+    static func manages(_ principal: Principal, _ d: PracticeDetail) -> Bool {
+        switch principal {
+        case .admin: true
+        case .practiceAdmin(let me): d.members.contains { $0.account == me && $0.role == .admin }
+        default: false
+        }
+    }
+
+    @Sendable func practicePage(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await guarded(context) {
+            let id: Practice.ID = try Parse.pathID(context, "practiceID")
+            return try await practiceHTML(context, id, notice: Self.notice(request))
+        }
+    }
+
+    func practiceHTML(
+        _ c: SignedInPageContext, _ id: Practice.ID, notice: String? = nil, error: String? = nil, status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        let d = try await clinic.practice(id, req(c))
+        let p = d.practice
+        let manage = Self.manages(c.auth.principal, d)
+        let isPracticeAdmin: Bool = if case .practiceAdmin = c.auth.principal { manage } else { false }
+        let names = Dictionary(d.members.map { ($0.account, $0.name.display) }, uniquingKeysWith: { a, _ in a })
+        let members = d.members.sorted { ($0.role.rawValue, $0.name.display) < ($1.role.rawValue, $1.name.display) }.map { m in
+            let availability =
+                isPracticeAdmin && m.role == .clinician
+                ? #" <a href="/clinic/availability?practice=\#(p.id)&amp;clinician=\#(m.account)">Availability</a>"# : ""
+            return """
+                <tr><td>\(esc(m.name.display))\(availability)</td><td>\(m.role == .admin ? "Practice admin" : "Clinician")</td>\
+                <td>\(m.staffRole.map { esc(ClinicHTML.role($0)) } ?? "")</td>\(manage ? "<td><code>\(m.account)</code></td>" : "")</tr>
+                """
+        }.joined()
+        let teams = d.careTeams.sorted { $0.name < $1.name }.map { t in
+            "<li><strong>\(esc(t.name))</strong>: \(esc(t.members.compactMap { names[$0] }.sorted().joined(separator: ", ")))</li>"
+        }.joined()
+        let holidays = d.holidays.sorted()
+        var forms = ["", "", ""]
+        if manage {
+            let roles: [(value: String, label: String)] = [("clinician", "Clinician"), ("admin", "Practice admin")]
+            forms[0] = """
+                <h3>Add a member</h3>
+                <form method="post" action="/clinic/practices/\(p.id)/members" novalidate>\(Layout.csrfField(c.csrfToken))
+                \(Layout.field("account_id", label: "Account ID", hint: "The staff member finds it on their account page."))
+                \(ClinicHTML.select("role", label: "Role at this practice", roles, selected: "clinician"))
+                <button type="submit">Add member</button></form>
+                """
+            let clinicians = d.members.filter { $0.role == .clinician }
+            let boxes = clinicians.map { ClinicHTML.checkbox("member-\($0.account)", name: "member_\($0.account)", label: $0.name.display, checked: false) }
+                .joined()
+            forms[1] =
+                clinicians.isEmpty
+                ? "<p>Add clinicians before making a care team.</p>"
+                : """
+                    <h3>Make a care team</h3>
+                    <form method="post" action="/clinic/practices/\(p.id)/care-teams" novalidate>\(Layout.csrfField(c.csrfToken))
+                    \(Layout.field("team_name", label: "Team name"))
+                    <fieldset><legend>Clinicians</legend>\(boxes)</fieldset>
+                    <button type="submit">Create care team</button></form>
+                    """
+            forms[2] = """
+                <form method="post" action="/clinic/practices/\(p.id)/holidays" novalidate>\(Layout.csrfField(c.csrfToken))
+                \(ClinicHTML.textarea("holidays", label: "Holidays", value: holidays.map(\.description).joined(separator: "\n"), rows: 4,
+                    hint: "One date per line, as YYYY-MM-DD. No slots are offered on these days."))
+                <button type="submit">Save holidays</button></form>
+                """
+        }
+        let book = isPracticeAdmin ? #"<p><a href="/clinic/practices/\#(p.id)/appointments">Appointment book</a></p>"# : ""
+        let body = """
+            <h1>\(esc(p.name))</h1>
+            \(Layout.notice(notice))\(Layout.alert(error))
+            <dl><dt>Country</dt><dd>\(esc(p.country.value))</dd><dt>Region</dt><dd>\(esc(p.region))</dd><dt>Time zone</dt><dd>\(esc(p.zone.identifier))</dd></dl>
+            \(book)
+            <h2>Members</h2>
+            <div class="table"><table id="members"><thead><tr><th scope="col">Name</th><th scope="col">At this practice</th><th scope="col">Role</th>\
+            \(manage ? #"<th scope="col">Account ID</th>"# : "")</tr></thead><tbody>\(members)</tbody></table></div>
+            \(forms[0])
+            <h2>Care teams</h2>
+            \(teams.isEmpty ? "<p>No care teams yet.</p>" : #"<ul id="care-teams">\#(teams)</ul>"#)
+            \(forms[1])
+            <h2>Holidays</h2>
+            \(holidays.isEmpty ? "<p>No holidays.</p>" : #"<ul id="holidays">\#(holidays.map { "<li>\($0)</li>" }.joined())</ul>"#)
+            \(forms[2])
+            <p><a href="/clinic/practices">All practices</a></p>
+            """
+        return render(c, title: p.name, body: body, wide: true, status: status)
+    }
+
+    @Sendable func addMemberSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        var request = request
+        let form = try await form(&request)
+        return try await guarded(context) {
+            let id: Practice.ID = try Parse.pathID(context, "practiceID")
+            guard let account = form["account_id"].flatMap({ Account.ID(string: $0.trimmingCharacters(in: .whitespaces)) }) else {
+                return try await practiceHTML(context, id, error: "Enter the account ID: 36 letters, digits and dashes.", status: .unprocessableContent)
+            }
+            guard let role = form["role"].flatMap(PracticeRole.init(rawValue:)) else {
+                return try await practiceHTML(context, id, error: "Choose clinician or practice admin.", status: .unprocessableContent)
+            }
+            do {
+                try await clinic.addMember(practice: id, account: account, role: role, req(context))
+            } catch let e as ClinicError {
+                let message = e.code == .notFound ? "There is no staff account with this ID." : ClinicHTML.sentence(e.message)
+                return try await practiceHTML(context, id, error: message, status: e.problem.status)
+            }
+            return Self.redirect("/clinic/practices/\(id)?notice=member-added")
+        }
+    }
+
+    @Sendable func createCareTeamSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        var request = request
+        let form = try await form(&request)
+        return try await guarded(context) {
+            let id: Practice.ID = try Parse.pathID(context, "practiceID")
+            let members = form.values.keys.filter { $0.hasPrefix("member_") }.compactMap { Account.ID(string: String($0.dropFirst(7))) }
+            do {
+                _ = try await clinic.createCareTeam(practice: id, name: form.string("team_name"), members: members, req(context))
+            } catch let e as ClinicError where e.code != .notFound {
+                let message = e.validation?.field == "name" ? "Team name: \(ClinicHTML.sentence(e.message))" : ClinicHTML.sentence(e.message)
+                return try await practiceHTML(context, id, error: message, status: e.problem.status)
+            }
+            return Self.redirect("/clinic/practices/\(id)?notice=care-team-created")
+        }
+    }
+
+    @Sendable func holidaysSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        var request = request
+        let form = try await form(&request)
+        return try await guarded(context) {
+            let id: Practice.ID = try Parse.pathID(context, "practiceID")
+            let dates = form.string("holidays").split(whereSeparator: { $0.isWhitespace || $0 == "," }).map(String.init)
+            do {
+                try await clinic.setHolidays(practice: id, dates: dates, req(context))
+            } catch let e as ClinicError where e.code != .notFound {
+                return try await practiceHTML(context, id, error: ClinicHTML.sentence(e.message), status: e.problem.status)
+            }
+            return Self.redirect("/clinic/practices/\(id)?notice=holidays-saved")
+        }
+    }
+
+    // MARK: - appointment book (practice admins: metadata only)
+
+    @Sendable func appointmentsPage(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await guarded(context) {
+            guard case .practiceAdmin = context.auth.principal else { return notFound(context) }
+            let id: Practice.ID = try Parse.pathID(context, "practiceID")
+            let r = req(context)
+            let d = try await clinic.practice(id, r)
+            guard Self.manages(context.auth.principal, d) else { return notFound(context) }
+            let zone = d.practice.zone
+            let (date, error) = Self.chosenDate(request, zone: zone)
+            let (from, to) = Self.around(date)
+            let list = try await clinic.consultations(from: from, to: to, limit: 500, r)
+                .filter { $0.record.practice == id && ZonedFormat.localDate($0.record.start, in: zone.timeZone) == date }
+                .sorted { ($0.record.start, $0.clinicianName.display) < ($1.record.start, $1.clinicianName.display) }
+            // INVARIANT: no patient name or identifier on this page: practice admins see metadata only.
+            let rows = list.map { v in
+                let rec = v.record
+                return """
+                    <tr data-consultation="\(rec.id)"><td>\(ClinicHTML.time(rec.start, v.zone))</td><td>\(esc(v.clinicianName.display))</td>\
+                    <td>\(esc(ClinicHTML.modality(rec.modality)))</td><td>\(esc(ClinicHTML.status(rec.status)))</td></tr>
+                    """
+            }.joined()
+            let body = """
+                <h1>Appointment book</h1>
+                <p>\(esc(d.practice.name)): times and status only. Patients' names and clinical details are not shown here.</p>
+                \(Layout.alert(error))
+                \(Self.dayPicker(action: "/clinic/practices/\(id)/appointments", date: date))
+                <h2>\(esc(Self.dayTitle(date)))</h2>
+                \(list.isEmpty ? "<p>No appointments on this day.</p>" : """
+                    <div class="table"><table id="appointments"><thead><tr><th scope="col">Time</th><th scope="col">Clinician</th>\
+                    <th scope="col">How</th><th scope="col">Status</th></tr></thead><tbody>\(rows)</tbody></table></div>
+                    """)
+                <p><a href="/clinic/practices/\(id)">Practice</a></p>
+                """
+            return render(context, title: "Appointment book", body: body, wide: true)
+        }
+    }
+}
