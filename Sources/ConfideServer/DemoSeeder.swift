@@ -25,7 +25,7 @@ public enum DemoSeeder {
         (StaffInput(email: "priya.nair@demo.confide.test", givenName: "Priya", familyName: "Nair", kind: .admin, role: nil, registrationNumber: nil), "admin"),
         (StaffInput(email: "sarah.okafor@demo.confide.test", givenName: "Sarah", familyName: "Okafor", kind: .clinician, role: "gp", registrationNumber: "GMC-7654321"), "clinician (GP)"),
         (StaffInput(email: "james.whitfield@demo.confide.test", givenName: "James", familyName: "Whitfield", kind: .clinician, role: "nurse", registrationNumber: "NMC-12A3456E"), "clinician (nurse)"),
-        (StaffInput(email: "marc.gagnon@demo.confide.test", givenName: "Marc", familyName: "Gagnon", kind: .clinician, role: "gp", registrationNumber: "CPSO-98765"), "clinician (GP, Toronto)"),
+        (StaffInput(email: "marc.gagnon@demo.confide.test", givenName: "Marc", familyName: "Gagnon", kind: .clinician, role: "gp", registrationNumber: "CPSO-98765"), "clinician (GP, ON)"),
         (StaffInput(email: "tom.baker@demo.confide.test", givenName: "Tom", familyName: "Baker", kind: .practiceAdmin, role: nil, registrationNumber: nil), "practice admin"),
     ]
 
