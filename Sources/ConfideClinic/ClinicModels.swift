@@ -125,3 +125,22 @@ public struct ClinicalBackground: Sendable {
     public var allergies: [AllergyRecord]
     public var medicines: [MedicineRecord]
 }
+
+/// A referral, fit note or letter as the clinician writes it.
+public struct DocumentInput: Sendable {
+    public var kind: DocumentKind
+    public var recipient: String
+    public var urgency: String
+    public var body: String
+    public var validFrom: String?
+    public var validUntil: String?
+
+    public init(kind: DocumentKind, recipient: String = "", urgency: String = "", body: String, validFrom: String? = nil, validUntil: String? = nil) {
+        self.kind = kind
+        self.recipient = recipient
+        self.urgency = urgency
+        self.body = body
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+    }
+}

@@ -568,6 +568,76 @@ public struct ClinicService: Sendable {
         return list.map(\.0)
     }
 
+    // MARK: referrals, fit notes, letters
+
+    /// Referral urgencies (the UK's "two-week wait" is the urgent suspected-cancer pathway).
+    public static let urgencies: Set<String> = ["routine", "urgent", "two-week-wait"]
+
+    /// Issues a referral, fit note or letter in a consultation that has started.
+    public func issueDocument(_ consultation: Consultation.ID, _ input: DocumentInput, _ r: ClinicRequest) async throws -> DocumentRecord {
+        guard let author = r.principal.account else { throw AccessDenied.notFound }
+        var recipient = ""
+        var urgency = ""
+        var from: CalendarDate?
+        var until: CalendarDate?
+        let body: String
+        switch input.kind {
+        case .referral:
+            recipient = try Self.text(input.recipient, field: "recipient", max: 200)
+            urgency = input.urgency.lowercased()
+            guard Self.urgencies.contains(urgency) else {
+                throw ClinicError(ValidationError(.invalidValue, field: "urgency", message: "choose routine, urgent or two-week-wait"))
+            }
+            body = try Self.text(input.body, field: "body", max: 5_000)
+        case .fitNote:
+            body = try Self.text(input.body, field: "body", max: 500)
+            guard let f = input.validFrom.flatMap(CalendarDate.init(iso8601:)), let u = input.validUntil.flatMap(CalendarDate.init(iso8601:)),
+                f <= u, (f.adding(days: 92) ?? f) >= u
+            else {
+                throw ClinicError(
+                    ValidationError(.invalidValue, field: "valid_until", message: "give the period as two dates, YYYY-MM-DD, at most 3 months apart"))
+            }
+            from = f
+            until = u
+        case .letter:
+            recipient = try Self.text(input.recipient, field: "recipient", max: 200)
+            body = try Self.text(input.body, field: "body", max: 20_000)
+        }
+        let write: AuditedWrite<DocumentResource> = try await gate.authorizeWrite(
+            .create, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "care", requestID: r.requestID)
+        let consultationGrant: Grant<ConsultationResource> = try await gate.authorize(
+            .read, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "care", requestID: r.requestID)
+        guard let view = try await clinic.consultation(consultationGrant), [.inProgress, .ended, .documented].contains(view.record.status)
+        else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.notesNotOpen, "documents can be issued once the consultation has started")
+        }
+        let record = DocumentRecord(
+            id: UUID().uuidString.lowercased(), consultation: consultation, kind: input.kind, recipient: recipient, urgency: urgency, body: body,
+            validFrom: from, validUntil: until, issuedAt: clock.now(), author: author)
+        try await clinic.issueDocument(record, write: write)
+        return record
+    }
+
+    /// The documents of one consultation.
+    public func documents(_ consultation: Consultation.ID, _ r: ClinicRequest, breakGlassReason: String? = nil) async throws -> [DocumentRecord] {
+        let grant: Grant<DocumentResource> = try await gate.authorize(
+            .read, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
+            purpose: breakGlassReason == nil ? "care" : "break-glass", requestID: r.requestID, breakGlassReason: breakGlassReason)
+        try await keepBreakGlassReason(grant, breakGlassReason, r)
+        return try await clinic.documents(consultation: grant)
+    }
+
+    /// Every document the caller may list (a patient: their own), newest first.
+    public func documents(_ r: ClinicRequest) async throws -> [DocumentRecord] {
+        let scope: Scope<DocumentResource> = try await gate.scope(by: r.principal, purpose: "care", requestID: r.requestID)
+        let list = try await clinic.documents(scope, limit: 200)
+        try await gate.recordPresented(scope, items: list.map { ($0.0.id, $0.1) }, purpose: "care", requestID: r.requestID)
+        return list.map(\.0)
+    }
+
     // MARK: notifications and reminders
 
     /// The texts of notices. INVARIANT: none carries clinical content, a name or a time: they

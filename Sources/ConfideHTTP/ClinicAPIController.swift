@@ -90,6 +90,16 @@ struct PrescriptionBody: APIInput {
     let acknowledge_allergy: Bool?
 }
 
+struct DocumentBody: APIInput {
+    static let fields: Set<String> = ["kind", "recipient", "urgency", "body", "valid_from", "valid_until"]
+    let kind: String
+    let recipient: String?
+    let urgency: String?
+    let body: String
+    let valid_from: String?
+    let valid_until: String?
+}
+
 struct NoteBody: APIInput {
     static let fields: Set<String> = ["history", "examination", "assessment", "plan", "sign", "amendment_reason", "expected_version"]
     let history: String
@@ -268,6 +278,9 @@ struct ClinicAPIController {
         api.get("consultations/:consultationID/prescriptions", use: listConsultationPrescriptions)
         api.post("consultations/:consultationID/prescriptions", use: prescribe)
         api.get("me/prescriptions", use: myPrescriptions)
+        api.get("consultations/:consultationID/documents", use: listConsultationDocuments)
+        api.post("consultations/:consultationID/documents", use: issueDocument)
+        api.get("me/documents", use: myDocuments)
         api.get("me/background", use: myBackground)
         api.get("waiting-room", use: waitingRoom)
         api.get("me/notifications", use: listNotifications)
@@ -689,6 +702,58 @@ struct ClinicAPIController {
             acknowledgeAllergy: b.acknowledge_allergy ?? false)
         let record = try await run { try await clinic.prescribe(id, input, req(context)) }
         return try jsonResponse(PrescriptionJSON(record), status: .created)
+    }
+
+    // MARK: referrals, fit notes, letters
+
+    struct DocumentJSON: Encodable {
+        let id: String
+        let consultation_id: String
+        let kind: String
+        let recipient: String
+        let urgency: String
+        let body: String
+        let valid_from: String?
+        let valid_until: String?
+        let issued_at: String
+
+        init(_ d: DocumentRecord) {
+            id = d.id
+            consultation_id = d.consultation.description
+            kind = d.kind.rawValue
+            recipient = d.recipient
+            urgency = d.urgency
+            body = d.body
+            valid_from = d.validFrom?.description
+            valid_until = d.validUntil?.description
+            issued_at = ISO8601DateFormatter().string(from: d.issuedAt)
+        }
+    }
+
+    struct DocumentListJSON: Encodable { let documents: [DocumentJSON] }
+
+    @Sendable func listConsultationDocuments(_ request: Request, context: SignedInContext) async throws -> Response {
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        let list = try await run { try await clinic.documents(id, req(context), breakGlassReason: Self.breakGlass(request)) }
+        return try jsonResponse(DocumentListJSON(documents: list.map(DocumentJSON.init)))
+    }
+
+    @Sendable func myDocuments(_ request: Request, context: SignedInContext) async throws -> Response {
+        let list = try await run { try await clinic.documents(req(context)) }
+        return try jsonResponse(DocumentListJSON(documents: list.map(DocumentJSON.init)))
+    }
+
+    @Sendable func issueDocument(_ request: Request, context: SignedInContext) async throws -> Response {
+        var request = request
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        let b = try await request.decodeStrict(DocumentBody.self, limit: settings.maxBodyBytes)
+        guard let kind = DocumentKind(rawValue: b.kind) else {
+            throw Problem(.unprocessableContent, "invalid-value", "choose referral, fit-note or letter", field: "kind")
+        }
+        let input = DocumentInput(
+            kind: kind, recipient: b.recipient ?? "", urgency: b.urgency ?? "", body: b.body, validFrom: b.valid_from, validUntil: b.valid_until)
+        let record = try await run { try await clinic.issueDocument(id, input, req(context)) }
+        return try jsonResponse(DocumentJSON(record), status: .created)
     }
 
     // MARK: notifications

@@ -22,4 +22,6 @@ public enum ResourceKind: String, Sendable, Hashable, Codable, CaseIterable {
     case availability
     /// A patient's consent that a care team may see their record (patient data).
     case careConsent = "care-consent"
+    /// A document issued in a consultation: a referral, a fit note or a letter (clinical content).
+    case document
 }

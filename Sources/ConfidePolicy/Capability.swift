@@ -46,6 +46,11 @@ public enum PrescriptionResource: PolicyResource {
     public static let kind = ResourceKind.prescription
 }
 
+/// A referral, fit note or letter issued in a consultation (clinical content).
+public enum DocumentResource: PolicyResource {
+    public static let kind = ResourceKind.document
+}
+
 /// A patient's consent for a care team.
 public enum CareConsentResource: PolicyResource {
     public static let kind = ResourceKind.careConsent

@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-26.3",
+        version: "2026-11-26.4",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -30,6 +30,10 @@ extension PolicySet {
                 actions: [.read, .list], resources: [.prescription], when: .principalIsOwningPatient,
                 rationale: "a patient sees the prescriptions issued to them"),
             Rule(
+                id: "patient.own-documents.v1", effect: .permit, principals: [.patient],
+                actions: [.read, .list], resources: [.document], when: .principalIsOwningPatient,
+                rationale: "a patient sees the referrals, fit notes and letters issued to them"),
+            Rule(
                 id: "patient.own-consents.v1", effect: .permit, principals: [.patient],
                 actions: [.read, .list, .update], resources: [.careConsent], when: .principalIsOwningPatient,
                 rationale: "a patient sees and withdraws their care-team consents"),
@@ -56,12 +60,16 @@ extension PolicySet {
                 actions: [.read, .list, .create], resources: [.prescription], when: .principalIsAssignedClinician,
                 rationale: "the consultation's clinician prescribes in it"),
             Rule(
+                id: "clinician.assigned-documents.v1", effect: .permit, principals: [.clinician],
+                actions: [.read, .list, .create], resources: [.document], when: .principalIsAssignedClinician,
+                rationale: "the consultation's clinician issues referrals, fit notes and letters in it"),
+            Rule(
                 id: "clinician.care-team.v1", effect: .permit, principals: [.clinician],
-                actions: [.read, .list], resources: [.patientRecord, .consultation, .note, .prescription], when: .principalInConsentedCareTeam,
+                actions: [.read, .list], resources: [.patientRecord, .consultation, .note, .prescription, .document], when: .principalInConsentedCareTeam,
                 rationale: "members of a care team the patient has consented to may read the patient's record"),
             Rule(
                 id: "clinician.break-glass.v1", effect: .permit, principals: [.clinician],
-                actions: [.read], resources: [.patientRecord, .consultation, .note, .prescription],
+                actions: [.read], resources: [.patientRecord, .consultation, .note, .prescription, .document],
                 when: .all([.breakGlassInvoked, .principalWorksAtPractice]),
                 rationale:
                     "in an emergency a clinician of the practice that holds the record (a consultation's own practice; for the patient record, the patient's registered practice) may read it, with a stated reason; audited and flagged"),
@@ -116,12 +124,12 @@ extension PolicySet {
             Rule(
                 id: "admin.no-clinical-content.v1", effect: .forbid, principals: [.admin],
                 actions: Set(Action.allCases),
-                resources: [.patientRecord, .consultation, .recording, .note, .prescription, .triageSession, .message, .careConsent],
+                resources: [.patientRecord, .consultation, .recording, .note, .prescription, .document, .triageSession, .message, .careConsent],
                 rationale: "platform operators run the service; they never see patient data, clinical content or media"),
             Rule(
                 id: "practice-admin.no-clinical-content.v1", effect: .forbid, principals: [.practiceAdmin],
                 actions: Set(Action.allCases),
-                resources: [.patientRecord, .recording, .note, .prescription, .triageSession, .message, .careConsent],
+                resources: [.patientRecord, .recording, .note, .prescription, .document, .triageSession, .message, .careConsent],
                 rationale: "practice admins see appointment metadata only, never clinical content or media"),
         ])
 }

@@ -288,3 +288,45 @@ public struct PrescriptionRecord: Sendable, Hashable {
         self.author = author
     }
 }
+
+/// The kinds of document a clinician issues in a consultation.
+public enum DocumentKind: String, Sendable, Hashable, CaseIterable {
+    case referral
+    /// A statement of fitness for work.
+    case fitNote = "fit-note"
+    case letter
+}
+
+/// A referral, fit note or letter issued in a consultation. Its patient is its consultation's.
+public struct DocumentRecord: Sendable, Hashable {
+    public var id: String
+    public var consultation: Consultation.ID
+    public var kind: DocumentKind
+    /// Referral: the service or clinician referred to; letter: the addressee; fit note: empty.
+    public var recipient: String
+    /// Referral: routine, urgent or two-week-wait; otherwise empty.
+    public var urgency: String
+    /// Referral: the reason; fit note: the condition; letter: the text.
+    public var body: String
+    /// Fit note: the period it covers.
+    public var validFrom: CalendarDate?
+    public var validUntil: CalendarDate?
+    public var issuedAt: Date
+    public var author: Account.ID
+
+    public init(
+        id: String, consultation: Consultation.ID, kind: DocumentKind, recipient: String, urgency: String, body: String,
+        validFrom: CalendarDate?, validUntil: CalendarDate?, issuedAt: Date, author: Account.ID
+    ) {
+        self.id = id
+        self.consultation = consultation
+        self.kind = kind
+        self.recipient = recipient
+        self.urgency = urgency
+        self.body = body
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+        self.issuedAt = issuedAt
+        self.author = author
+    }
+}

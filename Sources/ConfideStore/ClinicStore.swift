@@ -116,6 +116,14 @@ public protocol ClinicStore: Sendable {
     /// The prescriptions in the scope (a patient: their own).
     func prescriptions(_ scope: Scope<PrescriptionResource>, limit: Int) async throws -> [(PrescriptionRecord, Patient.ID)]
 
+    // MARK: referrals, fit notes, letters (clinical content)
+    /// Issues a document in the consultation the write names.
+    func issueDocument(_ document: DocumentRecord, write: AuditedWrite<DocumentResource>) async throws
+    /// The documents of the consultation the grant names.
+    func documents(consultation grant: Grant<DocumentResource>) async throws -> [DocumentRecord]
+    /// The documents in the scope (a patient: their own), newest first, with their patient.
+    func documents(_ scope: Scope<DocumentResource>, limit: Int) async throws -> [(DocumentRecord, Patient.ID)]
+
     // MARK: break-glass
     /// Keeps the stated reason of a break-glass access for review.
     func recordBreakGlass(

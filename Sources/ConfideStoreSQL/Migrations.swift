@@ -329,5 +329,25 @@ enum Migrations {
                 """,
                 "CREATE INDEX break_glass_reasons_patient ON break_glass_reasons (patient_id, at)",
             ]),
+        Migration(
+            version: 8, name: "referrals, fit notes and letters",
+            statements: [
+                // A document has no patient column: its patient is its consultation's.
+                """
+                CREATE TABLE documents (
+                    id TEXT PRIMARY KEY,
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    kind TEXT NOT NULL,
+                    recipient TEXT NOT NULL,
+                    urgency TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    valid_from TEXT,
+                    valid_until TEXT,
+                    issued_at BIGINT NOT NULL,
+                    author TEXT NOT NULL REFERENCES accounts(id)
+                )
+                """,
+                "CREATE INDEX documents_consultation ON documents (consultation_id)",
+            ]),
     ]
 }

@@ -923,3 +923,53 @@ extension SQLStores {
         }
     }
 }
+
+// MARK: - referrals, fit notes, letters
+
+extension SQLRow {
+    func documentRecord() throws -> DocumentRecord {
+        guard let kind = DocumentKind(rawValue: try decode(column: "kind", as: String.self)) else { throw RowError(column: "kind") }
+        return DocumentRecord(
+            id: try decode(column: "id", as: String.self), consultation: try id("consultation_id"), kind: kind,
+            recipient: try decode(column: "recipient", as: String.self), urgency: try decode(column: "urgency", as: String.self),
+            body: try decode(column: "body", as: String.self),
+            validFrom: try decode(column: "valid_from", as: String?.self).flatMap(CalendarDate.init(iso8601:)),
+            validUntil: try decode(column: "valid_until", as: String?.self).flatMap(CalendarDate.init(iso8601:)),
+            issuedAt: try ms("issued_at"), author: try id("author"))
+    }
+}
+
+extension SQLStores {
+    public func issueDocument(_ d: DocumentRecord, write: AuditedWrite<DocumentResource>) async throws {
+        try check(write, [.create], id: d.consultation.description)
+        try await audited(write) { db in
+            try await db.raw(
+                """
+                INSERT INTO documents (id, consultation_id, kind, recipient, urgency, body, valid_from, valid_until, issued_at, author)
+                VALUES (\(bind: d.id), \(bind: d.consultation.description), \(bind: d.kind.rawValue), \(bind: d.recipient), \(bind: d.urgency),
+                    \(bind: d.body), \(bind: d.validFrom?.description), \(bind: d.validUntil?.description), \(bind: d.issuedAt.epochMilliseconds),
+                    \(bind: d.author.description))
+                """
+            ).run()
+        }
+    }
+
+    public func documents(consultation grant: Grant<DocumentResource>) async throws -> [DocumentRecord] {
+        try await read { db in
+            try await db.raw("SELECT * FROM documents WHERE consultation_id = \(bind: grant.resourceID) ORDER BY issued_at, id").all()
+                .map { try $0.documentRecord() }
+        }
+    }
+
+    public func documents(_ scope: Scope<DocumentResource>, limit: Int) async throws -> [(DocumentRecord, Patient.ID)] {
+        let predicate = scope.predicate.sql(consultationColumns)
+        return try await read { db in
+            try await db.raw(
+                """
+                SELECT d.*, c.patient_id AS doc_patient FROM documents d JOIN consultations c ON c.id = d.consultation_id
+                WHERE \(predicate) ORDER BY d.issued_at DESC, d.id LIMIT \(bind: Int64(min(max(limit, 1), 500)))
+                """
+            ).all().map { row in (try row.documentRecord(), try row.id("doc_patient")) }
+        }
+    }
+}
