@@ -93,6 +93,24 @@ def test_book_run_document_and_isolate(server):
     is_problem(sarah.call("POST", f"/api/v1/consultations/{cid}/transitions", {"event": "end"}), 409, "transition-not-allowed")
     assert sarah.call("POST", f"/api/v1/consultations/{cid}/transitions", {"event": "start"}).json()["status"] == "in-progress"
     assert sarah.call("POST", f"/api/v1/consultations/{cid}/transitions", {"event": "end"}).json()["status"] == "ended"
+    # Allergies are shown while prescribing; a matching medicine warns until acknowledged.
+    assert sarah.call("POST", f"/api/v1/consultations/{cid}/allergies", {"substance": "Penicillin", "reaction": "rash"}).status_code == 204
+    background = sarah.call("GET", f"/api/v1/consultations/{cid}/background").json()
+    assert [a["substance"] for a in background["allergies"]] == ["Penicillin"]
+    rx = {"medicine": "Amoxicillin 500 mg", "dose": "500 mg", "route": "oral", "frequency": "three times a day", "quantity": 15,
+          "pharmacy": "High Street Pharmacy"}
+    is_problem(sarah.call("POST", f"/api/v1/consultations/{cid}/prescriptions", rx), 409, "allergy-warning")
+    issued = sarah.call("POST", f"/api/v1/consultations/{cid}/prescriptions", {**rx, "acknowledge_allergy": True})
+    assert issued.status_code == 201 and issued.json()["allergy_override"] == "Penicillin", issued.text
+    referral = sarah.call("POST", f"/api/v1/consultations/{cid}/documents",
+                          {"kind": "referral", "recipient": "Respiratory clinic", "urgency": "routine", "body": "Persistent cough."})
+    assert referral.status_code == 201, referral.text
+    is_problem(sarah.call("POST", f"/api/v1/consultations/{cid}/documents", {"kind": "referral", "recipient": "X", "urgency": "soon", "body": "Y"}), 422)
+    assert [p["medicine"] for p in alice.call("GET", "/api/v1/me/prescriptions").json()["prescriptions"]] == ["Amoxicillin 500 mg"]
+    assert [d["kind"] for d in alice.call("GET", "/api/v1/me/documents").json()["documents"]] == ["referral"]
+    for path in (f"/api/v1/consultations/{cid}/prescriptions", f"/api/v1/consultations/{cid}/documents", f"/api/v1/consultations/{cid}/background"):
+        is_problem(bob.call("GET", path), 404, "not-found")
+    assert bob.call("GET", "/api/v1/me/prescriptions").json()["prescriptions"] == []
     note = {"history": "Cough for a week.", "examination": "Chest clear.", "assessment": "Viral cough.", "plan": "Honey and rest.",
             "sign": True, "expected_version": 0}
     signed = sarah.call("PUT", f"/api/v1/consultations/{cid}/note", note)
