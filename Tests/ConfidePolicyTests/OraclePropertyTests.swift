@@ -23,6 +23,7 @@ extension PolicyEngine {
         case .recording: scope(request, as: RecordingTestResource.self).1.predicate
         case .note: scope(request, as: NoteResource.self).1.predicate
         case .prescription: scope(request, as: PrescriptionResource.self).1.predicate
+        case .document: scope(request, as: DocumentResource.self).1.predicate
         case .triageSession: scope(request, as: TriageSessionTestResource.self).1.predicate
         case .message: scope(request, as: MessageTestResource.self).1.predicate
         case .auditEntry: scope(request, as: AuditEntryResource.self).1.predicate

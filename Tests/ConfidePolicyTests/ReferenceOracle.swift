@@ -1,7 +1,8 @@
 // The reference oracle: who may do what, written from the English rules (the `rationale` strings
 // of `PolicySet.confide` and the issue "authorization as a specification"), NOT from the engine.
 // It uses no `PolicyEngine`, `Condition`, `Rule` or `RowPredicate`: only a small world of
-// practices, people, care teams, consents, consultations and notes, and plain Swift.
+// practices, people, care teams, consents, consultations, notes, prescriptions and documents, and
+// plain Swift.
 //
 // This file is shared: Tests/ConfideStoreTests/ReferenceOracle.swift is a symbolic link to it, so
 // the SQL differential test checks the stores against the very same oracle. Keep it free of
@@ -58,6 +59,8 @@ struct World: Sendable, CustomStringConvertible {
         let note: NoteState
         /// How many prescriptions were issued in it.
         let prescriptions: Int
+        /// How many documents (referrals, fit notes, letters) were issued in it.
+        let documents: Int
         /// Index in the world: distinct start times (one active booking per clinician and slot).
         let slot: Int
     }
@@ -86,7 +89,7 @@ struct World: Sendable, CustomStringConvertible {
         for v in visits {
             lines.append(
                 "  consultation \(short(v.id)) patient \(short(v.patient)) clinician \(short(v.clinician)) at \(short(v.practice)) "
-                    + "\(v.status.rawValue) note \(v.note.rawValue) prescriptions \(v.prescriptions)")
+                    + "\(v.status.rawValue) note \(v.note.rawValue) prescriptions \(v.prescriptions) documents \(v.documents)")
         }
         return lines.joined(separator: "\n")
     }
@@ -129,6 +132,9 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
     case note(Consultation.ID)
     /// The prescriptions issued in a consultation (the read resource is the consultation's).
     case prescription(Consultation.ID)
+    /// The documents (referrals, fit notes, letters) issued in a consultation (the read resource
+    /// is the consultation's, as for prescriptions).
+    case document(Consultation.ID)
     /// Other clinical content or media of a consultation (recording, triage session, message).
     case clinicalContent(ResourceKind, Consultation.ID)
     case careConsent(String)
@@ -151,6 +157,7 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .consultation, .newBooking: .consultation
         case .note: .note
         case .prescription: .prescription
+        case .document: .document
         case .clinicalContent(let kind, _): kind
         case .careConsent, .newConsent: .careConsent
         case .practice: .practice
@@ -175,6 +182,7 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .consultation(let c): return "consultation \(short(c))"
         case .note(let c): return "note \(short(c))"
         case .prescription(let c): return "prescriptions of \(short(c))"
+        case .document(let c): return "documents of \(short(c))"
         case .clinicalContent(let k, let c): return "\(k.rawValue) of \(short(c))"
         case .careConsent(let id): return "care-consent \(short(id))"
         case .practice(let p): return "practice \(short(p))"
@@ -199,7 +207,7 @@ extension World {
         for v in visits {
             // One other kind of clinical content per consultation (in turn), to keep the worlds cheap.
             let other = Self.otherClinicalKinds[v.slot % Self.otherClinicalKinds.count]
-            out += [.consultation(v.id), .note(v.id), .prescription(v.id), .clinicalContent(other, v.id)]
+            out += [.consultation(v.id), .note(v.id), .prescription(v.id), .document(v.id), .clinicalContent(other, v.id)]
         }
         out += consents.map { .careConsent($0.id) }
         out += availability.map { .availability(clinician: $0.clinician, practice: $0.practice) }
@@ -294,7 +302,7 @@ func oracle(
         case .staffAccount(let account):
             return (action == .read || action == .update) && account == me
         default:
-            // Notes, patient records, consents, media: never, whatever their practice.
+            // Notes, prescriptions, documents, patient records, consents, media: never, whatever their practice.
             return false
         }
 
@@ -320,6 +328,10 @@ func oracle(
             return v.patient == me && everSigned && readsOrLists
         case .prescription(let id):
             // "sees the prescriptions issued to them"
+            guard let v = world.visit(id) else { return false }
+            return v.patient == me && readsOrLists
+        case .document(let id):
+            // "sees the referrals, fit notes and letters issued to them"
             guard let v = world.visit(id) else { return false }
             return v.patient == me && readsOrLists
         case .careConsent(let id):
@@ -362,6 +374,13 @@ func oracle(
             // "the consultation's clinician prescribes in it" (and sees what was prescribed)
             if v.clinician == me { return [.read, .list, .create].contains(action) }
             // Prescriptions are part of the patient's record, for the care team and in an emergency.
+            if world.inConsentedCareTeam(me, of: v.patient) && readsOrLists { return true }
+            return breakGlass(practice: v.practice)
+        case .document(let id):
+            guard let v = world.visit(id) else { return false }
+            // "the consultation's clinician issues referrals, fit notes and letters in it" (and sees them)
+            if v.clinician == me { return [.read, .list, .create].contains(action) }
+            // Documents are part of the patient's record, for the care team and in an emergency.
             if world.inConsentedCareTeam(me, of: v.patient) && readsOrLists { return true }
             return breakGlass(practice: v.practice)
         case .patientRecord(let id):
@@ -494,7 +513,8 @@ extension World {
                 World.Visit(
                     id: Consultation.ID(uuid()), patient: patient.id, clinician: w.clinicians.randomElement(using: &rng)!.account,
                     practice: practice, status: ConsultationStatus.allCases.randomElement(using: &rng)!,
-                    note: NoteState.allCases.randomElement(using: &rng)!, prescriptions: Int.random(in: 0...2, using: &rng), slot: slot))
+                    note: NoteState.allCases.randomElement(using: &rng)!, prescriptions: Int.random(in: 0...2, using: &rng),
+                    documents: Int.random(in: 0...2, using: &rng), slot: slot))
         }
         for c in w.clinicians {
             for p in c.practices where chance(0.7) { w.availability.append((c.account, p)) }

@@ -65,6 +65,9 @@ extension World {
         case .prescription(let id):
             // As `ClinicService.prescriptions`/`prescribe`: the consultation's facts.
             return consultationFacts(id, for: principal)
+        case .document(let id):
+            // As for prescriptions: a document's patient is its consultation's; the consultation's facts.
+            return consultationFacts(id, for: principal)
         case .clinicalContent(_, let id):
             // No loader yet: the consultation's facts are the natural ones (and no rule permits these kinds).
             return consultationFacts(id, for: principal)

@@ -22,6 +22,7 @@ extension World {
             ("care_consents (id, patient_id, team_id, granted_at, withdrawn_at)", []),
             ("consultations (id, patient_id, clinician_id, practice_id, starts_at, ends_at, modality, status, created_at, updated_at)", []),
             ("prescriptions (id, consultation_id, medicine, dose, route, frequency, quantity, pharmacy, status, issued_at, author)", []),
+            ("documents (id, consultation_id, kind, recipient, urgency, body, valid_from, valid_until, issued_at, author)", []),
             (
                 "note_versions (consultation_id, version, history, examination, assessment, plan, status, author, amendment_reason, signed_at, saved_at)",
                 []
@@ -62,6 +63,16 @@ extension World {
                     "prescriptions",
                     "\(q(World.prescriptionID(v, n))), \(q(v.id)), 'amoxicillin', '500 mg', 'oral', 'three times a day', 21, 'Any', 'issued', \(n), \(q(v.clinician))")
             }
+            for n in 0..<v.documents {
+                // In turn a referral, a fit note and a letter (a document's patient is its consultation's).
+                let row: String
+                switch n % 3 {
+                case 0: row = "'referral', 'Cardiology', 'routine', 'chest pain on exertion', NULL, NULL"
+                case 1: row = "'fit-note', '', '', 'back pain', '2027-01-04', '2027-01-18'"
+                default: row = "'letter', 'To whom it may concern', '', 'text', NULL, NULL"
+                }
+                add("documents", "\(q(World.documentID(v, n))), \(q(v.id)), \(row), \(n), \(q(v.clinician))")
+            }
             func note(_ version: Int, signed: Bool) {
                 add(
                     "note_versions",
@@ -85,6 +96,8 @@ extension World {
 extension World {
     /// The stored identifier of a consultation's `n`th prescription.
     static func prescriptionID(_ v: Visit, _ n: Int) -> String { "\(v.id)-rx\(n)" }
+    /// The stored identifier of a consultation's `n`th document.
+    static func documentID(_ v: Visit, _ n: Int) -> String { "\(v.id)-doc\(n)" }
 }
 
 /// The SQL scope returns exactly the rows that `decide` allows, on SQLite and (when
@@ -187,6 +200,16 @@ struct ScopeDifferentialTests {
         let listedPrescriptions = try await stores.clinic.prescriptions(prescriptionScope, limit: 500)
         out.append((prescriptions, Listing(label: "prescriptions", listed: listedPrescriptions.map(\.0.id), rows: rows)))
 
+        let documents = request(.document)
+        let (_, documentScope) = engine.scope(documents, as: DocumentResource.self)
+        rows = []
+        for v in world.visits where v.documents > 0 {
+            // A document's facts are its consultation's, as for prescriptions.
+            for n in 0..<v.documents { rows.append((World.documentID(v, n), .document(v.id), consultationFacts[v.id])) }
+        }
+        let listedDocuments = try await stores.clinic.documents(documentScope, limit: 500)
+        out.append((documents, Listing(label: "documents", listed: listedDocuments.map(\.0.id), rows: rows)))
+
         let staff = request(.staffAccount)
         let (_, staffScope) = engine.scope(staff, as: StaffAccountResource.self)
         rows = []
@@ -217,7 +240,7 @@ struct ScopeDifferentialTests {
                 }
                 return try await group.reduce(into: []) { $0 += $1 }
             }
-            #expect(all.count == (world.principals.count + strangers.count) * 7)
+            #expect(all.count == (world.principals.count + strangers.count) * 8)
             for (request, listing) in all { check(listing, request, world: world) }
             // The world is rich enough that every rule a list can use decides some row.
             var reached = Set<String>()
@@ -225,7 +248,9 @@ struct ScopeDifferentialTests {
                 for row in listing.rows { reached.formUnion(row.facts.map { engine.decide(request, $0).reasons.map(\.value) } ?? []) }
             }
             let listRules = Set(PolicySet.confide.rules.filter { $0.actions.contains(.list) }.map(\.id.value))
-            let listedKinds: Set<ResourceKind> = [.consultation, .careConsent, .practice, .patientRecord, .availability, .prescription, .staffAccount]
+            let listedKinds: Set<ResourceKind> = [
+                .consultation, .careConsent, .practice, .patientRecord, .availability, .prescription, .document, .staffAccount,
+            ]
             let expected = listRules.filter { id in
                 PolicySet.confide.rules.first { $0.id.value == id }!.resources.contains { listedKinds.contains($0) }
             }
