@@ -130,8 +130,11 @@ public struct ClinicService: Sendable {
 
     /// Replaces the practice's holidays (days without slots).
     public func setHolidays(practice: Practice.ID, dates: [String], _ r: ClinicRequest) async throws {
+        guard dates.count <= 400 else {
+            throw ClinicError(ValidationError(.invalidValue, field: "holidays", message: "give at most 400 dates"))
+        }
         var set = Set<CalendarDate>()
-        for d in dates.prefix(400) {
+        for d in dates {
             guard let date = CalendarDate(iso8601: d) else {
                 throw ClinicError(ValidationError(.invalidValue, field: "holidays", message: "enter dates as YYYY-MM-DD"))
             }

@@ -47,6 +47,22 @@ struct ConsentBody: APIInput {
 
 extension AvailabilityDocument: APIInput {
     static let fields: Set<String> = ["weekly", "exceptions"]
+    static let windowFields: Set<String> = ["weekday", "start", "end", "slot_minutes", "modalities", "valid_from", "valid_until"]
+
+    static func unknownNestedField(_ body: [String: Any]) -> String? {
+        func unknown(_ items: Any?, _ allowed: Set<String>) -> String? {
+            for item in (items as? [Any]) ?? [] {
+                if let object = item as? [String: Any], let extra = Set(object.keys).subtracting(allowed).sorted().first { return extra }
+            }
+            return nil
+        }
+        if let extra = unknown(body["weekly"], windowFields) { return extra }
+        if let extra = unknown(body["exceptions"], ["date", "windows"]) { return extra }
+        for exception in (body["exceptions"] as? [Any]) ?? [] {
+            if let extra = unknown((exception as? [String: Any])?["windows"], windowFields) { return extra }
+        }
+        return nil
+    }
 }
 
 struct BookingBody: APIInput {

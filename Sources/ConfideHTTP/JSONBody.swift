@@ -6,6 +6,12 @@ import NIOCore
 protocol APIInput: Decodable, Sendable {
     /// Every field the body may carry.
     static var fields: Set<String> { get }
+    /// The name of the first unknown field inside nested objects, if any (default: none checked).
+    static func unknownNestedField(_ body: [String: Any]) -> String?
+}
+
+extension APIInput {
+    static func unknownNestedField(_ body: [String: Any]) -> String? { nil }
 }
 
 extension Request {
@@ -19,7 +25,7 @@ extension Request {
         guard let object = try? JSONSerialization.jsonObject(with: data), let dictionary = object as? [String: Any] else {
             throw Problem.malformedJSON
         }
-        if let unknown = Set(dictionary.keys).subtracting(T.fields).sorted().first {
+        if let unknown = Set(dictionary.keys).subtracting(T.fields).sorted().first ?? T.unknownNestedField(dictionary) {
             throw Problem(.unprocessableContent, "unknown-field", "this field is not part of the request", field: unknown)
         }
         do {

@@ -13,6 +13,9 @@ public struct ClinicFixture: Sendable {
     public let practiceAdmin: Principal
     public let operator_: Principal
     public let team: CareTeamRecord
+    /// The GP's sign-in email and TOTP enrolment URI (password `Fixtures.password`).
+    public let gpEmail: String
+    public let gpTOTPURI: String
     public let system = ClinicRequest(principal: .system(job: "test"), requestID: "test")
 
     /// Monday 30 November 2026, 08:00 in London (GMT): the GP's first slot is at 09:00.
@@ -22,13 +25,16 @@ public struct ClinicFixture: Sendable {
     public static func make(_ world: TestWorld, slotMinutes: Int = 10) async throws -> ClinicFixture {
         world.clock.set(monday0800)
         let accounts = world.accounts
+        var gpLogin = (email: "", uri: "")
         func staff(_ name: String, _ kind: AccountKind, _ role: String?) async throws -> Account.ID {
-            try await accounts.createStaffWithCredentials(
+            let email = Fixtures.email(name)
+            let (id, uri) = try await accounts.createStaffWithCredentials(
                 StaffInput(
-                    email: Fixtures.email(name), givenName: name.capitalized, familyName: "Tester", kind: kind, role: role,
+                    email: email, givenName: name.capitalized, familyName: "Tester", kind: kind, role: role,
                     registrationNumber: role == nil ? nil : "REG-\(Int.random(in: 1000...9999))"),
-                password: Fixtures.password, job: "test"
-            ).0
+                password: Fixtures.password, job: "test")
+            if name == "gp" { gpLogin = (email, uri) }
+            return id
         }
         let gp = try await staff("gp", .clinician, "gp")
         let nurse = try await staff("nurse", .clinician, "nurse")
@@ -51,7 +57,8 @@ public struct ClinicFixture: Sendable {
             ClinicRequest(principal: .clinician(account: gp, role: .gp), requestID: "test"))
         return ClinicFixture(
             practice: practice, gp: .clinician(account: gp, role: .gp), nurse: .clinician(account: nurse, role: .nurse),
-            practiceAdmin: .practiceAdmin(account: admin), operator_: .admin(account: op), team: team)
+            practiceAdmin: .practiceAdmin(account: admin), operator_: .admin(account: op), team: team, gpEmail: gpLogin.email,
+            gpTOTPURI: gpLogin.uri)
     }
 
     /// A new patient registered with the practice.
