@@ -294,22 +294,26 @@ public struct ClinicService: Sendable {
         guard let practiceID = try await clinic.registeredPractice(patient: patient) else {
             throw ClinicError(.practiceRequired, "choose your practice before booking")
         }
+        // Decide first, so that every refusal below (a slot not offered, a full diary) is audited.
+        let id = Consultation.ID()
+        var f = try await facts.relationFacts(patient: patient, practice: practiceID, for: r.principal)
+        f.resourceID = id.description
+        f.assignedClinician = clinician
+        f.serverAssignedOwner = true
+        let write: AuditedWrite<ConsultationResource> = try await gate.authorizeWrite(
+            .create, id.description, facts: f, by: r.principal, purpose: "booking", requestID: r.requestID)
         guard let (slot, _) = try await offeredSlot(clinician: clinician, practice: practiceID, start: start, modality: modality, r) else {
+            try await gate.recordRefusal(write)
             throw ClinicError(.slotUnavailable, "this slot is not offered (it may be in the past or outside the clinician's hours)")
         }
         let now = clock.now()
         guard try await clinic.upcomingBookings(patient: patient, after: now) < configuration.maxUpcomingBookings else {
+            try await gate.recordRefusal(write)
             throw ClinicError(.tooManyBookings, "you already have \(configuration.maxUpcomingBookings) upcoming appointments; cancel one to book another")
         }
         let record = ConsultationRecord(
-            id: Consultation.ID(), patient: patient, clinician: clinician, practice: practiceID, start: slot.start, end: slot.end,
+            id: id, patient: patient, clinician: clinician, practice: practiceID, start: slot.start, end: slot.end,
             modality: modality, status: .booked, createdAt: now, updatedAt: now)
-        var f = try await facts.relationFacts(patient: patient, practice: practiceID, for: r.principal)
-        f.resourceID = record.id.description
-        f.assignedClinician = clinician
-        f.serverAssignedOwner = true
-        let write: AuditedWrite<ConsultationResource> = try await gate.authorizeWrite(
-            .create, record.id.description, facts: f, by: r.principal, purpose: "booking", requestID: r.requestID)
         do {
             try await clinic.book(record, write: write)
         } catch let e as StoreError where e.code == .slotTaken {

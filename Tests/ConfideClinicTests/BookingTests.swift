@@ -77,6 +77,14 @@ struct BookingTests {
             #expect(await code { _ = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(0), modality: .video, .by(clinic.gp)) } == "not-found")
             let mine = try await world.clinic.consultations(from: nil, to: nil, .by(alice))
             #expect(mine.isEmpty)
+            // Each refused booking is in the audit log, as `refused` (the policy allowed the attempt).
+            let refused = try await auditEntries(world).filter {
+                $0.resourceType == "consultation" && $0.action == "create" && $0.decision == .refused
+            }
+            #expect(refused.count == 6)
+            // At most ten upcoming appointments per patient.
+            for i in 0..<10 { _ = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(i), modality: .video, .by(alice)) }
+            #expect(await code { _ = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(10), modality: .video, .by(alice)) } == "too-many-bookings")
         }
     }
 
