@@ -112,7 +112,8 @@ enum ClinicNav {
     static func links(for principal: Principal) -> [(href: String, label: String)] {
         switch principal {
         case .patient:
-            [("/clinic/consultations", "My consultations"), ("/clinic/book", "Book"), ("/clinic/care-team", "Care team access"),
+            [("/clinic/consultations", "My consultations"), ("/clinic/records", "My records"), ("/clinic/book", "Book"),
+             ("/clinic/care-team", "Care team access"),
              ("/clinic/practice", "My practice")]
         case .clinician:
             [("/clinic/day", "Today"), ("/clinic/waiting-room", "Waiting room"), ("/clinic/availability", "Availability")]

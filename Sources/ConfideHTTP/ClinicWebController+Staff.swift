@@ -1,6 +1,7 @@
 import ConfideAccounts
 import ConfideClinic
 import ConfideCore
+import ConfidePolicy
 import ConfideStore
 import Foundation
 import Hummingbird
@@ -667,6 +668,314 @@ extension ClinicWebController {
                 <p><a href="/clinic/practices/\(id)">Practice</a></p>
                 """
             return render(context, title: "Appointment book", body: body, wide: true)
+        }
+    }
+}
+
+// Allergies, current medicines, prescriptions and documents on a consultation page. Only
+// clinicians and patients ever reach these calls: practice admins and operators never do.
+extension ClinicWebController {
+    /// What a clinical-record form held when the service refused it (so nothing typed is lost).
+    struct RecordDraft {
+        enum Form: String { case allergy, medicine, prescription, document }
+
+        var form: Form
+        var values: FormData
+        var message: String
+        /// The form field at fault (its id), if the service named one.
+        var field: String?
+        var allergyWarning = false
+
+        /// Field ids carry their form's prefix; the service names the bare field.
+        static let prefixes: [Form: String] = [.allergy: "allergy_", .medicine: "medicine_", .prescription: "rx_", .document: "doc_"]
+    }
+
+    /// Runs a read that the gate may refuse for this viewer; a refusal shows nothing.
+    func ifAllowed<T>(_ body: () async throws -> T) async throws -> T? {
+        do {
+            return try await body()
+        } catch is AccessDenied {
+            return nil
+        } catch let e as ClinicError where e.code == .notFound {
+            return nil
+        }
+    }
+
+    static let started: Set<ConsultationStatus> = [.inProgress, .ended, .documented]
+
+    static func routeLabel(_ route: String) -> String { route.prefix(1).uppercased() + route.dropFirst() }
+
+    /// Routes in form order: the common ones first.
+    static var routeChoices: [(value: String, label: String)] {
+        let common = ["oral", "topical", "inhaled"].filter(ClinicService.routes.contains)
+        let rest = ClinicService.routes.subtracting(common).sorted()
+        return (common + rest).map { ($0, routeLabel($0)) }
+    }
+
+    static let kindChoices: [(value: String, label: String)] = [
+        (DocumentKind.referral.rawValue, "Referral"), (DocumentKind.fitNote.rawValue, "Fit note"), (DocumentKind.letter.rawValue, "Letter"),
+    ]
+
+    static let urgencyChoices: [(value: String, label: String)] = [
+        ("routine", "Routine"), ("urgent", "Urgent"), ("two-week-wait", "Two-week wait (suspected cancer)"),
+    ]
+
+    static func urgencyLabel(_ raw: String) -> String { urgencyChoices.first { $0.value == raw }?.label ?? raw }
+
+    // MARK: lists (shared by clinicians and patients)
+
+    static func allergyList(_ list: [AllergyRecord]) -> String {
+        guard !list.isEmpty else { return #"<p id="no-allergies">No allergies recorded.</p>"# }
+        let items = list.map { a in
+            let reaction = a.reaction.isEmpty ? "" : " · reaction: \(esc(a.reaction))"
+            return #"<li data-allergy="\#(esc(a.id))"><strong>\#(esc(a.substance))</strong>\#(reaction)</li>"#
+        }.joined()
+        return #"<ul id="allergies">\#(items)</ul>"#
+    }
+
+    static func medicineList(_ list: [MedicineRecord]) -> String {
+        guard !list.isEmpty else { return #"<p id="no-medicines">No current medicines recorded.</p>"# }
+        let items = list.map { m in
+            #"<li data-medicine="\#(esc(m.id))"><strong>\#(esc(m.name))</strong>\#(m.dose.isEmpty ? "" : " · \(esc(m.dose))")</li>"#
+        }.joined()
+        return #"<ul id="medicines">\#(items)</ul>"#
+    }
+
+    /// Prescriptions as cards; `when` renders an instant, `link` the consultation link (records page).
+    static func prescriptionList(_ list: [PrescriptionRecord], id: String, when: (Date) -> String, link: Bool = false) -> String {
+        guard !list.isEmpty else { return #"<p id="\#(id)-empty">No prescriptions.</p>"# }
+        let items = list.map { p in
+            let override = p.allergyOverride.map {
+                #"<p class="error">Issued although the patient has a recorded allergy: \#(esc($0)). The prescriber checked it.</p>"#
+            } ?? ""
+            let more = link ? #" · <a href="/clinic/consultations/\#(p.consultation)">Consultation</a>"# : ""
+            return """
+                <li data-prescription="\(esc(p.id))"><p><strong>\(esc(p.medicine))</strong> \(esc(p.dose)) · \(esc(routeLabel(p.route))) · \
+                \(esc(p.frequency)) · quantity \(p.quantity)</p>
+                <p>Pharmacy: \(esc(p.pharmacy)) · <span class="badge">\(esc(routeLabel(p.status)))</span> · issued \(when(p.issuedAt))\(more)</p>\(override)</li>
+                """
+        }.joined()
+        return #"<ul class="cards" id="\#(id)">\#(items)</ul>"#
+    }
+
+    static func documentList(_ list: [DocumentRecord], id: String, when: (Date) -> String, link: Bool = false) -> String {
+        guard !list.isEmpty else { return #"<p id="\#(id)-empty">No referrals, fit notes or letters.</p>"# }
+        let items = list.map { d in
+            let heading: String
+            let bodyLabel: String
+            switch d.kind {
+            case .referral:
+                heading = "Referral to \(esc(d.recipient)) · \(esc(urgencyLabel(d.urgency)))"
+                bodyLabel = "Reason"
+            case .fitNote:
+                let period = [d.validFrom, d.validUntil].compactMap { $0.map { dayTitle($0) } }.joined(separator: " to ")
+                heading = "Fit note: not fit for work, \(esc(period))"
+                bodyLabel = "Condition"
+            case .letter:
+                heading = "Letter to \(esc(d.recipient))"
+                bodyLabel = "Text"
+            }
+            let more = link ? #" · <a href="/clinic/consultations/\#(d.consultation)">Consultation</a>"# : ""
+            return """
+                <li data-document="\(esc(d.id))" data-kind="\(esc(d.kind.rawValue))"><p><strong>\(heading)</strong></p>
+                <p class="muted">Issued \(when(d.issuedAt))\(more)</p>
+                <p>\(bodyLabel):</p><div class="note-section">\(esc(d.body))</div></li>
+                """
+        }.joined()
+        return #"<ul class="cards" id="\#(id)">\#(items)</ul>"#
+    }
+
+    // MARK: the clinician's sections
+
+    /// The sections for a clinician's consultation page: editable for the consultation's own
+    /// clinician once it has started, otherwise read-only (whatever the gate allows).
+    func clinicalRecordSections(_ view: ConsultationView, _ r: ClinicRequest, csrf: String, own: Bool, draft: RecordDraft?) async throws -> String {
+        let rec = view.record
+        let editable = own && Self.started.contains(rec.status)
+        let base = "/clinic/consultations/\(rec.id)"
+        func when(_ d: Date) -> String { ClinicHTML.time(d, view.zone) }
+        func draftFor(_ form: RecordDraft.Form) -> RecordDraft? { draft?.form == form ? draft : nil }
+        func value(_ form: RecordDraft.Form, _ id: String, _ fallback: String = "") -> String {
+            draftFor(form)?.values[id] ?? fallback
+        }
+        func err(_ form: RecordDraft.Form, _ id: String) -> String? {
+            guard let d = draftFor(form), d.field == id else { return nil }
+            return "Check this field."
+        }
+        func alert(_ form: RecordDraft.Form) -> String {
+            guard let d = draftFor(form), !d.allergyWarning else { return "" }
+            return Layout.alert(d.message)
+        }
+        var out = ""
+
+        // Allergies and current medicines.
+        if let background = try await ifAllowed({ try await clinic.background(rec.id, r) }) {
+            var forms = ""
+            if editable {
+                forms = """
+                    <h3>Record an allergy</h3>
+                    <form method="post" action="\(base)/allergies#background" id="allergy-form" novalidate>
+                    \(Layout.csrfField(csrf))\(alert(.allergy))
+                    <div class="grid">
+                    \(Layout.field("allergy_substance", label: "Substance", value: value(.allergy, "allergy_substance"), error: err(.allergy, "allergy_substance")))
+                    \(Layout.field("allergy_reaction", label: "Reaction (optional)", value: value(.allergy, "allergy_reaction"), required: false, error: err(.allergy, "allergy_reaction")))
+                    </div>
+                    <button type="submit">Record allergy</button>
+                    </form>
+                    <h3>Record a current medicine</h3>
+                    <form method="post" action="\(base)/medicines#background" id="medicine-form" novalidate>
+                    \(Layout.csrfField(csrf))\(alert(.medicine))
+                    <div class="grid">
+                    \(Layout.field("medicine_name", label: "Medicine", value: value(.medicine, "medicine_name"), error: err(.medicine, "medicine_name")))
+                    \(Layout.field("medicine_dose", label: "Dose (optional)", value: value(.medicine, "medicine_dose"), required: false, error: err(.medicine, "medicine_dose")))
+                    </div>
+                    <button type="submit">Record medicine</button>
+                    </form>
+                    """
+            }
+            out += """
+                <section id="background" aria-labelledby="background-h"><h2 id="background-h">Allergies and current medicines</h2>
+                <h3>Allergies</h3>\(Self.allergyList(background.allergies))
+                <h3>Current medicines</h3>\(Self.medicineList(background.medicines))
+                \(forms)</section>
+                """
+        }
+
+        // Prescriptions.
+        if let prescriptions = try await ifAllowed({ try await clinic.prescriptions(rec.id, r) }) {
+            var form = ""
+            if editable {
+                let d = draftFor(.prescription)
+                let warning =
+                    d?.allergyWarning == true
+                    ? """
+                        <div role="alert" class="error" id="allergy-warning"><p><strong>Allergy warning: nothing was issued.</strong></p>\
+                        <p>\(esc(d?.message ?? ""))</p></div>
+                        \(ClinicHTML.checkbox("rx_acknowledge", label: "I have checked the allergy; prescribe anyway", checked: false, value: "yes"))
+                        """
+                    : alert(.prescription)
+                form = """
+                    <h3>Prescribe</h3>
+                    <form method="post" action="\(base)/prescriptions#prescriptions" id="prescription-form" novalidate>
+                    \(Layout.csrfField(csrf))
+                    <div class="grid">
+                    \(Layout.field("rx_medicine", label: "Medicine", value: value(.prescription, "rx_medicine"), error: err(.prescription, "rx_medicine")))
+                    \(Layout.field("rx_dose", label: "Dose", value: value(.prescription, "rx_dose"), hint: "For example 500 mg.", error: err(.prescription, "rx_dose")))
+                    \(ClinicHTML.select("rx_route", label: "Route", Self.routeChoices, selected: value(.prescription, "rx_route", "oral")))
+                    \(Layout.field("rx_frequency", label: "Frequency", value: value(.prescription, "rx_frequency"), hint: "For example three times a day.", error: err(.prescription, "rx_frequency")))
+                    \(Layout.field("rx_quantity", label: "Quantity", type: "number", value: value(.prescription, "rx_quantity"), error: err(.prescription, "rx_quantity")))
+                    \(Layout.field("rx_pharmacy", label: "Pharmacy", value: value(.prescription, "rx_pharmacy"), error: err(.prescription, "rx_pharmacy")))
+                    </div>
+                    \(warning)
+                    <button type="submit">Prescribe</button>
+                    </form>
+                    """
+            }
+            out += """
+                <section id="prescriptions" aria-labelledby="prescriptions-h"><h2 id="prescriptions-h">Prescriptions</h2>
+                \(Self.prescriptionList(prescriptions, id: "prescription-list", when: when))
+                \(form)</section>
+                """
+        }
+
+        // Referrals, fit notes and letters.
+        if let documents = try await ifAllowed({ try await clinic.documents(rec.id, r) }) {
+            var form = ""
+            if editable {
+                form = """
+                    <h3>Issue a document</h3>
+                    <form method="post" action="\(base)/documents#documents" id="document-form" novalidate>
+                    \(Layout.csrfField(csrf))\(alert(.document))
+                    \(ClinicHTML.select("doc_kind", label: "Kind", Self.kindChoices, selected: value(.document, "doc_kind", "referral")))
+                    <div class="grid">
+                    \(Layout.field("doc_recipient", label: "Recipient (referral or letter)", value: value(.document, "doc_recipient"), required: false, hint: "The service, clinician or person it goes to.", error: err(.document, "doc_recipient")))
+                    \(ClinicHTML.select("doc_urgency", label: "Urgency (referral)", Self.urgencyChoices, selected: value(.document, "doc_urgency", "routine")))
+                    \(Layout.field("doc_valid_from", label: "Fit note from (fit note)", type: "date", value: value(.document, "doc_valid_from"), required: false, error: err(.document, "doc_valid_from")))
+                    \(Layout.field("doc_valid_until", label: "Fit note until (fit note)", type: "date", value: value(.document, "doc_valid_until"), required: false, hint: "At most 3 months after the start.", error: err(.document, "doc_valid_until")))
+                    </div>
+                    \(ClinicHTML.textarea("doc_body", label: "Reason for referral, condition (fit note) or text of the letter", value: value(.document, "doc_body"), rows: 5, error: err(.document, "doc_body")))
+                    <button type="submit">Issue document</button>
+                    </form>
+                    """
+            }
+            out += """
+                <section id="documents" aria-labelledby="documents-h"><h2 id="documents-h">Referrals, fit notes and letters</h2>
+                \(Self.documentList(documents, id: "document-list", when: when))
+                \(form)</section>
+                """
+        }
+        if own && !editable {
+            out += #"<p class="hint">Allergies, prescriptions and documents can be recorded once the consultation has started.</p>"#
+        }
+        return out
+    }
+
+    // MARK: the clinician's posts
+
+    @Sendable func allergySubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await recordSubmit(request, context, .allergy, notice: "allergy-recorded", anchor: "background") { id, f, r in
+            try await clinic.addAllergy(id, substance: f.string("allergy_substance"), reaction: f.string("allergy_reaction"), r)
+        }
+    }
+
+    @Sendable func medicineSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await recordSubmit(request, context, .medicine, notice: "medicine-recorded", anchor: "background") { id, f, r in
+            try await clinic.addMedicine(id, name: f.string("medicine_name"), dose: f.string("medicine_dose"), r)
+        }
+    }
+
+    @Sendable func prescriptionSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await recordSubmit(request, context, .prescription, notice: "prescribed", anchor: "prescriptions") { id, f, r in
+            guard let quantity = Int(f.string("rx_quantity").trimmingCharacters(in: .whitespaces)) else {
+                throw ClinicError(ValidationError(.invalidValue, field: "quantity", message: "enter a quantity of 1 to 1000"))
+            }
+            let input = PrescriptionInput(
+                medicine: f.string("rx_medicine"), dose: f.string("rx_dose"), route: f.string("rx_route"), frequency: f.string("rx_frequency"),
+                quantity: quantity, pharmacy: f.string("rx_pharmacy"), acknowledgeAllergy: f["rx_acknowledge"] == "yes")
+            _ = try await clinic.prescribe(id, input, r)
+        }
+    }
+
+    @Sendable func documentSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await recordSubmit(request, context, .document, notice: "document-issued", anchor: "documents") { id, f, r in
+            guard let kind = DocumentKind(rawValue: f.string("doc_kind")) else {
+                throw ClinicError(ValidationError(.invalidValue, field: "kind", message: "choose a referral, fit note or letter"))
+            }
+            let input: DocumentInput
+            switch kind {
+            case .referral:
+                input = DocumentInput(kind: kind, recipient: f.string("doc_recipient"), urgency: f.string("doc_urgency"), body: f.string("doc_body"))
+            case .fitNote:
+                input = DocumentInput(
+                    kind: kind, body: f.string("doc_body"), validFrom: f["doc_valid_from"].flatMap { $0.isEmpty ? nil : $0 },
+                    validUntil: f["doc_valid_until"].flatMap { $0.isEmpty ? nil : $0 })
+            case .letter:
+                input = DocumentInput(kind: kind, recipient: f.string("doc_recipient"), body: f.string("doc_body"))
+            }
+            _ = try await clinic.issueDocument(id, input, r)
+        }
+    }
+
+    /// A clinician's record post: anyone else gets the not-found page without the service being
+    /// asked; a refusal re-renders the consultation with the typed values and the message.
+    func recordSubmit(
+        _ request: Request, _ context: SignedInPageContext, _ kind: RecordDraft.Form, notice: String, anchor: String,
+        _ action: (Consultation.ID, FormData, ClinicRequest) async throws -> Void
+    ) async throws -> Response {
+        var request = request
+        let form = try await form(&request)
+        return try await guarded(context) {
+            guard case .clinician = context.auth.principal else { return notFound(context) }
+            let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+            do {
+                try await action(id, form, req(context))
+            } catch let e as ClinicError where e.code != .notFound {
+                let field = e.validation.map { (RecordDraft.prefixes[kind] ?? "") + $0.field }
+                let draft = RecordDraft(
+                    form: kind, values: form, message: ClinicHTML.sentence(e.message), field: field, allergyWarning: e.code == .allergyWarning)
+                return try await consultationHTML(context, id, record: draft, status: e.problem.status)
+            }
+            return Self.redirect("/clinic/consultations/\(id)?notice=\(notice)#\(anchor)")
         }
     }
 }

@@ -32,6 +32,11 @@ struct ClinicWebController {
         pages.get("consultations/:consultationID/reschedule", use: reschedulePage)
         pages.post("consultations/:consultationID/reschedule", use: rescheduleSubmit)
         pages.post("consultations/:consultationID/note", use: noteSubmit)
+        pages.post("consultations/:consultationID/allergies", use: allergySubmit)
+        pages.post("consultations/:consultationID/medicines", use: medicineSubmit)
+        pages.post("consultations/:consultationID/prescriptions", use: prescriptionSubmit)
+        pages.post("consultations/:consultationID/documents", use: documentSubmit)
+        pages.get("records", use: recordsPage)
         pages.get("care-team", use: careTeamPage)
         pages.post("care-team", use: careTeamGrant)
         pages.post("care-team/:consentID/withdraw", use: careTeamWithdraw)
@@ -142,6 +147,10 @@ struct ClinicWebController {
         "care-team-created": "The care team is created.",
         "holidays-saved": "Holidays saved.",
         "choose-first": "Choose your practice before booking.",
+        "allergy-recorded": "Allergy recorded.",
+        "medicine-recorded": "Current medicine recorded.",
+        "prescribed": "Prescription issued. The patient can see it now.",
+        "document-issued": "Document issued. The patient can see it now.",
     ]
 
     static func notice(_ request: Request) -> String? {
@@ -362,7 +371,7 @@ struct ClinicWebController {
         let body = """
             <h1>My consultations</h1>
             \(Layout.notice(notice))\(Layout.alert(error))
-            <p><a href="/clinic/book">Book an appointment</a></p>
+            <p><a href="/clinic/book">Book an appointment</a> · <a href="/clinic/records">My records: prescriptions, documents, allergies</a></p>
             <h2>Upcoming</h2>
             \(upcoming.isEmpty ? "<p>You have no upcoming appointments.</p>" : #"<ol class="cards" id="upcoming">\#(upcoming.map(card).joined())</ol>"#)
             <h2>Past and cancelled</h2>
@@ -411,7 +420,7 @@ struct ClinicWebController {
 
     func consultationHTML(
         _ c: SignedInPageContext, _ id: Consultation.ID, notice: String? = nil, error: String? = nil, draft: NoteDraft? = nil,
-        status: HTTPResponse.Status = .ok
+        record: RecordDraft? = nil, status: HTTPResponse.Status = .ok
     ) async throws -> Response {
         let r = req(c)
         let view = try await clinic.consultation(id, r)
@@ -429,6 +438,9 @@ struct ClinicWebController {
             } else if rec.status == .ended {
                 sections += "<h2>Notes</h2><p>Your clinician is writing the notes of this consultation. They appear here once signed.</p>"
             }
+            if Self.started.contains(rec.status) {
+                sections += try await patientIssued(view, r)
+            }
         case .clinician(let me, _):
             rows += "<dt>Patient</dt><dd>\(esc(view.patientName.display))</dd>"
             rows += "<dt>Clinician</dt><dd>\(esc(view.clinicianName.display)) (\(esc(ClinicHTML.role(view.clinicianRole))))</dd>"
@@ -439,8 +451,10 @@ struct ClinicWebController {
                 } else {
                     sections += "<h2>Notes</h2><p>Notes can be written once the consultation has started.</p>"
                 }
+                sections += try await clinicalRecordSections(view, r, csrf: c.csrfToken, own: true, draft: record)
             } else {
                 sections += try await careTeamNotes(view, r)
+                sections += try await clinicalRecordSections(view, r, csrf: c.csrfToken, own: false, draft: nil)
             }
         case .practiceAdmin:
             sections += #"<p class="muted">The appointment book shows times and status only: never who the patient is or any clinical details.</p>"#
@@ -503,6 +517,52 @@ struct ClinicWebController {
         }
         out += Self.noteText(latest.sections)
         return out + "</section>"
+    }
+
+    /// The prescriptions and documents of a consultation, for its patient (read-only).
+    func patientIssued(_ view: ConsultationView, _ r: ClinicRequest) async throws -> String {
+        func when(_ d: Date) -> String { ClinicHTML.time(d, view.zone) }
+        var out = ""
+        if let list = try await ifAllowed({ try await clinic.prescriptions(view.record.id, r) }) {
+            out += """
+                <section id="prescriptions" aria-labelledby="prescriptions-h"><h2 id="prescriptions-h">Prescriptions from this consultation</h2>
+                \(Self.prescriptionList(list, id: "prescription-list", when: when))</section>
+                """
+        }
+        if let list = try await ifAllowed({ try await clinic.documents(view.record.id, r) }) {
+            out += """
+                <section id="documents" aria-labelledby="documents-h"><h2 id="documents-h">Referrals, fit notes and letters</h2>
+                \(Self.documentList(list, id: "document-list", when: when))</section>
+                """
+        }
+        return out
+    }
+
+    // MARK: - patients: my records
+
+    @Sendable func recordsPage(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await guarded(context) {
+            guard case .patient = context.auth.principal else { return Self.redirect(ClinicNav.home(for: context.auth.principal)) }
+            let r = req(context)
+            let zone = try await clinic.registeredPractice(r)?.zone
+            func when(_ d: Date) -> String { zone.map { ClinicHTML.time(d, $0) } ?? esc(ClinicHTML.iso(d)) }
+            let background = try await clinic.myBackground(r)
+            let prescriptions = try await clinic.prescriptions(r).sorted { $0.issuedAt > $1.issuedAt }
+            let documents = try await clinic.documents(r).sorted { $0.issuedAt > $1.issuedAt }
+            let body = """
+                <h1>My records</h1>
+                <p>What your clinicians recorded and issued for you. <a href="/clinic/consultations">My consultations</a></p>
+                <section id="background" aria-labelledby="background-h"><h2 id="background-h">Allergies and current medicines</h2>
+                <h3>Allergies</h3>\(Self.allergyList(background.allergies))
+                <h3>Current medicines</h3>\(Self.medicineList(background.medicines))
+                <p class="muted">If something here is wrong or missing, tell your clinician at your next consultation.</p></section>
+                <section id="prescriptions" aria-labelledby="prescriptions-h"><h2 id="prescriptions-h">Prescriptions</h2>
+                \(Self.prescriptionList(prescriptions, id: "prescription-list", when: when, link: true))</section>
+                <section id="documents" aria-labelledby="documents-h"><h2 id="documents-h">Referrals, fit notes and letters</h2>
+                \(Self.documentList(documents, id: "document-list", when: when, link: true))</section>
+                """
+            return render(context, title: "My records", body: body, wide: true)
+        }
     }
 
     /// A care-team member's read-only view (allowed by the patient's consent, audited by the gate).

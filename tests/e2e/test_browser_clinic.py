@@ -3,7 +3,9 @@
 The main journey: a patient (Amelia) books; her GP (Sarah, signing in with TOTP) sees the booking
 in her day list; Amelia checks in and appears in Sarah's waiting room without a reload (server-sent
 events); Sarah starts, writes a draft, ends, signs and amends the notes; Amelia reads the signed
-notes; the practice admin (Tom) sees the appointment in the book without the patient's name or notes;
+notes; during the consultation Sarah records a penicillin allergy, is warned when prescribing
+amoxicillin (nothing is issued until she acknowledges it), prescribes and refers, and Amelia sees the
+prescription and referral on the consultation and on "My records"; the practice admin (Tom) sees the appointment in the book without the patient's name or notes;
 another patient of the same practice (Rohan) sees none of it.
 
 Check-in opens 60 minutes before an appointment, and the demo GP works weekdays 09:00-12:00 and
@@ -312,6 +314,7 @@ def _journey(server, sarah: WebDriver, amelia: WebDriver, make_browser) -> None:
     assert_inputs_labelled(sarah)
     assert_forms_carry_csrf(sarah)
     assert sarah.find_element(By.ID, "consultation-status").text == "In progress"
+    issued = _allergy_prescription_and_referral(sarah)
     history = "Three days of sore throat, no fever. Drinking well."
     labelled(sarah, "history").send_keys(history)
     click_button(sarah, "Save draft")
@@ -358,6 +361,7 @@ def _journey(server, sarah: WebDriver, amelia: WebDriver, make_browser) -> None:
     assert amended_plan in notes.text and history in notes.text, notes.text
     assert "Added the safety-netting advice." in notes.text
     assert amelia.find_element(By.ID, "consultation-status").text == "Completed"
+    _patient_sees_what_was_issued(amelia, base, consultation, issued)
     amelia.get(base + "/clinic/consultations")
     assert amelia.find_elements(By.CSS_SELECTOR, f'#past li[data-consultation="{consultation}"]')
     # Times are rewritten into the viewer's zone by the ES module, the practice time kept in the title.
@@ -383,6 +387,11 @@ def _journey(server, sarah: WebDriver, amelia: WebDriver, make_browser) -> None:
     tom.get(base + f"/clinic/consultations/{consultation}")
     assert h1(tom) == "Consultation"
     assert "Amelia" not in tom.page_source and history not in tom.page_source and "Notes" not in text_of(tom)
+    for secret in (issued["pharmacy"], issued["reason"], "Amoxicillin", "Penicillin"):
+        assert secret not in tom.page_source, f"the practice admin sees {secret!r}"
+    assert not tom.find_elements(By.CSS_SELECTOR, "#background, #prescriptions, #documents")
+    tom.get(base + "/clinic/records")
+    assert path_of(tom) != "/clinic/records" and issued["pharmacy"] not in tom.page_source
     click_button(tom.find_element(By.CSS_SELECTOR, "header nav"), "Sign out")
 
     # --- Rohan, a patient of the same practice, sees none of it (in the browser Tom signed out of).
@@ -400,6 +409,121 @@ def _journey(server, sarah: WebDriver, amelia: WebDriver, make_browser) -> None:
     assert text_of(rohan) == denied, "a denied consultation reads differently from a missing one"
     rohan.get(base + f"/clinic/consultations/{consultation}/reschedule")
     assert h1(rohan) == "Page not found"
+    # Nor on his own records page, nor by posting to her consultation's forms.
+    rohan.get(base + "/clinic/records")
+    assert h1(rohan) == "My records"
+    for secret in (issued["pharmacy"], issued["reason"], issued["recipient"], issued["prescription"]):
+        assert secret not in rohan.page_source, f"Rohan's records show {secret!r}"
+    for li in rohan.find_elements(By.CSS_SELECTOR, "#allergies li"):
+        assert "Penicillin" not in li.text, li.text
+    assert_no_crash(rohan)
+    other = Client(base)
+    assert other.sign_in(ROHAN, DEMO_PASSWORD).status_code == 303
+    token = hidden_value(other.get("/clinic/records").text)
+    posts = {
+        "prescriptions": {"rx_medicine": "Ibuprofen", "rx_dose": "200 mg", "rx_route": "oral", "rx_frequency": "daily", "rx_quantity": "1",
+                          "rx_pharmacy": "probe", "rx_acknowledge": "yes"},
+        "documents": {"doc_kind": "letter", "doc_recipient": "probe", "doc_body": "probe"},
+        "allergies": {"allergy_substance": "probe"},
+        "medicines": {"medicine_name": "probe"},
+    }
+    for path, data in posts.items():
+        r = other.post(f"/clinic/consultations/{consultation}/{path}", data={"_csrf": token, **data})
+        assert r.status_code == 404, f"Rohan POST {path} -> {r.status_code}"
+        assert issued["pharmacy"] not in r.text and "Amelia" not in r.text
+
+
+def _allergy_prescription_and_referral(sarah: WebDriver) -> dict[str, str]:
+    """Sarah records an allergy, is warned when prescribing a penicillin, overrides it, and refers."""
+    tag = uuid.uuid4().hex[:8]
+    issued = {
+        "pharmacy": f"Riverside Pharmacy {tag}",
+        "recipient": f"ENT clinic {tag}",
+        "reason": f"Recurrent tonsillitis, six episodes this year ({tag}).",
+    }
+    assert sarah.find_element(By.ID, "background-h").text == "Allergies and current medicines"
+    labelled(sarah, "allergy_substance").send_keys("Penicillin")
+    labelled(sarah, "allergy_reaction").send_keys("Rash")
+    click_button(sarah, "Record allergy")
+    assert "Allergy recorded" in notice_text(sarah)
+    assert "Penicillin" in sarah.find_element(By.ID, "allergies").text
+    before = len(sarah.find_elements(By.CSS_SELECTOR, "#prescription-list > li"))
+
+    def fill_prescription() -> None:
+        labelled(sarah, "rx_medicine").send_keys("Amoxicillin")
+        labelled(sarah, "rx_dose").send_keys("500 mg")
+        sarah.find_element(By.CSS_SELECTOR, '#rx_route option[value="oral"]').click()
+        labelled(sarah, "rx_frequency").send_keys("three times a day")
+        labelled(sarah, "rx_quantity").send_keys("15")
+        labelled(sarah, "rx_pharmacy").send_keys(issued["pharmacy"])
+
+    # No acknowledgement box before any warning.
+    assert not sarah.find_elements(By.ID, "rx_acknowledge")
+    fill_prescription()
+    click_button(sarah, "Prescribe")
+    warning = sarah.find_element(By.ID, "allergy-warning")
+    assert warning.get_attribute("role") == "alert" and warning.is_displayed()
+    assert "Penicillin" in warning.text and "nothing was issued" in warning.text.lower(), warning.text
+    assert_no_crash(sarah)
+    assert_inputs_labelled(sarah)
+    assert_forms_carry_csrf(sarah)
+    # Nothing was issued, and everything typed is kept.
+    assert len(sarah.find_elements(By.CSS_SELECTOR, "#prescription-list > li")) == before
+    listed = sarah.find_elements(By.ID, "prescription-list")
+    assert not listed or issued["pharmacy"] not in listed[0].text
+    assert labelled(sarah, "rx_medicine").get_attribute("value") == "Amoxicillin"
+    assert labelled(sarah, "rx_dose").get_attribute("value") == "500 mg"
+    assert labelled(sarah, "rx_quantity").get_attribute("value") == "15"
+    assert labelled(sarah, "rx_pharmacy").get_attribute("value") == issued["pharmacy"]
+    assert sarah.find_element(By.CSS_SELECTOR, "#rx_route option:checked").get_attribute("value") == "oral"
+    box = labelled(sarah, "rx_acknowledge")
+    assert not box.is_selected()
+    assert sarah.find_element(By.CSS_SELECTOR, 'label[for="rx_acknowledge"]').text == "I have checked the allergy; prescribe anyway"
+    box.click()
+    click_button(sarah, "Prescribe")
+    assert "Prescription issued" in notice_text(sarah)
+    items = sarah.find_elements(By.CSS_SELECTOR, "#prescription-list > li")
+    assert len(items) == before + 1
+    mine = [li for li in items if issued["pharmacy"] in li.text]
+    assert len(mine) == 1 and "Amoxicillin" in mine[0].text and "500 mg" in mine[0].text, [li.text for li in items]
+    assert "Penicillin" in mine[0].text, "the acknowledged override is not shown with the prescription"
+    issued["prescription"] = mine[0].get_attribute("data-prescription")
+
+    # A referral: a missing reason reads clearly (typed values kept), then it is issued.
+    sarah.find_element(By.CSS_SELECTOR, '#doc_kind option[value="referral"]').click()
+    labelled(sarah, "doc_recipient").send_keys(issued["recipient"])
+    sarah.find_element(By.CSS_SELECTOR, '#doc_urgency option[value="urgent"]').click()
+    click_button(sarah, "Issue document")
+    assert alert_text(sarah)
+    assert labelled(sarah, "doc_recipient").get_attribute("value") == issued["recipient"]
+    assert labelled(sarah, "doc_body").get_attribute("aria-invalid") == "true"
+    assert_no_crash(sarah)
+    labelled(sarah, "doc_body").send_keys(issued["reason"])
+    click_button(sarah, "Issue document")
+    assert "Document issued" in notice_text(sarah)
+    docs = [li for li in sarah.find_elements(By.CSS_SELECTOR, "#document-list > li") if issued["recipient"] in li.text]
+    assert len(docs) == 1 and "Urgent" in docs[0].text and issued["reason"] in docs[0].text, [d.text for d in docs]
+    return issued
+
+
+def _patient_sees_what_was_issued(amelia: WebDriver, base: str, consultation: str, issued: dict[str, str]) -> None:
+    amelia.get(base + f"/clinic/consultations/{consultation}")
+    prescriptions = amelia.find_element(By.ID, "prescriptions").text
+    assert "Amoxicillin" in prescriptions and "500 mg" in prescriptions and issued["pharmacy"] in prescriptions, prescriptions
+    documents = amelia.find_element(By.ID, "documents").text
+    assert issued["recipient"] in documents and issued["reason"] in documents and "Urgent" in documents, documents
+    # Read-only: no forms to change them.
+    assert not amelia.find_elements(By.CSS_SELECTOR, "#prescriptions form, #documents form, #rx_medicine, #doc_body")
+    assert_no_crash(amelia)
+    amelia.get(base + "/clinic/records")
+    assert h1(amelia) == "My records"
+    assert "My records" in [a.text for a in amelia.find_elements(By.CSS_SELECTOR, "header nav a")]
+    assert "Penicillin" in amelia.find_element(By.ID, "allergies").text
+    mine = amelia.find_elements(By.CSS_SELECTOR, f'#prescription-list li[data-prescription="{issued["prescription"]}"]')
+    assert mine and "Amoxicillin" in mine[0].text, amelia.find_element(By.ID, "prescriptions").text
+    assert mine[0].find_element(By.LINK_TEXT, "Consultation").get_attribute("href").endswith(f"/clinic/consultations/{consultation}")
+    assert issued["reason"] in amelia.find_element(By.ID, "documents").text
+    assert_no_crash(amelia)
 
 
 # --------------------------------------------------------------------------- bad input reads clearly
