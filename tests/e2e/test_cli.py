@@ -399,3 +399,54 @@ def test_audit_verify_passes_then_names_the_first_tampered_index(tmp_path):
     # Forge a checkpoint (a different root under the same size).
     forged = tamper("update audit_checkpoints set note = replace(note, substr(note, instr(note, char(10)) + 1, 1), 'X')")
     assert forged.returncode == 1 and "checkpoint" in forged.stdout.lower(), forged.stdout
+
+
+def test_booking_confirmation_over_a_real_smtp_relay(tmp_path):
+    """A booking sends a confirmation through a real SMTP server (aiosmtpd), carrying no name, time
+    or clinical detail, and the same notice appears in the app."""
+    import mailbox
+    import sys
+
+    maildir = tmp_path / "maildir"
+    mailbox.Maildir(str(maildir), create=True)
+    smtp_port = _free_port()
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    port = _free_port()
+    server = None
+    try:
+        _wait_port(smtp_port)
+        server = _serve("--demo", "--data-dir", str(tmp_path / "data"), "--port", str(port), "--smtp-url", f"smtp://127.0.0.1:{smtp_port}",
+                        *database_args())
+        base = f"http://127.0.0.1:{port}"
+        _wait(base)
+        email = f"booking.{os.urandom(4).hex()}@example.org"
+        password = "saffron-glacier-tandem-6"
+        r = requests.post(base + "/api/v1/accounts", json={
+            "email": email, "password": password, "given_name": "Wilhelmina", "family_name": "Crabtree", "birth_date": "1991-05-17"},
+            timeout=10)
+        assert r.status_code == 201, r.text
+        auth = {"Authorization": "Bearer " + requests.post(base + "/api/v1/sessions", json={"email": email, "password": password},
+                                                           timeout=10).json()["token"]}
+        practices = requests.get(base + "/api/v1/practices", headers=auth, timeout=10).json()["practices"]
+        riverside = next(p["id"] for p in practices if p["name"] == "Riverside Medical Centre")
+        assert requests.put(base + "/api/v1/me/practice", json={"practice_id": riverside}, headers=auth, timeout=10).status_code == 204
+        slot = requests.get(base + "/api/v1/slots?limit=1", headers=auth, timeout=10).json()["slots"][0]
+        booked = requests.post(base + "/api/v1/consultations", json={"clinician_id": slot["clinician_id"], "start": slot["start"],
+                                                                     "modality": slot["modalities"][0]}, headers=auth, timeout=10)
+        assert booked.status_code == 201, booked.text
+        message = _await_mail(maildir, email, "Your Confide appointment is booked")
+        body = message.get_payload(decode=True).decode()
+        assert "Sign in" in body
+        for secret in ("Wilhelmina", "Crabtree", slot["clinician_name"], slot["start"][:10], slot["start_display"]):
+            assert secret not in body, f"the email carries {secret!r}"
+        notices = requests.get(base + "/api/v1/me/notifications", headers=auth, timeout=10).json()["notifications"]
+        assert [n["kind"] for n in notices] == ["booked"]
+    finally:
+        if server:
+            server.terminate()
+            server.communicate(timeout=20)
+        relay.terminate()
+        relay.wait(timeout=10)
