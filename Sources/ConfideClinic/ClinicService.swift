@@ -559,6 +559,18 @@ public struct ClinicService: Sendable {
         return record
     }
 
+    /// Cancels an issued prescription of a consultation (its prescriber, with a reason).
+    public func cancelPrescription(_ consultation: Consultation.ID, prescription: String, reason: String, _ r: ClinicRequest) async throws {
+        let why = try Self.text(reason, field: "reason", max: 500)
+        let write: AuditedWrite<PrescriptionResource> = try await gate.authorizeWrite(
+            .update, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "care", requestID: r.requestID)
+        guard try await clinic.cancelPrescription(id: prescription.lowercased(), reason: why, at: clock.now(), write: write) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "this prescription is not issued in this consultation (already cancelled?)")
+        }
+    }
+
     /// The prescriptions of one consultation.
     public func prescriptions(_ consultation: Consultation.ID, _ r: ClinicRequest) async throws -> [PrescriptionRecord] {
         let grant: Grant<PrescriptionResource> = try await gate.authorize(

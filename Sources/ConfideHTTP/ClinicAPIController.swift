@@ -116,6 +116,12 @@ struct DocumentBody: APIInput {
     let valid_until: String?
 }
 
+struct CancelPrescriptionBody: APIInput {
+    static let fields: Set<String> = ["prescription_id", "reason"]
+    let prescription_id: String
+    let reason: String
+}
+
 struct NoteBody: APIInput {
     static let fields: Set<String> = ["history", "examination", "assessment", "plan", "sign", "amendment_reason", "expected_version"]
     let history: String
@@ -293,6 +299,7 @@ struct ClinicAPIController {
         api.post("consultations/:consultationID/medicines", use: addMedicine)
         api.get("consultations/:consultationID/prescriptions", use: listConsultationPrescriptions)
         api.post("consultations/:consultationID/prescriptions", use: prescribe)
+        api.post("consultations/:consultationID/prescriptions/cancellations", use: cancelPrescription)
         api.get("me/prescriptions", use: myPrescriptions)
         api.get("consultations/:consultationID/documents", use: listConsultationDocuments)
         api.post("consultations/:consultationID/documents", use: issueDocument)
@@ -654,6 +661,7 @@ struct ClinicAPIController {
         let pharmacy: String
         let status: String
         let allergy_override: String?
+        let cancellation_reason: String?
         let issued_at: String
 
         init(_ p: PrescriptionRecord) {
@@ -667,6 +675,7 @@ struct ClinicAPIController {
             pharmacy = p.pharmacy
             status = p.status
             allergy_override = p.allergyOverride
+            cancellation_reason = p.cancellationReason
             issued_at = ISO8601DateFormatter().string(from: p.issuedAt)
         }
     }
@@ -702,6 +711,17 @@ struct ClinicAPIController {
         let id: Consultation.ID = try Parse.pathID(context, "consultationID")
         let list = try await run { try await clinic.prescriptions(id, req(context)) }
         return try jsonResponse(PrescriptionListJSON(prescriptions: list.map(PrescriptionJSON.init)))
+    }
+
+    @Sendable func cancelPrescription(_ request: Request, context: SignedInContext) async throws -> Response {
+        var request = request
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        let b = try await request.decodeStrict(CancelPrescriptionBody.self, limit: settings.maxBodyBytes)
+        guard UUID(uuidString: b.prescription_id) != nil else {
+            throw Problem(.unprocessableContent, "invalid-value", "this identifier is not valid", field: "prescription_id")
+        }
+        try await run { try await clinic.cancelPrescription(id, prescription: b.prescription_id, reason: b.reason, req(context)) }
+        return Response(status: .noContent)
     }
 
     @Sendable func myPrescriptions(_ request: Request, context: SignedInContext) async throws -> Response {

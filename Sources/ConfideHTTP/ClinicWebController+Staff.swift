@@ -742,7 +742,9 @@ extension ClinicWebController {
     }
 
     /// Prescriptions as cards; `when` renders an instant, `link` the consultation link (records page).
-    static func prescriptionList(_ list: [PrescriptionRecord], id: String, when: (Date) -> String, link: Bool = false) -> String {
+    static func prescriptionList(
+        _ list: [PrescriptionRecord], id: String, when: (Date) -> String, link: Bool = false, cancel: ((PrescriptionRecord) -> String)? = nil
+    ) -> String {
         guard !list.isEmpty else { return #"<p id="\#(id)-empty">No prescriptions.</p>"# }
         let items = list.map { p in
             let override = p.allergyOverride.map {
@@ -752,7 +754,8 @@ extension ClinicWebController {
             return """
                 <li data-prescription="\(esc(p.id))"><p><strong>\(esc(p.medicine))</strong> \(esc(p.dose)) · \(esc(routeLabel(p.route))) · \
                 \(esc(p.frequency)) · quantity \(p.quantity)</p>
-                <p>Pharmacy: \(esc(p.pharmacy)) · <span class="badge">\(esc(routeLabel(p.status)))</span> · issued \(when(p.issuedAt))\(more)</p>\(override)</li>
+                <p>Pharmacy: \(esc(p.pharmacy)) · <span class="badge">\(esc(routeLabel(p.status)))</span> · issued \(when(p.issuedAt))\(more)</p>\(override)\
+                \(p.cancellationReason.map { "<p>Cancelled: \(esc($0))</p>" } ?? "")\(p.status == "issued" ? cancel?(p) ?? "" : "")</li>
                 """
         }.joined()
         return #"<ul class="cards" id="\#(id)">\#(items)</ul>"#
@@ -873,7 +876,14 @@ extension ClinicWebController {
             }
             out += """
                 <section id="prescriptions" aria-labelledby="prescriptions-h"><h2 id="prescriptions-h">Prescriptions</h2>
-                \(Self.prescriptionList(prescriptions, id: "prescription-list", when: when))
+                \(Self.prescriptionList(prescriptions, id: "prescription-list", when: when, cancel: editable ? { p in
+                    """
+                    <form method="post" action="\(base)/prescriptions/cancel#prescriptions" class="inline">\(Layout.csrfField(csrf))\
+                    <input type="hidden" name="prescription_id" value="\(esc(p.id))">\
+                    \(Layout.field("cancel_reason", label: "Reason to cancel", value: "", required: false))\
+                    <button type="submit" class="secondary">Cancel prescription</button></form>
+                    """
+                } : nil))
                 \(form)</section>
                 """
         }
@@ -933,6 +943,12 @@ extension ClinicWebController {
                 medicine: f.string("rx_medicine"), dose: f.string("rx_dose"), route: f.string("rx_route"), frequency: f.string("rx_frequency"),
                 quantity: quantity, pharmacy: f.string("rx_pharmacy"), acknowledgeAllergy: f["rx_acknowledge"] == "yes")
             _ = try await clinic.prescribe(id, input, r)
+        }
+    }
+
+    @Sendable func prescriptionCancelSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await recordSubmit(request, context, .prescription, notice: "prescription-cancelled", anchor: "prescriptions") { id, f, r in
+            try await clinic.cancelPrescription(id, prescription: f.string("prescription_id"), reason: f.string("cancel_reason"), r)
         }
     }
 

@@ -35,6 +35,7 @@ struct ClinicWebController {
         pages.post("consultations/:consultationID/allergies", use: allergySubmit)
         pages.post("consultations/:consultationID/medicines", use: medicineSubmit)
         pages.post("consultations/:consultationID/prescriptions", use: prescriptionSubmit)
+        pages.post("consultations/:consultationID/prescriptions/cancel", use: prescriptionCancelSubmit)
         pages.post("consultations/:consultationID/documents", use: documentSubmit)
         pages.get("records", use: recordsPage)
         pages.get("care-team", use: careTeamPage)
@@ -150,6 +151,7 @@ struct ClinicWebController {
         "allergy-recorded": "Allergy recorded.",
         "medicine-recorded": "Current medicine recorded.",
         "prescribed": "Prescription issued. The patient can see it now.",
+        "prescription-cancelled": "Prescription cancelled. The patient sees it as cancelled.",
         "document-issued": "Document issued. The patient can see it now.",
     ]
 

@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-26.4",
+        version: "2026-11-26.5",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -57,8 +57,8 @@ extension PolicySet {
                 rationale: "the consultation's clinician writes, signs and amends its notes"),
             Rule(
                 id: "clinician.assigned-prescriptions.v1", effect: .permit, principals: [.clinician],
-                actions: [.read, .list, .create], resources: [.prescription], when: .principalIsAssignedClinician,
-                rationale: "the consultation's clinician prescribes in it"),
+                actions: [.read, .list, .create, .update], resources: [.prescription], when: .principalIsAssignedClinician,
+                rationale: "the consultation's clinician prescribes in it and may cancel what they prescribed"),
             Rule(
                 id: "clinician.assigned-documents.v1", effect: .permit, principals: [.clinician],
                 actions: [.read, .list, .create], resources: [.document], when: .principalIsAssignedClinician,

@@ -267,13 +267,16 @@ public struct PrescriptionRecord: Sendable, Hashable {
     public var status: String
     /// The recorded allergies the prescriber was warned about and chose to override.
     public var allergyOverride: String?
+    /// Why it was cancelled (status `cancelled`).
+    public var cancellationReason: String?
     public var issuedAt: Date
     public var author: Account.ID
 
     public init(
         id: String, consultation: Consultation.ID, medicine: String, dose: String, route: String, frequency: String, quantity: Int,
-        pharmacy: String, status: String, allergyOverride: String?, issuedAt: Date, author: Account.ID
+        pharmacy: String, status: String, allergyOverride: String?, issuedAt: Date, author: Account.ID, cancellationReason: String? = nil
     ) {
+        self.cancellationReason = cancellationReason
         self.id = id
         self.consultation = consultation
         self.medicine = medicine

@@ -111,6 +111,9 @@ public protocol ClinicStore: Sendable {
     func addMedicine(name: String, dose: String, id: String, at: Date, write: AuditedWrite<NoteResource>) async throws
     /// Issues a prescription in the consultation the write names.
     func issuePrescription(_ prescription: PrescriptionRecord, write: AuditedWrite<PrescriptionResource>) async throws
+    /// Cancels an issued prescription of the consultation the write names; `false` when it is not
+    /// (or no longer) issued.
+    func cancelPrescription(id: String, reason: String, at: Date, write: AuditedWrite<PrescriptionResource>) async throws -> Bool
     /// The prescriptions of the consultation the grant names.
     func prescriptions(consultation grant: Grant<PrescriptionResource>) async throws -> [PrescriptionRecord]
     /// The prescriptions in the scope (a patient: their own).

@@ -349,5 +349,11 @@ enum Migrations {
                 """,
                 "CREATE INDEX documents_consultation ON documents (consultation_id)",
             ]),
+        Migration(
+            version: 9, name: "prescription cancellation",
+            statements: [
+                "ALTER TABLE prescriptions ADD COLUMN cancelled_at BIGINT",
+                "ALTER TABLE prescriptions ADD COLUMN cancellation_reason TEXT",
+            ]),
     ]
 }

@@ -799,11 +799,32 @@ extension SQLRow {
             route: try decode(column: "route", as: String.self), frequency: try decode(column: "frequency", as: String.self),
             quantity: Int(try decode(column: "quantity", as: Int64.self)), pharmacy: try decode(column: "pharmacy", as: String.self),
             status: try decode(column: "status", as: String.self), allergyOverride: try decode(column: "allergy_override", as: String?.self),
-            issuedAt: try ms("issued_at"), author: try id("author"))
+            issuedAt: try ms("issued_at"), author: try id("author"),
+            cancellationReason: try decode(column: "cancellation_reason", as: String?.self))
     }
 }
 
 extension SQLStores {
+    public func cancelPrescription(id: String, reason: String, at: Date, write: AuditedWrite<PrescriptionResource>) async throws -> Bool {
+        try check(write, [.update])
+        do {
+            return try await audited(write) { db in
+                // INVARIANT: only a prescription of the consultation the grant names, and only once.
+                let changed = try await db.raw(
+                    """
+                    UPDATE prescriptions SET status = 'cancelled', cancelled_at = \(bind: at.epochMilliseconds),
+                        cancellation_reason = \(bind: reason)
+                    WHERE id = \(bind: id) AND consultation_id = \(bind: write.grant.resourceID) AND status = 'issued' RETURNING id
+                    """
+                ).all()
+                guard changed.count == 1 else { throw StoreError(.conflict) }
+                return true
+            }
+        } catch let error as StoreError where error.code == .conflict {
+            return false
+        }
+    }
+
     func background(patient: String, db: any SQLDatabase) async throws -> (allergies: [AllergyRecord], medicines: [MedicineRecord]) {
         let allergies = try await db.raw(
             "SELECT * FROM patient_allergies WHERE patient_id = \(bind: patient) ORDER BY recorded_at, id"

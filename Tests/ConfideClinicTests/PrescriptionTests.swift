@@ -52,6 +52,22 @@ struct PrescriptionTests {
             #expect(try await world.clinic.prescriptions(.by(clinic.practiceAdmin)).isEmpty)
             #expect(await clinicCode { _ = try await world.clinic.prescriptions(c.id, .by(bob)) } == "denied")
             #expect(await clinicCode { _ = try await world.clinic.prescribe(c.id, amoxicillin, .by(clinic.nurse)) } == "denied")
+            // The prescriber cancels with a reason, once; nobody else can.
+            #expect(await clinicCode { try await world.clinic.cancelPrescription(c.id, prescription: ok.id, reason: "x", .by(bob)) } == "denied")
+            #expect(await clinicCode { try await world.clinic.cancelPrescription(c.id, prescription: ok.id, reason: "x", .by(clinic.nurse)) } == "denied")
+            #expect(await clinicCode { try await world.clinic.cancelPrescription(c.id, prescription: ok.id, reason: " ", .by(clinic.gp)) } == "validation")
+            try await world.clinic.cancelPrescription(c.id, prescription: ok.id, reason: "Switched to another antibiotic", .by(clinic.gp))
+            #expect(await clinicCode { try await world.clinic.cancelPrescription(c.id, prescription: ok.id, reason: "again", .by(clinic.gp)) } == "conflict")
+            let statuses = Dictionary(uniqueKeysWithValues: try await world.clinic.prescriptions(.by(alice)).map { ($0.id, $0.status) })
+            #expect(statuses == [ok.id: "cancelled", overridden.id: "issued"])
+            // A prescription id of another consultation is not cancelled through this one.
+            let other = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(2), modality: .video, .by(bob)).record
+            world.clock.advance(by: 20 * 60)
+            _ = try await world.clinic.transition(other.id, .start, .by(clinic.gp))
+            #expect(await clinicCode {
+                try await world.clinic.cancelPrescription(other.id, prescription: overridden.id, reason: "wrong consultation", .by(clinic.gp))
+            } == "conflict")
+            #expect(try await world.clinic.prescriptions(c.id, .by(clinic.gp)).first { $0.id == overridden.id }?.status == "issued")
             // Bad input is refused before anything is written.
             var bad = amoxicillin
             bad.route = "by carrier pigeon"

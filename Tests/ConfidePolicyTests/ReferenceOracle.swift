@@ -371,8 +371,8 @@ func oracle(
             return breakGlass(practice: v.practice)
         case .prescription(let id):
             guard let v = world.visit(id) else { return false }
-            // "the consultation's clinician prescribes in it" (and sees what was prescribed)
-            if v.clinician == me { return [.read, .list, .create].contains(action) }
+            // "the consultation's clinician prescribes in it and may cancel what they prescribed"
+            if v.clinician == me { return [.read, .list, .create, .update].contains(action) }
             // Prescriptions are part of the patient's record, for the care team and in an emergency.
             if world.inConsentedCareTeam(me, of: v.patient) && readsOrLists { return true }
             return breakGlass(practice: v.practice)

@@ -102,11 +102,17 @@ def test_book_run_document_and_isolate(server):
     is_problem(sarah.call("POST", f"/api/v1/consultations/{cid}/prescriptions", rx), 409, "allergy-warning")
     issued = sarah.call("POST", f"/api/v1/consultations/{cid}/prescriptions", {**rx, "acknowledge_allergy": True})
     assert issued.status_code == 201 and issued.json()["allergy_override"] == "Penicillin", issued.text
+    is_problem(bob.call("POST", f"/api/v1/consultations/{cid}/prescriptions/cancellations",
+                        {"prescription_id": issued.json()["id"], "reason": "probe"}), 404, "not-found")
     referral = sarah.call("POST", f"/api/v1/consultations/{cid}/documents",
                           {"kind": "referral", "recipient": "Respiratory clinic", "urgency": "routine", "body": "Persistent cough."})
     assert referral.status_code == 201, referral.text
     is_problem(sarah.call("POST", f"/api/v1/consultations/{cid}/documents", {"kind": "referral", "recipient": "X", "urgency": "soon", "body": "Y"}), 422)
     assert [p["medicine"] for p in alice.call("GET", "/api/v1/me/prescriptions").json()["prescriptions"]] == ["Amoxicillin 500 mg"]
+    cancel = {"prescription_id": issued.json()["id"], "reason": "Allergy confirmed; changed to clarithromycin"}
+    assert sarah.call("POST", f"/api/v1/consultations/{cid}/prescriptions/cancellations", cancel).status_code == 204
+    is_problem(sarah.call("POST", f"/api/v1/consultations/{cid}/prescriptions/cancellations", cancel), 409, "conflict")
+    assert [p["status"] for p in alice.call("GET", "/api/v1/me/prescriptions").json()["prescriptions"]] == ["cancelled"]
     assert [d["kind"] for d in alice.call("GET", "/api/v1/me/documents").json()["documents"]] == ["referral"]
     for path in (f"/api/v1/consultations/{cid}/prescriptions", f"/api/v1/consultations/{cid}/documents", f"/api/v1/consultations/{cid}/background"):
         is_problem(bob.call("GET", path), 404, "not-found")
