@@ -158,6 +158,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The benchmark suite (issue 3 item 8): ratios against a baseline measured in the same run. `scripts/bench`.
+        .executableTarget(
+            name: "confide-bench",
+            dependencies: [
+                "ConfideCore", "ConfidePolicy", "ConfideAudit", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ConfideCoreTests",
             dependencies: ["ConfideCore", .product(name: "PropertyBased", package: "swift-property-based")],
