@@ -538,13 +538,7 @@ public struct ClinicService: Sendable {
         let readNotes: Grant<NoteResource> = try await gate.authorize(
             .read, consultation.description, facts: try await facts.noteFacts(consultation, for: r.principal), by: r.principal,
             purpose: "prescribing", requestID: r.requestID)
-        let consultationGrant: Grant<ConsultationResource> = try await gate.authorize(
-            .read, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
-            purpose: "prescribing", requestID: r.requestID)
-        guard let view = try await clinic.consultation(consultationGrant), [.inProgress, .ended, .documented].contains(view.record.status) else {
-            try await gate.recordRefusal(write)
-            throw ClinicError(.notesNotOpen, "prescriptions can be issued once the consultation has started")
-        }
+        try await requireStarted(consultation, refusing: write, purpose: "prescribing", "prescriptions can be issued once the consultation has started", r)
         let background = try await clinic.background(consultation: readNotes)
         let conflicts = AllergyCheck.conflicts(medicine: medicine, allergies: background.allergies.map(\.substance))
         if !conflicts.isEmpty && !input.acknowledgeAllergy {
@@ -571,6 +565,31 @@ public struct ClinicService: Sendable {
         }
     }
 
+    /// Refuses (and records the refusal of) a write on a consultation that has not started.
+    func requireStarted<R: PolicyResource>(
+        _ consultation: Consultation.ID, refusing write: AuditedWrite<R>, purpose: String, _ message: String, _ r: ClinicRequest
+    ) async throws {
+        let grant: Grant<ConsultationResource> = try await gate.authorize(
+            .read, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
+            purpose: purpose, requestID: r.requestID)
+        guard let view = try await clinic.consultation(grant), [.inProgress, .ended, .documented].contains(view.record.status) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.notesNotOpen, message)
+        }
+    }
+
+    /// A list through the gate: the scope's decision is recorded, the rows come from `fetch`
+    /// (each with the patient it belongs to), and every row presented is recorded too.
+    func presented<R: PolicyResource, T>(
+        _ r: ClinicRequest, purpose: String = "care", _ fetch: (Scope<R>) async throws -> [(T, Patient.ID)],
+        id: (T) -> String
+    ) async throws -> [T] {
+        let scope: Scope<R> = try await gate.scope(by: r.principal, purpose: purpose, requestID: r.requestID)
+        let list = try await fetch(scope)
+        try await gate.recordPresented(scope, items: list.map { (id($0.0), $0.1) }, purpose: purpose, requestID: r.requestID)
+        return list.map(\.0)
+    }
+
     /// The prescriptions of one consultation.
     public func prescriptions(_ consultation: Consultation.ID, _ r: ClinicRequest) async throws -> [PrescriptionRecord] {
         let grant: Grant<PrescriptionResource> = try await gate.authorize(
@@ -581,10 +600,7 @@ public struct ClinicService: Sendable {
 
     /// Every prescription the caller may list (a patient: their own), newest first.
     public func prescriptions(_ r: ClinicRequest) async throws -> [PrescriptionRecord] {
-        let scope: Scope<PrescriptionResource> = try await gate.scope(by: r.principal, purpose: "care", requestID: r.requestID)
-        let list = try await clinic.prescriptions(scope, limit: 200)
-        try await gate.recordPresented(scope, items: list.map { ($0.0.id, $0.1) }, purpose: "care", requestID: r.requestID)
-        return list.map(\.0)
+        try await presented(r, { (scope: Scope<PrescriptionResource>) in try await clinic.prescriptions(scope, limit: 200) }, id: \.id)
     }
 
     // MARK: referrals, fit notes, letters
@@ -625,14 +641,7 @@ public struct ClinicService: Sendable {
         let write: AuditedWrite<DocumentResource> = try await gate.authorizeWrite(
             .create, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
             purpose: "care", requestID: r.requestID)
-        let consultationGrant: Grant<ConsultationResource> = try await gate.authorize(
-            .read, consultation.description, facts: try await facts.consultationFacts(consultation, for: r.principal), by: r.principal,
-            purpose: "care", requestID: r.requestID)
-        guard let view = try await clinic.consultation(consultationGrant), [.inProgress, .ended, .documented].contains(view.record.status)
-        else {
-            try await gate.recordRefusal(write)
-            throw ClinicError(.notesNotOpen, "documents can be issued once the consultation has started")
-        }
+        try await requireStarted(consultation, refusing: write, purpose: "care", "documents can be issued once the consultation has started", r)
         let record = DocumentRecord(
             id: UUID().uuidString.lowercased(), consultation: consultation, kind: input.kind, recipient: recipient, urgency: urgency, body: body,
             validFrom: from, validUntil: until, issuedAt: clock.now(), author: author)
@@ -651,10 +660,7 @@ public struct ClinicService: Sendable {
 
     /// Every document the caller may list (a patient: their own), newest first.
     public func documents(_ r: ClinicRequest) async throws -> [DocumentRecord] {
-        let scope: Scope<DocumentResource> = try await gate.scope(by: r.principal, purpose: "care", requestID: r.requestID)
-        let list = try await clinic.documents(scope, limit: 200)
-        try await gate.recordPresented(scope, items: list.map { ($0.0.id, $0.1) }, purpose: "care", requestID: r.requestID)
-        return list.map(\.0)
+        try await presented(r, { (scope: Scope<DocumentResource>) in try await clinic.documents(scope, limit: 200) }, id: \.id)
     }
 
     // MARK: notifications and reminders
