@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
         // Pure domain values: no I/O, no NIO, no Hummingbird, no database.
@@ -73,13 +74,18 @@ let package = Package(
         // Practices, availability, booking, the consultation lifecycle, notes. Pure service over the ports.
         .target(
             name: "ConfideClinic",
-            dependencies: ["ConfideCore", "ConfidePolicy", "ConfideStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ConfideCore", "ConfidePolicy", "ConfideStore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
+        // The call signalling protocol: message codec, rate limiter, per-connection state machine. Pure.
+        .target(name: "ConfideSignalling", dependencies: ["ConfideCore"], swiftSettings: swiftSettings),
         .target(
             name: "ConfideStorePostgres",
             dependencies: [
-                "ConfideStore", "ConfideStoreSQL",
+                "ConfideCore", "ConfideStore", "ConfideStoreSQL",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,7 +116,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                "ConfideSignalling",
             ],
             resources: [.copy("Resources/openapi.json"), .copy("Resources/static")],
             swiftSettings: swiftSettings
@@ -171,6 +180,11 @@ let package = Package(
         .testTarget(
             name: "ConfideCoreTests",
             dependencies: ["ConfideCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConfideSignallingTests",
+            dependencies: ["ConfideSignalling", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

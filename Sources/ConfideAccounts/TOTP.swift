@@ -1,3 +1,4 @@
+import ConfideCore
 import Crypto
 public import Foundation
 
@@ -63,12 +64,3 @@ public struct TOTP: Sendable {
     }
 }
 
-/// Compares two strings in time that depends only on their length.
-func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8)
-    let y = Array(b.utf8)
-    guard x.count == y.count else { return false }
-    var diff: UInt8 = 0
-    for i in 0..<x.count { diff |= x[i] ^ y[i] }
-    return diff == 0
-}

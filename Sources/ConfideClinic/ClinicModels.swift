@@ -23,6 +23,8 @@ public struct ClinicConfiguration: Sendable {
     public var searchHorizonDays: Int = 60
     /// How many upcoming appointments one patient may hold at once.
     public var maxUpcomingBookings: Int = 10
+    /// Join window, seat lease, ICE servers of calls.
+    public var calls = CallConfiguration()
 
     public init() {}
 }

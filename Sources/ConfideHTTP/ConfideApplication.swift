@@ -67,6 +67,8 @@ public struct ConfideHTTPDependencies: Sendable {
     public let clinic: ClinicService
     /// Live updates (waiting room, my consultations) across instances.
     public let events: any EventChannel
+    /// Call signalling across instances.
+    public let calls: any CallRelay
     public let settings: HTTPSettings
     /// Throws when the database is unreachable (`/readyz`).
     public let readiness: @Sendable () async throws -> Void
@@ -81,8 +83,9 @@ public struct ConfideHTTPDependencies: Sendable {
         readiness: @escaping @Sendable () async throws -> Void,
         checkpoints: @escaping @Sendable () async throws -> CheckpointFeed,
         consistency: @escaping @Sendable (UInt64, UInt64) async throws -> [String]?,
-        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), calls: any CallRelay = LocalCallRelay()
     ) {
+        self.calls = calls
         self.consistency = consistency
         self.accounts = accounts
         self.clinic = clinic
@@ -111,6 +114,7 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
     ClinicAPIController(clinic: deps.clinic, events: deps.events, settings: deps.settings).register(on: router)
     WebController(accounts: deps.accounts, settings: deps.settings).register(on: router)
     ClinicWebController(clinic: deps.clinic, settings: deps.settings).register(on: router)
+    CallController(clinic: deps.clinic, relay: deps.calls, settings: deps.settings).register(on: router)
     return router
 }
 

@@ -1,15 +1,18 @@
 public import ConfideAccounts
 public import ConfideCore
 public import Hummingbird
+public import HummingbirdWebSocket
 import ConfideStore
 import Logging
 public import NIOCore
 
 /// The context of every request: the client address and, once the session middleware ran, the
 /// verified session (if any).
-public struct ConfideRequestContext: RequestContext, RemoteAddressRequestContext {
+public struct ConfideRequestContext: RequestContext, RemoteAddressRequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// Set by a WebSocket route that accepted the upgrade (the call signalling).
+    public let webSocket = WebSocketHandlerReference<Self>()
     /// The verified session, set only by `SessionMiddleware`.
     public internal(set) var auth: AuthenticatedSession?
     /// The anti-forgery token the page forms must carry.

@@ -207,7 +207,7 @@ struct SessionMiddleware: RouterMiddleware {
                 presented = FormData(body)["_csrf"]
             }
             let expected = context.auth?.session.csrfToken ?? anonymousToken
-            guard let expected, let presented, Self.constantTimeEquals(expected, presented) else { throw Problem.csrf }
+            guard let expected, let presented, constantTimeEquals(expected, presented) else { throw Problem.csrf }
         }
 
         if let auth = context.auth {
@@ -240,13 +240,6 @@ struct SessionMiddleware: RouterMiddleware {
         guard let authority, let url = URL(string: origin), let host = url.host else { return false }
         let port = url.port.map { ":\($0)" } ?? ""
         return "\(host)\(port)".lowercased() == authority.lowercased()
-    }
-
-    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     static func randomToken() -> String {

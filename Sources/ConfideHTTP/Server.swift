@@ -1,6 +1,7 @@
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import HummingbirdWebSocket
 import NIOSSL
 public import Logging
 import NIOCore
@@ -39,16 +40,19 @@ public func runServer(
     background: [(name: String, job: @Sendable () async throws -> Void)] = [],
     onRunning: @escaping @Sendable (Int) async -> Void, afterShutdown: @Sendable () async throws -> Void
 ) async throws {
-    var server: HTTPServerBuilder = .http1()
+    let router = buildRouter(deps)
+    // HTTP/1.1 with WebSocket upgrades routed through the same router (and its middleware).
+    let webSocket = WebSocketServerConfiguration(maxFrameSize: CallController.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(20)))
+    var server: HTTPServerBuilder = .http1WebSocketUpgrade(webSocketRouter: router, configuration: webSocket)
     if let tls {
         let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
-        server = try .tls(.http1(), tlsConfiguration: configuration)
+        server = try .tls(.http1WebSocketUpgrade(webSocketRouter: router, configuration: webSocket), tlsConfiguration: configuration)
     }
     let app = Application(
-        router: buildRouter(deps),
+        router: router,
         server: server,
         configuration: .init(address: .hostname(host, port: port), serverName: nil),
         services: background.map { BackgroundJob(name: $0.name, body: $0.job) },

@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-26.5",
+        version: "2026-11-27.1",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -107,6 +107,10 @@ extension PolicySet {
                 id: "system.reminders.v1", effect: .permit, principals: [.system],
                 actions: [.list], resources: [.consultation],
                 rationale: "the reminder job lists upcoming consultations (identifiers and times) to send content-free reminders"),
+            Rule(
+                id: "system.abandoned-calls.v1", effect: .permit, principals: [.system],
+                actions: [.update], resources: [.consultation],
+                rationale: "the call-timeout job ends an in-progress consultation whose call everyone left long ago (the lifecycle lets the system only start, end or mark a no-show)"),
             Rule(
                 id: "system.seed.v1", effect: .permit, principals: [.system],
                 actions: [.create], resources: [.patientRecord], when: .ownerAssignedByServer,

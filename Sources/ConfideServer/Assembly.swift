@@ -19,7 +19,8 @@ public struct ConfideAssembly: Sendable {
     public let auditKey: AuditSigningKey?
 
     public init(
-        configuration: ServerConfiguration, stores: ConfideStores, events: any EventChannel, logger: Logger, withAuditKey: Bool = true
+        configuration: ServerConfiguration, stores: ConfideStores, events: any EventChannel, calls: any CallRelay = LocalCallRelay(),
+        logger: Logger, withAuditKey: Bool = true
     ) throws {
         let auditKey = withAuditKey ? try configuration.auditSigningKey() : nil
         self.auditKey = auditKey
@@ -30,8 +31,10 @@ public struct ConfideAssembly: Sendable {
             stores: stores, gate: gate, configuration: configuration.accounts, masterKey: try configuration.masterKey(), logger: logger)
         let accounts = self.accounts
         self.events = events
+        var clinicConfiguration = ClinicConfiguration()
+        clinicConfiguration.calls = configuration.calls
         self.clinic = ClinicService(
-            stores: stores, gate: gate, clock: SystemWallClock(), events: events, logger: logger,
+            stores: stores, gate: gate, clock: SystemWallClock(), events: events, configuration: clinicConfiguration, logger: logger,
             seal: { account, subject, body in try await accounts.sealedNotice(to: account, subject: subject, body: body) })
         let system = stores.system
         self.http = ConfideHTTPDependencies(
@@ -44,6 +47,6 @@ public struct ConfideAssembly: Sendable {
                     origin: auditKey?.origin ?? "", verifierKey: auditKey?.signer.verifierKey ?? "",
                     notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
             },
-            consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) })
+            consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) }, calls: calls)
     }
 }

@@ -22,14 +22,18 @@ public func openStores(_ location: DatabaseLocation, dataDir: String, logger: Lo
 
 /// The stores and the cross-instance event channel of a running server. PostgreSQL: LISTEN/NOTIFY
 /// (several instances); SQLite: in process (one instance).
-public func openDatabase(_ location: DatabaseLocation, dataDir: String, logger: Logger) async throws -> (ConfideStores, any EventChannel) {
+public func openDatabase(_ location: DatabaseLocation, dataDir: String, logger: Logger) async throws
+    -> (stores: ConfideStores, events: any EventChannel, calls: any CallRelay)
+{
     switch location {
     case .sqlite:
-        return (try await openStores(location, dataDir: dataDir, logger: logger), LocalEventChannel())
+        return (try await openStores(location, dataDir: dataDir, logger: logger), LocalEventChannel(), LocalCallRelay())
     case .postgres(let url):
         let backend = try PostgresBackend(url: url, logger: logger)
         let events = try PostgresEventChannel(backend: backend, url: url, logger: logger)
         await events.start()
-        return (SQLStores(backend: backend).stores, events)
+        let calls = try PostgresCallRelay(backend: backend, url: url, logger: logger)
+        await calls.start()
+        return (SQLStores(backend: backend).stores, events, calls)
     }
 }

@@ -1,4 +1,5 @@
 public import ConfideAccounts
+public import ConfideClinic
 import ConfideCore
 public import ConfideHTTP
 import Foundation
@@ -27,6 +28,13 @@ public struct ServeFlags: Sendable {
     public var mailFrom: String?
     public var auditKeyFile: String?
     public var trustedProxies: String?
+    public var callOpensMinutesBefore: Int?
+    public var callClosesMinutesAfter: Int?
+    public var callAbandonMinutes: Int?
+    public var stunURLs: [String] = []
+    public var turnURLs: [String] = []
+    public var turnSecretFile: String?
+    public var iceTransportPolicy: String?
 
     public init() {}
 }
@@ -57,6 +65,8 @@ public struct ServerConfiguration: Sendable {
     /// The master key as base64, from `CONFIDE_SECRET_KEY`; `nil` only in demo mode, where it
     /// is generated into the data directory.
     public var secretKey: String?
+    /// The call join window, timeouts and ICE servers.
+    public var calls = CallConfiguration()
 
     /// Resolves and validates the configuration.
     /// - Parameters:
@@ -157,13 +167,48 @@ public struct ServerConfiguration: Sendable {
                 "`--audit-key-file` (env `CONFIDE_AUDIT_KEY_FILE`) is required: the key that signs audit checkpoints, "
                     + "kept apart from the database; make one with `confide audit keygen --out FILE`")
         }
-        return ServerConfiguration(
+        var calls = CallConfiguration()
+        calls.opensMinutesBefore = try int(flags.callOpensMinutesBefore, "CONFIDE_CALL_OPENS_MINUTES_BEFORE", 15)
+        calls.closesMinutesAfter = try int(flags.callClosesMinutesAfter, "CONFIDE_CALL_CLOSES_MINUTES_AFTER", 60)
+        calls.abandonMinutes = try int(flags.callAbandonMinutes, "CONFIDE_CALL_ABANDON_MINUTES", 30)
+        guard (0...(60 * 24 * 30)).contains(calls.opensMinutesBefore), (0...(60 * 24)).contains(calls.closesMinutesAfter),
+            (1...(60 * 24)).contains(calls.abandonMinutes)
+        else {
+            throw ConfigurationError(
+                "call windows: `--call-opens-minutes-before` 0...43200, `--call-closes-minutes-after` 0...1440, `--call-abandon-minutes` 1...1440")
+        }
+        let stun = flags.stunURLs.isEmpty ? (env("CONFIDE_STUN_URLS")?.split(separator: ",").map(String.init) ?? []) : flags.stunURLs
+        let turn = flags.turnURLs.isEmpty ? (env("CONFIDE_TURN_URLS")?.split(separator: ",").map(String.init) ?? []) : flags.turnURLs
+        for url in stun where !url.hasPrefix("stun:") && !url.hasPrefix("stuns:") {
+            throw ConfigurationError("`--stun-url` must start with `stun:` or `stuns:`")
+        }
+        for url in turn where !url.hasPrefix("turn:") && !url.hasPrefix("turns:") {
+            throw ConfigurationError("`--turn-url` must start with `turn:` or `turns:`")
+        }
+        var turnSecret = env("CONFIDE_TURN_SECRET")
+        if let file = flags.turnSecretFile ?? env("CONFIDE_TURN_SECRET_FILE") {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigurationError("`--turn-secret-file` must be a readable file")
+            }
+            turnSecret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if !turn.isEmpty, (turnSecret ?? "").count < 16 {
+            throw ConfigurationError(
+                "`--turn-url` needs the TURN REST API secret shared with the TURN server (`--turn-secret-file` or `CONFIDE_TURN_SECRET`, at least 16 characters)")
+        }
+        let policy = flags.iceTransportPolicy ?? env("CONFIDE_ICE_TRANSPORT_POLICY") ?? "all"
+        guard ["all", "relay"].contains(policy) else { throw ConfigurationError("`--ice-transport-policy` must be `all` or `relay`") }
+        if policy == "relay", turn.isEmpty { throw ConfigurationError("`--ice-transport-policy relay` needs a `--turn-url`") }
+        calls.ice = IceConfiguration(stunURLs: stun, turnURLs: turn, turnSecret: turn.isEmpty ? nil : turnSecret, relayOnly: policy == "relay")
+        var configuration = ServerConfiguration(
             host: host, port: port, dataDir: dataDir, database: database, demo: demo,
             publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL, maxBodyBytes: maxBody, tls: tls,
             accounts: AccountsConfiguration(
                 bcryptCost: UInt8(cost), sessionIdleSeconds: Double(idle), sessionAbsoluteSeconds: Double(absolute),
                 publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL),
             smtpURL: smtpURL, mailFrom: mailFrom, auditKeyFile: auditKeyFile, trustedProxies: trustedProxies, secretKey: secret)
+        configuration.calls = calls
+        return configuration
     }
 
     /// The audit signing key: the configured file, or (demo only) one created in the data directory.

@@ -33,35 +33,61 @@ public protocol EventChannel: Sendable {
 
 /// In-process fan-out. Also the local half of the PostgreSQL channel.
 public final class LocalEventChannel: EventChannel {
-    struct State {
-        var next = 0
-        var subscribers: [String: [Int: AsyncStream<ClinicEvent>.Continuation]] = [:]
-        var closed = false
-    }
-
-    let state = Mutex(State())
+    let fanOut = FanOut<ClinicEvent>(buffer: 64)
 
     public init() {}
 
     public func publish(_ event: ClinicEvent) async throws { deliver(event) }
 
     /// Hands an event to this instance's subscribers of its topic.
-    public func deliver(_ event: ClinicEvent) {
-        let targets = state.withLock { Array(($0.subscribers[event.topic] ?? [:]).values) }
-        for continuation in targets { continuation.yield(event) }
-    }
+    public func deliver(_ event: ClinicEvent) { fanOut.deliver(event, to: event.topic) }
 
     /// Tells every subscriber on this instance to reload (events may have been missed, e.g.
     /// while the PostgreSQL listener reconnected).
     public func deliverResync() {
+        fanOut.deliverToAll { topic in ClinicEvent(topic: topic, kind: "resync") }
+    }
+
+    public func events(topic: String) -> AsyncStream<ClinicEvent> { fanOut.stream(topic) }
+
+    /// How many subscribers are connected (for tests and metrics).
+    public var subscriberCount: Int { fanOut.subscriberCount }
+
+    public func shutdown() async { fanOut.finishAll() }
+}
+
+/// Subscribers by topic, each an `AsyncStream` that drops its oldest elements when a slow
+/// reader falls `buffer` behind.
+final class FanOut<Element: Sendable>: Sendable {
+    struct State {
+        var next = 0
+        var subscribers: [String: [Int: AsyncStream<Element>.Continuation]] = [:]
+        var closed = false
+    }
+
+    let state = Mutex(State())
+    let buffer: Int
+
+    init(buffer: Int) { self.buffer = buffer }
+
+    func hasSubscribers(_ topic: String) -> Bool { state.withLock { $0.subscribers[topic] != nil } }
+
+    var subscriberCount: Int { state.withLock { $0.subscribers.values.reduce(0) { $0 + $1.count } } }
+
+    func deliver(_ element: Element, to topic: String) {
+        let targets = state.withLock { Array(($0.subscribers[topic] ?? [:]).values) }
+        for continuation in targets { continuation.yield(element) }
+    }
+
+    func deliverToAll(_ make: (String) -> Element) {
         let targets = state.withLock { s in s.subscribers.map { ($0.key, Array($0.value.values)) } }
         for (topic, continuations) in targets {
-            for c in continuations { c.yield(ClinicEvent(topic: topic, kind: "resync")) }
+            for c in continuations { c.yield(make(topic)) }
         }
     }
 
-    public func events(topic: String) -> AsyncStream<ClinicEvent> {
-        let (stream, continuation) = AsyncStream<ClinicEvent>.makeStream(bufferingPolicy: .bufferingNewest(64))
+    func stream(_ topic: String) -> AsyncStream<Element> {
+        let (stream, continuation) = AsyncStream<Element>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
         let key: Int? = state.withLock { s in
             guard !s.closed else { return nil }
             s.next += 1
@@ -81,11 +107,8 @@ public final class LocalEventChannel: EventChannel {
         return stream
     }
 
-    /// How many subscribers are connected (for tests and metrics).
-    public var subscriberCount: Int { state.withLock { $0.subscribers.values.reduce(0) { $0 + $1.count } } }
-
-    public func shutdown() async {
-        let all = state.withLock { s -> [AsyncStream<ClinicEvent>.Continuation] in
+    func finishAll() {
+        let all = state.withLock { s -> [AsyncStream<Element>.Continuation] in
             s.closed = true
             defer { s.subscribers = [:] }
             return s.subscribers.values.flatMap(\.values)

@@ -127,11 +127,13 @@ public struct ConfideStores: Sendable {
     public let audit: any AuditStore
     public let clinic: any ClinicStore
     public let clinicFacts: any ClinicFactsStore
+    public let calls: any CallStore
 
     public init(
         credentials: any CredentialStore, patients: any PatientRecordStore, staff: any StaffStore, system: any SystemStore,
-        facts: any FactsStore, audit: any AuditStore, clinic: any ClinicStore, clinicFacts: any ClinicFactsStore
+        facts: any FactsStore, audit: any AuditStore, clinic: any ClinicStore, clinicFacts: any ClinicFactsStore, calls: any CallStore
     ) {
+        self.calls = calls
         self.clinic = clinic
         self.clinicFacts = clinicFacts
         self.credentials = credentials

@@ -355,5 +355,68 @@ enum Migrations {
                 "ALTER TABLE prescriptions ADD COLUMN cancelled_at BIGINT",
                 "ALTER TABLE prescriptions ADD COLUMN cancellation_reason TEXT",
             ]),
+        Migration(
+            version: 10, name: "calls: seats, call events, chat, locations, relayed signals",
+            statements: [
+                // One row per participant role; the primary key makes a second live seat impossible.
+                """
+                CREATE TABLE call_seats (
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    role TEXT NOT NULL,
+                    account_id TEXT NOT NULL REFERENCES accounts(id),
+                    connection_id TEXT NOT NULL,
+                    resume_hash TEXT NOT NULL,
+                    connected INTEGER NOT NULL,
+                    lease_until BIGINT NOT NULL,
+                    mode TEXT NOT NULL,
+                    muted INTEGER NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (consultation_id, role)
+                )
+                """,
+                "CREATE INDEX call_seats_updated ON call_seats (updated_at)",
+                // The call's timeline: joins, leaves, media changes (no free text).
+                """
+                CREATE TABLE call_events (
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    at BIGINT NOT NULL,
+                    role TEXT NOT NULL,
+                    account_id TEXT NOT NULL REFERENCES accounts(id),
+                    event TEXT NOT NULL,
+                    detail TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX call_events_consultation ON call_events (consultation_id, at)",
+                """
+                CREATE TABLE call_chat (
+                    id TEXT PRIMARY KEY,
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    role TEXT NOT NULL,
+                    author TEXT NOT NULL REFERENCES accounts(id),
+                    text TEXT NOT NULL,
+                    at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX call_chat_consultation ON call_chat (consultation_id, at)",
+                """
+                CREATE TABLE call_locations (
+                    id TEXT PRIMARY KEY,
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    address TEXT NOT NULL,
+                    at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX call_locations_consultation ON call_locations (consultation_id, at)",
+                // Signalling in flight between instances (PostgreSQL); deleted within minutes.
+                """
+                CREATE TABLE call_signals (
+                    id TEXT PRIMARY KEY,
+                    consultation_id TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX call_signals_created ON call_signals (created_at)",
+            ]),
     ]
 }

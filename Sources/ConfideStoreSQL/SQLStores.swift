@@ -14,7 +14,7 @@ public struct SQLStores: Sendable {
     /// All ports backed by this database.
     public var stores: ConfideStores {
         ConfideStores(
-            credentials: self, patients: self, staff: self, system: self, facts: self, audit: self, clinic: self, clinicFacts: self)
+            credentials: self, patients: self, staff: self, system: self, facts: self, audit: self, clinic: self, clinicFacts: self, calls: self)
     }
 
     func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {

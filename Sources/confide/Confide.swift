@@ -102,6 +102,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Sender address of outgoing email (env CONFIDE_MAIL_FROM; default no-reply@<public host>).")
     var mailFrom: String?
 
+    @Option(help: "Minutes before the appointment a call may be joined (env CONFIDE_CALL_OPENS_MINUTES_BEFORE; default 15).")
+    var callOpensMinutesBefore: Int?
+
+    @Option(help: "Minutes after the start a call that has not started may be joined (env CONFIDE_CALL_CLOSES_MINUTES_AFTER; default 60).")
+    var callClosesMinutesAfter: Int?
+
+    @Option(help: "Minutes after everyone left an in-progress call before the system ends it (env CONFIDE_CALL_ABANDON_MINUTES; default 30).")
+    var callAbandonMinutes: Int?
+
+    @Option(help: "A STUN server for calls, e.g. stun:stun.example:3478 (repeatable; env CONFIDE_STUN_URLS, comma-separated).")
+    var stunURL: [String] = []
+
+    @Option(help: "A TURN server for calls, e.g. turn:turn.example:3478?transport=udp (repeatable; env CONFIDE_TURN_URLS).")
+    var turnURL: [String] = []
+
+    @Option(help: "File holding the TURN REST API secret shared with coturn's use-auth-secret (env CONFIDE_TURN_SECRET_FILE or CONFIDE_TURN_SECRET).")
+    var turnSecretFile: String?
+
+    @Option(help: "`relay` sends every call through TURN, so neither party learns the other's address (env CONFIDE_ICE_TRANSPORT_POLICY; default all).")
+    var iceTransportPolicy: String?
+
     func run() async throws {
         var flags = database.flags()
         flags.host = host
@@ -114,15 +135,23 @@ struct Serve: AsyncParsableCommand {
         flags.smtpURL = smtpURL
         flags.trustedProxies = trustedProxy
         flags.mailFrom = mailFrom
+        flags.callOpensMinutesBefore = callOpensMinutesBefore
+        flags.callClosesMinutesAfter = callClosesMinutesAfter
+        flags.callAbandonMinutes = callAbandonMinutes
+        flags.stunURLs = stunURL
+        flags.turnURLs = turnURL
+        flags.turnSecretFile = turnSecretFile
+        flags.iceTransportPolicy = iceTransportPolicy
         let configuration = try resolveConfiguration(flags)
         let logger = makeLogger()
-        let (stores, events) = try await openDatabase(configuration.database, dataDir: configuration.dataDir, logger: logger)
+        let (stores, events, calls) = try await openDatabase(configuration.database, dataDir: configuration.dataDir, logger: logger)
         let applied = try await stores.system.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["confide.migrations": "\(applied)"]) }
         let assembly: ConfideAssembly
         do {
-            assembly = try ConfideAssembly(configuration: configuration, stores: stores, events: events, logger: logger)
+            assembly = try ConfideAssembly(configuration: configuration, stores: stores, events: events, calls: calls, logger: logger)
         } catch let error as ConfigurationError {
+            await calls.shutdown()
             await events.shutdown()
             try await stores.system.shutdown()
             throw fail(error.description)
@@ -148,6 +177,8 @@ struct Serve: AsyncParsableCommand {
         }
         // Reminders: every instance runs the job; the database lets exactly one send each.
         background.append((name: "reminders", job: { [clinic = assembly.clinic] in try await clinic.runReminders(interval: .seconds(60)) }))
+        // Calls everyone left long ago: every instance checks; a compare-and-set ends each once.
+        background.append((name: "call-timeouts", job: { [clinic = assembly.clinic] in try await clinic.runCallTimeouts(every: .seconds(60)) }))
         if let url = configuration.smtpURL, let smtp = SMTPTransport(url: url) {
             let mail = OutboxDelivery(credentials: stores.credentials, transport: smtp, from: configuration.mailFrom,
                 open: { [accounts = assembly.accounts] in try accounts.openOutgoing($0) }, logger: logger)
@@ -174,6 +205,7 @@ struct Serve: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data(text.utf8))
             },
             afterShutdown: {
+                await calls.shutdown()
                 await events.shutdown()
                 try await stores.system.shutdown()
             })

@@ -262,10 +262,11 @@ func oracle(
 
     case .system:
         // The visibly separate system path: seeding patients, opening practices, managing staff,
-        // and the reminder job, which "lists upcoming consultations (identifiers and times)".
+        // the reminder job, which "lists upcoming consultations (identifiers and times)", and the
+        // call-timeout job, which "ends an in-progress consultation whose call everyone left".
         switch resource {
         case .newPatientRecord(_, let serverAssigned): return action == .create && serverAssigned
-        case .consultation: return action == .list
+        case .consultation: return action == .list || action == .update
         case .practice: return action == .create || action == .update
         case .staffAccount: return [.create, .update, .read, .list].contains(action)
         default: return false

@@ -1,0 +1,323 @@
+public import ConfideCore
+import ConfidePolicy
+public import ConfideStore
+import Crypto
+public import Foundation
+import Logging
+
+/// ICE servers for calls: STUN, and TURN with short-lived credentials of the TURN REST API
+/// scheme (coturn's `use-auth-secret`). No static TURN password exists.
+public struct IceConfiguration: Sendable {
+    public var stunURLs: [String]
+    public var turnURLs: [String]
+    /// The secret shared with the TURN server; TURN is offered only when it is set.
+    public var turnSecret: String?
+    /// How long a minted credential is valid.
+    public var credentialLifetime: TimeInterval
+    /// `relay` forces every call through TURN (no address of one party reaches the other).
+    public var relayOnly: Bool
+
+    public init(
+        stunURLs: [String] = [], turnURLs: [String] = [], turnSecret: String? = nil, credentialLifetime: TimeInterval = 7_200,
+        relayOnly: Bool = false
+    ) {
+        self.stunURLs = stunURLs
+        self.turnURLs = turnURLs
+        self.turnSecret = turnSecret
+        self.credentialLifetime = credentialLifetime
+        self.relayOnly = relayOnly
+    }
+
+    /// One entry of `RTCConfiguration.iceServers`.
+    public struct Server: Sendable, Hashable {
+        public var urls: [String]
+        public var username: String?
+        public var credential: String?
+    }
+
+    /// The servers for one participant of one call: TURN credentials are minted for them alone
+    /// (`<expiry>:<opaque handle>`; the handle names neither the person nor the consultation).
+    public func servers(now: Date) -> [Server] {
+        var result: [Server] = []
+        if !stunURLs.isEmpty { result.append(Server(urls: stunURLs)) }
+        if let turnSecret, !turnURLs.isEmpty {
+            let expiry = Int64(now.timeIntervalSince1970 + credentialLifetime)
+            let username = "\(expiry):\(randomHex(bytes: 12))"
+            result.append(Server(urls: turnURLs, username: username, credential: Self.credential(secret: turnSecret, username: username)))
+        }
+        return result
+    }
+
+    /// `base64(HMAC-SHA1(secret, username))`, as coturn computes it.
+    public static func credential(secret: String, username: String) -> String {
+        let mac = HMAC<Insecure.SHA1>.authenticationCode(for: Data(username.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return Data(mac).base64EncodedString()
+    }
+}
+
+/// Settings of calls.
+public struct CallConfiguration: Sendable {
+    /// How long before the appointment start the call may be joined.
+    public var opensMinutesBefore: Int = 15
+    /// How long after the start a call that has not started may still be joined.
+    public var closesMinutesAfter: Int = 60
+    /// An in-progress consultation with nobody in its call for this long is ended by the system.
+    public var abandonMinutes: Int = 30
+    /// How long a seat stays held without a renewal (the connection renews every third of it).
+    public var seatLease: TimeInterval = 30
+    public var ice = IceConfiguration()
+
+    public init() {}
+}
+
+/// Whether and when the caller may join a consultation's call.
+public struct CallTicket: Sendable {
+    public let consultation: ConsultationView
+    /// `patient` or `clinician`.
+    public let role: String
+    public let opensAt: Date
+    public let closesAt: Date
+    /// Why the call cannot be joined now, or `nil`.
+    public let refusal: CallRefusal?
+    /// The patient's confirmed address (for the clinician), or `nil`.
+    public let location: CallLocation?
+}
+
+/// Why an authorised participant cannot join now.
+public struct CallRefusal: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        /// Too early or too late (close code 4425).
+        case outsideWindow = "outside-window"
+        /// Ended, documented, cancelled or a no-show (close code 4410).
+        case over
+    }
+
+    public let kind: Kind
+    public let message: String
+}
+
+/// The outcome of taking a seat in a call.
+public enum SeatOutcome: Sendable {
+    /// Seated: the token that lets this participant resume, the connection it replaced (a
+    /// resume), the seats of the room now, and whether this join started the consultation.
+    case seated(resumeToken: String, replaced: String?, seats: [CallSeat], started: Bool)
+    /// A live connection of this participant holds the seat (close code 4409).
+    case occupied
+    /// Not now (recorded as `refused`).
+    case refused(CallRefusal)
+}
+
+func randomHex(bytes: Int) -> String {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+}
+
+func sha256Hex(_ text: String) -> String {
+    SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+}
+
+extension ClinicService {
+    var calls: any CallStore { stores.calls }
+    var callSettings: CallConfiguration { configuration.calls }
+    /// The call settings (join window, lease, ICE servers).
+    public var callConfiguration: CallConfiguration { configuration.calls }
+
+    /// The call role of a principal, or `nil` for anyone who cannot be in a call.
+    static func callRole(_ principal: Principal) -> String? {
+        switch principal {
+        case .patient: "patient"
+        case .clinician: "clinician"
+        default: nil
+        }
+    }
+
+    func joinGrant(_ id: Consultation.ID, purpose: String, _ r: ClinicRequest) async throws -> Grant<ConsultationResource> {
+        try await gate.authorize(
+            .join, id.description, facts: try await facts.consultationFacts(id, for: r.principal), by: r.principal, purpose: purpose,
+            requestID: r.requestID)
+    }
+
+    func joinWrite(_ id: Consultation.ID, purpose: String, _ r: ClinicRequest) async throws -> AuditedWrite<ConsultationResource> {
+        try await gate.authorizeWrite(
+            .join, id.description, facts: try await facts.consultationFacts(id, for: r.principal), by: r.principal, purpose: purpose,
+            requestID: r.requestID)
+    }
+
+    func refusal(for record: ConsultationRecord, now: Date) -> (opens: Date, closes: Date, refusal: CallRefusal?) {
+        let opens = record.start.addingTimeInterval(-Double(callSettings.opensMinutesBefore) * 60)
+        let closes = record.start.addingTimeInterval(Double(callSettings.closesMinutesAfter) * 60)
+        let refusal: CallRefusal? =
+            switch record.status {
+            case .ended, .documented: CallRefusal(kind: .over, message: "this consultation has ended")
+            case .cancelled: CallRefusal(kind: .over, message: "this consultation was cancelled")
+            case .noShow: CallRefusal(kind: .over, message: "this consultation was closed as missed")
+            case .inProgress: nil
+            case .booked, .checkedIn:
+                if now < opens {
+                    CallRefusal(
+                        kind: .outsideWindow, message: "the call opens \(callSettings.opensMinutesBefore) minutes before the appointment")
+                } else if now > closes {
+                    CallRefusal(kind: .outsideWindow, message: "the time for this call has passed; please book another appointment")
+                } else {
+                    nil
+                }
+            }
+        return (opens, closes, refusal)
+    }
+
+    /// Whether and when the caller may join (an audited read; a non-participant gets "not found").
+    public func callTicket(_ id: Consultation.ID, _ r: ClinicRequest) async throws -> CallTicket {
+        let grant = try await joinGrant(id, purpose: "call", r)
+        guard let role = Self.callRole(r.principal), let view = try await clinic.consultation(grant) else {
+            throw ClinicError(.notFound, "no such consultation")
+        }
+        let (opens, closes, refusal) = refusal(for: view.record, now: clock.now())
+        let location = role == "clinician" ? try await calls.latestLocation(grant) : nil
+        return CallTicket(consultation: view, role: role, opensAt: opens, closesAt: closes, refusal: refusal, location: location)
+    }
+
+    /// Takes the caller's seat in the call: refused outside the window or once the consultation
+    /// is over; occupied while another live connection of theirs holds it (unless `resumeToken`
+    /// is that seat's). When both participants are seated, the consultation moves to in progress.
+    public func takeSeat(
+        _ id: Consultation.ID, connection: String, resumeToken: String?, mode: String, muted: Bool, _ r: ClinicRequest
+    ) async throws -> SeatOutcome {
+        let write = try await joinWrite(id, purpose: "call", r)
+        guard let role = Self.callRole(r.principal), let account = r.principal.account, let view = try await clinic.consultation(write.grant)
+        else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.notFound, "no such consultation")
+        }
+        let now = clock.now()
+        if let refusal = refusal(for: view.record, now: now).refusal {
+            try await gate.recordRefusal(write)
+            return .refused(refusal)
+        }
+        let token = randomHex(bytes: 32)
+        let claim = try await calls.claimSeat(
+            role: role, account: account, connection: connection, resumeHash: sha256Hex(token), presentedResumeHash: resumeToken.map(sha256Hex),
+            mode: mode, muted: muted, at: now, leaseUntil: now.addingTimeInterval(callSettings.seatLease), write: write)
+        guard case .claimed(let replaced) = claim else {
+            try await gate.recordRefusal(write)
+            return .occupied
+        }
+        let seats = try await calls.seats(consultation: id)
+        var started = false
+        let live = Set(seats.filter { $0.isLive(at: now) }.map(\.role))
+        if live.isSuperset(of: ["patient", "clinician"]), view.record.status == .booked || view.record.status == .checkedIn {
+            let start = try await joinWrite(id, purpose: "call", r)
+            if try await clinic.transition(from: view.record.status, to: .inProgress, event: .start, at: now, write: start) {
+                started = true
+                var record = view.record
+                record.status = .inProgress
+                await announce(record)
+            }
+        }
+        return .seated(resumeToken: token, replaced: replaced, seats: seats, started: started)
+    }
+
+    /// Extends the seat's lease; `false` when this connection no longer holds it.
+    public func renewSeat(_ id: Consultation.ID, role: String, connection: String) async throws -> Bool {
+        try await calls.renewSeat(
+            consultation: id, role: role, connection: connection, leaseUntil: clock.now().addingTimeInterval(callSettings.seatLease))
+    }
+
+    /// Leaves the call (`hangup` or `dropped`); the consultation goes on.
+    public func leaveSeat(_ id: Consultation.ID, connection: String, reason: String, _ r: ClinicRequest) async throws {
+        guard let role = Self.callRole(r.principal) else { return }
+        let write = try await joinWrite(id, purpose: "call", r)
+        if try await !calls.leaveSeat(role: role, connection: connection, reason: reason, at: clock.now(), write: write) {
+            try await gate.recordRefusal(write)
+        }
+    }
+
+    /// Records a media change (audio-only / video, mute) of the caller's seat.
+    public func changeMedia(_ id: Consultation.ID, connection: String, mode: String, muted: Bool, _ r: ClinicRequest) async throws -> Bool {
+        guard let role = Self.callRole(r.principal) else { return false }
+        let write = try await joinWrite(id, purpose: "call", r)
+        let changed = try await calls.changeMedia(role: role, connection: connection, mode: mode, muted: muted, at: clock.now(), write: write)
+        if !changed { try await gate.recordRefusal(write) }
+        return changed
+    }
+
+    /// Records that a participant's message or connection was refused (a protocol violation).
+    public func recordCallRefusal(_ id: Consultation.ID, _ r: ClinicRequest) async throws {
+        let write = try await joinWrite(id, purpose: "call", r)
+        try await gate.recordRefusal(write)
+    }
+
+    /// Saves a chat line to the consultation (an audited write).
+    public func postChat(_ id: Consultation.ID, text: String, _ r: ClinicRequest) async throws -> CallChatLine {
+        let body = try Self.text(text, field: "text", max: 2_000)
+        let write = try await joinWrite(id, purpose: "call", r)
+        guard let role = Self.callRole(r.principal), let account = r.principal.account else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.notFound, "no such consultation")
+        }
+        let line = CallChatLine(id: UUID().uuidString.lowercased(), consultation: id, role: role, author: account, text: body, at: clock.now())
+        try await calls.addChatLine(line, write: write)
+        return line
+    }
+
+    /// The consultation's chat (an audited read by a participant).
+    public func chat(_ id: Consultation.ID, _ r: ClinicRequest) async throws -> [CallChatLine] {
+        try await calls.chat(try await joinGrant(id, purpose: "call", r))
+    }
+
+    /// One chat line, read by a participant when the relay announces it.
+    public func chatLine(_ id: Consultation.ID, line: String, _ r: ClinicRequest) async throws -> CallChatLine? {
+        try await calls.chatLine(id: line, try await joinGrant(id, purpose: "call", r))
+    }
+
+    /// The patient confirms where they are, for emergency services (an audited write).
+    public func confirmLocation(_ id: Consultation.ID, address: String, _ r: ClinicRequest) async throws -> CallLocation {
+        let text = try Self.text(address, field: "address", max: 300)
+        let write = try await joinWrite(id, purpose: "call", r)
+        guard case .patient = r.principal else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.transitionNotAllowed, "only the patient confirms their location")
+        }
+        let location = CallLocation(id: UUID().uuidString.lowercased(), consultation: id, address: text, at: clock.now())
+        try await calls.addLocation(location, write: write)
+        return location
+    }
+
+    /// The patient's latest confirmed location (an audited read by a participant).
+    public func callLocation(_ id: Consultation.ID, _ r: ClinicRequest) async throws -> CallLocation? {
+        try await calls.latestLocation(try await joinGrant(id, purpose: "call", r))
+    }
+
+    /// Ends in-progress consultations whose call everyone left more than the configured time
+    /// ago (the system's job; a compare-and-set, so several instances may run it).
+    @discardableResult
+    public func endAbandonedCalls() async throws -> Int {
+        let now = clock.now()
+        let idle = try await calls.abandonedCalls(
+            idleBefore: now.addingTimeInterval(-Double(callSettings.abandonMinutes) * 60), now: now, limit: 100)
+        var ended = 0
+        let r = ClinicRequest(principal: .system(job: "calls"), requestID: "calls-\(randomHex(bytes: 6))")
+        for id in idle {
+            do {
+                _ = try await transition(id, .end, r)
+                ended += 1
+            } catch let error as ClinicError where error.code == .conflict || error.code == .transitionNotAllowed {
+                continue
+            }
+        }
+        return ended
+    }
+
+    /// Runs `endAbandonedCalls` every `interval` until cancelled.
+    public func runCallTimeouts(every interval: Duration = .seconds(60)) async throws {
+        while !Task.isCancelled {
+            do {
+                try await endAbandonedCalls()
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("abandoned-call check failed")
+            }
+            do { try await Task.sleep(for: interval) } catch { return }
+        }
+    }
+}

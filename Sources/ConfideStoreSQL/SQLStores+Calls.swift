@@ -1,0 +1,211 @@
+import ConfideAudit
+public import ConfideCore
+public import ConfidePolicy
+public import ConfideStore
+public import Foundation
+import SQLKit
+
+extension SQLRow {
+    func callSeat() throws -> CallSeat {
+        CallSeat(
+            consultation: try id("consultation_id"), role: try decode(column: "role", as: String.self), account: try id("account_id"),
+            connection: try decode(column: "connection_id", as: String.self), connected: try decode(column: "connected", as: Int64.self) != 0,
+            leaseUntil: try ms("lease_until"), mode: try decode(column: "mode", as: String.self),
+            muted: try decode(column: "muted", as: Int64.self) != 0, updatedAt: try ms("updated_at"))
+    }
+
+    func callChatLine() throws -> CallChatLine {
+        CallChatLine(
+            id: try decode(column: "id", as: String.self), consultation: try id("consultation_id"), role: try decode(column: "role", as: String.self),
+            author: try id("author"), text: try decode(column: "text", as: String.self), at: try ms("at"))
+    }
+}
+
+/// Rolls a seat claim back without writing anything.
+private struct SeatOccupied: Error {}
+
+extension SQLStores: CallStore {
+    /// A grant or write for call content must be a `join` of the consultation it names.
+    func checkJoin(_ grant: Grant<ConsultationResource>) throws {
+        guard grant.action == .join else { throw StoreError(.capabilityMismatch) }
+    }
+
+    func callEvent(_ db: any SQLDatabase, _ write: AuditedWrite<ConsultationResource>, role: String, event: String, detail: String, at: Date)
+        async throws
+    {
+        guard let account = write.grant.principal.account else { throw StoreError(.capabilityMismatch) }
+        try await db.raw(
+            """
+            INSERT INTO call_events (consultation_id, at, role, account_id, event, detail)
+            VALUES (\(bind: write.grant.resourceID), \(bind: at.epochMilliseconds), \(bind: role), \(bind: account.description),
+                \(bind: event), \(bind: detail))
+            """
+        ).run()
+    }
+
+    public func claimSeat(
+        role: String, account: Account.ID, connection: String, resumeHash: String, presentedResumeHash: String?, mode: String, muted: Bool,
+        at: Date, leaseUntil: Date, write: AuditedWrite<ConsultationResource>
+    ) async throws -> SeatClaim {
+        try check(write, [.join])
+        let id = write.grant.resourceID
+        do {
+            return try await audited(write) { db in
+                // One claim at a time across instances (PostgreSQL: the audit sequencer's lock).
+                try await self.lockClinicianSlots(db)
+                let current = try await db.raw("SELECT * FROM call_seats WHERE consultation_id = \(bind: id) AND role = \(bind: role)")
+                    .first()?.callSeat()
+                var replaced: String?
+                var resumed = false
+                if let current, current.isLive(at: at) {
+                    let stored = try await db.raw(
+                        "SELECT resume_hash FROM call_seats WHERE consultation_id = \(bind: id) AND role = \(bind: role)"
+                    ).first()?.decode(column: "resume_hash", as: String.self)
+                    // INVARIANT: a live seat changes hands only to the holder of its resume token.
+                    guard let presentedResumeHash, let stored, constantTimeEquals(stored, presentedResumeHash) else { throw SeatOccupied() }
+                    replaced = current.connection
+                    resumed = true
+                }
+                try await db.raw("DELETE FROM call_seats WHERE consultation_id = \(bind: id) AND role = \(bind: role)").run()
+                try await db.raw(
+                    """
+                    INSERT INTO call_seats (consultation_id, role, account_id, connection_id, resume_hash, connected, lease_until, mode, muted, updated_at)
+                    VALUES (\(bind: id), \(bind: role), \(bind: account.description), \(bind: connection), \(bind: resumeHash), 1,
+                        \(bind: leaseUntil.epochMilliseconds), \(bind: mode), \(bind: muted.flag), \(bind: at.epochMilliseconds))
+                    """
+                ).run()
+                try await self.callEvent(db, write, role: role, event: "joined", detail: resumed ? "resumed" : "", at: at)
+                return .claimed(replaced: replaced)
+            }
+        } catch is SeatOccupied {
+            return .occupied
+        }
+    }
+
+    public func renewSeat(consultation: Consultation.ID, role: String, connection: String, leaseUntil: Date) async throws -> Bool {
+        try await backend.withDatabase { db in
+            try await db.raw(
+                """
+                UPDATE call_seats SET lease_until = \(bind: leaseUntil.epochMilliseconds)
+                WHERE consultation_id = \(bind: consultation.description) AND role = \(bind: role)
+                AND connection_id = \(bind: connection) AND connected = 1 RETURNING role
+                """
+            ).all().count == 1
+        }
+    }
+
+    /// Applies `change` to the seat this connection holds, with a call event; `false` (nothing
+    /// written) when another connection holds it now.
+    func seatChange(
+        _ write: AuditedWrite<ConsultationResource>, role: String, connection: String, set: SQLQueryString, event: String, detail: String, at: Date
+    ) async throws -> Bool {
+        try check(write, [.join])
+        let id = write.grant.resourceID
+        do {
+            return try await audited(write) { db in
+                let changed = try await db.raw(
+                    """
+                    UPDATE call_seats SET \(set), updated_at = \(bind: at.epochMilliseconds)
+                    WHERE consultation_id = \(bind: id) AND role = \(bind: role) AND connection_id = \(bind: connection) RETURNING role
+                    """
+                ).all()
+                guard changed.count == 1 else { throw StoreError(.conflict) }
+                try await self.callEvent(db, write, role: role, event: event, detail: detail, at: at)
+                return true
+            }
+        } catch let error as StoreError where error.code == .conflict {
+            return false
+        }
+    }
+
+    public func leaveSeat(role: String, connection: String, reason: String, at: Date, write: AuditedWrite<ConsultationResource>) async throws
+        -> Bool
+    {
+        try await seatChange(write, role: role, connection: connection, set: "connected = 0", event: "left", detail: reason, at: at)
+    }
+
+    public func changeMedia(
+        role: String, connection: String, mode: String, muted: Bool, at: Date, write: AuditedWrite<ConsultationResource>
+    ) async throws -> Bool {
+        try await seatChange(
+            write, role: role, connection: connection, set: "mode = \(bind: mode), muted = \(bind: muted.flag)", event: "media",
+            detail: muted ? "\(mode),muted" : mode, at: at)
+    }
+
+    public func seats(consultation: Consultation.ID) async throws -> [CallSeat] {
+        try await read { db in
+            try await db.raw("SELECT * FROM call_seats WHERE consultation_id = \(bind: consultation.description) ORDER BY role")
+                .all().map { try $0.callSeat() }
+        }
+    }
+
+    public func addChatLine(_ line: CallChatLine, write: AuditedWrite<ConsultationResource>) async throws {
+        try check(write, [.join], id: line.consultation.description)
+        try await audited(write) { db in
+            try await db.raw(
+                """
+                INSERT INTO call_chat (id, consultation_id, role, author, text, at)
+                VALUES (\(bind: line.id), \(bind: write.grant.resourceID), \(bind: line.role), \(bind: line.author.description),
+                    \(bind: line.text), \(bind: line.at.epochMilliseconds))
+                """
+            ).run()
+        }
+    }
+
+    public func chat(_ grant: Grant<ConsultationResource>) async throws -> [CallChatLine] {
+        try checkJoin(grant)
+        return try await read { db in
+            try await db.raw("SELECT * FROM call_chat WHERE consultation_id = \(bind: grant.resourceID) ORDER BY at, id")
+                .all().map { try $0.callChatLine() }
+        }
+    }
+
+    public func chatLine(id: String, _ grant: Grant<ConsultationResource>) async throws -> CallChatLine? {
+        try checkJoin(grant)
+        return try await read { db in
+            try await db.raw("SELECT * FROM call_chat WHERE id = \(bind: id) AND consultation_id = \(bind: grant.resourceID)")
+                .first()?.callChatLine()
+        }
+    }
+
+    public func addLocation(_ location: CallLocation, write: AuditedWrite<ConsultationResource>) async throws {
+        try check(write, [.join], id: location.consultation.description)
+        try await audited(write) { db in
+            try await db.raw(
+                """
+                INSERT INTO call_locations (id, consultation_id, address, at)
+                VALUES (\(bind: location.id), \(bind: write.grant.resourceID), \(bind: location.address), \(bind: location.at.epochMilliseconds))
+                """
+            ).run()
+        }
+    }
+
+    public func latestLocation(_ grant: Grant<ConsultationResource>) async throws -> CallLocation? {
+        try checkJoin(grant)
+        return try await read { db in
+            guard
+                let row = try await db.raw(
+                    "SELECT * FROM call_locations WHERE consultation_id = \(bind: grant.resourceID) ORDER BY at DESC, id DESC LIMIT 1"
+                ).first()
+            else { return nil }
+            return CallLocation(
+                id: try row.decode(column: "id", as: String.self), consultation: try row.id("consultation_id"),
+                address: try row.decode(column: "address", as: String.self), at: try row.ms("at"))
+        }
+    }
+
+    public func abandonedCalls(idleBefore: Date, now: Date, limit: Int) async throws -> [Consultation.ID] {
+        try await read { db in
+            try await db.raw(
+                """
+                SELECT c.id FROM consultations c WHERE c.status = 'in-progress'
+                AND NOT EXISTS (SELECT 1 FROM call_seats s WHERE s.consultation_id = c.id AND s.connected = 1
+                    AND s.lease_until > \(bind: now.epochMilliseconds))
+                AND COALESCE((SELECT MAX(CASE WHEN s.connected = 1 THEN s.lease_until ELSE s.updated_at END) FROM call_seats s
+                    WHERE s.consultation_id = c.id), c.updated_at) < \(bind: idleBefore.epochMilliseconds)
+                ORDER BY c.starts_at LIMIT \(bind: limit)
+                """
+            ).all().map { try $0.id("id") }
+        }
+    }
+}
