@@ -91,18 +91,21 @@ final class CallSession: Sendable {
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, resumeToken: String?) async {
         let signals = relay.signals(consultation: consultation.description)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.write(outbound) }
-            let seated = await self.join(resumeToken: resumeToken)
-            guard seated else { return }
-            group.addTask { await self.listen(signals) }
-            group.addTask { await self.keepSeat() }
-            await self.read(inbound)
-            // The socket is gone or closing: stop the helpers and leave the seat.
-            self.finish(.dropped, code: CloseCode.normal.rawValue, reason: "")
-            group.cancelAll()
+        // The writer outlives the other tasks: a refusal's error message and close frame are
+        // always written before the handler returns.
+        async let writing: Void = write(outbound)
+        if await join(resumeToken: resumeToken) {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.listen(signals) }
+                group.addTask { await self.keepSeat() }
+                await self.read(inbound)
+                // The socket is gone or closing: stop the helpers.
+                self.finish(.dropped, code: CloseCode.normal.rawValue, reason: "")
+                group.cancelAll()
+            }
+            await leave()
         }
-        await leave()
+        await writing
     }
 
     /// Writes queued frames in order; a close frame ends the writer.
@@ -289,6 +292,7 @@ final class CallSession: Sendable {
         guard seated.withLock({ $0 }), how != .replaced else { return }
         let reason: LeaveReason = how == .hangup || how == .ended ? .hangup : .dropped
         await audit { try await clinic.leaveSeat(consultation, connection: connection, reason: how == .ended ? "ended" : reason.rawValue, request) }
-        await publish(ServerMessage.peerLeft(role: role, reason: reason).json)
+        // After `ended` everyone has been told already.
+        if how != .ended { await publish(ServerMessage.peerLeft(role: role, reason: reason).json) }
     }
 }

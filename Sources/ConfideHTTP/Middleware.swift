@@ -175,9 +175,14 @@ struct SessionMiddleware: RouterMiddleware {
         if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw Problem.unauthenticated }
-            guard let auth = try await authenticate(String(parts[1]), .bearer) else { throw Problem.unauthenticated }
-            context.auth = auth
-            viaBearer = true
+            if let auth = try await authenticate(String(parts[1]), .bearer) {
+                context.auth = auth
+                viaBearer = true
+            } else if request.headers[.upgrade]?.lowercased() != "websocket" {
+                throw Problem.unauthenticated
+            }
+            // A WebSocket upgrade with an expired or revoked token goes on without a session: the
+            // call route records the attempt in the audit log, then refuses it like any other.
         } else if let cookie = request.cookies[settings.sessionCookieName] {
             context.auth = try await authenticate(cookie.value, .cookie)
         }

@@ -41,12 +41,12 @@ public struct TestWorld: Sendable {
             stores: stores, gate: gate, configuration: self.accounts.configuration, masterKey: self.accounts.masterKey, clock: clock,
             logger: logger)
         // The sibling listens on its own event channel, as another process would.
-        let swapped = TestEvents(primary: events.sibling, sibling: events.primary)
+        let swapped = TestEvents(primary: events.sibling, sibling: events.primary, calls: events.siblingCalls, siblingCalls: events.calls)
         let clinic = Self.clinic(stores: stores, gate: gate, clock: clock, events: swapped.primary, accounts: accounts, logger: logger)
         let system = stores.system
         let deps = ConfideHTTPDependencies(
             accounts: accounts, clinic: clinic, events: swapped.primary, settings: self.deps.settings, readiness: { try await system.ping() },
-            checkpoints: self.deps.checkpoints, consistency: self.deps.consistency)
+            checkpoints: self.deps.checkpoints, consistency: self.deps.consistency, calls: swapped.calls)
         return TestWorld(stores: stores, accounts: accounts, clinic: clinic, events: swapped, clock: clock, logs: logs, deps: deps)
     }
 
@@ -89,7 +89,7 @@ public struct TestWorld: Sendable {
                         origin: "confide.test", verifierKey: "confide.test+00000000+AA==",
                         notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
                 },
-                consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) })
+                consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) }, calls: events.calls)
             return try await body(
                 TestWorld(stores: stores, accounts: accounts, clinic: clinic, events: events, clock: clock, logs: logs, deps: deps))
         }

@@ -64,9 +64,13 @@ public enum TestDatabase {
             let stores = SQLStores(backend: backend).stores
             let first = try PostgresEventChannel(backend: backend, url: url, channel: schema, logger: logger)
             let second = try PostgresEventChannel(backend: backend, url: url, channel: schema, logger: logger)
+            let firstCalls = try PostgresCallRelay(backend: backend, url: url, channel: schema + "_calls", logger: logger)
+            let secondCalls = try PostgresCallRelay(backend: backend, url: url, channel: schema + "_calls", logger: logger)
             let cleanup: @Sendable () async throws -> Void = {
                 await first.shutdown()
                 await second.shutdown()
+                await firstCalls.shutdown()
+                await secondCalls.shutdown()
                 try? await stores.system.shutdown()
                 try? await admin.execute("DROP SCHEMA \(schema) CASCADE")
                 try await admin.stores.system.shutdown()
@@ -75,11 +79,13 @@ public enum TestDatabase {
                 _ = try await stores.system.migrate()
                 await first.start()
                 await second.start()
+                await firstCalls.start()
+                await secondCalls.start()
             } catch {
                 try? await cleanup()
                 throw error
             }
-            return (stores, TestEvents(primary: first, sibling: second), cleanup)
+            return (stores, TestEvents(primary: first, sibling: second, calls: firstCalls, siblingCalls: secondCalls), cleanup)
         }
         let stores = SQLStores(backend: try await SQLiteBackend.open(path: nil, logger: logger)).stores
         do {
@@ -89,8 +95,10 @@ public enum TestDatabase {
             throw error
         }
         let local = LocalEventChannel()
-        return (stores, TestEvents(primary: local, sibling: local), {
+        let calls = LocalCallRelay()
+        return (stores, TestEvents(primary: local, sibling: local, calls: calls, siblingCalls: calls), {
             await local.shutdown()
+            await calls.shutdown()
             try await stores.system.shutdown()
         })
     }
@@ -100,6 +108,9 @@ public enum TestDatabase {
 public struct TestEvents: Sendable {
     public let primary: any EventChannel
     public let sibling: any EventChannel
+    /// The call signalling relays of the two instances.
+    public let calls: any CallRelay
+    public let siblingCalls: any CallRelay
 }
 
 /// A counting semaphore for tests (FIFO).

@@ -1,0 +1,221 @@
+import ConfideAudit
+import ConfideClinic
+import ConfideCore
+import ConfidePolicy
+import ConfideStore
+import ConfideTesting
+import Foundation
+import Testing
+
+/// A seat taken, or a failed test.
+func seated(_ outcome: SeatOutcome, sourceLocation: SourceLocation = #_sourceLocation) throws
+    -> (token: String, replaced: String?, seats: [CallSeat], started: Bool)
+{
+    guard case .seated(let token, let replaced, let seats, let started) = outcome else {
+        Issue.record("expected a seat, got \(outcome)", sourceLocation: sourceLocation)
+        throw CancellationError()
+    }
+    return (token, replaced, seats, started)
+}
+
+func refusedKind(_ outcome: SeatOutcome) -> CallRefusal.Kind? {
+    if case .refused(let r) = outcome { return r.kind }
+    return nil
+}
+
+func isOccupied(_ outcome: SeatOutcome) -> Bool {
+    if case .occupied = outcome { return true }
+    return false
+}
+
+/// The first signal of a stream, or `nil` after `seconds`.
+func firstSignal(_ stream: AsyncStream<CallSignal>, within seconds: Double) async -> CallSignal? {
+    await withTaskGroup(of: CallSignal?.self) { group in
+        group.addTask {
+            for await signal in stream { return signal }
+            return nil
+        }
+        group.addTask {
+            try? await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
+}
+
+@Suite("calls")
+struct CallTests {
+    @Test("the call opens 15 minutes before the start, closes 60 minutes after, and never after the end; refusals are audited")
+    func joinWindow() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
+            let d = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(12), modality: .video, .by(alice)).record
+            // 08:00, the appointment is at 10:00: too early.
+            let early = try await world.clinic.takeSeat(c.id, connection: "a1", resumeToken: nil, mode: "video", muted: false, .by(alice))
+            #expect(refusedKind(early) == .outsideWindow)
+            let ticket = try await world.clinic.callTicket(c.id, .by(alice))
+            #expect(ticket.refusal?.kind == .outsideWindow && ticket.role == "patient")
+            #expect(ticket.opensAt == c.start.addingTimeInterval(-15 * 60) && ticket.closesAt == c.start.addingTimeInterval(3600))
+            // 09:45: open.
+            world.clock.set(c.start.addingTimeInterval(-15 * 60))
+            _ = try seated(try await world.clinic.takeSeat(c.id, connection: "a2", resumeToken: nil, mode: "video", muted: false, .by(alice)))
+            try await world.clinic.leaveSeat(c.id, connection: "a2", reason: "hangup", .by(alice))
+            // 11:00:01, never started: closed.
+            world.clock.set(c.start.addingTimeInterval(3601))
+            #expect(refusedKind(try await world.clinic.takeSeat(c.id, connection: "a3", resumeToken: nil, mode: "video", muted: false, .by(alice)))
+                == .outsideWindow)
+            // A cancelled consultation is over.
+            _ = try await world.clinic.transition(d.id, .cancel, .by(alice))
+            world.clock.set(d.start)
+            #expect(refusedKind(try await world.clinic.takeSeat(d.id, connection: "a4", resumeToken: nil, mode: "video", muted: false, .by(alice)))
+                == .over)
+            let joins = try await auditEntries(world).filter { $0.action == "join" && $0.resourceID == c.id.description }
+            #expect(joins.filter { $0.decision == .refused }.count == 2)
+            #expect(joins.filter { $0.decision == .allowed }.count >= 2)
+        }
+    }
+
+    @Test("only the consultation's patient and its clinician may join; everyone else is told 'not found' and recorded")
+    func onlyParticipants() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let bob = try await clinic.patient(world, name: "Bob")
+            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
+            world.clock.set(c.start)
+            for outsider in [bob, clinic.nurse, clinic.practiceAdmin, clinic.operator_, Principal.anonymous] {
+                await #expect(throws: AccessDenied.self) {
+                    _ = try await world.clinic.takeSeat(c.id, connection: "x", resumeToken: nil, mode: "video", muted: false, .by(outsider))
+                }
+                await #expect(throws: AccessDenied.self) { _ = try await world.clinic.callTicket(c.id, .by(outsider)) }
+                await #expect(throws: AccessDenied.self) { _ = try await world.clinic.chat(c.id, .by(outsider)) }
+            }
+            // Break-glass reads a consultation but never joins its call or reads its chat.
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.chat(c.id, .by(clinic.nurse)) }
+            let denied = try await auditEntries(world).filter { $0.action == "join" && $0.resourceID == c.id.description && $0.decision != .allowed }
+            #expect(denied.count == 16)
+            #expect(try await world.stores.calls.seats(consultation: c.id).isEmpty)
+        }
+    }
+
+    @Test("one seat per participant: a second connection is refused unless it shows the resume token; both seated starts the consultation")
+    func seats() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
+            world.clock.set(c.start.addingTimeInterval(-300))
+            let first = try seated(try await world.clinic.takeSeat(c.id, connection: "p1", resumeToken: nil, mode: "video", muted: false, .by(alice)))
+            #expect(!first.started && first.replaced == nil)
+            // A second tab without the token: occupied, recorded as refused, nothing changed.
+            #expect(isOccupied(try await world.clinic.takeSeat(c.id, connection: "p2", resumeToken: nil, mode: "video", muted: false, .by(alice))))
+            #expect(isOccupied(try await world.clinic.takeSeat(c.id, connection: "p2", resumeToken: "guess", mode: "video", muted: false, .by(alice))))
+            #expect(try await world.stores.calls.seats(consultation: c.id).map(\.connection) == ["p1"])
+            // The token moves the seat (a resume after a network drop).
+            let resumed = try seated(
+                try await world.clinic.takeSeat(c.id, connection: "p3", resumeToken: first.token, mode: "video", muted: false, .by(alice)))
+            #expect(resumed.replaced == "p1")
+            #expect(try await !world.clinic.renewSeat(c.id, role: "patient", connection: "p1"))
+            #expect(try await world.clinic.renewSeat(c.id, role: "patient", connection: "p3"))
+            // The old token is spent.
+            #expect(isOccupied(try await world.clinic.takeSeat(c.id, connection: "p4", resumeToken: first.token, mode: "video", muted: false, .by(alice))))
+            // The clinician joins: the consultation is in progress, for both instances.
+            let gp = try seated(try await world.clinic.takeSeat(c.id, connection: "g1", resumeToken: nil, mode: "video", muted: false, .by(clinic.gp)))
+            #expect(gp.started)
+            #expect(try await world.clinic.consultation(c.id, .by(alice)).record.status == .inProgress)
+            // A media change is an audited write; a dropped connection frees the seat without a token.
+            #expect(try await world.clinic.changeMedia(c.id, connection: "p3", mode: "audio-only", muted: true, .by(alice)))
+            #expect(try await !world.clinic.changeMedia(c.id, connection: "p1", mode: "video", muted: false, .by(alice)))
+            try await world.clinic.leaveSeat(c.id, connection: "p3", reason: "dropped", .by(alice))
+            let again = try seated(try await world.clinic.takeSeat(c.id, connection: "p5", resumeToken: nil, mode: "video", muted: false, .by(alice)))
+            #expect(!again.started && again.replaced == nil)
+            // A seat whose instance died (its lease ran out) is free as well.
+            world.clock.advance(by: 31)
+            _ = try seated(try await world.clinic.takeSeat(c.id, connection: "g2", resumeToken: nil, mode: "video", muted: false, .by(clinic.gp)))
+            let entries = try await auditEntries(world).filter { $0.action == "join" && $0.resourceID == c.id.description }
+            #expect(entries.filter { $0.decision == .refused }.count == 4)
+            #expect(entries.allSatisfy { $0.patientID == alice.patientID?.description })
+        }
+    }
+
+    @Test("chat and the patient's location are saved to the consultation; only its participants read them")
+    func chatAndLocation() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let bob = try await clinic.patient(world, name: "Bob")
+            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
+            world.clock.set(c.start)
+            let line = try await world.clinic.postChat(c.id, text: "  I can hear you now  ", .by(alice))
+            world.clock.advance(by: 5)
+            #expect(line.text == "I can hear you now" && line.role == "patient")
+            _ = try await world.clinic.postChat(c.id, text: "Good. Tell me about the cough.", .by(clinic.gp))
+            #expect(try await world.clinic.chat(c.id, .by(clinic.gp)).map(\.role) == ["patient", "clinician"])
+            #expect(try await world.clinic.chatLine(c.id, line: line.id, .by(clinic.gp))?.text == "I can hear you now")
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.chatLine(c.id, line: line.id, .by(bob)) }
+            await #expect(throws: ClinicError.self) { _ = try await world.clinic.postChat(c.id, text: "   ", .by(alice)) }
+            await #expect(throws: ClinicError.self) { _ = try await world.clinic.postChat(c.id, text: String(repeating: "a", count: 2001), .by(alice)) }
+            // Only the patient says where they are; the clinician sees it in the join information.
+            await #expect(throws: ClinicError.self) { _ = try await world.clinic.confirmLocation(c.id, address: "Surgery", .by(clinic.gp)) }
+            _ = try await world.clinic.confirmLocation(c.id, address: "12 Acacia Avenue, London", .by(alice))
+            #expect(try await world.clinic.callTicket(c.id, .by(clinic.gp)).location?.address == "12 Acacia Avenue, London")
+            #expect(try await world.clinic.callTicket(c.id, .by(alice)).location == nil)
+            // Another consultation's chat line cannot be read through this one.
+            let d = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(7), modality: .video, .by(bob)).record
+            #expect(try await world.clinic.chatLine(d.id, line: line.id, .by(clinic.gp)) == nil)
+            let writes = try await auditEntries(world).filter { $0.action == "join" && $0.resourceID == c.id.description && $0.decision == .allowed }
+            #expect(writes.count >= 5)
+            #expect(world.logLinesWithPersonalData(extra: ["Acacia", "cough", "hear you"]).isEmpty)
+        }
+    }
+
+    @Test("an in-progress consultation that everyone left is ended by the system after the timeout, exactly once across instances")
+    func abandoned() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
+            world.clock.set(c.start)
+            _ = try seated(try await world.clinic.takeSeat(c.id, connection: "p", resumeToken: nil, mode: "video", muted: false, .by(alice)))
+            _ = try seated(try await world.clinic.takeSeat(c.id, connection: "g", resumeToken: nil, mode: "video", muted: false, .by(clinic.gp)))
+            try await world.clinic.leaveSeat(c.id, connection: "p", reason: "hangup", .by(alice))
+            world.clock.advance(by: 40 * 60)
+            // The clinician's seat is still live (renewed): nothing ends.
+            #expect(try await world.clinic.renewSeat(c.id, role: "clinician", connection: "g"))
+            #expect(try await world.clinic.endAbandonedCalls() == 0)
+            try await world.clinic.leaveSeat(c.id, connection: "g", reason: "dropped", .by(clinic.gp))
+            world.clock.advance(by: 29 * 60)
+            #expect(try await world.clinic.endAbandonedCalls() == 0)
+            world.clock.advance(by: 2 * 60)
+            let other = try world.sibling()
+            async let a = world.clinic.endAbandonedCalls()
+            async let b = other.clinic.endAbandonedCalls()
+            #expect(try await a + b == 1)
+            #expect(try await world.clinic.consultation(c.id, .by(alice)).record.status == .ended)
+        }
+    }
+
+    @Test("signalling published on one instance reaches the other in order, including an SDP larger than NOTIFY's payload limit")
+    func relayAcrossInstances() async throws {
+        try await TestWorld.with { world in
+            let stream = world.events.siblingCalls.signals(consultation: "c-1")
+            let unrelated = world.events.siblingCalls.signals(consultation: "c-2")
+            let big = "v=0\r\n" + String(repeating: "a=candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host\r\n", count: 200)
+            #expect(big.utf8.count > 8_000)
+            for i in 0..<20 {
+                try await world.events.calls.publish(CallSignal(consultation: "c-1", fromConnection: "x", body: i == 0 ? big : "m\(i)"))
+            }
+            var received: [String] = []
+            for _ in 0..<20 {
+                guard let s = await firstSignal(stream, within: 10) else { break }
+                received.append(s.body)
+            }
+            #expect(received == [big] + (1..<20).map { "m\($0)" })
+            #expect(await firstSignal(unrelated, within: 0.3) == nil)
+        }
+    }
+}
