@@ -122,11 +122,13 @@ extension ClinicService {
     /// The call settings (join window, lease, ICE servers).
     public var callConfiguration: CallConfiguration { configuration.calls }
 
-    /// The call role of a principal, or `nil` for anyone who cannot be in a call.
-    static func callRole(_ principal: Principal) -> String? {
+    /// The call role of a principal in a consultation, or `nil` for anyone who cannot be in a
+    /// call: a clinician other than the consultation's own is its invited guest (the gate has
+    /// already checked the invitation).
+    static func callRole(_ principal: Principal, in record: ConsultationRecord) -> String? {
         switch principal {
         case .patient: "patient"
-        case .clinician: "clinician"
+        case .clinician(let account, _): account == record.clinician ? "clinician" : "guest"
         default: nil
         }
     }
@@ -168,7 +170,7 @@ extension ClinicService {
     /// Whether and when the caller may join (an audited read; a non-participant gets "not found").
     public func callTicket(_ id: Consultation.ID, _ r: ClinicRequest) async throws -> CallTicket {
         let grant = try await joinGrant(id, purpose: "call", r)
-        guard let role = Self.callRole(r.principal), let view = try await clinic.consultation(grant) else {
+        guard let view = try await clinic.consultation(grant), let role = Self.callRole(r.principal, in: view.record) else {
             throw ClinicError(.notFound, "no such consultation")
         }
         let (opens, closes, refusal) = refusal(for: view.record, now: clock.now())
@@ -183,7 +185,8 @@ extension ClinicService {
         _ id: Consultation.ID, connection: String, resumeToken: String?, mode: String, muted: Bool, _ r: ClinicRequest
     ) async throws -> SeatOutcome {
         let write = try await joinWrite(id, purpose: "call", r)
-        guard let role = Self.callRole(r.principal), let account = r.principal.account, let view = try await clinic.consultation(write.grant)
+        guard let account = r.principal.account, let view = try await clinic.consultation(write.grant),
+            let role = Self.callRole(r.principal, in: view.record)
         else {
             try await gate.recordRefusal(write)
             throw ClinicError(.notFound, "no such consultation")
@@ -224,8 +227,8 @@ extension ClinicService {
 
     /// Leaves the call (`hangup` or `dropped`); the consultation goes on.
     public func leaveSeat(_ id: Consultation.ID, connection: String, reason: String, _ r: ClinicRequest) async throws {
-        guard let role = Self.callRole(r.principal) else { return }
         let write = try await joinWrite(id, purpose: "call", r)
+        guard let role = Self.callRole(r.principal, in: try await callConsultation(write.grant).record) else { return }
         if try await !calls.leaveSeat(role: role, connection: connection, reason: reason, at: clock.now(), write: write) {
             try await gate.recordRefusal(write)
         }
@@ -233,8 +236,8 @@ extension ClinicService {
 
     /// Records a media change (audio-only / video, mute) of the caller's seat.
     public func changeMedia(_ id: Consultation.ID, connection: String, mode: String, muted: Bool, _ r: ClinicRequest) async throws -> Bool {
-        guard let role = Self.callRole(r.principal) else { return false }
         let write = try await joinWrite(id, purpose: "call", r)
+        guard let role = Self.callRole(r.principal, in: try await callConsultation(write.grant).record) else { return false }
         let changed = try await calls.changeMedia(role: role, connection: connection, mode: mode, muted: muted, at: clock.now(), write: write)
         if !changed { try await gate.recordRefusal(write) }
         return changed
@@ -250,7 +253,7 @@ extension ClinicService {
     public func postChat(_ id: Consultation.ID, text: String, _ r: ClinicRequest) async throws -> CallChatLine {
         let body = try Self.text(text, field: "text", max: 2_000)
         let write = try await joinWrite(id, purpose: "call", r)
-        guard let role = Self.callRole(r.principal), let account = r.principal.account else {
+        guard let account = r.principal.account, let role = Self.callRole(r.principal, in: try await callConsultation(write.grant).record) else {
             try await gate.recordRefusal(write)
             throw ClinicError(.notFound, "no such consultation")
         }
@@ -318,6 +321,106 @@ extension ClinicService {
                 logger.warning("abandoned-call check failed")
             }
             do { try await Task.sleep(for: interval) } catch { return }
+        }
+    }
+}
+
+/// An invitation with the invited clinician's name, for the participants.
+public struct CallInvitationView: Sendable, Hashable {
+    public let invitation: CallInvitation
+    public let clinicianName: PersonName
+}
+
+extension ClinicService {
+    /// The consultation's own view, with a grant or write that must name it.
+    func callConsultation(_ grant: Grant<ConsultationResource>) async throws -> ConsultationView {
+        guard let view = try await clinic.consultation(grant) else { throw ClinicError(.notFound, "no such consultation") }
+        return view
+    }
+
+    func inviteeName(_ account: Account.ID, practice: Practice.ID) async throws -> PersonName? {
+        try await clinic.members(practice: practice).first { $0.account == account && $0.role == .clinician }?.name
+    }
+
+    /// The consultation's clinician invites another clinician of the practice into the call; they
+    /// can join once the patient accepts. The invitee is told by an in-app notification.
+    public func inviteToCall(_ id: Consultation.ID, clinician invitee: Account.ID, _ r: ClinicRequest) async throws -> CallInvitationView {
+        let write = try await joinWrite(id, purpose: "call", r)
+        let view = try await callConsultation(write.grant)
+        func refuse(_ error: ClinicError) async throws -> Never {
+            try await gate.recordRefusal(write)
+            throw error
+        }
+        guard case .clinician(let me, _) = r.principal, me == view.record.clinician else {
+            try await refuse(ClinicError(.transitionNotAllowed, "only the consultation's clinician invites a colleague into the call"))
+        }
+        if refusal(for: view.record, now: clock.now()).refusal?.kind == .over {
+            try await refuse(ClinicError(.transitionNotAllowed, "this consultation is over"))
+        }
+        guard invitee != me, let name = try await inviteeName(invitee, practice: view.record.practice) else {
+            try await refuse(ClinicError(.notFound, "no such clinician at this practice"))
+        }
+        let invitation = CallInvitation(
+            id: UUID().uuidString.lowercased(), consultation: id, invitee: invitee, inviter: me, status: .pending, createdAt: clock.now())
+        guard try await calls.createInvitation(invitation, write: write) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "a colleague is already invited to this call; withdraw that invitation first")
+        }
+        do {
+            try await clinic.addNotification(
+                NotificationRecord(
+                    id: UUID().uuidString.lowercased(), account: invitee, kind: "call-invitation", consultation: id,
+                    text: "You are invited to join a consultation call. You can join once the patient agrees.", createdAt: clock.now()))
+        } catch {
+            logger.warning("call invitation notice not stored", metadata: ["consultation": "\(id)"])
+        }
+        return CallInvitationView(invitation: invitation, clinicianName: name)
+    }
+
+    /// The invitations of a consultation's call, for its participants.
+    public func callInvitations(_ id: Consultation.ID, _ r: ClinicRequest) async throws -> [CallInvitationView] {
+        let grant = try await joinGrant(id, purpose: "call", r)
+        let view = try await callConsultation(grant)
+        let members = try await clinic.members(practice: view.record.practice)
+        return try await calls.invitations(grant).compactMap { invitation in
+            guard let name = members.first(where: { $0.account == invitation.invitee })?.name else { return nil }
+            return CallInvitationView(invitation: invitation, clinicianName: name)
+        }
+    }
+
+    /// The patient accepts or declines a pending invitation.
+    public func answerInvitation(_ id: Consultation.ID, invitation: String, consent: Bool, _ r: ClinicRequest) async throws -> CallInvitation.Status {
+        let write = try await joinWrite(id, purpose: "call-consent", r)
+        guard case .patient = r.principal else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.transitionNotAllowed, "only the patient answers an invitation")
+        }
+        let to: CallInvitation.Status = consent ? .accepted : .declined
+        guard try await calls.decideInvitation(id: invitation, from: [.pending], to: to, at: clock.now(), write: write) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "this invitation is no longer waiting for an answer")
+        }
+        return to
+    }
+
+    /// The consultation's clinician or its patient withdraws an invitation (an invited clinician
+    /// in the call loses access at once).
+    public func withdrawInvitation(_ id: Consultation.ID, invitation: String, _ r: ClinicRequest) async throws {
+        let write = try await joinWrite(id, purpose: "call-consent", r)
+        let view = try await callConsultation(write.grant)
+        let owner: Bool =
+            switch r.principal {
+            case .patient: true
+            case .clinician(let me, _): me == view.record.clinician
+            default: false
+            }
+        guard owner else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.transitionNotAllowed, "only the consultation's clinician or its patient withdraws an invitation")
+        }
+        guard try await calls.decideInvitation(id: invitation, from: [.pending, .accepted], to: .withdrawn, at: clock.now(), write: write) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "this invitation is no longer active")
         }
     }
 }

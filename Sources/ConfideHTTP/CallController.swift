@@ -26,6 +26,10 @@ struct CallController {
         let signedIn = api.group(context: SignedInContext.self)
         signedIn.get("consultations/:consultationID/call", use: info)
         signedIn.get("consultations/:consultationID/chat", use: chat)
+        signedIn.get("consultations/:consultationID/call/invitations", use: listInvitations)
+        signedIn.post("consultations/:consultationID/call/invitations", use: invite)
+        signedIn.post("consultations/:consultationID/call/invitations/:invitationID/answer", use: answerInvitation)
+        signedIn.delete("consultations/:consultationID/call/invitations/:invitationID", use: withdrawInvitation)
         router.group(context: SignedInPageContext.self).get("clinic/consultations/:consultationID/call", use: page)
     }
 
@@ -90,6 +94,89 @@ struct CallController {
         return try jsonResponse(ChatJSON(messages: lines.map { .init(id: $0.id, from: $0.role, text: $0.text, at: Self.iso($0.at)) }))
     }
 
+    // MARK: a second clinician
+
+    struct InviteBody: APIInput {
+        static let fields: Set<String> = ["clinician_id"]
+        let clinician_id: String
+    }
+
+    struct AnswerBody: APIInput {
+        static let fields: Set<String> = ["consent"]
+        let consent: Bool
+    }
+
+    struct InvitationJSON: Encodable {
+        let id: String
+        let clinician_id: String
+        let clinician_name: String
+        let status: String
+        let created_at: String
+
+        init(_ v: CallInvitationView) {
+            id = v.invitation.id
+            clinician_id = v.invitation.invitee.description
+            clinician_name = v.clinicianName.display
+            status = v.invitation.status.rawValue
+            created_at = CallController.iso(v.invitation.createdAt)
+        }
+    }
+
+    struct InvitationListJSON: Encodable { let invitations: [InvitationJSON] }
+
+    struct InvitationStatusJSON: Encodable {
+        let id: String
+        let status: String
+    }
+
+    func req(_ context: SignedInContext) -> ClinicRequest { ClinicRequest(principal: context.principal, requestID: context.meta.requestID) }
+
+    /// Tells the call's participants (every instance) about an invitation change.
+    func announce(_ id: Consultation.ID, _ message: ServerMessage) async {
+        try? await relay.publish(CallSignal(consultation: id.description, fromConnection: "server", body: message.json))
+    }
+
+    @Sendable func listInvitations(_ request: Request, context: SignedInContext) async throws -> Response {
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        let list: [CallInvitationView]
+        do { list = try await clinic.callInvitations(id, req(context)) } catch let e as ClinicError { throw e.problem }
+        return try jsonResponse(InvitationListJSON(invitations: list.map(InvitationJSON.init)))
+    }
+
+    @Sendable func invite(_ request: Request, context: SignedInContext) async throws -> Response {
+        var request = request
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        let body = try await request.decodeStrict(InviteBody.self, limit: settings.maxBodyBytes)
+        guard let clinician = Account.ID(string: body.clinician_id) else {
+            throw Problem(.unprocessableContent, "invalid-value", "choose a clinician of the practice", field: "clinician_id")
+        }
+        let view: CallInvitationView
+        do { view = try await clinic.inviteToCall(id, clinician: clinician, req(context)) } catch let e as ClinicError { throw e.problem }
+        await announce(id, .invitation(id: view.invitation.id, clinicianName: view.clinicianName.display))
+        return try jsonResponse(InvitationJSON(view), status: .created)
+    }
+
+    @Sendable func answerInvitation(_ request: Request, context: SignedInContext) async throws -> Response {
+        var request = request
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        guard let invitation = context.parameters.get("invitationID") else { throw Problem.notFound }
+        let body = try await request.decodeStrict(AnswerBody.self, limit: settings.maxBodyBytes)
+        let status: CallInvitation.Status
+        do {
+            status = try await clinic.answerInvitation(id, invitation: invitation, consent: body.consent, req(context))
+        } catch let e as ClinicError { throw e.problem }
+        await announce(id, .invitationAnswer(id: invitation, status: status.rawValue))
+        return try jsonResponse(InvitationStatusJSON(id: invitation, status: status.rawValue))
+    }
+
+    @Sendable func withdrawInvitation(_ request: Request, context: SignedInContext) async throws -> Response {
+        let id: Consultation.ID = try Parse.pathID(context, "consultationID")
+        guard let invitation = context.parameters.get("invitationID") else { throw Problem.notFound }
+        do { try await clinic.withdrawInvitation(id, invitation: invitation, req(context)) } catch let e as ClinicError { throw e.problem }
+        await announce(id, .invitationWithdrawn(id: invitation))
+        return Response(status: .noContent)
+    }
+
     // MARK: the page
 
     @Sendable func page(_ request: Request, context: SignedInPageContext) async throws -> Response {
@@ -108,15 +195,15 @@ struct CallController {
         let with =
             ticket.role == "patient"
             ? "with \(esc(ticket.consultation.clinicianName.display))" : "with \(esc(ticket.consultation.patientName.display))"
+        let details = ticket.role == "guest" ? "" : #" · <a href="/clinic/consultations/\#(rec.id)">Consultation details</a>"#
         let body = """
-            <main id="call-page" data-consultation="\(rec.id)" data-role="\(ticket.role)" \
-            data-info-url="/api/v1/consultations/\(rec.id)/call" data-chat-url="/api/v1/consultations/\(rec.id)/chat">
+            <section id="call-page" data-consultation="\(rec.id)" data-role="\(ticket.role)" data-csrf="\(esc(context.csrfToken))" \
+            data-practice="\(rec.practice)" data-info-url="/api/v1/consultations/\(rec.id)/call" data-chat-url="/api/v1/consultations/\(rec.id)/chat">
             <h1>\(rec.modality == .audio ? "Phone" : "Video") consultation \(with)</h1>
-            <p class="muted"><time datetime="\(Self.iso(rec.start))">\(ClinicHTML.time(rec.start, ticket.consultation.zone))</time> · \
-            <a href="/clinic/consultations/\(rec.id)">Consultation details</a></p>
+            <p class="muted"><time datetime="\(Self.iso(rec.start))">\(ClinicHTML.time(rec.start, ticket.consultation.zone))</time>\(details)</p>
             <div id="call-root"></div>
             <noscript><p class="alert">The call needs JavaScript enabled in your browser.</p></noscript>
-            </main>
+            </section>
             """
         return Layout.response(
             Layout.page(

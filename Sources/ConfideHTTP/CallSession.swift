@@ -19,7 +19,9 @@ final class CallSession: Sendable {
     let logger: Logger
     let connection = UUID().uuidString.lowercased()
     let state: Mutex<CallConnection>
-    let role: CallRole
+    /// This participant's role, fixed by the server when the seat is taken.
+    let roleBox = Mutex(CallRole.patient)
+    var role: CallRole { roleBox.withLock { $0 } }
     let outbox: AsyncStream<Outgoing>.Continuation
     let outgoing: AsyncStream<Outgoing>
     /// How the session ended, once it has (the first reason wins).
@@ -51,9 +53,7 @@ final class CallSession: Sendable {
         self.consultation = consultation
         self.request = request
         self.logger = logger
-        let role: CallRole = if case .patient = request.principal { .patient } else { .clinician }
-        self.role = role
-        self.state = Mutex(CallConnection(role: role, peers: []))
+        self.state = Mutex(CallConnection(role: .patient, peers: []))
         (outgoing, outbox) = AsyncStream<Outgoing>.makeStream(bufferingPolicy: .unbounded)
         started = clock.now
     }
@@ -149,6 +149,8 @@ final class CallSession: Sendable {
             return false
         case .seated(let token, let replaced, let seats, let startedNow):
             seated.withLock { $0 = true }
+            let role = CallRole(rawValue: ticket.role) ?? .patient
+            roleBox.withLock { $0 = role }
             let now = Date()
             let peers = seats.filter { $0.role != role.rawValue && $0.isLive(at: now) }.compactMap { seat -> PeerState? in
                 guard let r = CallRole(rawValue: seat.role) else { return nil }
@@ -266,6 +268,10 @@ final class CallSession: Sendable {
             guard let message = ServerMessage.parse(signal.body) else { continue }
             let forward = state.withLock { $0.deliver(message) }
             if forward { send(message) }
+            if case .invitationWithdrawn = message, role == .guest, (try? await clinic.callTicket(consultation, request)) == nil {
+                finish(.refused, code: CloseCode.withdrawn.rawValue, reason: "invitation withdrawn")
+                return
+            }
             if message == .ended {
                 finish(.ended, code: CloseCode.normal.rawValue, reason: "consultation ended")
                 return

@@ -383,10 +383,26 @@ struct ClinicWebController {
     }
 
     /// Check in, reschedule and cancel, as the patient's state allows.
+    /// The link into the call of a video or phone consultation while it can be joined; before
+    /// that, when it opens.
+    func callLink(_ v: ConsultationView, label: String, now: Date = Date()) -> String? {
+        let r = v.record
+        guard r.modality != .inPerson, [.booked, .checkedIn, .inProgress].contains(r.status) else { return nil }
+        let calls = clinic.callConfiguration
+        let opens = r.start.addingTimeInterval(-Double(calls.opensMinutesBefore) * 60)
+        let closes = r.start.addingTimeInterval(Double(calls.closesMinutesAfter) * 60)
+        if r.status == .inProgress || (now >= opens && now <= closes) {
+            return #"<a class="button" href="/clinic/consultations/\#(r.id)/call" aria-describedby="c-\#(r.id)">\#(label)</a>"#
+        }
+        guard now < opens else { return nil }
+        return #"<span class="muted">The call opens \#(ClinicHTML.time(opens, v.zone))</span>"#
+    }
+
     func patientActions(_ v: ConsultationView, csrf: String, back: String) -> String {
         let r = v.record
         let path = "/clinic/consultations/\(r.id)"
         var out: [String] = []
+        if let call = callLink(v, label: r.modality == .audio ? "Join phone call" : "Join video call") { out.append(call) }
         let checkIn = Self.checkIn(r)
         if checkIn.open {
             out.append(ClinicHTML.button(action: path + "/transition", csrf: csrf, label: "Check in", fields: [("event", "check-in"), ("back", back)],
@@ -598,12 +614,13 @@ struct ClinicWebController {
                 }
             return ClinicHTML.button(action: path, csrf: csrf, label: label, fields: [("event", event.rawValue)], style: style)
         }
-        guard !buttons.isEmpty else { return "" }
+        let call = callLink(view, label: rec.modality == .audio ? "Open phone call" : "Open video call").map { [$0] } ?? []
+        guard !buttons.isEmpty || !call.isEmpty else { return "" }
         var extra = ""
         if rec.status == .booked {
             extra = #"<p class="hint">The patient has not checked in yet. You can still start the consultation, for example after a phone call.</p>"#
         }
-        return #"<div class="actions" id="consultation-actions">\#(buttons.joined(separator: "\n"))</div>\#(extra)"#
+        return #"<div class="actions" id="consultation-actions">\#((call + buttons).joined(separator: "\n"))</div>\#(extra)"#
     }
 
     func noteEditor(_ view: ConsultationView, note: NoteView, csrf: String, draft: NoteDraft?) -> String {

@@ -1,5 +1,5 @@
-import Hummingbird
-import HummingbirdCore
+public import Hummingbird
+public import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
 import NIOSSL
@@ -16,6 +16,13 @@ struct BackgroundJob: Service {
     func run() async throws {
         try await cancelWhenGracefulShutdown { try await body() }
     }
+}
+
+/// HTTP/1.1 with WebSocket upgrades routed through the same router (and its middleware): the
+/// call signalling socket (64 KiB frames, pings every 20 s).
+public func httpServer(_ router: Router<ConfideRequestContext>) -> HTTPServerBuilder {
+    let webSocket = WebSocketServerConfiguration(maxFrameSize: CallController.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(20)))
+    return .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: webSocket))
 }
 
 /// PEM files for TLS.
@@ -41,15 +48,13 @@ public func runServer(
     onRunning: @escaping @Sendable (Int) async -> Void, afterShutdown: @Sendable () async throws -> Void
 ) async throws {
     let router = buildRouter(deps)
-    // HTTP/1.1 with WebSocket upgrades routed through the same router (and its middleware).
-    let webSocket = WebSocketServerConfiguration(maxFrameSize: CallController.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(20)))
-    var server: HTTPServerBuilder = .http1WebSocketUpgrade(webSocketRouter: router, configuration: webSocket)
+    var server = httpServer(router)
     if let tls {
         let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
-        server = try .tls(.http1WebSocketUpgrade(webSocketRouter: router, configuration: webSocket), tlsConfiguration: configuration)
+        server = try .tls(httpServer(router), tlsConfiguration: configuration)
     }
     let app = Application(
         router: router,

@@ -117,6 +117,8 @@ public indirect enum RowPredicate: Sendable, Hashable {
     case practiceAdministeredBy(Account.ID)
     /// The row's practice has this account as a clinician.
     case practiceStaffedBy(Account.ID)
+    /// The row's consultation has an accepted call invitation for this account.
+    case callGuestIs(Account.ID)
     /// The row is signed.
     case signed
     case and([RowPredicate])
@@ -134,6 +136,7 @@ public indirect enum RowPredicate: Sendable, Hashable {
         case .patientConsentedToTeamOf: return f.careTeamConsent
         case .practiceAdministeredBy: return f.practiceAdmin
         case .practiceStaffedBy: return f.practiceMember
+        case .callGuestIs: return f.callGuest
         case .signed: return f.signed
         case .and(let ps):
             var unknown = false
@@ -262,6 +265,7 @@ extension PolicyEngine {
         case .principalAdministersPractice: return account.map(RowPredicate.practiceAdministeredBy) ?? .constant(false)
         case .principalWorksAtPractice: return account.map(RowPredicate.practiceStaffedBy) ?? .constant(false)
         case .resourceIsSigned: return .signed
+        case .principalInvitedToCall: return account.map(RowPredicate.callGuestIs) ?? .constant(false)
         case .breakGlassInvoked: return .constant(r.invokesBreakGlass)
         case .all(let cs): return .and(cs.map { rowPredicate($0, r) })
         case .any(let cs): return .or(cs.map { rowPredicate($0, r) })

@@ -57,6 +57,9 @@ public struct ResourceFacts: Sendable, Hashable {
     public var practiceAdmin: Bool?
     /// The principal is a clinician member of the resource's practice.
     public var practiceMember: Bool?
+    /// invited-to-call with consent: the principal is a clinician whom the consultation's
+    /// clinician invited into its call and the patient accepted (not withdrawn).
+    public var callGuest: Bool?
 
     public init(
         resourceID: String? = nil,
@@ -68,7 +71,8 @@ public struct ResourceFacts: Sendable, Hashable {
         signed: Bool? = nil,
         careTeamConsent: Bool? = nil,
         practiceAdmin: Bool? = nil,
-        practiceMember: Bool? = nil
+        practiceMember: Bool? = nil,
+        callGuest: Bool? = nil
     ) {
         self.resourceID = resourceID
         self.owningPatient = owningPatient
@@ -80,5 +84,6 @@ public struct ResourceFacts: Sendable, Hashable {
         self.careTeamConsent = careTeamConsent
         self.practiceAdmin = practiceAdmin
         self.practiceMember = practiceMember
+        self.callGuest = callGuest
     }
 }

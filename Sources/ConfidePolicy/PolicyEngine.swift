@@ -74,6 +74,9 @@ public struct PolicyEngine: Sendable {
         case .resourceIsSigned:
             guard let signed = f.signed else { return .failure(Failure(text: "missing fact `signed`")) }
             return .success(signed)
+        case .principalInvitedToCall:
+            guard let guest = f.callGuest else { return .failure(Failure(text: "missing fact `callGuest`")) }
+            return .success(guest)
         case .breakGlassInvoked:
             return .success(r.invokesBreakGlass)
         case .all(let cs):

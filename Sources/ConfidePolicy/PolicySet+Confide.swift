@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-27.1",
+        version: "2026-11-27.2",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -51,6 +51,10 @@ extension PolicySet {
                 id: "clinician.assigned-consultations.v1", effect: .permit, principals: [.clinician],
                 actions: [.read, .list, .update, .join], resources: [.consultation], when: .principalIsAssignedClinician,
                 rationale: "the clinician a consultation is booked with runs it"),
+            Rule(
+                id: "clinician.invited-to-call.v1", effect: .permit, principals: [.clinician],
+                actions: [.join], resources: [.consultation], when: .principalInvitedToCall,
+                rationale: "a second clinician of the practice joins a consultation's call when its clinician invited them and the patient consented; nothing else of the consultation opens to them"),
             Rule(
                 id: "clinician.assigned-notes.v1", effect: .permit, principals: [.clinician],
                 actions: [.read, .list, .create, .update], resources: [.note], when: .principalIsAssignedClinician,

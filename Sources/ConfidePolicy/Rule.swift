@@ -40,6 +40,8 @@ public indirect enum Condition: Sendable, Hashable, Codable {
     /// The document is signed by its author (needs `signed`).
     case resourceIsSigned
     /// The request carries a break-glass reason.
+    /// The principal is a clinician invited into the consultation's call, with the patient's consent.
+    case principalInvitedToCall
     case breakGlassInvoked
     case all([Condition])
     case any([Condition])

@@ -17,7 +17,7 @@ public enum MessageCodec {
     static let maxChatCharacters = 2000
     static let maxAddressCharacters = 300
 
-    /// The members each client message may and must have, besides `type`.
+    /// The members each client message must have, besides `type`.
     static let members: [String: Set<String>] = [
         "offer": ["sdp"],
         "answer": ["sdp"],
@@ -30,6 +30,13 @@ public enum MessageCodec {
         "ping": [],
     ]
 
+    /// The members a client message may have besides those it must have.
+    static let optionalMembers: [String: Set<String>] = [
+        "offer": ["to"],
+        "answer": ["to"],
+        "candidate": ["to"],
+    ]
+
     /// Decodes and validates one text frame per calls.md: size, JSON object, known `type`, no unknown
     /// fields, field types and limits. Chat text and addresses come back trimmed.
     public static func decode(_ text: String) -> Result<ClientMessage, ProtocolViolation> {
@@ -39,19 +46,31 @@ public enum MessageCodec {
         guard let value = try? JSONReader.parse(text, maxDepth: 2) else { return .failure(.malformed("not JSON")) }
         guard let object = value.object else { return .failure(.malformed("not a JSON object")) }
         guard let typeValue = object["type"] else { return .failure(.malformed("missing type")) }
-        guard let type = typeValue.string, let allowed = members[type] else {
+        guard let type = typeValue.string, let required = members[type] else {
             return .failure(.malformed("unknown type"))
         }
-        for key in object.keys where key != "type" && !allowed.contains(key) {
+        let optional = optionalMembers[type] ?? []
+        for key in object.keys where key != "type" && !required.contains(key) && !optional.contains(key) {
             return .failure(.malformed("unknown field"))
         }
-        guard object.count == allowed.count + 1 else { return .failure(.malformed("missing field")) }
+        for key in required where object[key] == nil { return .failure(.malformed("missing field")) }
+
+        // `to`: absent, or one of the roles (null is not a role).
+        let to: CallRole?
+        switch object["to"] {
+        case nil: to = nil
+        case let value?:
+            guard let role = value.string.flatMap(CallRole.init(rawValue:)) else {
+                return .failure(.malformed("invalid to"))
+            }
+            to = role
+        }
 
         let message: ClientMessage
         switch type {
         case "offer", "answer":
             guard let sdp = object["sdp"]?.string else { return .failure(.malformed("sdp must be a string")) }
-            message = type == "offer" ? .offer(sdp: sdp) : .answer(sdp: sdp)
+            message = type == "offer" ? .offer(sdp: sdp, to: to) : .answer(sdp: sdp, to: to)
         case "candidate":
             guard let candidate = object["candidate"]?.string else {
                 return .failure(.malformed("candidate must be a string"))
@@ -70,7 +89,7 @@ public enum MessageCodec {
                 line = n
             case nil: return .failure(.malformed("missing field"))
             }
-            message = .candidate(IceCandidate(candidate: candidate, sdpMid: mid, sdpMLineIndex: line))
+            message = .candidate(IceCandidate(candidate: candidate, sdpMid: mid, sdpMLineIndex: line), to: to)
         case "media":
             guard let mode = object["mode"]?.string.flatMap(MediaMode.init(rawValue:)) else {
                 return .failure(.malformed("invalid mode"))
@@ -96,10 +115,10 @@ public enum MessageCodec {
     /// address trimmed). Used by `decode` and by `CallConnection.receive(_:at:)`.
     static func validate(_ message: ClientMessage) -> Result<ClientMessage, ProtocolViolation> {
         switch message {
-        case .offer(let sdp), .answer(let sdp):
+        case .offer(let sdp, _), .answer(let sdp, _):
             guard isValidSDP(sdp) else { return .failure(.malformed("invalid sdp")) }
             return .success(message)
-        case .candidate(let c):
+        case .candidate(let c, _):
             guard c.candidate.utf8.count <= maxCandidateBytes else { return .failure(.malformed("candidate too long")) }
             if let mid = c.sdpMid, mid.unicodeScalars.count > maxMidCharacters {
                 return .failure(.malformed("sdpMid too long"))

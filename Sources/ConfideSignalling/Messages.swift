@@ -1,10 +1,13 @@
 // The messages of the call socket (docs/design/calls.md, "Messages").
 
 /// What a client sends (decoded and validated by `MessageCodec.decode`).
+///
+/// `to` addresses one participant (a call of three is a mesh: one peer connection per pair); nil
+/// addresses every other participant, as in a call of two.
 public enum ClientMessage: Sendable, Hashable {
-    case offer(sdp: String)
-    case answer(sdp: String)
-    case candidate(IceCandidate)
+    case offer(sdp: String, to: CallRole?)
+    case answer(sdp: String, to: CallRole?)
+    case candidate(IceCandidate, to: CallRole?)
     case media(mode: MediaMode, muted: Bool)
     case chat(text: String)
     case location(address: String)
@@ -13,14 +16,15 @@ public enum ClientMessage: Sendable, Hashable {
     case ping
 }
 
-/// What the server sends.
+/// What the server sends. `to` on offers, answers and candidates is the participant the sender
+/// addressed (nil: everyone else); it is in the JSON only when non-nil.
 public enum ServerMessage: Sendable, Hashable {
     case welcome(Welcome)
     case peerJoined(role: CallRole, resumed: Bool)
     case peerLeft(role: CallRole, reason: LeaveReason)
-    case offer(from: CallRole, sdp: String)
-    case answer(from: CallRole, sdp: String)
-    case candidate(from: CallRole, IceCandidate)
+    case offer(from: CallRole, to: CallRole?, sdp: String)
+    case answer(from: CallRole, to: CallRole?, sdp: String)
+    case candidate(from: CallRole, to: CallRole?, IceCandidate)
     case media(from: CallRole, mode: MediaMode, muted: Bool)
     /// `at`: ISO 8601 UTC, already formatted by the caller.
     case chat(id: String, from: CallRole, text: String, at: String)
@@ -29,6 +33,12 @@ public enum ServerMessage: Sendable, Hashable {
     case ended
     case error(code: String, message: String)
     case pong
+    /// To the patient: the clinician invited another clinician (`clinicianName`) into the call.
+    case invitation(id: String, clinicianName: String)
+    /// To the clinician: the patient answered an invitation (`status`: `accepted` or `declined`).
+    case invitationAnswer(id: String, status: String)
+    /// To everyone: an invitation was withdrawn.
+    case invitationWithdrawn(id: String)
 
     /// The `type` member of each message.
     var type: String {
@@ -46,11 +56,15 @@ public enum ServerMessage: Sendable, Hashable {
         case .ended: "ended"
         case .error: "error"
         case .pong: "pong"
+        case .invitation: "invitation"
+        case .invitationAnswer: "invitation-answer"
+        case .invitationWithdrawn: "invitation-withdrawn"
         }
     }
 
     /// One JSON object with the keys of calls.md, e.g. `{"resumed":false,"role":"patient","type":"peer-joined"}`;
-    /// keys sorted, no whitespace. Optional members are present with `null`.
+    /// keys sorted, no whitespace. Optional members are present with `null`, except `to`, which is
+    /// absent when nil (so messages of a two-person call look as they always did).
     public var json: String { JSONWriter.write(jsonValue) }
 
     var jsonValue: JSONValue {
@@ -76,11 +90,13 @@ public enum ServerMessage: Sendable, Hashable {
         case .peerLeft(let role, let reason):
             o["role"] = .string(role.rawValue)
             o["reason"] = .string(reason.rawValue)
-        case .offer(let from, let sdp), .answer(let from, let sdp):
+        case .offer(let from, let to, let sdp), .answer(let from, let to, let sdp):
             o["from"] = .string(from.rawValue)
+            if let to { o["to"] = .string(to.rawValue) }
             o["sdp"] = .string(sdp)
-        case .candidate(let from, let c):
+        case .candidate(let from, let to, let c):
             o["from"] = .string(from.rawValue)
+            if let to { o["to"] = .string(to.rawValue) }
             o["candidate"] = .string(c.candidate)
             o["sdpMid"] = c.sdpMid.map(JSONValue.string) ?? .null
             o["sdpMLineIndex"] = c.sdpMLineIndex.map { JSONValue.number(String($0)) } ?? .null
@@ -101,6 +117,14 @@ public enum ServerMessage: Sendable, Hashable {
         case .error(let code, let message):
             o["code"] = .string(code)
             o["message"] = .string(message)
+        case .invitation(let id, let clinicianName):
+            o["id"] = .string(id)
+            o["clinician_name"] = .string(clinicianName)
+        case .invitationAnswer(let id, let status):
+            o["id"] = .string(id)
+            o["status"] = .string(status)
+        case .invitationWithdrawn(let id):
+            o["id"] = .string(id)
         case .ended, .pong:
             break
         }
@@ -155,10 +179,12 @@ public enum ServerMessage: Sendable, Hashable {
             else { return nil }
             message = .peerLeft(role: role, reason: reason)
         case "offer", "answer":
-            guard let from = fields.role("from"), let sdp = fields.string("sdp") else { return nil }
-            message = type == "offer" ? .offer(from: from, sdp: sdp) : .answer(from: from, sdp: sdp)
+            guard let from = fields.role("from"), let to = fields.optionalRole("to"), let sdp = fields.string("sdp")
+            else { return nil }
+            message = type == "offer" ? .offer(from: from, to: to, sdp: sdp) : .answer(from: from, to: to, sdp: sdp)
         case "candidate":
-            guard let from = fields.role("from"), let candidate = fields.string("candidate"),
+            guard let from = fields.role("from"), let to = fields.optionalRole("to"),
+                let candidate = fields.string("candidate"),
                 let mid = fields.optionalString("sdpMid"), let index = fields.take("sdpMLineIndex")
             else { return nil }
             let line: Int?
@@ -169,7 +195,11 @@ public enum ServerMessage: Sendable, Hashable {
             } else {
                 return nil
             }
-            message = .candidate(from: from, IceCandidate(candidate: candidate, sdpMid: mid, sdpMLineIndex: line))
+            message = .candidate(
+                from: from,
+                to: to,
+                IceCandidate(candidate: candidate, sdpMid: mid, sdpMLineIndex: line)
+            )
         case "media":
             guard let from = fields.role("from"), let mode = fields.string("mode").flatMap(MediaMode.init(rawValue:)),
                 let muted = fields.take("muted")?.bool
@@ -191,6 +221,15 @@ public enum ServerMessage: Sendable, Hashable {
             guard let code = fields.string("code"), let text = fields.string("message") else { return nil }
             message = .error(code: code, message: text)
         case "pong": message = .pong
+        case "invitation":
+            guard let id = fields.string("id"), let name = fields.string("clinician_name") else { return nil }
+            message = .invitation(id: id, clinicianName: name)
+        case "invitation-answer":
+            guard let id = fields.string("id"), let status = fields.string("status") else { return nil }
+            message = .invitationAnswer(id: id, status: status)
+        case "invitation-withdrawn":
+            guard let id = fields.string("id") else { return nil }
+            message = .invitationWithdrawn(id: id)
         default: message = nil
         }
         // Every key must have been consumed: no unknown members.
@@ -222,6 +261,14 @@ struct ServerFields {
     mutating func string(_ key: String) -> String? { take(key)?.string }
 
     mutating func role(_ key: String) -> CallRole? { string(key).flatMap(CallRole.init(rawValue:)) }
+
+    /// `.some(nil)` when missing, `.some(role)` for a role string, nil for anything else (JSON null
+    /// included: `json` omits a nil role rather than writing null).
+    mutating func optionalRole(_ key: String) -> CallRole?? {
+        guard let value = take(key) else { return .some(nil) }
+        guard let role = value.string.flatMap(CallRole.init(rawValue:)) else { return nil }
+        return .some(role)
+    }
 
     /// `.some(nil)` for JSON null, `.some(s)` for a string, nil when missing or of another type.
     mutating func optionalString(_ key: String) -> String?? {

@@ -1,8 +1,9 @@
 // The values of the call signalling protocol (docs/design/calls.md).
 
-/// Which seat a participant holds in a call.
+/// Which seat a participant holds in a call. `guest` is a second clinician, invited by the
+/// consultation's clinician with the patient's consent (calls.md, "A second clinician").
 public enum CallRole: String, Sendable, Hashable, Codable, CaseIterable {
-    case patient, clinician
+    case patient, clinician, guest
 }
 
 /// What a participant sends: camera and microphone, or microphone only.
@@ -83,6 +84,8 @@ public enum CloseCode: UInt16, Sendable, Hashable, CaseIterable {
     case replaced = 4000
     /// A malformed message, or five refused messages.
     case malformed = 4400
+    /// The invitation that let this (guest) participant in was withdrawn.
+    case withdrawn = 4403
     /// This participant is connected elsewhere.
     case alreadyJoined = 4409
     /// The consultation is over (ended, cancelled, ...).

@@ -81,6 +81,34 @@ public struct CallLocation: Sendable, Hashable {
     }
 }
 
+/// A second clinician invited into a consultation's call (joins only once `accepted`).
+public struct CallInvitation: Sendable, Hashable {
+    public enum Status: String, Sendable, Hashable, CaseIterable {
+        case pending, accepted, declined, withdrawn
+    }
+
+    public var id: String
+    public var consultation: Consultation.ID
+    public var invitee: Account.ID
+    public var inviter: Account.ID
+    public var status: Status
+    public var createdAt: Date
+    public var decidedAt: Date?
+
+    public init(
+        id: String, consultation: Consultation.ID, invitee: Account.ID, inviter: Account.ID, status: Status, createdAt: Date,
+        decidedAt: Date? = nil
+    ) {
+        self.id = id
+        self.consultation = consultation
+        self.invitee = invitee
+        self.inviter = inviter
+        self.status = status
+        self.createdAt = createdAt
+        self.decidedAt = decidedAt
+    }
+}
+
 /// The call state of consultations. Every change is an audited write of the consultation
 /// (action `join`: only who may join may act in the call).
 public protocol CallStore: Sendable {
@@ -112,6 +140,16 @@ public protocol CallStore: Sendable {
     func addLocation(_ location: CallLocation, write: AuditedWrite<ConsultationResource>) async throws
     /// The latest confirmed location of the consultation the grant names.
     func latestLocation(_ grant: Grant<ConsultationResource>) async throws -> CallLocation?
+    /// Stores a pending invitation to the consultation the write names; `false` (nothing
+    /// written) while another one is pending or accepted.
+    func createInvitation(_ invitation: CallInvitation, write: AuditedWrite<ConsultationResource>) async throws -> Bool
+    /// The invitations of the consultation the grant names, oldest first.
+    func invitations(_ grant: Grant<ConsultationResource>) async throws -> [CallInvitation]
+    /// Moves an invitation of the consultation the write names from one of `from` to `to`;
+    /// `false` (nothing written) when it is in none of them.
+    func decideInvitation(
+        id: String, from: Set<CallInvitation.Status>, to: CallInvitation.Status, at: Date, write: AuditedWrite<ConsultationResource>
+    ) async throws -> Bool
     /// In-progress consultations with no live seat since before `idleBefore` (identifiers only).
     func abandonedCalls(idleBefore: Date, now: Date, limit: Int) async throws -> [Consultation.ID]
 }

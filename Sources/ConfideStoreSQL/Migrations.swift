@@ -418,5 +418,22 @@ enum Migrations {
                 """,
                 "CREATE INDEX call_signals_created ON call_signals (created_at)",
             ]),
+        Migration(
+            version: 11, name: "a second clinician invited into a call, with the patient's consent",
+            statements: [
+                """
+                CREATE TABLE call_invitations (
+                    id TEXT PRIMARY KEY,
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    invitee TEXT NOT NULL REFERENCES accounts(id),
+                    inviter TEXT NOT NULL REFERENCES accounts(id),
+                    status TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    decided_at BIGINT
+                )
+                """,
+                "CREATE INDEX call_invitations_consultation ON call_invitations (consultation_id, status)",
+                "CREATE INDEX call_invitations_invitee ON call_invitations (invitee, status)",
+            ]),
     ]
 }

@@ -194,6 +194,72 @@ extension SQLStores: CallStore {
         }
     }
 
+    public func createInvitation(_ invitation: CallInvitation, write: AuditedWrite<ConsultationResource>) async throws -> Bool {
+        try check(write, [.join], id: invitation.consultation.description)
+        do {
+            return try await audited(write) { db in
+                try await self.lockClinicianSlots(db)
+                let active = try await db.raw(
+                    """
+                    SELECT id FROM call_invitations WHERE consultation_id = \(bind: write.grant.resourceID)
+                    AND status IN ('pending', 'accepted')
+                    """
+                ).first()
+                guard active == nil else { throw StoreError(.conflict) }
+                try await db.raw(
+                    """
+                    INSERT INTO call_invitations (id, consultation_id, invitee, inviter, status, created_at, decided_at)
+                    VALUES (\(bind: invitation.id), \(bind: write.grant.resourceID), \(bind: invitation.invitee.description),
+                        \(bind: invitation.inviter.description), \(bind: invitation.status.rawValue), \(bind: invitation.createdAt.epochMilliseconds), NULL)
+                    """
+                ).run()
+                return true
+            }
+        } catch let error as StoreError where error.code == .conflict {
+            return false
+        }
+    }
+
+    public func invitations(_ grant: Grant<ConsultationResource>) async throws -> [CallInvitation] {
+        try checkJoin(grant)
+        return try await read { db in
+            try await db.raw("SELECT * FROM call_invitations WHERE consultation_id = \(bind: grant.resourceID) ORDER BY created_at, id")
+                .all().map { row in
+                    guard let status = CallInvitation.Status(rawValue: try row.decode(column: "status", as: String.self)) else {
+                        throw RowError(column: "status")
+                    }
+                    return CallInvitation(
+                        id: try row.decode(column: "id", as: String.self), consultation: try row.id("consultation_id"), invitee: try row.id("invitee"),
+                        inviter: try row.id("inviter"), status: status, createdAt: try row.ms("created_at"), decidedAt: try row.msOptional("decided_at"))
+                }
+        }
+    }
+
+    public func decideInvitation(
+        id: String, from: Set<CallInvitation.Status>, to: CallInvitation.Status, at: Date, write: AuditedWrite<ConsultationResource>
+    ) async throws -> Bool {
+        try check(write, [.join])
+        let allowed = from.map(\.rawValue).sorted()
+        do {
+            return try await audited(write) { db in
+                let current = try await db.raw(
+                    "SELECT status FROM call_invitations WHERE id = \(bind: id) AND consultation_id = \(bind: write.grant.resourceID)"
+                ).first()?.decode(column: "status", as: String.self)
+                guard let current, allowed.contains(current) else { throw StoreError(.conflict) }
+                let changed = try await db.raw(
+                    """
+                    UPDATE call_invitations SET status = \(bind: to.rawValue), decided_at = \(bind: at.epochMilliseconds)
+                    WHERE id = \(bind: id) AND status = \(bind: current) RETURNING id
+                    """
+                ).all()
+                guard changed.count == 1 else { throw StoreError(.conflict) }
+                return true
+            }
+        } catch let error as StoreError where error.code == .conflict {
+            return false
+        }
+    }
+
     public func abandonedCalls(idleBefore: Date, now: Date, limit: Int) async throws -> [Consultation.ID] {
         try await read { db in
             try await db.raw(

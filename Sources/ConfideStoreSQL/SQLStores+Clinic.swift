@@ -51,7 +51,7 @@ extension SQLRow {
 }
 
 /// The consultation columns a scope's predicate refers to (`c` is the consultations table).
-let consultationColumns = ScopeColumns(patient: "c.patient_id", clinician: "c.clinician_id", practice: "c.practice_id")
+let consultationColumns = ScopeColumns(patient: "c.patient_id", clinician: "c.clinician_id", practice: "c.practice_id", consultation: "c.id")
 
 let consultationViewSelect: SQLQueryString = """
     SELECT c.*, p.given_name, p.family_name, s.given_name AS clinician_given, s.family_name AS clinician_family,
@@ -650,10 +650,18 @@ extension SQLStores: ClinicFactsStore {
         let patient = try row.decode(column: "patient_id", as: String.self)
         let practice = try row.decode(column: "practice_id", as: String.self)
         let r = try await relations(patient: patient, practice: practice, principal: principal, db: db)
+        // invited-to-call with consent: an accepted (not withdrawn) invitation of this account.
+        var guest = false
+        if let account = principal.account?.description {
+            guest =
+                try await db.raw(
+                    "SELECT 1 AS x FROM call_invitations WHERE consultation_id = \(bind: id) AND invitee = \(bind: account) AND status = 'accepted'"
+                ).first() != nil
+        }
         return ResourceFacts(
             resourceID: id, owningPatient: Patient.ID(string: patient), practice: Practice.ID(string: practice),
             assignedClinician: Account.ID(string: try row.decode(column: "clinician_id", as: String.self)),
-            careTeamConsent: r.careTeamConsent, practiceAdmin: r.practiceAdmin, practiceMember: r.practiceMember)
+            careTeamConsent: r.careTeamConsent, practiceAdmin: r.practiceAdmin, practiceMember: r.practiceMember, callGuest: guest)
     }
 
     public func consultationFacts(_ id: Consultation.ID, for principal: Principal) async throws -> ResourceFacts? {

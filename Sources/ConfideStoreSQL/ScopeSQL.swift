@@ -9,8 +9,14 @@ public struct ScopeColumns: Sendable {
     var clinician: String?
     var practice: String?
     var signed: String?
+    /// The consultation the row is or belongs to.
+    var consultation: String?
 
-    public init(patient: String? = nil, account: String? = nil, clinician: String? = nil, practice: String? = nil, signed: String? = nil) {
+    public init(
+        patient: String? = nil, account: String? = nil, clinician: String? = nil, practice: String? = nil, signed: String? = nil,
+        consultation: String? = nil
+    ) {
+        self.consultation = consultation
         self.patient = patient
         self.account = account
         self.clinician = clinician
@@ -58,6 +64,12 @@ extension RowPredicate {
             return """
                 \(unsafeRaw: col) IN (SELECT pm.practice_id FROM practice_members pm WHERE pm.account_id = \(bind: a.description) \
                 AND pm.role = 'clinician')
+                """
+        case .callGuestIs(let a):
+            guard let col = c.consultation else { return nil }
+            return """
+                \(unsafeRaw: col) IN (SELECT ci.consultation_id FROM call_invitations ci WHERE ci.invitee = \(bind: a.description) \
+                AND ci.status = 'accepted')
                 """
         case .signed:
             guard let col = c.signed else { return nil }

@@ -21,7 +21,9 @@ public struct TestWorld: Sendable {
 
     /// The Hummingbird application under test (in-process router or live socket).
     public func application() -> some ApplicationProtocol {
-        Application(router: buildRouter(deps), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logs.logger())
+        let router = buildRouter(deps)
+        return Application(
+            router: router, server: httpServer(router), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logs.logger())
     }
 
     /// The JSON routes the router serves, as `METHOD /path`.

@@ -219,3 +219,52 @@ struct CallTests {
         }
     }
 }
+
+@Suite("a second clinician in a call")
+struct CallInvitationTests {
+    @Test("the clinician invites a colleague; they join only after the patient consents, only the call, and only until withdrawn")
+    func consentedGuest() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
+            world.clock.set(c.start)
+            let nurse = clinic.nurse
+            // Only the consultation's clinician invites, only a clinician of the practice, never themselves.
+            await #expect(throws: ClinicError.self) { _ = try await world.clinic.inviteToCall(c.id, clinician: nurse.account!, .by(alice)) }
+            await #expect(throws: ClinicError.self) { _ = try await world.clinic.inviteToCall(c.id, clinician: clinic.gpAccount, .by(clinic.gp)) }
+            await #expect(throws: ClinicError.self) { _ = try await world.clinic.inviteToCall(c.id, clinician: Account.ID(), .by(clinic.gp)) }
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.inviteToCall(c.id, clinician: clinic.gpAccount, .by(nurse)) }
+            let invited = try await world.clinic.inviteToCall(c.id, clinician: nurse.account!, .by(clinic.gp))
+            #expect(invited.invitation.status == .pending)
+            // One at a time.
+            await #expect(throws: ClinicError.self) { _ = try await world.clinic.inviteToCall(c.id, clinician: nurse.account!, .by(clinic.gp)) }
+            // Pending: the invitee cannot join yet; the clinician cannot answer for the patient.
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.callTicket(c.id, .by(nurse)) }
+            await #expect(throws: ClinicError.self) {
+                _ = try await world.clinic.answerInvitation(c.id, invitation: invited.invitation.id, consent: true, .by(clinic.gp))
+            }
+            #expect(try await world.clinic.answerInvitation(c.id, invitation: invited.invitation.id, consent: true, .by(alice)) == .accepted)
+            await #expect(throws: ClinicError.self) {
+                _ = try await world.clinic.answerInvitation(c.id, invitation: invited.invitation.id, consent: false, .by(alice))
+            }
+            // Accepted: the nurse joins as the guest, and sees nothing else of the consultation.
+            #expect(try await world.clinic.callTicket(c.id, .by(nurse)).role == "guest")
+            _ = try seated(try await world.clinic.takeSeat(c.id, connection: "n1", resumeToken: nil, mode: "video", muted: false, .by(nurse)))
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.consultation(c.id, .by(nurse)) }
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.note(c.id, .by(nurse)) }
+            await #expect(throws: ClinicError.self) { try await world.clinic.withdrawInvitation(c.id, invitation: invited.invitation.id, .by(nurse)) }
+            #expect(try await world.clinic.callInvitations(c.id, .by(nurse)).map(\.invitation.status) == [.accepted])
+            // The guest alone does not start the consultation.
+            #expect(try await world.clinic.consultation(c.id, .by(alice)).record.status == .booked)
+            // The patient withdraws: the nurse is out.
+            try await world.clinic.withdrawInvitation(c.id, invitation: invited.invitation.id, .by(alice))
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.callTicket(c.id, .by(nurse)) }
+            // A declined invitation lets nobody in either, and a new one can follow.
+            let again = try await world.clinic.inviteToCall(c.id, clinician: nurse.account!, .by(clinic.gp))
+            #expect(try await world.clinic.answerInvitation(c.id, invitation: again.invitation.id, consent: false, .by(alice)) == .declined)
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.callTicket(c.id, .by(nurse)) }
+            #expect(try await world.clinic.notifications(.by(nurse)).filter { $0.kind == "call-invitation" }.count == 2)
+        }
+    }
+}

@@ -103,6 +103,7 @@ struct CensusTests {
                     let fresh: [String: String] = [
                         "practiceID": Practice.ID().description, "consultationID": Consultation.ID().description,
                         "consentID": UUID().uuidString.lowercased(), "accountID": Account.ID().description, "index": "0",
+                        "invitationID": UUID().uuidString.lowercased(),
                     ]
                     let path = fill(String(parts[1]), fresh)
                     #expect(!path.contains("{"), "\(route) was probed with an unfilled parameter")
@@ -172,6 +173,9 @@ struct CensusTests {
                     AvailabilityDocument(try await world.clinic.availability(clinician: clinic.gpAccount, practice: clinic.practice.id, gp))
                 }
                 let availability = try await hours()
+                // A's booked consultation has a colleague invited into its call (pending A's answer).
+                world.clock.set(booked.start)
+                let invitation = try await world.clinic.inviteToCall(booked.id, clinician: clinic.nurse.account!, gp).invitation
                 b.bearer = try await b.send(.post, "/api/v1/sessions", json: signInJSON(bob.email, bob.password)).json["token"] as? String
                 try #require(b.bearer != nil)
 
@@ -185,6 +189,7 @@ struct CensusTests {
                     "practiceID": [clinic.practice.id.description] + ids,
                     "consultationID": [booked.id.description, held.id.description] + ids,
                     "consentID": [consent.id] + ids,
+                    "invitationID": [invitation.id] + ids,
                     "accountID": [clinic.gpAccount.description, aliceAccount.description] + ids,
                     // Every audit entry written so far (most are about patient A).
                     "index": (0..<auditSize).map(String.init) + ids,
@@ -216,6 +221,8 @@ struct CensusTests {
                         jsonText(["start": iso.string(from: slots[2].start), "modality": "video"]),
                     ],
                     "POST /api/v1/consultations/{consultationID}/allergies": [jsonText(["substance": "probe"])],
+                    "POST /api/v1/consultations/{consultationID}/call/invitations": [jsonText(["clinician_id": clinic.nurse.account!.description])],
+                    "POST /api/v1/consultations/{consultationID}/call/invitations/{invitationID}/answer": [jsonText(["consent": true])],
                     "POST /api/v1/consultations/{consultationID}/medicines": [jsonText(["name": "probe"])],
                     "POST /api/v1/consultations/{consultationID}/prescriptions": [
                         jsonText([
@@ -229,10 +236,10 @@ struct CensusTests {
                     ],
                 ]
                 // A's consultations and consent: whatever route names them, B gets "not found".
-                let alicesObjects: Set<String> = [held.id.description, booked.id.description, consent.id]
+                let alicesObjects: Set<String> = [held.id.description, booked.id.description, consent.id, invitation.id]
                 let secrets = [
                     alice.givenName, alice.familyName, alice.birthDate, alice.email, noteText, aliceAccount.description,
-                    alicePatient.description, held.id.description, booked.id.description, consent.id,
+                    alicePatient.description, held.id.description, booked.id.description, consent.id, invitation.id,
                 ]
                 var breakGlass = HTTPFields()
                 breakGlass[.init("Confide-Break-Glass-Reason")!] = "census probe"

@@ -16,6 +16,7 @@ struct DecisionCase: Decodable, CustomTestStringConvertible, Sendable {
         var careTeamConsent: Bool?
         var practiceAdmin: Bool?
         var practiceMember: Bool?
+        var callGuest: Bool?
     }
     let name: String
     let principal: String
@@ -41,7 +42,7 @@ struct DecisionCase: Decodable, CustomTestStringConvertible, Sendable {
             resourceID: "r", owningPatient: facts.owningPatient.map(Names.patient), account: facts.account.map(Names.account),
             serverAssignedOwner: facts.serverAssignedOwner ?? false, practice: facts.practice.map(Names.practice),
             assignedClinician: facts.assignedClinician.map(Names.account), signed: facts.signed, careTeamConsent: facts.careTeamConsent,
-            practiceAdmin: facts.practiceAdmin, practiceMember: facts.practiceMember)
+            practiceAdmin: facts.practiceAdmin, practiceMember: facts.practiceMember, callGuest: facts.callGuest)
     }
 
     static let all: [DecisionCase] = {

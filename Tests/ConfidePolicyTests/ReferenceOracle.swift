@@ -63,6 +63,8 @@ struct World: Sendable, CustomStringConvertible {
         let documents: Int
         /// Index in the world: distinct start times (one active booking per clinician and slot).
         let slot: Int
+        /// A second clinician its clinician invited into the call and the patient accepted.
+        var callGuest: Account.ID? = nil
     }
 
     var practices: [Practice.ID] = []
@@ -89,7 +91,8 @@ struct World: Sendable, CustomStringConvertible {
         for v in visits {
             lines.append(
                 "  consultation \(short(v.id)) patient \(short(v.patient)) clinician \(short(v.clinician)) at \(short(v.practice)) "
-                    + "\(v.status.rawValue) note \(v.note.rawValue) prescriptions \(v.prescriptions) documents \(v.documents)")
+                    + "\(v.status.rawValue) note \(v.note.rawValue) prescriptions \(v.prescriptions) documents \(v.documents)"
+                    + (v.callGuest.map { " call guest \(short($0))" } ?? ""))
         }
         return lines.joined(separator: "\n")
     }
@@ -361,6 +364,9 @@ func oracle(
             guard let v = world.visit(id) else { return false }
             // "the clinician a consultation is booked with runs it"
             if v.clinician == me { return [.read, .list, .update, .join].contains(action) }
+            // "a second clinician joins a consultation's call when its clinician invited them and the
+            // patient consented; nothing else of the consultation opens to them"
+            if v.callGuest == me && action == .join { return true }
             // "members of a care team the patient has consented to may read the patient's record"
             if world.inConsentedCareTeam(me, of: v.patient) && readsOrLists { return true }
             return breakGlass(practice: v.practice)
@@ -520,6 +526,9 @@ extension World {
         for c in w.clinicians {
             for p in c.practices where chance(0.7) { w.availability.append((c.account, p)) }
         }
+        // Sometimes a second clinician was invited into the call and the patient accepted (drawn
+        // last, so the rest of a seed's world stays as it was).
+        for i in w.visits.indices where chance(0.3) { w.visits[i].callGuest = w.clinicians.randomElement(using: &rng)!.account }
         return w
     }
 }

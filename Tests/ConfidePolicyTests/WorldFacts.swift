@@ -37,7 +37,8 @@ extension World {
         let r = relations(patient: v.patient, practice: v.practice, principal: principal)
         return ResourceFacts(
             resourceID: id.description, owningPatient: v.patient, practice: v.practice, assignedClinician: v.clinician,
-            careTeamConsent: r.careTeamConsent, practiceAdmin: r.practiceAdmin, practiceMember: r.practiceMember)
+            careTeamConsent: r.careTeamConsent, practiceAdmin: r.practiceAdmin, practiceMember: r.practiceMember,
+            callGuest: principal.account != nil && v.callGuest == principal.account)
     }
 
     /// The facts of `resource` for `principal`; `nil` when the resource does not exist.

@@ -2,14 +2,18 @@ import Testing
 
 @testable import ConfideSignalling
 
+/// `,"to":"<role>"` when `to` is non-nil, else nothing.
+func toMember(_ to: CallRole?) -> String { to.map { #","to":"\#($0.rawValue)""# } ?? "" }
+
 func frame(_ m: ClientMessage) -> String {
     switch m {
-    case .offer(let s): return #"{"type":"offer","sdp":\#(lit(s))}"#
-    case .answer(let s): return #"{"type":"answer","sdp":\#(lit(s))}"#
-    case .candidate(let c):
+    case .offer(let s, let to): return #"{"type":"offer","sdp":\#(lit(s))\#(toMember(to))}"#
+    case .answer(let s, let to): return #"{"type":"answer","sdp":\#(lit(s))\#(toMember(to))}"#
+    case .candidate(let c, let to):
         let mid = c.sdpMid.map(lit) ?? "null"
         let line = c.sdpMLineIndex.map(String.init) ?? "null"
-        return #"{"type":"candidate","candidate":\#(lit(c.candidate)),"sdpMid":\#(mid),"sdpMLineIndex":\#(line)}"#
+        return
+            #"{"type":"candidate","candidate":\#(lit(c.candidate)),"sdpMid":\#(mid),"sdpMLineIndex":\#(line)\#(toMember(to))}"#
     case .media(let mode, let muted): return #"{"type":"media","mode":"\#(mode.rawValue)","muted":\#(muted)}"#
     case .chat(let t): return #"{"type":"chat","text":\#(lit(t))}"#
     case .location(let a): return #"{"type":"location","address":\#(lit(a))}"#
@@ -34,7 +38,8 @@ extension Verdict {
 @Suite struct CallConnectionTests {
     @Test func framesAndMessagesAgree() {
         for m: ClientMessage in [
-            .offer(sdp: sdp), .candidate(candidate), .media(mode: .audioOnly, muted: true), .chat(text: "hi"),
+            .offer(sdp: sdp, to: nil), .candidate(candidate, to: nil), .media(mode: .audioOnly, muted: true),
+            .chat(text: "hi"),
             .location(address: "here"), .hangup, .end, .ping,
         ] {
             #expect(decoded(frame(m)) == m)
@@ -50,71 +55,79 @@ extension Verdict {
     @Test func offerWithNoPeerIsRefused() {
         let c = Conn(role: .clinician, peers: [])
         #expect(
-            c.receive(.offer(sdp: sdp), at: 0) == .refuse(code: "no-peer", message: "Nobody else is in the call yet.")
+            c.receive(.offer(sdp: sdp, to: nil), at: 0)
+                == .refuse(code: "no-peer", message: "Nobody else is in the call yet.")
         )
         #expect(c.refusals == 1)
         // Its own seat in the list does not count as a peer.
         let d = Conn(role: .clinician, peers: [PeerState(role: .clinician)])
-        #expect(d.receive(.offer(sdp: sdp), at: 0).refusalCode == "no-peer")
+        #expect(d.receive(.offer(sdp: sdp, to: nil), at: 0).refusalCode == "no-peer")
     }
 
     @Test func offerRelayedOncePeerJoined() {
         let c = Conn(role: .clinician, peers: [])
         #expect(c.deliver(.peerJoined(role: .patient, resumed: false)))
         #expect(c.peers[.patient] == PeerState(role: .patient, mode: .video, muted: false))
-        #expect(c.receive(.offer(sdp: sdp), at: 0) == .relay(.offer(from: .clinician, sdp: sdp)))
+        #expect(c.receive(.offer(sdp: sdp, to: nil), at: 0) == .relay(.offer(from: .clinician, to: nil, sdp: sdp)))
         // Candidates may follow the offer.
-        #expect(c.receive(.candidate(candidate), at: 0) == .relay(.candidate(from: .clinician, candidate)))
+        #expect(
+            c.receive(.candidate(candidate, to: nil), at: 0) == .relay(.candidate(from: .clinician, to: nil, candidate))
+        )
         #expect(c.refusals == 0)
     }
 
     @Test func offerRelayedWithPeerFromWelcome() {
         let c = Conn(role: .patient, peers: [PeerState(role: .clinician, mode: .audioOnly, muted: true)])
         #expect(c.peers[.clinician]?.mode == .audioOnly)
-        #expect(c.receive(frame: frame(.offer(sdp: sdp)), at: 0) == .relay(.offer(from: .patient, sdp: sdp)))
+        #expect(
+            c.receive(frame: frame(.offer(sdp: sdp, to: nil)), at: 0)
+                == .relay(.offer(from: .patient, to: nil, sdp: sdp))
+        )
     }
 
     @Test func answerWithoutOfferIsRefused() {
         let c = Conn(role: .patient, peers: [PeerState(role: .clinician)])
         #expect(
-            c.receive(.answer(sdp: sdp), at: 0)
+            c.receive(.answer(sdp: sdp, to: nil), at: 0)
                 == .refuse(code: "out-of-order", message: "There is no offer to answer.")
         )
         // Its own offer does not make an answer possible either.
-        #expect(c.receive(.offer(sdp: sdp), at: 0) == .relay(.offer(from: .patient, sdp: sdp)))
-        #expect(c.receive(.answer(sdp: sdp), at: 0).refusalCode == "out-of-order")
+        #expect(c.receive(.offer(sdp: sdp, to: nil), at: 0) == .relay(.offer(from: .patient, to: nil, sdp: sdp)))
+        #expect(c.receive(.answer(sdp: sdp, to: nil), at: 0).refusalCode == "out-of-order")
         // Nor does an offer from itself coming back through the relay (not forwarded, no state change).
-        #expect(!c.deliver(.offer(from: .patient, sdp: sdp)))
-        #expect(c.receive(.answer(sdp: sdp), at: 0).refusalCode == "out-of-order")
+        #expect(!c.deliver(.offer(from: .patient, to: nil, sdp: sdp)))
+        #expect(c.receive(.answer(sdp: sdp, to: nil), at: 0).refusalCode == "out-of-order")
     }
 
     @Test func deliveredOfferThenAnswerRelayedOnce() {
         let c = Conn(role: .patient, peers: [PeerState(role: .clinician)])
-        #expect(c.deliver(.offer(from: .clinician, sdp: sdp)))
-        #expect(c.receive(.candidate(candidate), at: 0) == .relay(.candidate(from: .patient, candidate)))
-        #expect(c.receive(.answer(sdp: sdp), at: 0) == .relay(.answer(from: .patient, sdp: sdp)))
-        #expect(c.receive(.answer(sdp: sdp), at: 0).refusalCode == "out-of-order")
+        #expect(c.deliver(.offer(from: .clinician, to: nil, sdp: sdp)))
+        #expect(
+            c.receive(.candidate(candidate, to: nil), at: 0) == .relay(.candidate(from: .patient, to: nil, candidate))
+        )
+        #expect(c.receive(.answer(sdp: sdp, to: nil), at: 0) == .relay(.answer(from: .patient, to: nil, sdp: sdp)))
+        #expect(c.receive(.answer(sdp: sdp, to: nil), at: 0).refusalCode == "out-of-order")
         #expect(c.refusals == 1)
         // A renegotiation: a new offer, a new answer.
-        #expect(c.deliver(.offer(from: .clinician, sdp: sdp)))
-        #expect(c.receive(.answer(sdp: sdp), at: 0) == .relay(.answer(from: .patient, sdp: sdp)))
+        #expect(c.deliver(.offer(from: .clinician, to: nil, sdp: sdp)))
+        #expect(c.receive(.answer(sdp: sdp, to: nil), at: 0) == .relay(.answer(from: .patient, to: nil, sdp: sdp)))
     }
 
     @Test func glareOfferWhileOwingAnAnswerIsAllowed() {
         let c = Conn(role: .clinician, peers: [PeerState(role: .patient)])
-        #expect(c.deliver(.offer(from: .patient, sdp: sdp)))
-        #expect(c.receive(.offer(sdp: sdp), at: 0) == .relay(.offer(from: .clinician, sdp: sdp)))
-        #expect(c.deliver(.answer(from: .patient, sdp: sdp)))
+        #expect(c.deliver(.offer(from: .patient, to: nil, sdp: sdp)))
+        #expect(c.receive(.offer(sdp: sdp, to: nil), at: 0) == .relay(.offer(from: .clinician, to: nil, sdp: sdp)))
+        #expect(c.deliver(.answer(from: .patient, to: nil, sdp: sdp)))
         #expect(c.refusals == 0)
     }
 
     @Test func candidateBeforeOfferIsRefused() {
         let c = Conn(role: .patient, peers: [PeerState(role: .clinician)])
         #expect(
-            c.receive(.candidate(candidate), at: 0)
+            c.receive(.candidate(candidate, to: nil), at: 0)
                 == .refuse(code: "out-of-order", message: "No offer has been made yet.")
         )
-        #expect(c.receive(frame: frame(.candidate(candidate)), at: 0).refusalCode == "out-of-order")
+        #expect(c.receive(frame: frame(.candidate(candidate, to: nil)), at: 0).refusalCode == "out-of-order")
         #expect(c.refusals == 2)
     }
 
@@ -151,12 +164,14 @@ extension Verdict {
         let p = Conn(role: .patient, peers: [PeerState(role: .clinician)])
         #expect(p.receive(.chat(text: "   "), at: 0).closeCode == .malformed)
         let q = Conn(role: .patient, peers: [PeerState(role: .clinician)])
-        #expect(q.receive(.offer(sdp: "hello"), at: 0).closeCode == .malformed)
+        #expect(q.receive(.offer(sdp: "hello", to: nil), at: 0).closeCode == .malformed)
     }
 
     @Test func fifthRefusalCloses4400() {
         let c = Conn(role: .patient, peers: [])
-        let refused: [ClientMessage] = [.end, .answer(sdp: sdp), .candidate(candidate), .offer(sdp: sdp)]
+        let refused: [ClientMessage] = [
+            .end, .answer(sdp: sdp, to: nil), .candidate(candidate, to: nil), .offer(sdp: sdp, to: nil),
+        ]
         for m in refused { #expect(c.receive(m, at: 0).refusalCode != nil) }
         #expect(c.refusals == 4)
         // Allowed messages in between do not reset the count.
@@ -224,27 +239,29 @@ extension Verdict {
         #expect(c.deliver(.peerLeft(role: .patient, reason: .dropped)))
         #expect(!c.deliver(.peerLeft(role: .patient, reason: .dropped)))
         #expect(c.peers.isEmpty)
-        #expect(c.receive(.offer(sdp: sdp), at: 0).refusalCode == "no-peer")
+        #expect(c.receive(.offer(sdp: sdp, to: nil), at: 0).refusalCode == "no-peer")
     }
 
     @Test func peerLeavingCancelsTheOwedAnswer() {
         let c = Conn(role: .clinician, peers: [PeerState(role: .patient)])
-        #expect(c.deliver(.offer(from: .patient, sdp: sdp)))
+        #expect(c.deliver(.offer(from: .patient, to: nil, sdp: sdp)))
         #expect(c.deliver(.peerLeft(role: .patient, reason: .dropped)))
-        #expect(c.receive(.answer(sdp: sdp), at: 0).refusalCode == "out-of-order")
+        #expect(c.receive(.answer(sdp: sdp, to: nil), at: 0).refusalCode == "out-of-order")
         // Candidates already in flight are not refused.
-        #expect(c.receive(.candidate(candidate), at: 0) == .relay(.candidate(from: .clinician, candidate)))
+        #expect(
+            c.receive(.candidate(candidate, to: nil), at: 0) == .relay(.candidate(from: .clinician, to: nil, candidate))
+        )
         // A new peer starts a new negotiation.
         #expect(c.deliver(.peerJoined(role: .patient, resumed: false)))
-        #expect(c.receive(.candidate(candidate), at: 0).refusalCode == "out-of-order")
+        #expect(c.receive(.candidate(candidate, to: nil), at: 0).refusalCode == "out-of-order")
     }
 
     @Test func deliverForwardsAllButOwnMessages() {
         let p = Conn(role: .patient, peers: [PeerState(role: .clinician)])
-        #expect(!p.deliver(.candidate(from: .patient, candidate)))
-        #expect(p.deliver(.candidate(from: .clinician, candidate)))
-        #expect(!p.deliver(.answer(from: .patient, sdp: sdp)))
-        #expect(p.deliver(.answer(from: .clinician, sdp: sdp)))
+        #expect(!p.deliver(.candidate(from: .patient, to: nil, candidate)))
+        #expect(p.deliver(.candidate(from: .clinician, to: nil, candidate)))
+        #expect(!p.deliver(.answer(from: .patient, to: nil, sdp: sdp)))
+        #expect(p.deliver(.answer(from: .clinician, to: nil, sdp: sdp)))
         #expect(!p.deliver(.media(from: .patient, mode: .video, muted: true)))
         #expect(p.peers[.clinician]?.muted == false)
         #expect(!p.deliver(.chat(id: "1", from: .patient, text: "hi", at: "t")))
@@ -255,5 +272,207 @@ extension Verdict {
         }
         let c = Conn(role: .clinician, peers: [PeerState(role: .patient)])
         #expect(c.deliver(.location(address: "a", at: "t")))
+    }
+
+    // MARK: A second clinician: three participants, one peer connection per pair.
+
+    /// The patient, with the clinician and the invited clinician (guest) in the room.
+    func patientWithTwoPeers() -> Conn {
+        Conn(role: .patient, peers: [PeerState(role: .clinician), PeerState(role: .guest)])
+    }
+
+    @Test func addressedNegotiationIsPerPeer() {
+        let p = patientWithTwoPeers()
+        // An offer to the clinician.
+        #expect(
+            p.receive(.offer(sdp: sdp, to: .clinician), at: 0)
+                == .relay(.offer(from: .patient, to: .clinician, sdp: sdp))
+        )
+        #expect(p.deliver(.answer(from: .clinician, to: .patient, sdp: sdp)))
+        #expect(
+            p.receive(.candidate(candidate, to: .clinician), at: 0)
+                == .relay(.candidate(from: .patient, to: .clinician, candidate))
+        )
+        // Nothing has been offered to or by the guest yet.
+        #expect(
+            p.receive(.candidate(candidate, to: .guest), at: 0)
+                == .refuse(code: "out-of-order", message: "No offer has been made with that participant yet.")
+        )
+        #expect(
+            p.receive(.answer(sdp: sdp, to: .guest), at: 0)
+                == .refuse(code: "out-of-order", message: "There is no offer from that participant to answer.")
+        )
+        // The clinician's answer answered the patient's offer: the patient owes the clinician nothing.
+        #expect(p.receive(.answer(sdp: sdp, to: .clinician), at: 0).refusalCode == "out-of-order")
+        #expect(p.refusals == 3)
+        // The guest offers: now the patient owes the guest one answer, and candidates may flow to it.
+        #expect(p.deliver(.offer(from: .guest, to: .patient, sdp: sdp)))
+        #expect(
+            p.receive(.candidate(candidate, to: .guest), at: 0)
+                == .relay(.candidate(from: .patient, to: .guest, candidate))
+        )
+        #expect(
+            p.receive(.answer(sdp: sdp, to: .guest), at: 0) == .relay(.answer(from: .patient, to: .guest, sdp: sdp))
+        )
+        #expect(p.receive(.answer(sdp: sdp, to: .guest), at: 0).refusalCode == "out-of-order")
+        #expect(p.refusals == 4)
+    }
+
+    @Test func messagesAddressedToSomeoneElseAreNotDelivered() {
+        let p = patientWithTwoPeers()
+        // The clinician and the guest negotiate with each other: none of it is for the patient.
+        #expect(!p.deliver(.offer(from: .clinician, to: .guest, sdp: sdp)))
+        #expect(!p.deliver(.answer(from: .guest, to: .clinician, sdp: sdp)))
+        #expect(!p.deliver(.candidate(from: .guest, to: .clinician, candidate)))
+        // ... and it changes nothing for the patient.
+        #expect(p.receive(.answer(sdp: sdp, to: .clinician), at: 0).refusalCode == "out-of-order")
+        #expect(p.receive(.answer(sdp: sdp, to: nil), at: 0).refusalCode == "out-of-order")
+        #expect(p.receive(.candidate(candidate, to: nil), at: 0).refusalCode == "out-of-order")
+        // Addressed to the patient, or to everyone: delivered.
+        #expect(p.deliver(.candidate(from: .guest, to: .patient, candidate)))
+        #expect(p.deliver(.candidate(from: .guest, to: nil, candidate)))
+        #expect(p.deliver(.offer(from: .clinician, to: nil, sdp: sdp)))
+        #expect(p.receive(.answer(sdp: sdp, to: nil), at: 0) == .relay(.answer(from: .patient, to: nil, sdp: sdp)))
+        // Its own messages, addressed or not, come back to nobody.
+        #expect(!p.deliver(.offer(from: .patient, to: .guest, sdp: sdp)))
+        #expect(!p.deliver(.offer(from: .patient, to: .patient, sdp: sdp)))
+    }
+
+    @Test func addressingYourselfOrSomeoneAbsentIsRefused() {
+        let p = Conn(role: .patient, peers: [PeerState(role: .clinician)])
+        for m: ClientMessage in [
+            .offer(sdp: sdp, to: .patient), .answer(sdp: sdp, to: .patient), .candidate(candidate, to: .patient),
+        ] {
+            #expect(
+                p.receive(m, at: 0) == .refuse(code: "not-allowed", message: "A message cannot be sent to yourself.")
+            )
+        }
+        #expect(p.receive(frame: frame(.offer(sdp: sdp, to: .patient)), at: 0).refusalCode == "not-allowed")
+        #expect(p.refusals == 4)
+        let q = Conn(role: .patient, peers: [PeerState(role: .clinician)])
+        for m: ClientMessage in [
+            .offer(sdp: sdp, to: .guest), .answer(sdp: sdp, to: .guest), .candidate(candidate, to: .guest),
+        ] {
+            #expect(q.receive(m, at: 0) == .refuse(code: "no-peer", message: "That participant is not in the call."))
+        }
+        // An offer owed by a peer that then left cannot be answered by name either.
+        let g = Conn(role: .guest, peers: [PeerState(role: .clinician), PeerState(role: .patient)])
+        #expect(g.deliver(.offer(from: .patient, to: .guest, sdp: sdp)))
+        #expect(g.deliver(.peerLeft(role: .patient, reason: .dropped)))
+        #expect(g.receive(.answer(sdp: sdp, to: .patient), at: 0).refusalCode == "no-peer")
+        #expect(g.receive(.answer(sdp: sdp, to: nil), at: 0).refusalCode == "out-of-order")
+    }
+
+    @Test func unaddressedOfferGoesToEveryPeer() {
+        let p = patientWithTwoPeers()
+        #expect(p.receive(.offer(sdp: sdp, to: nil), at: 0) == .relay(.offer(from: .patient, to: nil, sdp: sdp)))
+        #expect(
+            p.receive(.candidate(candidate, to: .clinician), at: 0)
+                == .relay(.candidate(from: .patient, to: .clinician, candidate))
+        )
+        #expect(
+            p.receive(.candidate(candidate, to: .guest), at: 0)
+                == .relay(.candidate(from: .patient, to: .guest, candidate))
+        )
+        #expect(
+            p.receive(.candidate(candidate, to: nil), at: 0) == .relay(.candidate(from: .patient, to: nil, candidate))
+        )
+        // Its own offers make no answer possible.
+        #expect(p.receive(.answer(sdp: sdp, to: nil), at: 0).refusalCode == "out-of-order")
+        #expect(p.receive(.answer(sdp: sdp, to: .guest), at: 0).refusalCode == "out-of-order")
+    }
+
+    @Test func unaddressedAnswerNeedsExactlyOneOwedOffer() {
+        let p = patientWithTwoPeers()
+        #expect(p.deliver(.offer(from: .clinician, to: .patient, sdp: sdp)))
+        #expect(p.deliver(.offer(from: .guest, to: nil, sdp: sdp)))
+        // Two offers owed an answer: which one?
+        #expect(
+            p.receive(.answer(sdp: sdp, to: nil), at: 0)
+                == .refuse(
+                    code: "out-of-order",
+                    message: #"Several offers are waiting for an answer: say which one with "to"."#
+                )
+        )
+        #expect(
+            p.receive(.answer(sdp: sdp, to: .guest), at: 0) == .relay(.answer(from: .patient, to: .guest, sdp: sdp))
+        )
+        // One left: no need to name it. The relayed answer keeps the client's (absent) `to`.
+        #expect(p.receive(.answer(sdp: sdp, to: nil), at: 0) == .relay(.answer(from: .patient, to: nil, sdp: sdp)))
+        #expect(p.receive(.answer(sdp: sdp, to: nil), at: 0).refusalCode == "out-of-order")
+        #expect(p.receive(.answer(sdp: sdp, to: .clinician), at: 0).refusalCode == "out-of-order")
+        #expect(p.refusals == 3)
+    }
+
+    @Test func presenceResetsOnlyThatPeersNegotiation() {
+        let p = patientWithTwoPeers()
+        #expect(p.deliver(.offer(from: .clinician, to: nil, sdp: sdp)))
+        #expect(p.deliver(.offer(from: .guest, to: nil, sdp: sdp)))
+        // The guest leaves: only the clinician is owed an answer now, so no `to` is needed.
+        #expect(p.deliver(.peerLeft(role: .guest, reason: .hangup)))
+        #expect(p.peers.keys.sorted { $0.rawValue < $1.rawValue } == [.clinician])
+        #expect(p.receive(.answer(sdp: sdp, to: nil), at: 0) == .relay(.answer(from: .patient, to: nil, sdp: sdp)))
+        // The guest comes back: a new negotiation with it, the one with the clinician goes on.
+        #expect(p.deliver(.peerJoined(role: .guest, resumed: false)))
+        #expect(p.receive(.candidate(candidate, to: .guest), at: 0).refusalCode == "out-of-order")
+        #expect(
+            p.receive(.candidate(candidate, to: .clinician), at: 0)
+                == .relay(.candidate(from: .patient, to: .clinician, candidate))
+        )
+        // A resume keeps the state.
+        #expect(p.receive(.offer(sdp: sdp, to: .guest), at: 0) == .relay(.offer(from: .patient, to: .guest, sdp: sdp)))
+        #expect(p.deliver(.peerJoined(role: .guest, resumed: true)))
+        #expect(
+            p.receive(.candidate(candidate, to: .guest), at: 0)
+                == .relay(.candidate(from: .patient, to: .guest, candidate))
+        )
+    }
+
+    @Test func theGuestIsAParticipantButNotTheClinician() {
+        let g = Conn(role: .guest, peers: [PeerState(role: .patient), PeerState(role: .clinician, mode: .audioOnly)])
+        #expect(g.peers.count == 2)
+        #expect(
+            g.receive(.end, at: 0)
+                == .refuse(code: "not-allowed", message: "Only the clinician can end the consultation.")
+        )
+        #expect(
+            g.receive(.location(address: "here"), at: 0)
+                == .refuse(code: "not-allowed", message: "Only the patient can share a location.")
+        )
+        #expect(g.receive(.chat(text: "hello"), at: 0) == .chat(text: "hello"))
+        #expect(g.receive(.media(mode: .audioOnly, muted: false), at: 0) == .media(mode: .audioOnly, muted: false))
+        #expect(
+            g.receive(.offer(sdp: sdp, to: .patient), at: 0) == .relay(.offer(from: .guest, to: .patient, sdp: sdp))
+        )
+        #expect(g.refusals == 2)
+        // The patient's address is for the consultation's clinician only.
+        #expect(!g.deliver(.location(address: "a", at: "t")))
+        #expect(g.deliver(.chat(id: "1", from: .patient, text: "hi", at: "t")))
+        #expect(!g.deliver(.chat(id: "2", from: .guest, text: "hi", at: "t")))
+        #expect(g.deliver(.media(from: .clinician, mode: .video, muted: true)))
+        #expect(g.peers[.clinician] == PeerState(role: .clinician, mode: .video, muted: true))
+        // Presence of the guest, as the others see it.
+        let c = Conn(role: .clinician, peers: [PeerState(role: .patient)])
+        #expect(c.deliver(.peerJoined(role: .guest, resumed: false)))
+        #expect(!c.deliver(.peerJoined(role: .guest, resumed: false)))
+        #expect(c.peers.count == 2)
+        #expect(
+            c.receive(.offer(sdp: sdp, to: .guest), at: 0) == .relay(.offer(from: .clinician, to: .guest, sdp: sdp))
+        )
+        #expect(c.deliver(.peerLeft(role: .guest, reason: .dropped)))
+        #expect(c.receive(.offer(sdp: sdp, to: .guest), at: 0).refusalCode == "no-peer")
+        #expect(c.receive(.offer(sdp: sdp, to: nil), at: 0) == .relay(.offer(from: .clinician, to: nil, sdp: sdp)))
+    }
+
+    @Test func invitationsGoToTheirRoles() {
+        let p = Conn(role: .patient, peers: [PeerState(role: .clinician)])
+        let c = Conn(role: .clinician, peers: [PeerState(role: .patient)])
+        let g = Conn(role: .guest, peers: [PeerState(role: .patient), PeerState(role: .clinician)])
+        let invitation = ServerMessage.invitation(id: "i", clinicianName: "Dr. B")
+        let answer = ServerMessage.invitationAnswer(id: "i", status: "accepted")
+        let withdrawn = ServerMessage.invitationWithdrawn(id: "i")
+        #expect(p.deliver(invitation) && !c.deliver(invitation) && !g.deliver(invitation))
+        #expect(!p.deliver(answer) && c.deliver(answer) && !g.deliver(answer))
+        #expect(p.deliver(withdrawn) && c.deliver(withdrawn) && g.deliver(withdrawn))
     }
 }

@@ -20,8 +20,8 @@ func lit(_ s: String) -> String { JSONWriter.write(.string(s)) }
 @Suite struct CodecAcceptsTests {
     @Test func everyValidMessage() {
         let s = lit(sdp)
-        #expect(decoded(#"{"type":"offer","sdp":\#(s)}"#) == .offer(sdp: sdp))
-        #expect(decoded(#"{"sdp":\#(s),"type":"answer"}"#) == .answer(sdp: sdp))
+        #expect(decoded(#"{"type":"offer","sdp":\#(s)}"#) == .offer(sdp: sdp, to: nil))
+        #expect(decoded(#"{"sdp":\#(s),"type":"answer"}"#) == .answer(sdp: sdp, to: nil))
         #expect(
             decoded(
                 #"{"type":"candidate","candidate":"candidate:1 1 udp 2122260223 10.0.0.1 54321 typ host","sdpMid":"0","sdpMLineIndex":0}"#
@@ -31,16 +31,17 @@ func lit(_ s: String) -> String { JSONWriter.write(.string(s)) }
                         candidate: "candidate:1 1 udp 2122260223 10.0.0.1 54321 typ host",
                         sdpMid: "0",
                         sdpMLineIndex: 0
-                    )
+                    ),
+                    to: nil
                 )
         )
         #expect(
             decoded(#"{"type":"candidate","candidate":"","sdpMid":null,"sdpMLineIndex":null}"#)
-                == .candidate(IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: nil))
+                == .candidate(IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: nil), to: nil)
         )
         #expect(
             decoded(#"{"type":"candidate","candidate":"c","sdpMid":"audio","sdpMLineIndex":64}"#)
-                == .candidate(IceCandidate(candidate: "c", sdpMid: "audio", sdpMLineIndex: 64))
+                == .candidate(IceCandidate(candidate: "c", sdpMid: "audio", sdpMLineIndex: 64), to: nil)
         )
         #expect(decoded(#"{"type":"media","mode":"video","muted":false}"#) == .media(mode: .video, muted: false))
         #expect(decoded(#"{"type":"media","mode":"audio-only","muted":true}"#) == .media(mode: .audioOnly, muted: true))
@@ -52,6 +53,30 @@ func lit(_ s: String) -> String { JSONWriter.write(.string(s)) }
         #expect(decoded(#"{"type":"hangup"}"#) == .hangup)
         #expect(decoded(#"{"type":"end"}"#) == .end)
         #expect(decoded(#" { "type" : "ping" } "#) == .ping)
+    }
+
+    @Test func offerAnswerCandidateMayNameTheirAddressee() {
+        let s = lit(sdp)
+        for role in CallRole.allCases {
+            #expect(decoded(#"{"type":"offer","sdp":\#(s),"to":"\#(role.rawValue)"}"#) == .offer(sdp: sdp, to: role))
+            #expect(decoded(#"{"to":"\#(role.rawValue)","type":"answer","sdp":\#(s)}"#) == .answer(sdp: sdp, to: role))
+            #expect(
+                decoded(
+                    #"{"type":"candidate","candidate":"","sdpMid":null,"sdpMLineIndex":null,"to":"\#(role.rawValue)"}"#
+                )
+                    == .candidate(IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: nil), to: role)
+            )
+        }
+        #expect(decoded(#"{"type":"offer","sdp":\#(s),"to":"guest"}"#) == .offer(sdp: sdp, to: .guest))
+        #expect(CallRole(rawValue: "guest") == .guest)
+        // The helper the state machine tests use writes the same frames.
+        for to in [nil] + CallRole.allCases.map(Optional.some) {
+            for m: ClientMessage in [
+                .offer(sdp: sdp, to: to), .answer(sdp: sdp, to: to), .candidate(candidate, to: to),
+            ] {
+                #expect(decoded(frame(m)) == m)
+            }
+        }
     }
 
     @Test func chatIsTrimmedAndKeepsNewlinesTabsAndUnicode() {
@@ -69,12 +94,12 @@ func lit(_ s: String) -> String { JSONWriter.write(.string(s)) }
         let address = String(repeating: "b", count: 300)
         #expect(decoded(#"{"type":"location","address":"\#(address)"}"#) == .location(address: address))
         let bigSDP = "v=0" + String(repeating: "x", count: MessageCodec.maxSDPBytes - 3)
-        #expect(decoded(#"{"type":"offer","sdp":"\#(bigSDP)"}"#) == .offer(sdp: bigSDP))
+        #expect(decoded(#"{"type":"offer","sdp":"\#(bigSDP)"}"#) == .offer(sdp: bigSDP, to: nil))
         let candidate = String(repeating: "c", count: 1024)
         let mid = String(repeating: "m", count: 64)
         #expect(
             decoded(#"{"type":"candidate","candidate":"\#(candidate)","sdpMid":"\#(mid)","sdpMLineIndex":1.0}"#)
-                == .candidate(IceCandidate(candidate: candidate, sdpMid: mid, sdpMLineIndex: 1))
+                == .candidate(IceCandidate(candidate: candidate, sdpMid: mid, sdpMLineIndex: 1), to: nil)
         )
         let frame = #"{"type":"chat","text":"x"}"# + String(repeating: " ", count: MessageCodec.maxFrameBytes - 26)
         #expect(frame.utf8.count == MessageCodec.maxFrameBytes)
@@ -114,13 +139,33 @@ func lit(_ s: String) -> String { JSONWriter.write(.string(s)) }
     @Test func unknownFields() {
         let s = lit(sdp)
         for text in [
-            #"{"type":"offer","sdp":\#(s),"from":"clinician"}"#, #"{"type":"answer","sdp":\#(s),"to":"patient"}"#,
+            #"{"type":"offer","sdp":\#(s),"from":"clinician"}"#, #"{"type":"ping","to":"patient"}"#,
+            #"{"type":"media","mode":"video","muted":false,"to":"patient"}"#,
+            #"{"type":"chat","text":"hi","to":"guest"}"#,
             #"{"type":"ping","x":1}"#, #"{"type":"hangup","reason":"dropped"}"#,
             #"{"type":"chat","text":"hi","id":"1"}"#,
             #"{"type":"media","mode":"video","muted":false,"from":"patient"}"#,
         ] {
             expectMalformed(text)
         }
+    }
+
+    @Test func badAddressee() {
+        let s = lit(sdp)
+        for to in [
+            #""doctor""#, #""Patient""#, #""""#, #"" guest""#, "null", "1", "true", #"["patient"]"#,
+            #"{"role":"patient"}"#,
+        ] {
+            expectMalformed(#"{"type":"offer","sdp":\#(s),"to":\#(to)}"#)
+            expectMalformed(#"{"type":"answer","sdp":\#(s),"to":\#(to)}"#)
+            expectMalformed(#"{"type":"candidate","candidate":"c","sdpMid":"0","sdpMLineIndex":0,"to":\#(to)}"#)
+        }
+        // `to` is optional, the other members are not; and it is said once.
+        expectMalformed(#"{"type":"offer","to":"patient"}"#)
+        expectMalformed(#"{"type":"candidate","candidate":"c","sdpMid":"0","to":"patient"}"#)
+        expectMalformed(#"{"type":"offer","sdp":\#(s),"to":"patient","to":"guest"}"#)
+        // A bad `to` is not echoed in the reason.
+        #expect(violation(#"{"type":"offer","sdp":\#(s),"to":"ZZmarkerZZ"}"#)?.reason == "invalid to")
     }
 
     @Test func missingFields() {

@@ -12,9 +12,9 @@ enum Step: CaseIterable {
 
     func client() -> ClientMessage? {
         switch self {
-        case .sendOffer: .offer(sdp: sdp)
-        case .sendAnswer: .answer(sdp: sdp)
-        case .sendCandidate: .candidate(candidate)
+        case .sendOffer: .offer(sdp: sdp, to: nil)
+        case .sendAnswer: .answer(sdp: sdp, to: nil)
+        case .sendCandidate: .candidate(candidate, to: nil)
         case .sendMedia: .media(mode: .audioOnly, muted: true)
         case .sendChat: .chat(text: "hello")
         case .sendLocation: .location(address: "1 Main St")
@@ -31,11 +31,11 @@ enum Step: CaseIterable {
         case .peerJoined: .peerJoined(role: other, resumed: false)
         case .peerResumed: .peerJoined(role: other, resumed: true)
         case .peerLeft: .peerLeft(role: other, reason: .dropped)
-        case .offerFromPeer: .offer(from: other, sdp: sdp)
-        case .answerFromPeer: .answer(from: other, sdp: sdp)
-        case .offerFromSelf: .offer(from: role, sdp: sdp)
-        case .answerFromSelf: .answer(from: role, sdp: sdp)
-        case .candidateFromPeer: .candidate(from: other, candidate)
+        case .offerFromPeer: .offer(from: other, to: nil, sdp: sdp)
+        case .answerFromPeer: .answer(from: other, to: nil, sdp: sdp)
+        case .offerFromSelf: .offer(from: role, to: nil, sdp: sdp)
+        case .answerFromSelf: .answer(from: role, to: nil, sdp: sdp)
+        case .candidateFromPeer: .candidate(from: other, to: nil, candidate)
         case .mediaFromPeer: .media(from: other, mode: .video, muted: true)
         default: nil
         }
@@ -49,14 +49,15 @@ let sessionGen = zip(Gen.bool, Gen.bool, Gen.int(in: 0...(Step.allCases.count - 
 let tokens: [String] = [
     "{", "}", "[", "]", ":", ",", " ", "\"", "\\", "\"type\"", "\"offer\"", "\"answer\"", "\"candidate\"", "\"media\"",
     "\"chat\"", "\"location\"", "\"hangup\"", "\"end\"", "\"ping\"", "\"sdp\"", "\"v=0\\r\\n\"", "\"sdpMid\"",
-    "\"sdpMLineIndex\"", "\"mode\"", "\"video\"", "\"audio-only\"", "\"muted\"", "\"text\"", "\"address\"", "\"from\"",
+    "\"sdpMLineIndex\"", "\"to\"", "\"patient\"", "\"guest\"", "\"mode\"", "\"video\"", "\"audio-only\"", "\"muted\"",
+    "\"text\"", "\"address\"", "\"from\"",
     "true", "false", "null", "0", "1", "-1", "1.5", "1e2", "64", "65", "\"\"", "\"hi\"", "\"\\u0000\"", "\"\\ud83d\"",
     "\"\\n\"", "é", "😀", "\u{0}", "\u{1F}", "\u{FEFF}", "\u{0301}", "\u{202E}",
 ]
 
 let validFrames: [String] = [
-    .offer(sdp: sdp), .answer(sdp: sdp), .candidate(candidate),
-    .candidate(IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: nil)),
+    .offer(sdp: sdp, to: nil), .answer(sdp: sdp, to: nil), .candidate(candidate, to: nil),
+    .candidate(IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: nil), to: nil),
     .media(mode: .video, muted: false), .chat(text: "hi there"), .location(address: "1 Main St"), .hangup, .end, .ping,
 ].map(frame)
 
@@ -109,11 +110,11 @@ func randomFrame(kind: Int, _ n: [Int]) -> String {
                     let verdict = c.receive(m, at: Double(i) * 0.1)
                     if case .relay(let relayed) = verdict {
                         switch relayed {
-                        case .answer(let from, _):
+                        case .answer(let from, _, _):
                             #expect(unanswered)
                             #expect(from == role)
                             unanswered = false
-                        case .offer(let from, _), .candidate(let from, _):
+                        case .offer(let from, _, _), .candidate(let from, _, _):
                             #expect(from == role)
                         default:
                             Issue.record("relayed \(relayed)")
@@ -122,8 +123,127 @@ func randomFrame(kind: Int, _ n: [Int]) -> String {
                     if case .close = verdict { break }
                 } else if let m = step.server(role: role) {
                     _ = c.deliver(m)
-                    if case .offer(let from, _) = m, from != role { unanswered = true }
+                    if case .offer(let from, _, _) = m, from != role { unanswered = true }
                 }
+            }
+        }
+    }
+
+    /// (1, three participants) Per peer: an answer is relayed only to a peer present whose offer was
+    /// delivered and not yet answered (without `to`: when exactly one such peer exists), and always
+    /// when that holds; a candidate only to a peer an offer was sent to or received from. Offers,
+    /// answers and candidates addressed to someone else are not delivered. Random roles, random
+    /// `to`s, random presence.
+    @Test func answerOnlyAfterAnUnansweredDeliveredOfferPerPeer() async {
+        await propertyCheck(count: 500, input: Gen.int(in: 0...23), Gen.int(in: 0...100_000).array(of: 0...120)) {
+            setup,
+            steps in
+            let roles = CallRole.allCases
+            let role = roles[setup % 3]
+            // The model, written from calls.md rather than from the implementation.
+            var present = Set(roles.enumerated().filter { (setup / 3) & (1 << $0.offset) != 0 }.map(\.element))
+            present.remove(role)
+            var unanswered: Set<CallRole> = []  // offers from these peers delivered since they joined, not answered
+            var negotiating: Set<CallRole> = []  // an offer sent to or received from these peers since they joined
+            var c = CallConnection(role: role, peers: present.map { PeerState(role: $0) })
+            for (i, n) in steps.enumerated() {
+                let peer = roles[(n / 11) % 3]
+                let to: CallRole? = [nil, .patient, .clinician, .guest][(n / 33) % 4]
+                let forMe = peer != role && (to == nil || to == role)
+                let client: ClientMessage?
+                switch n % 11 {
+                case 0: client = .offer(sdp: sdp, to: to)
+                case 1, 2: client = .answer(sdp: sdp, to: to)
+                case 3: client = .candidate(candidate, to: to)
+                default: client = nil
+                }
+                if let client {
+                    let refusalsBefore = c.refusals
+                    let verdict = c.receive(client, at: Double(i) * 0.1)
+                    if case .close = verdict { break }
+                    if let to { #expect(to == role || present.contains(to) || verdict.refusalCode == "no-peer") }
+                    switch (client, verdict) {
+                    case (.answer(_, let to), .relay(let relayed)):
+                        #expect(relayed == .answer(from: role, to: to, sdp: sdp))
+                        if let to {
+                            #expect(present.contains(to) && unanswered.contains(to))
+                            unanswered.remove(to)
+                        } else {
+                            #expect(unanswered.count == 1)
+                            unanswered.removeAll()
+                        }
+                    case (.answer(_, let to), _):
+                        #expect(c.refusals == refusalsBefore + 1)
+                        if let to {
+                            #expect(!(present.contains(to) && unanswered.contains(to)) || to == role)
+                        } else {
+                            #expect(unanswered.count != 1)
+                        }
+                    case (.offer(_, let to), .relay(let relayed)):
+                        #expect(relayed == .offer(from: role, to: to, sdp: sdp))
+                        if let to {
+                            #expect(to != role && present.contains(to))
+                            negotiating.insert(to)
+                        } else {
+                            #expect(!present.isEmpty)
+                            negotiating.formUnion(present)
+                        }
+                    case (.offer(_, let to), _):
+                        #expect(to == role || (to.map { !present.contains($0) } ?? present.isEmpty))
+                    case (.candidate(_, let to), .relay(let relayed)):
+                        #expect(relayed == .candidate(from: role, to: to, candidate))
+                        if let to {
+                            #expect(to != role && present.contains(to) && negotiating.contains(to))
+                        } else {
+                            #expect(!negotiating.isEmpty)
+                        }
+                    case (.candidate(_, let to), _):
+                        #expect(
+                            to.map { $0 == role || !present.contains($0) || !negotiating.contains($0) }
+                                ?? negotiating.isEmpty
+                        )
+                    default:
+                        Issue.record("\(client) gave \(verdict)")
+                    }
+                    continue
+                }
+                let message: ServerMessage
+                switch n % 11 {
+                case 4, 5: message = .offer(from: peer, to: to, sdp: sdp)
+                case 6: message = .answer(from: peer, to: to, sdp: sdp)
+                case 7: message = .candidate(from: peer, to: to, candidate)
+                case 8: message = .peerJoined(role: peer, resumed: false)
+                case 9: message = .peerJoined(role: peer, resumed: true)
+                default: message = .peerLeft(role: peer, reason: .dropped)
+                }
+                let delivered = c.deliver(message)
+                switch message {
+                case .offer:
+                    #expect(delivered == forMe)
+                    if forMe {
+                        unanswered.insert(peer)
+                        negotiating.insert(peer)
+                    }
+                case .answer, .candidate:
+                    #expect(delivered == forMe)
+                case .peerJoined(_, let resumed):
+                    guard peer != role else { break }
+                    if !present.contains(peer) {
+                        present.insert(peer)
+                        unanswered.remove(peer)
+                        negotiating.remove(peer)
+                    } else if !resumed {
+                        #expect(!delivered)
+                    }
+                case .peerLeft:
+                    guard peer != role else { break }
+                    // A peer not present leaving is a duplicate: ignored.
+                    #expect(delivered == present.contains(peer))
+                    if present.remove(peer) != nil { unanswered.remove(peer) }
+                default:
+                    break
+                }
+                #expect(Set(c.peers.keys) == present)
             }
         }
     }
@@ -204,7 +324,11 @@ func randomFrame(kind: Int, _ n: [Int]) -> String {
             let text = randomFrame(kind: 2, n) + randomFrame(kind: 0, n)
             let messages: [ServerMessage] = [
                 .chat(id: text, from: .patient, text: text, at: text),
-                .candidate(from: .clinician, IceCandidate(candidate: text, sdpMid: text, sdpMLineIndex: index)),
+                .candidate(
+                    from: .clinician,
+                    to: nil,
+                    IceCandidate(candidate: text, sdpMid: text, sdpMLineIndex: index)
+                ),
                 .welcome(
                     Welcome(
                         role: .patient,

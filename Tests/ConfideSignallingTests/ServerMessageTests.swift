@@ -35,10 +35,18 @@ let everyServerMessage: [ServerMessage] = [
     .peerJoined(role: .clinician, resumed: true),
     .peerLeft(role: .patient, reason: .hangup),
     .peerLeft(role: .clinician, reason: .dropped),
-    .offer(from: .clinician, sdp: sdp),
-    .answer(from: .patient, sdp: sdp),
-    .candidate(from: .patient, candidate),
-    .candidate(from: .clinician, IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: nil)),
+    .offer(from: .clinician, to: nil, sdp: sdp),
+    .answer(from: .patient, to: nil, sdp: sdp),
+    .candidate(from: .patient, to: nil, candidate),
+    .candidate(from: .clinician, to: nil, IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: nil)),
+    .offer(from: .patient, to: .guest, sdp: sdp),
+    .answer(from: .guest, to: .clinician, sdp: sdp),
+    .candidate(from: .clinician, to: .patient, candidate),
+    .candidate(from: .guest, to: .patient, IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: nil)),
+    .peerJoined(role: .guest, resumed: false),
+    .peerLeft(role: .guest, reason: .hangup),
+    .media(from: .guest, mode: .video, muted: true),
+    .chat(id: "m-2", from: .guest, text: "Hello", at: "2026-11-26T04:31:00Z"),
     .media(from: .patient, mode: .audioOnly, muted: false),
     .chat(
         id: "m-1",
@@ -51,6 +59,10 @@ let everyServerMessage: [ServerMessage] = [
     .ended,
     .error(code: "out-of-order", message: "There is no offer to answer."),
     .pong,
+    .invitation(id: "inv-1", clinicianName: "Dr. Ada \"Lovelace\" Byron"),
+    .invitationAnswer(id: "inv-1", status: "accepted"),
+    .invitationAnswer(id: "inv-2", status: "declined"),
+    .invitationWithdrawn(id: "inv-1"),
 ]
 
 @Suite struct ServerMessageTests {
@@ -59,7 +71,7 @@ let everyServerMessage: [ServerMessage] = [
     }
 
     @Test func coversEveryCase() {
-        #expect(Set(everyServerMessage.map(\.type)).count == 13)
+        #expect(Set(everyServerMessage.map(\.type)).count == 16)
     }
 
     @Test func exactJSON() {
@@ -75,10 +87,18 @@ let everyServerMessage: [ServerMessage] = [
                 == #"{"reason":"dropped","role":"clinician","type":"peer-left"}"#
         )
         #expect(
-            ServerMessage.candidate(from: .patient, IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: nil)).json
+            ServerMessage.candidate(
+                from: .patient,
+                to: nil,
+                IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: nil)
+            ).json
                 == #"{"candidate":"","from":"patient","sdpMLineIndex":null,"sdpMid":null,"type":"candidate"}"#
         )
-        #expect(ServerMessage.candidate(from: .patient, candidate).json.contains(#""sdpMLineIndex":0,"sdpMid":"0""#))
+        #expect(
+            ServerMessage.candidate(from: .patient, to: nil, candidate).json.contains(
+                #""sdpMLineIndex":0,"sdpMid":"0""#
+            )
+        )
         #expect(
             ServerMessage.media(from: .clinician, mode: .audioOnly, muted: true).json
                 == #"{"from":"clinician","mode":"audio-only","muted":true,"type":"media"}"#
@@ -102,6 +122,66 @@ let everyServerMessage: [ServerMessage] = [
         )
     }
 
+    @Test func exactJSONOfTheThreePartyMessages() {
+        // Without `to`, no "to" key: a two-person call's messages are as they were.
+        #expect(
+            ServerMessage.offer(from: .clinician, to: nil, sdp: "v=0").json
+                == #"{"from":"clinician","sdp":"v=0","type":"offer"}"#
+        )
+        #expect(
+            ServerMessage.answer(from: .patient, to: nil, sdp: "v=0").json
+                == #"{"from":"patient","sdp":"v=0","type":"answer"}"#
+        )
+        #expect(
+            ServerMessage.offer(from: .clinician, to: .guest, sdp: "v=0").json
+                == #"{"from":"clinician","sdp":"v=0","to":"guest","type":"offer"}"#
+        )
+        #expect(
+            ServerMessage.answer(from: .guest, to: .patient, sdp: "v=0").json
+                == #"{"from":"guest","sdp":"v=0","to":"patient","type":"answer"}"#
+        )
+        #expect(
+            ServerMessage.candidate(
+                from: .guest,
+                to: .clinician,
+                IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: nil)
+            )
+            .json
+                == #"{"candidate":"","from":"guest","sdpMLineIndex":null,"sdpMid":null,"to":"clinician","type":"candidate"}"#
+        )
+        for m in everyServerMessage {
+            switch m {
+            case .offer(_, let to, _), .answer(_, let to, _), .candidate(_, let to, _):
+                #expect(m.json.contains(#""to":"#) == (to != nil), "\(m.json)")
+            default:
+                #expect(!m.json.contains(#""to":"#), "\(m.json)")
+            }
+        }
+        #expect(
+            ServerMessage.invitation(id: "i", clinicianName: "Dr. B").json
+                == #"{"clinician_name":"Dr. B","id":"i","type":"invitation"}"#
+        )
+        #expect(
+            ServerMessage.invitationAnswer(id: "i", status: "accepted").json
+                == #"{"id":"i","status":"accepted","type":"invitation-answer"}"#
+        )
+        #expect(ServerMessage.invitationWithdrawn(id: "i").json == #"{"id":"i","type":"invitation-withdrawn"}"#)
+        #expect(
+            ServerMessage.welcome(
+                Welcome(
+                    role: .guest,
+                    consultation: "c",
+                    resumeToken: "r",
+                    status: "in-progress",
+                    modality: "video",
+                    peers: [PeerState(role: .patient), PeerState(role: .clinician)]
+                )
+            ).json.contains(#""role":"guest""#)
+        )
+        #expect(CloseCode.withdrawn.rawValue == 4403)
+        #expect(CloseCode(rawValue: 4403) == .withdrawn)
+    }
+
     @Test func parseRejectsAnythingElse() {
         for text in [
             "", "[]", #"{"type":"nope"}"#, #"{"type":"pong","x":1}"#, #"{"type":"ended","from":"patient"}"#,
@@ -112,6 +192,16 @@ let everyServerMessage: [ServerMessage] = [
             #"{"type":"welcome","role":"patient","consultation":"c","resumeToken":"r","status":"s","modality":"m","peers":[{"role":"clinician","mode":"video","muted":false,"type":"x"}],"location":null}"#,
             #"{"type":"welcome","role":"patient","consultation":"c","resumeToken":"r","status":"s","modality":"m","peers":[]}"#,
             #"{"type":"pong","type":"pong"}"#,
+            #"{"type":"offer","from":"patient","to":null,"sdp":"v=0"}"#,
+            #"{"type":"offer","from":"patient","to":"doctor","sdp":"v=0"}"#,
+            #"{"type":"answer","from":"patient","to":1,"sdp":"v=0"}"#,
+            #"{"type":"candidate","from":"patient","to":"","candidate":"","sdpMid":null,"sdpMLineIndex":null}"#,
+            #"{"type":"media","from":"patient","to":"guest","mode":"video","muted":false}"#,
+            #"{"type":"invitation","id":"i"}"#, #"{"type":"invitation","id":"i","clinicianName":"B"}"#,
+            #"{"type":"invitation","id":1,"clinician_name":"B"}"#,
+            #"{"type":"invitation-answer","id":"i"}"#, #"{"type":"invitation-answer","id":"i","status":true}"#,
+            #"{"type":"invitation-withdrawn"}"#, #"{"type":"invitation-withdrawn","id":"i","status":"withdrawn"}"#,
+            #"{"type":"invitation_withdrawn","id":"i"}"#,
         ] {
             #expect(ServerMessage.parse(text) == nil, "\(text)")
         }
@@ -121,7 +211,7 @@ let everyServerMessage: [ServerMessage] = [
             ServerMessage.parse(
                 #"{"type":"candidate","from":"patient","candidate":"","sdpMid":null,"sdpMLineIndex":1.0}"#
             )
-                == .candidate(from: .patient, IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: 1))
+                == .candidate(from: .patient, to: nil, IceCandidate(candidate: "", sdpMid: nil, sdpMLineIndex: 1))
         )
     }
 }

@@ -28,6 +28,7 @@ extension World {
                 []
             ),
             ("availability (account_id, practice_id, plan, updated_at)", []),
+            ("call_invitations (id, consultation_id, invitee, inviter, status, created_at, decided_at)", []),
         ]
         func add(_ table: String, _ values: String) {
             let i = tables.firstIndex { $0.header.hasPrefix(table + " ") }!
@@ -58,6 +59,9 @@ extension World {
             add(
                 "consultations",
                 "\(q(v.id)), \(q(v.patient)), \(q(v.clinician)), \(q(v.practice)), \(start), \(start + 600_000), 'video', \(q(v.status.rawValue)), 0, 0")
+            if let guest = v.callGuest {
+                add("call_invitations", "\(q("inv-\(v.id)")), \(q(v.id)), \(q(guest)), \(q(v.clinician)), 'accepted', 0, 1")
+            }
             for n in 0..<v.prescriptions {
                 add(
                     "prescriptions",

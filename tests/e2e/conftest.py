@@ -87,6 +87,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log_path = tmp_path_factory.mktemp("confide-log") / "server.log"
     _server_log = log_path
     cmd = [str(binary), "serve", "--demo", "--host", host, "--port", str(port), "--data-dir", str(data_dir)]
+    # Calls open two weeks before the appointment, so any bookable slot can be joined at once.
+    cmd += ["--call-opens-minutes-before", "20160"]
     database_url = os.environ.get("CONFIDE_E2E_DATABASE_URL")
     if database_url:
         cmd += ["--database-url", database_url]
@@ -162,10 +164,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG0
 
 @pytest.fixture
 def make_browser() -> Iterator[Callable[..., webdriver.Chrome]]:
-    """Factory: make_browser((width, height)) -> a fresh headless Chromium (own profile)."""
+    """Factory: make_browser((width, height)) -> a fresh headless Chromium (own profile).
+    With media=True: a fake camera and microphone (granted without a prompt), WebRTC on loopback,
+    autoplay with sound, and the browser console kept (driver.get_log("browser"))."""
     drivers: list[webdriver.Chrome] = []
 
-    def make(size: tuple[int, int] = DESKTOP) -> webdriver.Chrome:
+    def make(size: tuple[int, int] = DESKTOP, media: bool = False) -> webdriver.Chrome:
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for arg in (
@@ -179,6 +183,15 @@ def make_browser() -> Iterator[Callable[..., webdriver.Chrome]]:
             "--disable-component-update",
         ):
             options.add_argument(arg)
+        if media:
+            for arg in (
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                "--allow-loopback-in-peer-connection",
+                "--autoplay-policy=no-user-gesture-required",
+            ):
+                options.add_argument(arg)
+            options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         if size[0] < 500:
             # Desktop Chromium will not make a window narrower than 500 px: emulate the phone.
             options.add_experimental_option(
