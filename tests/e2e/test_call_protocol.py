@@ -483,3 +483,76 @@ def test_reconnect_after_a_dropped_connection(server, gp):
     finally:
         p.close()
         c.close()
+
+
+# --------------------------------------------------------------------------- 6. a second clinician
+
+
+@pytest.fixture(scope="module")
+def nurse(server) -> Api:
+    """James Whitfield, a nurse of Riverside: the colleague the GP invites."""
+    return staff(server, "james.whitfield@demo.confide.test")
+
+
+def account_id(api: Api) -> str:
+    r = api.call("GET", "/api/v1/me")
+    assert r.status_code == 200, r.text
+    return r.json()["account_id"]
+
+
+def test_a_second_clinician_joins_only_with_the_patients_consent(server, gp, nurse):
+    patient, cid, _ = book(server)
+    base = f"/api/v1/consultations/{cid}/call/invitations"
+    p, c, _, _ = start_call(server, patient, gp, cid)
+    try:
+        # The patient cannot invite; the GP invites the nurse; the patient is asked in the call.
+        r = patient.call("POST", base, {"clinician_id": account_id(nurse)})
+        assert r.status_code == 409, r.text
+        r = gp.call("POST", base, {"clinician_id": account_id(nurse)})
+        assert r.status_code == 201, r.text
+        invitation = r.json()
+        assert invitation["status"] == "pending" and invitation["clinician_name"] == "James Whitfield", invitation
+        asked, _ = until(p, "invitation")
+        assert asked == {"type": "invitation", "id": invitation["id"], "clinician_name": "James Whitfield"}, asked
+        # A second invitation while one is pending: a clear conflict.
+        assert gp.call("POST", base, {"clinician_id": account_id(nurse)}).status_code == 409
+        # Before consent the nurse is refused like any stranger (and sees no join information).
+        refused_upgrade(server, cid, nurse.headers)
+        problem_404(server, f"/api/v1/consultations/{cid}/call", nurse.headers)
+        # The GP cannot answer for the patient; the patient consents.
+        assert gp.call("POST", f"{base}/{invitation['id']}/answer", {"consent": True}).status_code == 409
+        r = patient.call("POST", f"{base}/{invitation['id']}/answer", {"consent": True})
+        assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
+        answered, _ = until(c, "invitation-answer")
+        assert answered["status"] == "accepted", answered
+        # The nurse joins as the guest and sees both; both see the guest.
+        n, nw = join(server, nurse, cid)
+        assert nw["role"] == "guest" and nw["location"] is None, nw
+        assert sorted(x["role"] for x in nw["peers"]) == ["clinician", "patient"], nw
+        assert until(p, "peer-joined")[0]["role"] == "guest"
+        assert until(c, "peer-joined")[0]["role"] == "guest"
+        # Addressed signalling reaches only its addressee.
+        send(c, {"type": "offer", "sdp": SDP, "to": "guest"})
+        got = expect(n, "offer")
+        assert got["from"] == "clinician" and got["to"] == "guest", got
+        send(n, {"type": "answer", "sdp": SDP, "to": "clinician"})
+        assert expect(c, "answer")["from"] == "guest"
+        assert [m["type"] for m in alive(p)] == [], "the patient must not see signalling addressed to others"
+        # The guest cannot end the consultation; still nothing else of it opens to them.
+        send(n, {"type": "end"})
+        assert expect(n, "error")["code"] == "not-allowed"
+        assert nurse.call("GET", f"/api/v1/consultations/{cid}").status_code == 404
+        assert nurse.call("GET", f"/api/v1/consultations/{cid}/note").status_code == 404
+        # The patient withdraws: the nurse is closed with 4403 and cannot come back.
+        assert patient.call("DELETE", f"{base}/{invitation['id']}").status_code == 204
+        code, _ = closed(n)
+        assert code == 4403, code
+        refused_upgrade(server, cid, nurse.headers)
+        statuses = [i["status"] for i in gp.call("GET", base).json()["invitations"]]
+        assert statuses == ["withdrawn"], statuses
+        # The call of patient and GP goes on.
+        alive(p)
+        alive(c)
+    finally:
+        for ws in (p, c):
+            ws.close()
