@@ -16,6 +16,7 @@ import NIOWebSocket
 struct CallController {
     static let maxFrameBytes = MessageCodec.maxFrameBytes
 
+    let accounts: AccountService
     let clinic: ClinicService
     let relay: any CallRelay
     let settings: HTTPSettings
@@ -242,9 +243,30 @@ struct CallController {
             return
         }
         let resume = context.request.uri.queryParameters.get("resume")
+        // The credential the upgrade came with: the call ends when its session does.
+        let credential: (String, SessionKind)? =
+            if let header = context.request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
+                (String(header.dropFirst(7)), .bearer)
+            } else if let cookie = context.request.cookies[settings.sessionCookieName] {
+                (cookie.value, .cookie)
+            } else {
+                nil
+            }
+        let accounts = self.accounts
         let session = CallSession(
             clinic: clinic, relay: relay, consultation: id,
-            request: ClinicRequest(principal: auth.principal, requestID: rc.requestID), logger: context.logger)
+            request: ClinicRequest(principal: auth.principal, requestID: rc.requestID), logger: context.logger,
+            stillSignedIn: {
+                guard let (token, kind) = credential else { return false }
+                do {
+                    _ = try await accounts.authenticate(token: token, kind: kind)
+                    return true
+                } catch let error as AccountsError where error.code == .unauthenticated {
+                    return false
+                } catch {
+                    return true  // the database is unreachable: the lease renewal decides
+                }
+            })
         await session.run(inbound: inbound, outbound: outbound, resumeToken: resume)
     }
 }

@@ -47,7 +47,15 @@ final class CallSession: Sendable {
         static let location = "ctl:location:"
     }
 
-    init(clinic: ClinicService, relay: any CallRelay, consultation: Consultation.ID, request: ClinicRequest, logger: Logger) {
+    /// Whether the session the connection was opened with is still valid (checked with each
+    /// lease renewal, which also counts as activity against the idle timeout).
+    let stillSignedIn: @Sendable () async -> Bool
+
+    init(
+        clinic: ClinicService, relay: any CallRelay, consultation: Consultation.ID, request: ClinicRequest, logger: Logger,
+        stillSignedIn: @escaping @Sendable () async -> Bool
+    ) {
+        self.stillSignedIn = stillSignedIn
         self.clinic = clinic
         self.relay = relay
         self.consultation = consultation
@@ -287,6 +295,11 @@ final class CallSession: Sendable {
             let held = (try? await clinic.renewSeat(consultation, role: role.rawValue, connection: connection)) ?? true
             if !held {
                 finish(.replaced, code: CloseCode.replaced.rawValue, reason: "resumed elsewhere")
+                return
+            }
+            if await !stillSignedIn() {
+                send(.error(code: "signed-out", message: "your session has ended; sign in again to rejoin"))
+                finish(.dropped, code: CloseCode.signedOut.rawValue, reason: "session ended")
                 return
             }
         }

@@ -114,7 +114,7 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
     ClinicAPIController(clinic: deps.clinic, events: deps.events, settings: deps.settings).register(on: router)
     WebController(accounts: deps.accounts, settings: deps.settings).register(on: router)
     ClinicWebController(clinic: deps.clinic, settings: deps.settings).register(on: router)
-    CallController(clinic: deps.clinic, relay: deps.calls, settings: deps.settings).register(on: router)
+    CallController(accounts: deps.accounts, clinic: deps.clinic, relay: deps.calls, settings: deps.settings).register(on: router)
     return router
 }
 

@@ -83,6 +83,8 @@ public enum CloseCode: UInt16, Sendable, Hashable, CaseIterable {
     /// The same participant resumed on a new connection.
     case replaced = 4000
     /// A malformed message, or five refused messages.
+    /// The session behind the connection ended (signed out, revoked, expired, deactivated).
+    case signedOut = 4401
     case malformed = 4400
     /// The invitation that let this (guest) participant in was withdrawn.
     case withdrawn = 4403

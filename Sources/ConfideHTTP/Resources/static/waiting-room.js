@@ -19,6 +19,13 @@ function item(c) {
   status.className = "badge";
   status.textContent = STATUS[c.status] || c.status;
   li.append(link, " · ", when, " · ", MODALITY[c.modality] || c.modality, " · ", status);
+  if (c.modality === "video" || c.modality === "audio") {
+    const call = document.createElement("a");
+    call.className = "call-link";
+    call.href = "/clinic/consultations/" + encodeURIComponent(c.id) + "/call";
+    call.textContent = c.status === "in-progress" ? "Rejoin call" : "Start call";
+    li.append(" · ", call);
+  }
   return li;
 }
 
