@@ -177,6 +177,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The call load benchmark (issue 5 item 6): 1,000 rooms (2,000 WebSockets) against a plain
+        // WebSocket echo baseline in the same run. `scripts/bench-calls`.
+        .executableTarget(
+            name: "confide-callbench",
+            dependencies: [
+                "ConfideCore", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite", "ConfideAccounts", "ConfideClinic", "ConfideHTTP",
+                "ConfideTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ConfideCoreTests",
             dependencies: ["ConfideCore", .product(name: "PropertyBased", package: "swift-property-based")],
@@ -234,6 +250,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
