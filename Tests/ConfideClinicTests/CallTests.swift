@@ -28,21 +28,17 @@ func isOccupied(_ outcome: SeatOutcome) -> Bool {
     return false
 }
 
-/// The first signal of a stream, or `nil` after `seconds`.
-func firstSignal(_ stream: AsyncStream<CallSignal>, within seconds: Double) async -> CallSignal? {
-    await withTaskGroup(of: CallSignal?.self) { group in
-        group.addTask {
-            for await signal in stream { return signal }
-            return nil
-        }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
-    }
+/// A practice, Alice, and her video consultation at 10:00 on the fixture's Monday (the clock at 08:00).
+func aliceBooked(_ world: TestWorld) async throws -> (ClinicFixture, Principal, ConsultationRecord) {
+    let clinic = try await ClinicFixture.make(world)
+    let alice = try await clinic.patient(world, name: "Alice")
+    let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
+    return (clinic, alice, c)
+}
+
+/// Takes `who`'s seat in the call on connection `connection` (video, not muted).
+func seat(_ world: TestWorld, _ id: Consultation.ID, _ connection: String, _ who: Principal, resume: String? = nil) async throws -> SeatOutcome {
+    try await world.clinic.takeSeat(id, connection: connection, resumeToken: resume, mode: "video", muted: false, .by(who))
 }
 
 @Suite("calls")
@@ -50,28 +46,26 @@ struct CallTests {
     @Test("the call opens 15 minutes before the start, closes 60 minutes after, and never after the end; refusals are audited")
     func joinWindow() async throws {
         try await TestWorld.with { world in
-            let clinic = try await ClinicFixture.make(world)
-            let alice = try await clinic.patient(world, name: "Alice")
-            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
+            let (clinic, alice, c) = try await aliceBooked(world)
             let d = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(12), modality: .video, .by(alice)).record
             // 08:00, the appointment is at 10:00: too early.
-            let early = try await world.clinic.takeSeat(c.id, connection: "a1", resumeToken: nil, mode: "video", muted: false, .by(alice))
+            let early = try await seat(world, c.id, "a1", alice)
             #expect(refusedKind(early) == .outsideWindow)
             let ticket = try await world.clinic.callTicket(c.id, .by(alice))
             #expect(ticket.refusal?.kind == .outsideWindow && ticket.role == "patient")
             #expect(ticket.opensAt == c.start.addingTimeInterval(-15 * 60) && ticket.closesAt == c.start.addingTimeInterval(3600))
             // 09:45: open.
             world.clock.set(c.start.addingTimeInterval(-15 * 60))
-            _ = try seated(try await world.clinic.takeSeat(c.id, connection: "a2", resumeToken: nil, mode: "video", muted: false, .by(alice)))
+            _ = try seated(try await seat(world, c.id, "a2", alice))
             try await world.clinic.leaveSeat(c.id, connection: "a2", reason: "hangup", .by(alice))
             // 11:00:01, never started: closed.
             world.clock.set(c.start.addingTimeInterval(3601))
-            #expect(refusedKind(try await world.clinic.takeSeat(c.id, connection: "a3", resumeToken: nil, mode: "video", muted: false, .by(alice)))
+            #expect(refusedKind(try await seat(world, c.id, "a3", alice))
                 == .outsideWindow)
             // A cancelled consultation is over.
             _ = try await world.clinic.transition(d.id, .cancel, .by(alice))
             world.clock.set(d.start)
-            #expect(refusedKind(try await world.clinic.takeSeat(d.id, connection: "a4", resumeToken: nil, mode: "video", muted: false, .by(alice)))
+            #expect(refusedKind(try await seat(world, d.id, "a4", alice))
                 == .over)
             let joins = try await auditEntries(world).filter { $0.action == "join" && $0.resourceID == c.id.description }
             #expect(joins.filter { $0.decision == .refused }.count == 2)
@@ -82,14 +76,12 @@ struct CallTests {
     @Test("only the consultation's patient and its clinician may join; everyone else is told 'not found' and recorded")
     func onlyParticipants() async throws {
         try await TestWorld.with { world in
-            let clinic = try await ClinicFixture.make(world)
-            let alice = try await clinic.patient(world, name: "Alice")
+            let (clinic, alice, c) = try await aliceBooked(world)
             let bob = try await clinic.patient(world, name: "Bob")
-            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
             world.clock.set(c.start)
             for outsider in [bob, clinic.nurse, clinic.practiceAdmin, clinic.operator_, Principal.anonymous] {
                 await #expect(throws: AccessDenied.self) {
-                    _ = try await world.clinic.takeSeat(c.id, connection: "x", resumeToken: nil, mode: "video", muted: false, .by(outsider))
+                    _ = try await seat(world, c.id, "x", outsider)
                 }
                 await #expect(throws: AccessDenied.self) { _ = try await world.clinic.callTicket(c.id, .by(outsider)) }
                 await #expect(throws: AccessDenied.self) { _ = try await world.clinic.chat(c.id, .by(outsider)) }
@@ -105,37 +97,35 @@ struct CallTests {
     @Test("one seat per participant: a second connection is refused unless it shows the resume token; both seated starts the consultation")
     func seats() async throws {
         try await TestWorld.with { world in
-            let clinic = try await ClinicFixture.make(world)
-            let alice = try await clinic.patient(world, name: "Alice")
-            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
+            let (clinic, alice, c) = try await aliceBooked(world)
             world.clock.set(c.start.addingTimeInterval(-300))
-            let first = try seated(try await world.clinic.takeSeat(c.id, connection: "p1", resumeToken: nil, mode: "video", muted: false, .by(alice)))
+            let first = try seated(try await seat(world, c.id, "p1", alice))
             #expect(!first.started && first.replaced == nil)
             // A second tab without the token: occupied, recorded as refused, nothing changed.
-            #expect(isOccupied(try await world.clinic.takeSeat(c.id, connection: "p2", resumeToken: nil, mode: "video", muted: false, .by(alice))))
-            #expect(isOccupied(try await world.clinic.takeSeat(c.id, connection: "p2", resumeToken: "guess", mode: "video", muted: false, .by(alice))))
+            #expect(isOccupied(try await seat(world, c.id, "p2", alice)))
+            #expect(isOccupied(try await seat(world, c.id, "p2", alice, resume: "guess")))
             #expect(try await world.stores.calls.seats(consultation: c.id).map(\.connection) == ["p1"])
             // The token moves the seat (a resume after a network drop).
             let resumed = try seated(
-                try await world.clinic.takeSeat(c.id, connection: "p3", resumeToken: first.token, mode: "video", muted: false, .by(alice)))
+                try await seat(world, c.id, "p3", alice, resume: first.token))
             #expect(resumed.replaced == "p1")
             #expect(try await !world.clinic.renewSeat(c.id, role: "patient", connection: "p1"))
             #expect(try await world.clinic.renewSeat(c.id, role: "patient", connection: "p3"))
             // The old token is spent.
-            #expect(isOccupied(try await world.clinic.takeSeat(c.id, connection: "p4", resumeToken: first.token, mode: "video", muted: false, .by(alice))))
+            #expect(isOccupied(try await seat(world, c.id, "p4", alice, resume: first.token)))
             // The clinician joins: the consultation is in progress, for both instances.
-            let gp = try seated(try await world.clinic.takeSeat(c.id, connection: "g1", resumeToken: nil, mode: "video", muted: false, .by(clinic.gp)))
+            let gp = try seated(try await seat(world, c.id, "g1", clinic.gp))
             #expect(gp.started)
             #expect(try await world.clinic.consultation(c.id, .by(alice)).record.status == .inProgress)
             // A media change is an audited write; a dropped connection frees the seat without a token.
             #expect(try await world.clinic.changeMedia(c.id, connection: "p3", mode: "audio-only", muted: true, .by(alice)))
             #expect(try await !world.clinic.changeMedia(c.id, connection: "p1", mode: "video", muted: false, .by(alice)))
             try await world.clinic.leaveSeat(c.id, connection: "p3", reason: "dropped", .by(alice))
-            let again = try seated(try await world.clinic.takeSeat(c.id, connection: "p5", resumeToken: nil, mode: "video", muted: false, .by(alice)))
+            let again = try seated(try await seat(world, c.id, "p5", alice))
             #expect(!again.started && again.replaced == nil)
             // A seat whose instance died (its lease ran out) is free as well.
             world.clock.advance(by: 31)
-            _ = try seated(try await world.clinic.takeSeat(c.id, connection: "g2", resumeToken: nil, mode: "video", muted: false, .by(clinic.gp)))
+            _ = try seated(try await seat(world, c.id, "g2", clinic.gp))
             let entries = try await auditEntries(world).filter { $0.action == "join" && $0.resourceID == c.id.description }
             #expect(entries.filter { $0.decision == .refused }.count == 4)
             #expect(entries.allSatisfy { $0.patientID == alice.patientID?.description })
@@ -145,10 +135,8 @@ struct CallTests {
     @Test("chat and the patient's location are saved to the consultation; only its participants read them")
     func chatAndLocation() async throws {
         try await TestWorld.with { world in
-            let clinic = try await ClinicFixture.make(world)
-            let alice = try await clinic.patient(world, name: "Alice")
+            let (clinic, alice, c) = try await aliceBooked(world)
             let bob = try await clinic.patient(world, name: "Bob")
-            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
             world.clock.set(c.start)
             let line = try await world.clinic.postChat(c.id, text: "  I can hear you now  ", .by(alice))
             world.clock.advance(by: 5)
@@ -176,12 +164,10 @@ struct CallTests {
     @Test("an in-progress consultation that everyone left is ended by the system after the timeout, exactly once across instances")
     func abandoned() async throws {
         try await TestWorld.with { world in
-            let clinic = try await ClinicFixture.make(world)
-            let alice = try await clinic.patient(world, name: "Alice")
-            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
+            let (clinic, alice, c) = try await aliceBooked(world)
             world.clock.set(c.start)
-            _ = try seated(try await world.clinic.takeSeat(c.id, connection: "p", resumeToken: nil, mode: "video", muted: false, .by(alice)))
-            _ = try seated(try await world.clinic.takeSeat(c.id, connection: "g", resumeToken: nil, mode: "video", muted: false, .by(clinic.gp)))
+            _ = try seated(try await seat(world, c.id, "p", alice))
+            _ = try seated(try await seat(world, c.id, "g", clinic.gp))
             try await world.clinic.leaveSeat(c.id, connection: "p", reason: "hangup", .by(alice))
             world.clock.advance(by: 40 * 60)
             // The clinician's seat is still live (renewed): nothing ends.
@@ -211,11 +197,11 @@ struct CallTests {
             }
             var received: [String] = []
             for _ in 0..<20 {
-                guard let s = await firstSignal(stream, within: 10) else { break }
+                guard let s = await firstElement(stream, within: 10) else { break }
                 received.append(s.body)
             }
             #expect(received == [big] + (1..<20).map { "m\($0)" })
-            #expect(await firstSignal(unrelated, within: 0.3) == nil)
+            #expect(await firstElement(unrelated, within: 0.3) == nil)
         }
     }
 }
@@ -225,9 +211,7 @@ struct CallInvitationTests {
     @Test("the clinician invites a colleague; they join only after the patient consents, only the call, and only until withdrawn")
     func consentedGuest() async throws {
         try await TestWorld.with { world in
-            let clinic = try await ClinicFixture.make(world)
-            let alice = try await clinic.patient(world, name: "Alice")
-            let c = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(6), modality: .video, .by(alice)).record
+            let (clinic, alice, c) = try await aliceBooked(world)
             world.clock.set(c.start)
             let nurse = clinic.nurse
             // Only the consultation's clinician invites, only a clinician of the practice, never themselves.
@@ -250,7 +234,7 @@ struct CallInvitationTests {
             }
             // Accepted: the nurse joins as the guest, and sees nothing else of the consultation.
             #expect(try await world.clinic.callTicket(c.id, .by(nurse)).role == "guest")
-            _ = try seated(try await world.clinic.takeSeat(c.id, connection: "n1", resumeToken: nil, mode: "video", muted: false, .by(nurse)))
+            _ = try seated(try await seat(world, c.id, "n1", nurse))
             await #expect(throws: AccessDenied.self) { _ = try await world.clinic.consultation(c.id, .by(nurse)) }
             await #expect(throws: AccessDenied.self) { _ = try await world.clinic.note(c.id, .by(nurse)) }
             await #expect(throws: ClinicError.self) { try await world.clinic.withdrawInvitation(c.id, invitation: invited.invitation.id, .by(nurse)) }

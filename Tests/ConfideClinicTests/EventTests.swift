@@ -5,23 +5,6 @@ import ConfideTesting
 import Foundation
 import Testing
 
-/// The first event of a stream, or `nil` after `seconds`.
-func firstEvent(_ stream: AsyncStream<ClinicEvent>, within seconds: Double) async -> ClinicEvent? {
-    await withTaskGroup(of: ClinicEvent?.self) { group in
-        group.addTask {
-            for await event in stream { return event }
-            return nil
-        }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
-    }
-}
-
 @Suite("live events across instances")
 struct EventTests {
     @Test("a check-in on one instance reaches the clinician's waiting room on another, carrying only an identifier")
@@ -36,14 +19,14 @@ struct EventTests {
             let stream = other.events.primary.events(topic: "clinician:\(clinic.gpAccount)")
             let unrelated = other.events.primary.events(topic: "clinician:\(clinic.nurse.account!)")
             _ = try await world.clinic.transition(c.id, .checkIn, .by(alice))
-            let event = try #require(await firstEvent(stream, within: 10))
+            let event = try #require(await firstElement(stream, within: 10))
             #expect(event.consultation == c.id.description && event.kind == "consultation")
             // The event names nothing but the consultation; the waiting room is then read through the gate.
             let encoded = String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
             #expect(!encoded.contains("Alice") && !encoded.contains(alice.patientID!.description))
             #expect(try await other.clinic.waitingRoom(.by(clinic.gp)).map(\.record.id) == [c.id])
             // Nobody else's topic heard it.
-            #expect(await firstEvent(unrelated, within: 0.5) == nil)
+            #expect(await firstElement(unrelated, within: 0.5) == nil)
         }
     }
 }

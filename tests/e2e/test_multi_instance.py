@@ -94,11 +94,16 @@ def test_a_change_on_one_instance_reaches_the_clinicians_stream_on_another(serve
         seen = requests.get(other_base + f"/api/v1/consultations/{cid}", headers=sarah, timeout=30)
         assert seen.status_code == 200 and seen.json()["patient_name"] == "Quentin Blackwood"
     finally:
-        other.terminate()
-        try:
-            other.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            other.kill()
+        stop(other)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stops a second instance: SIGTERM, then SIGKILL after 20 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def _sdp(tag: str, size: int = 9 * 1024) -> str:
@@ -193,8 +198,4 @@ def test_a_call_between_two_instances(server):
             r = requests.get(base + f"/api/v1/consultations/{cid}", headers=patient.headers, timeout=30)
             assert r.json()["status"] == "ended", r.text
     finally:
-        other.terminate()
-        try:
-            other.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            other.kill()
+        stop(other)

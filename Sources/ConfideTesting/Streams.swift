@@ -1,0 +1,17 @@
+/// The next element of a stream, or `nil` when none arrives within `seconds` (the stream is then
+/// finished: a timed-out reader cancels its iteration).
+public func firstElement<T: Sendable>(_ stream: AsyncStream<T>, within seconds: Double) async -> T? {
+    await withTaskGroup(of: T?.self) { group in
+        group.addTask {
+            for await element in stream { return element }
+            return nil
+        }
+        group.addTask {
+            try? await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
+}
