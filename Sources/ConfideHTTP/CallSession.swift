@@ -38,6 +38,8 @@ final class CallSession: Sendable {
 
     enum Ending: Sendable, Equatable {
         case hangup, ended, replaced, refused, dropped
+        /// The invitation that let this guest in was withdrawn (the withdrawal freed the seat).
+        case withdrawn
     }
 
     /// Relay bodies that are not server messages.
@@ -103,10 +105,19 @@ final class CallSession: Sendable {
         // always written before the handler returns.
         async let writing: Void = write(outbound)
         if await join(resumeToken: resumeToken) {
+            // Frames are read without waiting for their effects (relay writes, audit entries), so
+            // the socket keeps answering pings however slow the database is; one worker applies
+            // the verdicts in order.
+            let (verdicts, pending) = AsyncStream<Verdict>.makeStream()
+            let worker = Task {
+                for await verdict in verdicts { await self.act(verdict) }
+            }
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.listen(signals) }
                 group.addTask { await self.keepSeat() }
-                await self.read(inbound)
+                await self.read(inbound, into: pending)
+                pending.finish()
+                await worker.value
                 // The socket is gone or closing: stop the helpers.
                 self.finish(.dropped, code: CloseCode.normal.rawValue, reason: "")
                 group.cancelAll()
@@ -180,25 +191,25 @@ final class CallSession: Sendable {
         }
     }
 
-    /// Frames from the client until it goes or the session ends.
-    func read(_ inbound: WebSocketInboundStream) async {
+    /// Frames from the client until it goes or the session ends; their verdicts go to `pending`.
+    func read(_ inbound: WebSocketInboundStream, into pending: AsyncStream<Verdict>.Continuation) async {
         do {
             for try await message in inbound.messages(maxSize: MessageCodec.maxFrameBytes) {
                 guard ending.withLock({ $0 == nil }) else { return }
                 switch message {
                 case .text(let text):
                     let verdict = state.withLock { $0.receive(frame: text, at: seconds) }
-                    await act(verdict)
+                    pending.yield(verdict)
+                    // After a closing verdict nothing more is read.
+                    if case .close = verdict { return }
                 case .binary:
-                    await refuse(ProtocolViolation(code: .malformed, reason: "binary frames are not accepted"))
+                    pending.yield(.close(ProtocolViolation(code: .malformed, reason: "binary frames are not accepted")))
+                    return
                 }
             }
         } catch {
             // An oversized or broken frame: the socket closed it; record the refusal.
-            if ending.withLock({ $0 == nil }) {
-                await audit { try await clinic.recordCallRefusal(consultation, request) }
-                finish(.refused, code: CloseCode.tooBig.rawValue, reason: "frame refused")
-            }
+            if ending.withLock({ $0 == nil }) { pending.yield(.close(ProtocolViolation(code: .tooBig, reason: "frame refused"))) }
         }
     }
 
@@ -277,7 +288,7 @@ final class CallSession: Sendable {
             let forward = state.withLock { $0.deliver(message) }
             if forward { send(message) }
             if case .invitationWithdrawn = message, role == .guest, (try? await clinic.callTicket(consultation, request)) == nil {
-                finish(.refused, code: CloseCode.withdrawn.rawValue, reason: "invitation withdrawn")
+                finish(.withdrawn, code: CloseCode.withdrawn.rawValue, reason: "invitation withdrawn")
                 return
             }
             if message == .ended {
@@ -309,8 +320,10 @@ final class CallSession: Sendable {
     func leave() async {
         let how = ending.withLock { $0 } ?? .dropped
         guard seated.withLock({ $0 }), how != .replaced else { return }
-        let reason: LeaveReason = how == .hangup || how == .ended ? .hangup : .dropped
-        await audit { try await clinic.leaveSeat(consultation, connection: connection, reason: how == .ended ? "ended" : reason.rawValue, request) }
+        let reason: LeaveReason = how == .hangup || how == .ended || how == .withdrawn ? .hangup : .dropped
+        if how != .withdrawn {
+            await audit { try await clinic.leaveSeat(consultation, connection: connection, reason: how == .ended ? "ended" : reason.rawValue, request) }
+        }
         // After `ended` everyone has been told already.
         if how != .ended { await publish(ServerMessage.peerLeft(role: role, reason: reason).json) }
     }

@@ -3,74 +3,105 @@ public import ConfideStore
 import Foundation
 public import Logging
 import PostgresKit
-import Synchronization
+import SQLKit
 
 /// Call signalling across instances: each signal is a `call_signals` row, announced by a NOTIFY
-/// that carries only its consultation and row identifier (an SDP can exceed NOTIFY's 8000-byte
-/// payload limit). An instance with a participant of that consultation reads the row and hands
-/// it to its local subscribers, in notification order. Rows are swept after two minutes.
+/// that carries only consultation and row identifiers (an SDP can exceed NOTIFY's 8000-byte
+/// payload limit). Publishing is batched: what accumulates while one transaction commits goes in
+/// the next (one multi-row insert, one NOTIFY). An instance with a participant of a consultation
+/// reads the rows of a batch of notifications in one query and hands them to its local
+/// subscribers in notification order. Rows are swept after two minutes.
 public final class PostgresCallRelay: CallRelay {
     let channel: String
     let backend: PostgresBackend
     let local = LocalCallRelay()
     let logger: Logger
     let listener: PostgresListener
-    let queue: AsyncStream<String>.Continuation
-    let consumer: Task<Void, Never>
-    let published = Mutex(0)
+    /// Signals waiting to be written (in publication order).
+    let outgoing = BatchQueue<CallSignal>()
+    /// `consultation id` lines from notifications, in delivery order.
+    let incoming = BatchQueue<String>()
+    let workers: Task<Void, Never>
 
     /// How long a relayed signal stays in the table.
     static let retention: TimeInterval = 120
+    /// Signals per transaction (each NOTIFY line is at most 74 bytes: well under 8000).
+    static let batch = 100
 
     public init(backend: PostgresBackend, url: String, channel: String = "confide_calls", logger: Logger = Logger(label: "confide.calls")) throws {
         self.channel = channel
         self.backend = backend
         self.logger = logger
-        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
-        self.queue = continuation
+        let incoming = self.incoming
+        let outgoing = self.outgoing
         let local = self.local
-        // One consumer keeps the order in which PostgreSQL delivered the notifications.
-        self.consumer = Task {
-            for await payload in stream {
-                guard let split = payload.firstIndex(of: " ") else { continue }
-                let consultation = String(payload[..<split])
-                let id = String(payload[payload.index(after: split)...])
-                guard local.hasSubscribers(consultation) else { continue }
-                do {
-                    let body = try await backend.withDatabase { db in
-                        try await db.raw("SELECT body FROM call_signals WHERE id = \(bind: id)").first()?.decode(column: "body", as: String.self)
+        self.listener = try PostgresListener(
+            url: url, channel: channel, logger: logger,
+            receive: { payload in
+                for line in payload.split(separator: "\n") { incoming.push(String(line)) }
+            })
+        self.workers = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await outgoing.work(maxBatch: Self.batch) { signals in
+                        await Self.write(signals, backend: backend, channel: channel, logger: logger)
                     }
-                    if let body, let signal = try? JSONDecoder().decode(CallSignal.self, from: Data(body.utf8)) { local.deliver(signal) }
-                } catch {
-                    logger.warning("relayed signal not read")
+                }
+                group.addTask {
+                    await incoming.work(maxBatch: 500) { lines in
+                        await Self.read(lines, backend: backend, local: local, logger: logger)
+                    }
                 }
             }
         }
-        self.listener = try PostgresListener(url: url, channel: channel, logger: logger, receive: { continuation.yield($0) })
     }
 
     public func start() async { await listener.start() }
 
-    public func publish(_ signal: CallSignal) async throws {
-        let id = UUID().uuidString.lowercased()
-        let body = String(decoding: try JSONEncoder().encode(signal), as: UTF8.self)
+    /// Queues the signal; it is written, in order, with the others queued meanwhile.
+    public func publish(_ signal: CallSignal) async throws { outgoing.push(signal) }
+
+    static func write(_ signals: [CallSignal], backend: PostgresBackend, channel: String, logger: Logger) async {
         let now = Date()
-        let sweep = published.withLock { n -> Bool in
-            n += 1
-            return n % 200 == 1
-        }
-        try await backend.transaction { db in
-            try await db.raw(
-                """
-                INSERT INTO call_signals (id, consultation_id, body, created_at)
-                VALUES (\(bind: id), \(bind: signal.consultation), \(bind: body), \(bind: now.epochMilliseconds))
-                """
-            ).run()
-            if sweep {
+        let rows = signals.map { signal in
+            (id: UUID().uuidString.lowercased(), signal: signal, body: (try? JSONEncoder().encode(signal)).map { String(decoding: $0, as: UTF8.self) })
+        }.filter { $0.body != nil }
+        guard !rows.isEmpty else { return }
+        let values = SQLList(
+            rows.map { row in
+                SQLGroupExpression([SQLBind(row.id), SQLBind(row.signal.consultation), SQLBind(row.body!), SQLBind(now.epochMilliseconds)])
+            })
+        let payload = rows.map { "\($0.signal.consultation) \($0.id)" }.joined(separator: "\n")
+        do {
+            try await backend.transaction { db in
+                try await db.raw("INSERT INTO call_signals (id, consultation_id, body, created_at) VALUES \(values)").run()
+                // A cheap sweep with every batch: the table holds minutes of signalling at most.
                 let before = now.addingTimeInterval(-Self.retention).epochMilliseconds
                 try await db.raw("DELETE FROM call_signals WHERE created_at < \(bind: before)").run()
+                try await db.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run()
             }
-            try await db.raw("SELECT pg_notify(\(bind: self.channel), \(bind: signal.consultation + " " + id))").run()
+        } catch {
+            logger.warning("call signals not relayed", metadata: ["count": "\(rows.count)"])
+        }
+    }
+
+    static func read(_ lines: [String], backend: PostgresBackend, local: LocalCallRelay, logger: Logger) async {
+        // Only the signals of calls with a participant on this instance.
+        let wanted: [String] = lines.compactMap { line in
+            guard let split = line.firstIndex(of: " "), local.hasSubscribers(String(line[..<split])) else { return nil }
+            return String(line[line.index(after: split)...])
+        }
+        guard !wanted.isEmpty else { return }
+        do {
+            let bodies = try await backend.withDatabase { db in
+                try await db.raw("SELECT id, body FROM call_signals WHERE id IN (\(SQLList(wanted.map { SQLBind($0) })))").all()
+                    .reduce(into: [String: String]()) { $0[try $1.decode(column: "id", as: String.self)] = try $1.decode(column: "body", as: String.self) }
+            }
+            for id in wanted {
+                if let body = bodies[id], let signal = try? JSONDecoder().decode(CallSignal.self, from: Data(body.utf8)) { local.deliver(signal) }
+            }
+        } catch {
+            logger.warning("relayed signals not read", metadata: ["count": "\(wanted.count)"])
         }
     }
 
@@ -78,8 +109,9 @@ public final class PostgresCallRelay: CallRelay {
 
     public func shutdown() async {
         await listener.stop()
-        queue.finish()
-        await consumer.value
+        outgoing.finish()
+        incoming.finish()
+        await workers.value
         await local.shutdown()
     }
 }

@@ -253,6 +253,25 @@ extension SQLStores: CallStore {
                     """
                 ).all()
                 guard changed.count == 1 else { throw StoreError(.conflict) }
+                if to == .withdrawn {
+                    // A withdrawn guest leaves the call with the withdrawal (they can no longer act in it).
+                    let guest = try await db.raw("SELECT invitee FROM call_invitations WHERE id = \(bind: id)").first()?
+                        .decode(column: "invitee", as: String.self)
+                    let seat = try await db.raw(
+                        """
+                        UPDATE call_seats SET connected = 0, updated_at = \(bind: at.epochMilliseconds)
+                        WHERE consultation_id = \(bind: write.grant.resourceID) AND role = 'guest' AND connected = 1 RETURNING role
+                        """
+                    ).all()
+                    if let guest, !seat.isEmpty {
+                        try await db.raw(
+                            """
+                            INSERT INTO call_events (consultation_id, at, role, account_id, event, detail)
+                            VALUES (\(bind: write.grant.resourceID), \(bind: at.epochMilliseconds), 'guest', \(bind: guest), 'left', 'withdrawn')
+                            """
+                        ).run()
+                    }
+                }
                 return true
             }
         } catch let error as StoreError where error.code == .conflict {

@@ -15,3 +15,22 @@ public func firstElement<T: Sendable>(_ stream: AsyncStream<T>, within seconds: 
         return first
     }
 }
+
+/// A gate many tasks wait on until it opens (once).
+public actor Gate {
+    public private(set) var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public init() {}
+
+    public func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    public func open() {
+        isOpen = true
+        for waiter in waiters { waiter.resume() }
+        waiters = []
+    }
+}

@@ -113,14 +113,14 @@ public struct TestEvents: Sendable {
     public let siblingCalls: any CallRelay
 }
 
-/// A counting semaphore for tests (FIFO).
-actor TestSlots {
+/// A counting semaphore for tests and load runs (FIFO).
+public actor TestSlots {
     private var available: Int
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    init(limit: Int) { available = limit }
+    public init(limit: Int) { available = limit }
 
-    func acquire() async {
+    public func acquire() async {
         if available > 0 {
             available -= 1
             return
@@ -128,7 +128,7 @@ actor TestSlots {
         await withCheckedContinuation { waiters.append($0) }
     }
 
-    func release() {
+    public func release() {
         if waiters.isEmpty { available += 1 } else { waiters.removeFirst().resume() }
     }
 }

@@ -76,7 +76,7 @@ struct CallTests {
     @Test("only the consultation's patient and its clinician may join; everyone else is told 'not found' and recorded")
     func onlyParticipants() async throws {
         try await TestWorld.with { world in
-            let (clinic, alice, c) = try await aliceBooked(world)
+            let (clinic, _, c) = try await aliceBooked(world)
             let bob = try await clinic.patient(world, name: "Bob")
             world.clock.set(c.start)
             for outsider in [bob, clinic.nurse, clinic.practiceAdmin, clinic.operator_, Principal.anonymous] {
@@ -244,6 +244,8 @@ struct CallInvitationTests {
             // The patient withdraws: the nurse is out.
             try await world.clinic.withdrawInvitation(c.id, invitation: invited.invitation.id, .by(alice))
             await #expect(throws: AccessDenied.self) { _ = try await world.clinic.callTicket(c.id, .by(nurse)) }
+            // The withdrawal took the guest out of the call in the same write.
+            #expect(try await world.stores.calls.seats(consultation: c.id).first { $0.role == "guest" }?.connected == false)
             // A declined invitation lets nobody in either, and a new one can follow.
             let again = try await world.clinic.inviteToCall(c.id, clinician: nurse.account!, .by(clinic.gp))
             #expect(try await world.clinic.answerInvitation(c.id, invitation: again.invitation.id, consent: false, .by(alice)) == .declined)

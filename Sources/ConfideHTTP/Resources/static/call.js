@@ -1,16 +1,23 @@
 // The video/audio call page (docs/design/calls.md is the contract). The server renders
-// <main id="call-page" data-…><div id="call-root"></div></main>; this module builds the whole
+// <section id="call-page" data-…><div id="call-root"></div></section>; this module builds the whole
 // call UI inside #call-root: join information, the patient's location, local media and device
 // choice, WebRTC with "perfect negotiation" over the call's WebSocket, reconnection with the
-// resume token, chat, and the end of the call.
+// resume token, chat, a second clinician (invitation, the patient's consent, withdrawal), and the
+// end of the call.
 //
-// Negotiation is deterministic: the clinician (impolite) makes the first offer of every peer
-// connection; the patient (polite) answers it and only offers for later changes (mode switch,
-// ICE restart). Collisions are resolved by the MDN perfect-negotiation pattern.
+// A call has at most three participants: the patient, the consultation's clinician and one
+// invited clinician (role `guest`). Every pair has its own peer connection (a mesh). Negotiation
+// is deterministic per pair: in the order patient < guest < clinician the higher role is
+// impolite and makes the first offer of every peer connection; the lower (polite) role answers
+// it and only offers for later changes (mode switch, ICE restart). Collisions are resolved by the
+// MDN perfect-negotiation pattern. Offers, answers and candidates always carry `to`; incoming
+// ones are routed by `from`.
 import { localiseTimes } from "./local-time.js";
 
 const NO_RETRY_CODES = new Set([1000, 4000, 4400, 4403, 4409, 4410, 4425, 4429]);
-const ROLE_NAME = { patient: "patient", clinician: "clinician" };
+const ROLE_RANK = { patient: 0, guest: 1, clinician: 2 };
+const ROLE_NAME = { patient: "patient", clinician: "clinician", guest: "invited clinician" };
+const STAFF_ROLE = { gp: "GP", nurse: "nurse", pharmacist: "pharmacist", therapist: "therapist" };
 const STATE_TEXT = {
   connecting: "Connecting…",
   waiting: "Waiting for the other person to join…",
@@ -76,6 +83,16 @@ function formatInstant(iso) {
   return Number.isNaN(d.getTime()) ? "" : timeFormat.format(d);
 }
 
+// "a", "a and b", "a, b and c"
+function listText(items) {
+  if (items.length <= 1) return items.join("");
+  return items.slice(0, -1).join(", ") + " and " + items[items.length - 1];
+}
+
+function isRole(role) {
+  return typeof role === "string" && Object.prototype.hasOwnProperty.call(ROLE_RANK, role);
+}
+
 async function readProblem(reply) {
   try {
     const body = await reply.json();
@@ -103,6 +120,28 @@ async function getJSON(url) {
   return reply.json();
 }
 
+// A cookie-authenticated JSON write (POST, DELETE): the page's CSRF token goes in a header.
+async function sendJSON(method, url, csrf, body) {
+  const reply = await fetch(url, {
+    method,
+    credentials: "same-origin",
+    cache: "no-store",
+    headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf || "" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!reply.ok) {
+    const error = new Error(await readProblem(reply));
+    error.status = reply.status;
+    throw error;
+  }
+  if (reply.status === 204) return null;
+  try {
+    return await reply.json();
+  } catch {
+    return null;
+  }
+}
+
 function closeMessage(code, info) {
   switch (code) {
     case 4000:
@@ -110,7 +149,7 @@ function closeMessage(code, info) {
     case 4400:
       return "The call was disconnected after a message the server could not accept. Reload the page to join again.";
     case 4403:
-      return "The invitation that let you into this call was withdrawn.";
+      return "The patient or clinician removed you from this call.";
     case 4409:
       return "You are already in this call in another window or on another device. Leave it there, then reload this page.";
     case 4410:
@@ -138,11 +177,12 @@ class Call {
     this.page = page;
     this.root = root;
     this.consultation = page.dataset.consultation;
-    this.role = page.dataset.role === "clinician" ? "clinician" : "patient";
-    this.peerRole = this.role === "patient" ? "clinician" : "patient";
-    this.polite = this.role === "patient";
+    this.setRole(isRole(page.dataset.role) ? page.dataset.role : "patient");
+    this.csrf = page.dataset.csrf || "";
+    this.practice = page.dataset.practice || "";
     this.infoUrl = page.dataset.infoUrl;
     this.chatUrl = page.dataset.chatUrl;
+    this.invitationsUrl = "/api/v1/consultations/" + encodeURIComponent(this.consultation) + "/call/invitations";
 
     this.info = null;
     this.state = "connecting";
@@ -150,41 +190,59 @@ class Call {
     this.muted = false;
     this.videoEnabled = true;
     this.localStream = new MediaStream();
-    this.remoteStream = new MediaStream();
+
+    // One entry per other participant (role -> peer): its peer connection, its negotiation
+    // state, its media state and its tile.
+    this.peers = new Map();
 
     this.ws = null;
-    this.pc = null;
     this.resumeToken = null;
     this.joinedOnce = false;
     this.finished = false;
     this.leaving = false; // we sent hangup/end: the close that follows is expected
-    this.peerPresent = false;
-    this.peerMedia = null;
     this.reconnectAttempt = 0;
     this.reconnectSince = 0;
     this.reconnectTimer = null;
     this.pingTimer = null;
     this.locationAddress = null;
     this.locationSent = false;
-    this.pendingCandidates = [];
-    this.maySendCandidates = false;
     this.incoming = Promise.resolve();
     this.seenChat = new Set();
 
-    // Perfect negotiation.
-    this.makingOffer = false;
-    this.ignoreOffer = false;
-    this.isSettingRemoteAnswerPending = false;
+    // A second clinician: the current invitation ({id, clinician_name, status}) and, for the
+    // consultation's clinician, the colleagues who may be invited.
+    this.invitation = null;
+    this.colleagues = [];
+    this.inviteBusy = false;
 
     const self = this;
     window.confideCall = {
-      get pc() { return self.pc; },
+      // The main peer connection: the patient's with the clinician, the clinician's with the patient.
+      get pc() { return self.mainPeer() ? self.mainPeer().pc : null; },
+      // Every peer connection by the other participant's role.
+      get pcs() {
+        const out = {};
+        for (const [role, peer] of self.peers) if (peer.pc) out[role] = peer.pc;
+        return out;
+      },
+      get role() { return self.role; },
       get state() { return self.state; },
       get mode() { return self.mode; },
       get ws() { return self.ws; },
       get muted() { return self.muted; },
-      get peerMedia() { return self.peerMedia; },
+      get peerMedia() { return self.mainPeer() ? self.mainPeer().media : null; },
+      get invitation() { return self.invitation ? { ...self.invitation } : null; },
     };
+  }
+
+  setRole(role) {
+    this.role = role;
+    // The peer whose tile is the main one (#remote-video, #remote-mode, #remote-muted).
+    this.mainRole = role === "clinician" ? "patient" : "clinician";
+  }
+
+  mainPeer() {
+    return this.peers.get(this.mainRole) || null;
   }
 
   // ------------------------------------------------------------------ start
@@ -199,15 +257,12 @@ class Call {
       return;
     }
     const info = this.info;
-    if (info.role === "patient" || info.role === "clinician") {
-      this.role = info.role;
-      this.peerRole = this.role === "patient" ? "clinician" : "patient";
-      this.polite = this.role === "patient";
-    } else {
-      this.setState("error", "This page runs calls between the patient and their clinician only; joining as an invited clinician is not available here yet.");
+    if (!isRole(info.role)) {
+      this.setState("error", "This call cannot be joined from this page.");
       this.showLinkBack();
       return;
     }
+    this.setRole(info.role);
     if (!info.joinable) {
       const over = ["ended", "cancelled", "documented", "no-show"].includes(info.status);
       this.setState(over ? "ended" : "error", sentence(info.reason) || "This call cannot be joined now.");
@@ -248,10 +303,11 @@ class Call {
 
   showLinkBack() {
     if (this.root.querySelector("#call-back")) return;
-    this.root.append(
-      el("p", { class: "actions" },
-        el("a", { id: "call-back", href: this.consultationHref(), text: "Back to the consultation" }))
-    );
+    // An invited clinician has no access to the consultation itself.
+    const link = this.role === "guest"
+      ? el("a", { id: "call-back", href: "/clinic/day", text: "Back to your day" })
+      : el("a", { id: "call-back", href: this.consultationHref(), text: "Back to the consultation" });
+    this.root.append(el("p", { class: "actions" }, link));
   }
 
   // ------------------------------------------------------------------ the patient's location
@@ -297,35 +353,95 @@ class Call {
 
   // ------------------------------------------------------------------ the call UI
 
+  tileLabel(role) {
+    if (role === "patient") return "The patient";
+    if (role === "guest") return "Invited clinician";
+    return this.role === "patient" ? "Your clinician" : "The patient's clinician";
+  }
+
+  // One tile per other participant: a label, its media state and its video (with its sound).
+  // The main peer's tile keeps the ids #remote-video, #remote-mode and #remote-muted; the
+  // others are #remote-<role>-video, #remote-<role>-mode and #remote-<role>-muted.
+  buildTile(peer) {
+    const prefix = peer.main ? "remote" : `remote-${peer.role}`;
+    const label = this.tileLabel(peer.role);
+    const video = el("video", { id: prefix + "-video", autoplay: true, playsInline: true });
+    video.setAttribute("playsinline", "");
+    video.setAttribute("aria-label", `Video of ${label[0].toLowerCase() + label.slice(1)}`);
+    video.srcObject = peer.stream;
+    video.style.background = "#111";
+    video.style.borderRadius = "4px";
+    video.style.display = "block";
+    video.style.width = "100%";
+    video.style.maxHeight = "60vh";
+    peer.video = video;
+    peer.modeEl = el("span", { id: prefix + "-mode", class: "badge", text: "Not joined yet" });
+    peer.mutedEl = el("span", { id: prefix + "-muted", class: "badge", text: "Microphone muted" });
+    setShown(peer.mutedEl, false);
+    peer.tile = el("div", { id: prefix + "-tile", class: "remote-tile", dataset: { role: peer.role } },
+      el("p", {}, el("strong", { text: `${label}: ` }), peer.modeEl, " ", peer.mutedEl),
+      video);
+    // Side by side where there is room, one above the other on a phone.
+    peer.tile.style.flex = "1 1 16rem";
+    peer.tile.style.minWidth = "0";
+    setShown(peer.tile, peer.main);
+    // The main tile first, then the others in a fixed order.
+    const order = (p) => (p.main ? -1 : ROLE_RANK[p.role]);
+    const after = [...this.peers.values()].filter((p) => p !== peer && p.tile && p.tile.isConnected && order(p) > order(peer))
+      .sort((a, b) => order(a) - order(b))[0];
+    this.tilesEl.insertBefore(peer.tile, after ? after.tile : null);
+  }
+
+  // The entry for another participant, made on first use (null for an unknown role or our own).
+  peerFor(role) {
+    if (!isRole(role) || role === this.role) return null;
+    let peer = this.peers.get(role);
+    if (peer) return peer;
+    peer = {
+      role,
+      main: role === this.mainRole,
+      // The lower role of each pair is polite; the higher one makes the first offer.
+      polite: ROLE_RANK[this.role] < ROLE_RANK[role],
+      pc: null,
+      makingOffer: false,
+      ignoreOffer: false,
+      isSettingRemoteAnswerPending: false,
+      present: false,
+      media: null,
+      pendingCandidates: [],
+      maySendCandidates: false,
+      stream: new MediaStream(),
+    };
+    this.peers.set(role, peer);
+    if (this.tilesEl) this.buildTile(peer);
+    return peer;
+  }
+
   buildCallUI() {
-    const remoteVideo = el("video", { id: "remote-video", autoplay: true, playsInline: true });
-    remoteVideo.setAttribute("playsinline", "");
-    remoteVideo.setAttribute("aria-label", `The ${ROLE_NAME[this.peerRole]}'s video`);
-    remoteVideo.srcObject = this.remoteStream;
     const localVideo = el("video", { id: "local-video", autoplay: true, playsInline: true, muted: true });
     localVideo.setAttribute("playsinline", "");
     localVideo.setAttribute("muted", "");
     localVideo.setAttribute("aria-label", "Your own video");
     localVideo.muted = true;
     localVideo.srcObject = this.localStream;
-    for (const v of [remoteVideo, localVideo]) {
-      v.style.background = "#111";
-      v.style.borderRadius = "4px";
-      v.style.display = "block";
-    }
-    remoteVideo.style.width = "100%";
-    remoteVideo.style.maxHeight = "60vh";
+    localVideo.style.background = "#111";
+    localVideo.style.borderRadius = "4px";
+    localVideo.style.display = "block";
     localVideo.style.width = "180px";
     localVideo.style.maxWidth = "40%";
-    this.remoteVideo = remoteVideo;
     this.localVideo = localVideo;
 
-    this.remoteModeEl = el("span", { id: "remote-mode", class: "badge", text: "Not joined yet" });
-    this.remoteMutedEl = el("span", { id: "remote-muted", class: "badge", text: "Microphone muted" });
-    setShown(this.remoteMutedEl, false);
+    this.tilesEl = el("div", { id: "remote-tiles" });
+    this.tilesEl.style.display = "flex";
+    this.tilesEl.style.flexWrap = "wrap";
+    this.tilesEl.style.gap = "8px 16px";
+    this.peerFor(this.mainRole);
+
     this.playButton = button("play-remote", "Play sound and video", "secondary");
     setShown(this.playButton, false);
-    this.playButton.addEventListener("click", () => this.playRemote());
+    this.playButton.addEventListener("click", () => {
+      for (const peer of this.peers.values()) this.playRemote(peer);
+    });
 
     this.cameraSelect = el("select", { id: "camera" });
     this.micSelect = el("select", { id: "microphone" });
@@ -347,10 +463,10 @@ class Call {
       this.muteButton, this.videoButton, this.modeButton, this.hangupButton);
     if (this.role === "clinician") {
       this.endButton = button("end-consultation", "End consultation", "danger");
-      this.endConfirm = button("end-confirm", "Yes, end the consultation for both of you", "danger");
+      this.endConfirm = button("end-confirm", "Yes, end the consultation for everyone", "danger");
       this.endCancel = button("end-cancel", "Keep the call going", "secondary");
       const confirmRow = el("div", { class: "actions", id: "end-confirm-row", hidden: true },
-        el("span", { text: "End the consultation? The call closes for the patient too." }), this.endConfirm, this.endCancel);
+        el("span", { text: "End the consultation? The call closes for everyone in it." }), this.endConfirm, this.endCancel);
       this.endButton.addEventListener("click", () => {
         setShown(confirmRow, true);
         this.endConfirm.focus();
@@ -370,8 +486,7 @@ class Call {
       field("microphone", "Microphone", this.micSelect));
 
     const media = el("section", { id: "call-media", "aria-label": "Call" },
-      el("p", {}, el("strong", { text: `The ${ROLE_NAME[this.peerRole]}: ` }), this.remoteModeEl, " ", this.remoteMutedEl),
-      remoteVideo,
+      this.tilesEl,
       this.playButton,
       el("p", { class: "muted", text: "You:" }),
       localVideo,
@@ -386,9 +501,13 @@ class Call {
         el("h2", { id: "patient-location-title", text: "Patient's location (confirmed by the patient)" }),
         this.locationText);
       panels.unshift(this.locationPanel);
-    } else if (this.locationAddress) {
+    } else if (this.role === "patient" && this.locationAddress) {
       panels.unshift(el("p", { id: "own-location", class: "muted" }, "Your location for this call: ", el("strong", { text: this.locationAddress })));
+    } else if (this.role === "guest") {
+      panels.unshift(el("p", { id: "guest-note", class: "muted",
+        text: "You were invited into this call with the patient's consent. The patient or their clinician can remove you at any time." }));
     }
+    if (this.role === "patient") panels.unshift(this.buildInvitationPrompt());
 
     this.chatLog = el("ol", { id: "chat-log", "aria-live": "polite", "aria-label": "Chat messages" });
     this.chatLog.style.listStyle = "none";
@@ -408,6 +527,7 @@ class Call {
     const chat = el("section", { id: "call-chat", "aria-labelledby": "chat-title" },
       el("h2", { id: "chat-title", text: "Chat" }), this.chatEmpty, this.chatLog, this.chatForm);
     panels.push(chat);
+    if (this.role === "clinician") panels.push(this.buildInvitePanel());
 
     this.callEl = el("div", { id: "call-ui" }, ...panels);
     // Chat beside the call where there is room, below it on a phone.
@@ -447,6 +567,244 @@ class Call {
     this.chatSend.disabled = !on;
   }
 
+  // ------------------------------------------------------------------ a second clinician: the clinician
+
+  buildInvitePanel() {
+    this.inviteSelect = el("select", { id: "invite-clinician" });
+    this.inviteSelect.append(el("option", { value: "", text: "Loading your colleagues…" }));
+    this.inviteSelect.disabled = true;
+    this.inviteSend = button("invite-send", "Invite to the call");
+    this.inviteSend.disabled = true;
+    this.inviteStatus = el("p", { id: "invite-status", role: "status", "aria-live": "polite" });
+    setShown(this.inviteStatus, false);
+    this.inviteWithdraw = button("invite-withdraw", "Withdraw the invitation", "secondary");
+    setShown(this.inviteWithdraw, false);
+    this.inviteError = el("p", { class: "field-error", id: "invite-error", role: "alert", hidden: true });
+    this.inviteSend.addEventListener("click", () => this.invite());
+    this.inviteWithdraw.addEventListener("click", () => this.withdrawInvitation());
+    this.invitePanel = el("section", { id: "invite-panel", "aria-labelledby": "invite-title" },
+      el("h2", { id: "invite-title", text: "Invite a colleague" }),
+      field("invite-clinician", "Colleague", this.inviteSelect,
+        "The patient is asked first. Your colleague can join only if the patient agrees, and sees and hears the call but not the patient's records."),
+      el("div", { class: "actions" }, this.inviteSend),
+      this.inviteStatus,
+      el("div", { class: "actions" }, this.inviteWithdraw),
+      this.inviteError);
+    return this.invitePanel;
+  }
+
+  async loadColleagues() {
+    try {
+      const [me, practice] = await Promise.all([
+        getJSON("/api/v1/me"),
+        getJSON("/api/v1/practices/" + encodeURIComponent(this.practice)),
+      ]);
+      this.colleagues = (practice.members || [])
+        .filter((m) => m && m.role === "clinician" && m.account_id && m.account_id !== me.account_id)
+        .sort((a, b) => String(a.name).localeCompare(String(b.name)));
+    } catch (e) {
+      this.colleagues = [];
+      this.inviteProblem(`Your colleagues could not be loaded: ${e.message}`);
+    }
+    const options = this.colleagues.map((m) => el("option", {
+      value: m.account_id,
+      text: m.staff_role ? `${m.name} (${STAFF_ROLE[m.staff_role] || m.staff_role})` : m.name,
+    }));
+    if (!options.length) options.push(el("option", { value: "", text: "No other clinician in this practice" }));
+    this.inviteSelect.replaceChildren(...options);
+    this.renderInvitation();
+  }
+
+  async loadInvitations() {
+    try {
+      const data = await getJSON(this.invitationsUrl);
+      const all = (data.invitations || []).filter((i) => i && typeof i.id === "string");
+      const open = all.filter((i) => i.status === "pending" || i.status === "accepted");
+      const current = open[open.length - 1] || (this.role === "clinician" ? all[all.length - 1] : null);
+      // A message that arrived meanwhile is newer than the list.
+      if (current && !this.invitation) this.setInvitation(current);
+    } catch (e) {
+      if (this.role === "clinician") this.inviteProblem(`Invitations could not be loaded: ${e.message}`);
+    }
+  }
+
+  inviteProblem(text) {
+    const target = this.role === "clinician" ? this.inviteError : this.invitationError;
+    if (!target) return;
+    target.textContent = text || "";
+    setShown(target, Boolean(text));
+  }
+
+  invitationOpen() {
+    return Boolean(this.invitation && (this.invitation.status === "pending" || this.invitation.status === "accepted"));
+  }
+
+  async invite() {
+    if (this.inviteBusy || this.invitationOpen() || this.finished) return;
+    const clinician = this.inviteSelect.value;
+    if (!clinician) {
+      this.inviteProblem("Choose a colleague to invite.");
+      return;
+    }
+    this.inviteBusy = true;
+    this.renderInvitation();
+    this.inviteProblem("");
+    try {
+      const made = await sendJSON("POST", this.invitationsUrl, this.csrf, { clinician_id: clinician });
+      // An answer may already have arrived over the call.
+      if (!this.invitation || this.invitation.id !== made.id) this.setInvitation(made);
+    } catch (e) {
+      this.inviteProblem(`The invitation was not sent: ${e.message}`);
+    } finally {
+      this.inviteBusy = false;
+      this.renderInvitation();
+    }
+  }
+
+  async withdrawInvitation() {
+    const inv = this.invitation;
+    if (!inv || this.inviteBusy || !this.invitationOpen()) return;
+    this.inviteBusy = true;
+    this.renderInvitation();
+    this.inviteProblem("");
+    try {
+      await sendJSON("DELETE", `${this.invitationsUrl}/${encodeURIComponent(inv.id)}`, this.csrf);
+      this.onInvitationWithdrawn({ id: inv.id });
+    } catch (e) {
+      this.inviteProblem(`The invitation was not withdrawn: ${e.message}`);
+    } finally {
+      this.inviteBusy = false;
+      this.renderInvitation();
+    }
+  }
+
+  // ------------------------------------------------------------------ a second clinician: the patient
+
+  buildInvitationPrompt() {
+    this.invitationText = el("p", { id: "invitation-text" });
+    this.invitationAccept = button("invitation-accept", "Yes, they may join");
+    this.invitationDecline = button("invitation-decline", "No, keep the call between us", "secondary");
+    this.invitationWithdrawButton = button("invitation-withdraw", "Remove them from the call", "danger");
+    this.invitationError = el("p", { class: "field-error", id: "invitation-error", role: "alert", hidden: true });
+    this.invitationButtons = el("div", { class: "actions" }, this.invitationAccept, this.invitationDecline);
+    this.invitationAccept.addEventListener("click", () => this.answerInvitation(true));
+    this.invitationDecline.addEventListener("click", () => this.answerInvitation(false));
+    this.invitationWithdrawButton.addEventListener("click", () => this.withdrawInvitation());
+    this.invitationPrompt = el("section", { id: "invitation-prompt", class: "notice", "aria-labelledby": "invitation-title" },
+      el("h2", { id: "invitation-title", text: "Another clinician for this call" }),
+      this.invitationText,
+      this.invitationButtons,
+      el("div", { class: "actions" }, this.invitationWithdrawButton),
+      this.invitationError);
+    setShown(this.invitationPrompt, false);
+    return this.invitationPrompt;
+  }
+
+  async answerInvitation(consent) {
+    const inv = this.invitation;
+    if (!inv || inv.status !== "pending" || this.inviteBusy) return;
+    this.inviteBusy = true;
+    this.renderInvitation();
+    this.inviteProblem("");
+    try {
+      const answer = await sendJSON("POST", `${this.invitationsUrl}/${encodeURIComponent(inv.id)}/answer`, this.csrf, { consent });
+      if (this.invitation && this.invitation.id === inv.id && this.invitation.status === "pending") {
+        this.invitation.status = (answer && answer.status) || (consent ? "accepted" : "declined");
+      }
+    } catch (e) {
+      this.inviteProblem(`Your answer was not saved: ${e.message}`);
+    } finally {
+      this.inviteBusy = false;
+      this.renderInvitation();
+    }
+  }
+
+  // ------------------------------------------------------------------ a second clinician: both
+
+  setInvitation(inv) {
+    this.invitation = {
+      id: inv.id,
+      clinician_name: typeof inv.clinician_name === "string" && inv.clinician_name ? inv.clinician_name : "another clinician",
+      status: inv.status || "pending",
+    };
+    this.renderInvitation();
+  }
+
+  onInvitation(msg) {
+    if (this.role !== "patient" || typeof msg.id !== "string") return;
+    if (this.invitation && this.invitation.id === msg.id) return;
+    this.setInvitation({ id: msg.id, clinician_name: msg.clinician_name, status: "pending" });
+    if (this.invitationAccept) this.invitationAccept.focus();
+  }
+
+  onInvitationAnswer(msg) {
+    if (typeof msg.id !== "string" || typeof msg.status !== "string") return;
+    if (this.invitation && this.invitation.id === msg.id) {
+      this.invitation.status = msg.status;
+      this.renderInvitation();
+    } else {
+      // Not the one this page knows of (sent from another window): read the list.
+      this.invitation = null;
+      this.loadInvitations();
+    }
+  }
+
+  onInvitationWithdrawn(msg) {
+    if (this.role === "guest") return; // the server closes this connection with 4403 if it was ours
+    if (this.invitation && (!msg.id || this.invitation.id === msg.id)) {
+      this.invitation.status = "withdrawn";
+      this.renderInvitation();
+    }
+    // The invited clinician is no longer in the call.
+    this.removePeer("guest");
+  }
+
+  renderInvitation() {
+    const inv = this.invitation;
+    const name = inv ? inv.clinician_name : "";
+    if (this.role === "clinician" && this.inviteStatus) {
+      const open = this.invitationOpen();
+      const text = !inv ? ""
+        : inv.status === "pending" ? `Waiting for the patient to agree to ${name} joining the call.`
+        : inv.status === "accepted" ? `Accepted: the patient agreed, ${name} can join the call.`
+        : inv.status === "declined" ? `Declined: the patient did not agree to ${name} joining the call.`
+        : inv.status === "withdrawn" ? `Withdrawn: ${name} is no longer invited to the call.`
+        : `Invitation for ${name}: ${inv.status}.`;
+      this.inviteStatus.textContent = text;
+      if (inv) this.inviteStatus.dataset.status = inv.status;
+      else delete this.inviteStatus.dataset.status;
+      setShown(this.inviteStatus, Boolean(text));
+      setShown(this.inviteWithdraw, open);
+      this.inviteWithdraw.disabled = this.inviteBusy || this.finished;
+      this.inviteWithdraw.textContent = inv && inv.status === "accepted" ? `Remove ${name} from the call` : "Withdraw the invitation";
+      const cannot = open || this.inviteBusy || this.finished || !this.colleagues.length;
+      this.inviteSend.disabled = cannot;
+      this.inviteSelect.disabled = cannot;
+    }
+    if (this.role === "patient" && this.invitationPrompt) {
+      if (!inv) {
+        setShown(this.invitationPrompt, false);
+        return;
+      }
+      this.invitationPrompt.dataset.status = inv.status;
+      const text = inv.status === "pending"
+        ? `Your clinician would like ${name} to join this call. They will see and hear you, but not your records.`
+        : inv.status === "accepted"
+          ? `You agreed that ${name} may join this call. They will see and hear you, but not your records.`
+          : inv.status === "declined"
+            ? `You did not agree: ${name} will not join this call.`
+            : `${name} is no longer invited to this call.`;
+      this.invitationText.textContent = text;
+      setShown(this.invitationButtons, inv.status === "pending");
+      this.invitationWithdrawButton.textContent = `Remove ${name} from the call`;
+      setShown(this.invitationWithdrawButton, inv.status === "accepted");
+      for (const b of [this.invitationAccept, this.invitationDecline, this.invitationWithdrawButton]) {
+        b.disabled = this.inviteBusy || this.finished;
+      }
+      setShown(this.invitationPrompt, true);
+    }
+  }
+
   // ------------------------------------------------------------------ local media
 
   constraints(kind) {
@@ -464,7 +822,7 @@ class Call {
 
   async startLocalMedia() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      this.notice("This browser cannot use a camera or microphone here. You can still see and hear the other person.");
+      this.notice("This browser cannot use a camera or microphone here. You can still see and hear the others.");
       return;
     }
     const wantVideo = this.mode === "video";
@@ -485,7 +843,7 @@ class Call {
         this.notice(
           e && e.name === "NotAllowedError"
             ? "Camera and microphone access was refused. Allow it in the browser's site settings and reload to be seen and heard."
-            : "No camera or microphone could be used. You can still see and hear the other person."
+            : "No camera or microphone could be used. You can still see and hear the others."
         );
       }
     }
@@ -514,6 +872,10 @@ class Call {
     this.updateControls();
   }
 
+  peerConnections() {
+    return [...this.peers.values()].filter((p) => p.pc).map((p) => p.pc);
+  }
+
   async switchDevice(kind) {
     const old = kind === "audio" ? this.localStream.getAudioTracks()[0] : this.localStream.getVideoTracks()[0];
     if (kind === "video" && this.mode !== "video") return;
@@ -525,9 +887,10 @@ class Call {
       return;
     }
     track.enabled = kind === "audio" ? !this.muted : this.videoEnabled;
-    const sender = this.senderFor(kind, old);
+    const pcs = this.peerConnections();
+    const senders = pcs.map((pc) => this.senderFor(pc, kind, old));
     try {
-      if (sender) await sender.replaceTrack(track);
+      await Promise.all(senders.map((s) => (s ? s.replaceTrack(track) : null)));
     } catch {
       track.stop();
       this.notice(`That ${kind === "audio" ? "microphone" : "camera"} could not be used.`);
@@ -538,18 +901,21 @@ class Call {
       old.stop();
     }
     this.localStream.addTrack(track);
-    if (!sender && this.pc) this.addLocalTrack(track);
+    pcs.forEach((pc, i) => {
+      if (!senders[i]) pc.addTrack(track, this.localStream);
+    });
     this.notice("");
     this.updateControls();
   }
 
-  senderFor(kind, track) {
-    if (!this.pc) return null;
-    return this.pc.getSenders().find((s) => (track && s.track === track) || (s.track && s.track.kind === kind)) || null;
+  senderFor(pc, kind, track) {
+    if (!pc) return null;
+    return pc.getSenders().find((s) => (track && s.track === track) || (s.track && s.track.kind === kind)) || null;
   }
 
   toggleMute() {
     this.muted = !this.muted;
+    // The same track goes to every peer connection.
     for (const t of this.localStream.getAudioTracks()) t.enabled = !this.muted;
     this.updateControls();
     this.sendMedia();
@@ -561,14 +927,15 @@ class Call {
     this.updateControls();
   }
 
-  videoTransceiver() {
-    if (!this.pc) return null;
-    const all = this.pc.getTransceivers().filter((t) => !t.stopped && t.receiver.track && t.receiver.track.kind === "video");
+  videoTransceiver(pc) {
+    if (!pc) return null;
+    const all = pc.getTransceivers().filter((t) => !t.stopped && t.receiver.track && t.receiver.track.kind === "video");
     return all.find((t) => t.sender.track) || all.find((t) => t.mid !== null) || all[0] || null;
   }
 
-  // Audio only: no video either way (the camera is released and the video transceiver goes
-  // inactive); back to video: the camera is taken again and the transceiver sends and receives.
+  // Audio only: no video either way (the camera is released and the video transceiver of every
+  // peer connection goes inactive); back to video: the camera is taken again and the
+  // transceivers send and receive.
   async toggleMode() {
     this.modeButton.disabled = true;
     try {
@@ -578,10 +945,12 @@ class Call {
           this.localStream.removeTrack(t);
           t.stop();
         }
-        const tr = this.videoTransceiver();
-        if (tr) {
-          await tr.sender.replaceTrack(null);
-          tr.direction = "inactive";
+        for (const pc of this.peerConnections()) {
+          const tr = this.videoTransceiver(pc);
+          if (tr) {
+            await tr.sender.replaceTrack(null);
+            tr.direction = "inactive";
+          }
         }
       } else {
         this.mode = "video";
@@ -591,10 +960,10 @@ class Call {
           track.enabled = this.videoEnabled;
           this.localStream.addTrack(track);
         } catch {
-          this.notice("Your camera could not be used; you can still see the other person.");
+          this.notice("Your camera could not be used; you can still see the others.");
         }
-        if (this.pc) {
-          const tr = this.videoTransceiver();
+        for (const pc of this.peerConnections()) {
+          const tr = this.videoTransceiver(pc);
           if (tr) {
             if (track) {
               await tr.sender.replaceTrack(track);
@@ -602,7 +971,7 @@ class Call {
             }
             tr.direction = track ? "sendrecv" : "recvonly";
           } else if (track) {
-            this.addLocalTrack(track);
+            pc.addTrack(track, this.localStream);
           }
         }
         if (this.cameraSelect.options.length === 0) await this.listDevices();
@@ -624,6 +993,13 @@ class Call {
     await this.startLocalMedia();
     this.updateControls();
     this.loadChat();
+    if (this.role === "clinician") {
+      this.loadColleagues();
+      this.loadInvitations();
+    } else if (this.role === "patient") {
+      // An invitation may have been sent before this page was opened.
+      this.loadInvitations();
+    }
     this.connect();
   }
 
@@ -686,7 +1062,7 @@ class Call {
     if (NO_RETRY_CODES.has(code)) {
       const detail = this.lastError ? ` (${this.lastError})` : "";
       const text = closeMessage(code, this.info) + (code === 4425 || code === 4410 ? detail : "");
-      this.finish(code === 4410 || code === 4000 ? "ended" : "error", text, code === 4000);
+      this.finish(code === 4410 || code === 4000 || code === 4403 ? "ended" : "error", text, code === 4000);
       return;
     }
     this.scheduleReconnect();
@@ -718,10 +1094,10 @@ class Call {
           this.finish("ended", sentence(info.reason) || "This call can no longer be joined.");
           return;
         }
-        if (this.pc) this.applyIceConfig(this.pc);
+        for (const pc of this.peerConnections()) this.applyIceConfig(pc);
       } catch (e) {
         if (e.status === 401 || e.status === 403 || e.status === 404) {
-          this.finish("error", e.message);
+          this.finish("error", this.role === "guest" && e.status === 404 ? closeMessage(4403) : e.message);
           return;
         }
         // network still down: try again later
@@ -744,15 +1120,21 @@ class Call {
       case "peer-left":
         return this.onPeerLeft(msg);
       case "offer":
-      case "answer":
-        if (msg.from !== this.peerRole) return; // this page calls the patient-clinician pair only
-        return this.onDescription(msg.type, msg.sdp);
-      case "candidate":
-        if (msg.from !== this.peerRole) return;
-        return this.onCandidate(msg);
-      case "media":
-        if (msg.from !== this.peerRole) return;
-        return this.onPeerMedia(msg);
+      case "answer": {
+        const peer = this.peerFor(msg.from);
+        if (!peer) return;
+        return this.onDescription(peer, msg.type, msg.sdp);
+      }
+      case "candidate": {
+        const peer = this.peers.get(msg.from);
+        if (!peer) return;
+        return this.onCandidate(peer, msg);
+      }
+      case "media": {
+        const peer = this.peerFor(msg.from);
+        if (!peer) return;
+        return this.onPeerMedia(peer, msg);
+      }
       case "chat":
         return this.addChat(msg);
       case "location":
@@ -760,6 +1142,12 @@ class Call {
       case "status":
         this.consultationStatus = msg.status;
         return;
+      case "invitation":
+        return this.onInvitation(msg);
+      case "invitation-answer":
+        return this.onInvitationAnswer(msg);
+      case "invitation-withdrawn":
+        return this.onInvitationWithdrawn(msg);
       case "ended":
         this.leaving = "ended";
         this.finish("ended", this.role === "clinician"
@@ -779,6 +1167,17 @@ class Call {
     }
   }
 
+  // The others as words, the main peer first: "the clinician and the invited clinician".
+  namesOf(peers) {
+    const sorted = [...peers].sort((a, b) => (a.main ? -1 : ROLE_RANK[a.role]) - (b.main ? -1 : ROLE_RANK[b.role]));
+    return listText(sorted.map((p) => `the ${ROLE_NAME[p.role]}`));
+  }
+
+  // Whether a peer connection other than this peer's is connected (the call goes on with them).
+  otherConnected(peer) {
+    return [...this.peers.values()].some((p) => p !== peer && p.pc && p.pc.connectionState === "connected");
+  }
+
   onWelcome(msg) {
     const resumed = this.joinedOnce;
     this.joinedOnce = true;
@@ -796,71 +1195,120 @@ class Call {
     }
     if (this.role === "clinician" && typeof msg.location === "string" && msg.location) this.showLocation(msg.location);
     this.sendMedia();
-    if (resumed) this.loadChat(); // catch up on anything said while away
+    if (resumed) {
+      this.loadChat(); // catch up on anything said while away
+      if (this.role !== "guest") {
+        this.invitation = null;
+        this.loadInvitations();
+      }
+    }
 
-    const peer = (msg.peers || []).find((p) => p && p.role === this.peerRole);
-    this.peerPresent = Boolean(peer);
-    if (peer) this.onPeerMedia(peer);
-    if (!peer) {
-      this.updatePeerLabel();
-      this.setState("waiting", `Waiting for the ${ROLE_NAME[this.peerRole]} to join…`);
+    const here = new Map();
+    for (const p of msg.peers || []) {
+      if (p && isRole(p.role) && p.role !== this.role) here.set(p.role, p);
+    }
+    // Whoever is not in the room any more left while we were away.
+    for (const [role, peer] of this.peers) {
+      if (here.has(role)) continue;
+      peer.present = false;
+      this.closePeerConnection(peer);
+      peer.media = null;
+      this.updatePeerLabel(peer);
+      if (!peer.main) setShown(peer.tile, false);
+    }
+    if (!here.size) {
+      this.setState("waiting", `Waiting for the ${ROLE_NAME[this.mainRole]} to join…`);
       return;
     }
-    if (resumed && this.pc && this.pc.remoteDescription) {
-      // Our connection came back: the peer connection may still be alive; restart ICE.
-      this.maySendCandidates = false;
-      this.setState("reconnecting", "Reconnected to the server: restoring the call…");
-      this.restartIce();
-    } else {
-      this.resetPeerConnection();
-      this.setState("connecting", `Connecting to the ${ROLE_NAME[this.peerRole]}…`);
+    let restoring = false;
+    const joining = [];
+    for (const [role, state] of here) {
+      const peer = this.peerFor(role);
+      if (!peer) continue;
+      peer.present = true;
+      if (peer.tile) setShown(peer.tile, true);
+      this.onPeerMedia(peer, state);
+      if (resumed && peer.pc && peer.pc.remoteDescription) {
+        // Our connection came back: the peer connection may still be alive; restart ICE.
+        peer.maySendCandidates = false;
+        restoring = true;
+        this.restartIce(peer);
+      } else {
+        this.resetPeerConnection(peer);
+        joining.push(peer);
+      }
     }
+    if (restoring) this.setState("reconnecting", "Reconnected to the server: restoring the call…");
+    else this.setState("connecting", `Connecting to ${this.namesOf(joining)}…`);
   }
 
   onPeerJoined(msg) {
-    if (msg.role !== this.peerRole) return;
-    this.peerPresent = true;
-    if (msg.resumed && this.pc && this.pc.remoteDescription) {
+    const peer = this.peerFor(msg.role);
+    if (!peer) return;
+    peer.present = true;
+    if (peer.tile) setShown(peer.tile, true);
+    if (msg.resumed && peer.pc && peer.pc.remoteDescription) {
       // The peer came back on the same page: it restarts ICE itself.
-      this.setState("reconnecting", `The ${ROLE_NAME[this.peerRole]} is back: restoring the call…`);
+      if (!this.otherConnected(peer)) this.setState("reconnecting", `The ${ROLE_NAME[peer.role]} is back: restoring the call…`);
       return;
     }
-    this.resetPeerConnection();
-    this.setState("connecting", `The ${ROLE_NAME[this.peerRole]} joined: connecting…`);
+    this.resetPeerConnection(peer);
+    peer.media = null;
+    this.updatePeerLabel(peer);
+    if (!this.otherConnected(peer)) this.setState("connecting", `The ${ROLE_NAME[peer.role]} joined: connecting…`);
   }
 
   onPeerLeft(msg) {
-    if (msg.role !== this.peerRole) return;
-    this.peerPresent = false;
+    const peer = this.peers.get(msg.role);
+    if (!peer) return;
+    peer.present = false;
     if (msg.reason === "dropped") {
-      this.setState("waiting", `The ${ROLE_NAME[this.peerRole]}'s connection dropped: waiting for them to come back…`);
+      if (!this.otherConnected(peer)) {
+        this.setState("waiting", `The ${ROLE_NAME[peer.role]}'s connection dropped: waiting for them to come back…`);
+      }
       return;
     }
-    this.closePeerConnection();
-    this.peerMedia = null;
-    this.updatePeerLabel("Left the call");
-    this.setState("waiting", `The ${ROLE_NAME[this.peerRole]} left the call. Waiting for them to rejoin…`);
+    this.closePeerConnection(peer);
+    peer.media = null;
+    this.updatePeerLabel(peer, "Left the call");
+    if (!peer.main) setShown(peer.tile, false);
+    if (this.otherConnected(peer)) this.refreshConnected();
+    else this.setState("waiting", `The ${ROLE_NAME[peer.role]} left the call. Waiting for them to rejoin…`);
   }
 
-  onPeerMedia(msg) {
-    this.peerMedia = { mode: msg.mode, muted: Boolean(msg.muted) };
-    this.updatePeerLabel();
+  // The invited clinician is out of the call (invitation withdrawn): its connection and tile go.
+  removePeer(role) {
+    const peer = this.peers.get(role);
+    if (!peer) return;
+    peer.present = false;
+    this.closePeerConnection(peer);
+    peer.media = null;
+    this.updatePeerLabel(peer, "Left the call");
+    if (!peer.main && peer.tile) setShown(peer.tile, false);
+    if (this.otherConnected(peer)) this.refreshConnected();
   }
 
-  updatePeerLabel(override) {
-    if (!this.remoteModeEl) return;
-    const media = this.peerMedia;
+  onPeerMedia(peer, msg) {
+    if (msg.mode !== "video" && msg.mode !== "audio-only") return;
+    peer.media = { mode: msg.mode, muted: Boolean(msg.muted) };
+    if (peer.tile && peer.present) setShown(peer.tile, true);
+    this.updatePeerLabel(peer);
+  }
+
+  updatePeerLabel(peer, override) {
+    if (!peer.modeEl) return;
+    const media = peer.media;
     if (override || !media) {
-      this.remoteModeEl.textContent = override || (this.peerPresent ? "Joined" : "Not in the call");
-      delete this.remoteModeEl.dataset.mode;
-      setShown(this.remoteMutedEl, false);
+      peer.modeEl.textContent = override || (peer.present ? "Joined" : "Not in the call");
+      delete peer.modeEl.dataset.mode;
+      setShown(peer.mutedEl, false);
       return;
     }
-    this.remoteModeEl.dataset.mode = media.mode;
-    this.remoteModeEl.textContent = media.mode === "audio-only" ? "Audio only" : "Video";
-    setShown(this.remoteMutedEl, media.muted);
-    this.remoteVideo.style.visibility = media.mode === "audio-only" ? "hidden" : "visible";
-    this.remoteVideo.style.height = media.mode === "audio-only" ? "0" : "";
+    peer.modeEl.dataset.mode = media.mode;
+    peer.modeEl.textContent = media.mode === "audio-only" ? "Audio only" : "Video";
+    setShown(peer.mutedEl, media.muted);
+    peer.video.style.visibility = media.mode === "audio-only" ? "hidden" : "visible";
+    peer.video.style.height = media.mode === "audio-only" ? "0" : "";
   }
 
   showLocation(address, at) {
@@ -875,162 +1323,168 @@ class Call {
 
   // ------------------------------------------------------------------ WebRTC
 
+  iceConfig() {
+    return {
+      iceServers: this.info.ice_servers || [],
+      iceTransportPolicy: this.info.ice_transport_policy === "relay" ? "relay" : "all",
+    };
+  }
+
   applyIceConfig(pc) {
     try {
-      pc.setConfiguration({
-        iceServers: this.info.ice_servers || [],
-        iceTransportPolicy: this.info.ice_transport_policy === "relay" ? "relay" : "all",
-      });
+      pc.setConfiguration(this.iceConfig());
     } catch {
       // keep the configuration the connection has
     }
   }
 
-  closePeerConnection() {
-    const pc = this.pc;
-    this.pc = null;
-    this.pendingCandidates = [];
-    this.maySendCandidates = false;
+  closePeerConnection(peer) {
+    const pc = peer.pc;
+    peer.pc = null;
+    peer.pendingCandidates = [];
+    peer.maySendCandidates = false;
+    peer.makingOffer = false;
+    peer.ignoreOffer = false;
+    peer.isSettingRemoteAnswerPending = false;
     if (pc) {
       pc.onnegotiationneeded = pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = pc.onsignalingstatechange = null;
       pc.close();
     }
-    for (const t of this.remoteStream.getTracks()) this.remoteStream.removeTrack(t);
+    for (const t of peer.stream.getTracks()) peer.stream.removeTrack(t);
   }
 
-  addLocalTrack(track) {
-    this.pc.addTrack(track, this.localStream);
-  }
-
-  resetPeerConnection() {
-    this.closePeerConnection();
-    this.makingOffer = false;
-    this.ignoreOffer = false;
-    this.isSettingRemoteAnswerPending = false;
-    const pc = new RTCPeerConnection({
-      iceServers: this.info.ice_servers || [],
-      iceTransportPolicy: this.info.ice_transport_policy === "relay" ? "relay" : "all",
-    });
-    this.pc = pc;
+  resetPeerConnection(peer) {
+    this.closePeerConnection(peer);
+    const pc = new RTCPeerConnection(this.iceConfig());
+    peer.pc = pc;
 
     pc.onicecandidate = ({ candidate }) => {
+      if (pc !== peer.pc) return;
       if (!candidate || !candidate.candidate) return; // end of candidates: nothing to tell
       const msg = {
         type: "candidate",
-        to: this.peerRole,
+        to: peer.role,
         candidate: candidate.candidate,
         sdpMid: candidate.sdpMid ?? null,
         sdpMLineIndex: candidate.sdpMLineIndex ?? null,
       };
-      if (this.maySendCandidates) this.send(msg);
-      else this.pendingCandidates.push(msg);
+      if (peer.maySendCandidates) this.send(msg);
+      else peer.pendingCandidates.push(msg);
     };
     pc.ontrack = ({ track }) => {
-      if (!this.remoteStream.getTracks().includes(track)) this.remoteStream.addTrack(track);
-      track.addEventListener("ended", () => this.remoteStream.removeTrack(track));
-      this.playRemote();
+      if (pc !== peer.pc) return;
+      if (!peer.stream.getTracks().includes(track)) peer.stream.addTrack(track);
+      track.addEventListener("ended", () => peer.stream.removeTrack(track));
+      this.playRemote(peer);
     };
     pc.onsignalingstatechange = () => {
-      if (pc === this.pc && pc.signalingState === "stable") this.refreshConnected();
+      if (pc === peer.pc && pc.signalingState === "stable") this.refreshConnected();
     };
     pc.onconnectionstatechange = () => {
-      if (pc !== this.pc || this.finished) return;
+      if (pc !== peer.pc || this.finished) return;
       switch (pc.connectionState) {
         case "connected":
           this.refreshConnected();
           break;
         case "disconnected":
-          this.setState("reconnecting", "The connection is unstable: reconnecting…");
+          if (this.otherConnected(peer)) this.refreshConnected();
+          else this.setState("reconnecting", "The connection is unstable: reconnecting…");
           break;
         case "failed":
-          this.setState("reconnecting", "The connection failed: trying again…");
-          this.restartIce();
+          if (this.otherConnected(peer)) this.refreshConnected();
+          else this.setState("reconnecting", "The connection failed: trying again…");
+          this.restartIce(peer);
           break;
         default:
           break;
       }
     };
     pc.onnegotiationneeded = async () => {
-      if (pc !== this.pc) return;
-      // The clinician makes every first offer; the patient offers only for later changes.
-      if (this.polite && !pc.remoteDescription) return;
-      if (!this.peerPresent) return;
+      if (pc !== peer.pc) return;
+      // The impolite side makes every first offer; the polite one offers only for later changes.
+      if (peer.polite && !pc.remoteDescription) return;
+      if (!peer.present) return;
       try {
-        this.makingOffer = true;
+        peer.makingOffer = true;
         await pc.setLocalDescription();
-        if (pc !== this.pc) return;
+        if (pc !== peer.pc) return;
         if (pc.localDescription && pc.localDescription.type === "offer") {
-          this.send({ type: "offer", sdp: pc.localDescription.sdp, to: this.peerRole });
-          this.allowCandidates();
+          this.send({ type: "offer", sdp: pc.localDescription.sdp, to: peer.role });
+          this.allowCandidates(peer);
         }
       } catch (e) {
         this.notice(`Could not start the call's media: ${e.message || e}`);
       } finally {
-        this.makingOffer = false;
+        peer.makingOffer = false;
       }
     };
 
     const audio = this.localStream.getAudioTracks()[0];
     const video = this.localStream.getVideoTracks()[0];
-    if (audio) this.addLocalTrack(audio);
-    else if (!this.polite) pc.addTransceiver("audio", { direction: "recvonly" });
-    if (this.mode === "video" && video) this.addLocalTrack(video);
-    else if (!this.polite) pc.addTransceiver("video", { direction: this.mode === "video" ? "recvonly" : "inactive" });
+    if (audio) pc.addTrack(audio, this.localStream);
+    else if (!peer.polite) pc.addTransceiver("audio", { direction: "recvonly" });
+    if (this.mode === "video" && video) pc.addTrack(video, this.localStream);
+    else if (!peer.polite) pc.addTransceiver("video", { direction: this.mode === "video" ? "recvonly" : "inactive" });
   }
 
-  // "connected" once the peer connection is; an ICE restart that never interrupted the media
+  // "connected" once a peer connection is; an ICE restart that never interrupted the media
   // does not change connectionState, so this is also checked when a negotiation completes.
   refreshConnected() {
-    if (this.finished || !this.pc || this.pc.connectionState !== "connected") return;
-    if (this.state === "connected" && this.stateEl.textContent) return;
-    this.setState("connected", `Connected with the ${ROLE_NAME[this.peerRole]}`);
+    if (this.finished) return;
+    const connected = [...this.peers.values()].filter((p) => p.pc && p.pc.connectionState === "connected");
+    if (!connected.length) return;
+    const text = `Connected with ${this.namesOf(connected)}`;
+    if (this.state === "connected" && this.stateEl.textContent === text) return;
+    this.setState("connected", text);
   }
 
-  allowCandidates() {
-    this.maySendCandidates = true;
-    const queued = this.pendingCandidates;
-    this.pendingCandidates = [];
+  allowCandidates(peer) {
+    peer.maySendCandidates = true;
+    const queued = peer.pendingCandidates;
+    peer.pendingCandidates = [];
     for (const c of queued) this.send(c);
   }
 
-  restartIce() {
-    if (!this.pc) return;
-    this.applyIceConfig(this.pc);
-    if (this.polite && !this.pc.remoteDescription) return;
-    this.pc.restartIce();
+  restartIce(peer) {
+    if (!peer.pc) return;
+    this.applyIceConfig(peer.pc);
+    if (peer.polite && !peer.pc.remoteDescription) return;
+    peer.pc.restartIce();
   }
 
-  async onDescription(type, sdp) {
+  async onDescription(peer, type, sdp) {
     if (typeof sdp !== "string") return;
-    if (!this.pc) {
+    if (!peer.pc) {
       if (type !== "offer") return;
-      this.peerPresent = true;
-      this.resetPeerConnection();
+      peer.present = true;
+      if (peer.tile) setShown(peer.tile, true);
+      this.resetPeerConnection(peer);
     }
-    const pc = this.pc;
-    const readyForOffer = !this.makingOffer && (pc.signalingState === "stable" || this.isSettingRemoteAnswerPending);
+    const pc = peer.pc;
+    const readyForOffer = !peer.makingOffer && (pc.signalingState === "stable" || peer.isSettingRemoteAnswerPending);
     const offerCollision = type === "offer" && !readyForOffer;
-    this.ignoreOffer = !this.polite && offerCollision;
-    if (this.ignoreOffer) return;
+    peer.ignoreOffer = !peer.polite && offerCollision;
+    if (peer.ignoreOffer) return;
     if (type === "answer" && pc.signalingState !== "have-local-offer") return; // a stale answer
-    this.isSettingRemoteAnswerPending = type === "answer";
+    peer.isSettingRemoteAnswerPending = type === "answer";
     try {
       await pc.setRemoteDescription({ type, sdp });
     } finally {
-      this.isSettingRemoteAnswerPending = false;
+      peer.isSettingRemoteAnswerPending = false;
     }
+    if (pc !== peer.pc) return;
     if (type === "offer") {
-      await this.syncVideoDirectionForAnswer();
+      await this.syncVideoDirectionForAnswer(pc);
       await pc.setLocalDescription();
-      this.send({ type: "answer", sdp: pc.localDescription.sdp, to: this.peerRole });
-      this.allowCandidates();
+      if (pc !== peer.pc) return;
+      this.send({ type: "answer", sdp: pc.localDescription.sdp, to: peer.role });
+      this.allowCandidates(peer);
     }
   }
 
   // When answering, make the video transceiver match this side's mode (a transceiver the offer
   // created has no track yet; an audio-only side keeps video inactive).
-  async syncVideoDirectionForAnswer() {
-    const pc = this.pc;
+  async syncVideoDirectionForAnswer(pc) {
     const video = this.localStream.getVideoTracks()[0];
     for (const tr of pc.getTransceivers()) {
       if (tr.stopped || !tr.receiver.track || tr.receiver.track.kind !== "video") continue;
@@ -1053,8 +1507,8 @@ class Call {
     }
   }
 
-  async onCandidate(msg) {
-    if (!this.pc) return;
+  async onCandidate(peer, msg) {
+    if (!peer.pc) return;
     const init = {
       candidate: typeof msg.candidate === "string" ? msg.candidate : "",
       sdpMid: msg.sdpMid ?? null,
@@ -1062,16 +1516,17 @@ class Call {
     };
     if (!init.candidate) return; // end of candidates
     try {
-      await this.pc.addIceCandidate(init);
+      await peer.pc.addIceCandidate(init);
     } catch (e) {
-      if (!this.ignoreOffer && this.pc && this.pc.remoteDescription) {
-        this.notice(`A network route from the other side could not be used (${e.message || e}).`);
+      if (!peer.ignoreOffer && peer.pc && peer.pc.remoteDescription) {
+        this.notice(`A network route from the ${ROLE_NAME[peer.role]} could not be used (${e.message || e}).`);
       }
     }
   }
 
-  playRemote() {
-    const p = this.remoteVideo.play();
+  playRemote(peer) {
+    if (!peer.video) return;
+    const p = peer.video.play();
     if (p && typeof p.catch === "function") {
       p.then(() => {
         setShown(this.playButton, false);
@@ -1109,7 +1564,12 @@ class Call {
       li.dataset.text = m.text;
     }
     li.style.margin = "0 0 8px";
-    const who = el("strong", { text: mine ? "You" : m.from === "clinician" ? "Clinician" : m.from === "patient" ? "Patient" : String(m.from || "") });
+    const whoText = mine ? "You"
+      : m.from === "clinician" ? "Clinician"
+      : m.from === "patient" ? "Patient"
+      : m.from === "guest" ? "Invited clinician"
+      : String(m.from || "");
+    const who = el("strong", { text: whoText });
     const when = m.at ? el("time", { datetime: m.at, class: "muted", text: formatInstant(m.at) }) : null;
     const text = el("span", { class: "chat-text", text: m.text });
     text.style.whiteSpace = "pre-wrap";
@@ -1152,13 +1612,16 @@ class Call {
   hangup() {
     if (this.finished) return;
     this.leaving = "hangup";
+    const left = this.role === "guest"
+      ? "You have left the call."
+      : "You have left the call. The consultation has not been ended.";
     if (!this.send({ type: "hangup" })) {
-      this.finish("ended", "You have left the call. The consultation has not been ended.", true);
+      this.finish("ended", left, true);
       return;
     }
     this.setState("ended", "Leaving the call…");
     // The server closes with 1000; do not wait for ever.
-    setTimeout(() => this.finish("ended", "You have left the call. The consultation has not been ended.", true), 3000);
+    setTimeout(() => this.finish("ended", left, true), 3000);
   }
 
   endConsultation() {
@@ -1178,7 +1641,7 @@ class Call {
     this.finished = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.pingTimer);
-    this.closePeerConnection();
+    for (const peer of this.peers.values()) this.closePeerConnection(peer);
     for (const t of this.localStream.getTracks()) t.stop();
     const ws = this.ws;
     if (ws && ws.readyState <= WebSocket.OPEN) {
@@ -1193,9 +1656,11 @@ class Call {
     this.setChatEnabled(false);
     if (this.chatForm) setShown(this.chatForm, false);
     if (this.callEl) {
-      for (const b of this.callEl.querySelectorAll("#call-controls button, #end-confirm-row button, select")) b.disabled = true;
+      for (const b of this.callEl.querySelectorAll("button, select")) b.disabled = true;
       const media = this.callEl.querySelector("#call-media");
       if (media) setShown(media, false);
+      if (this.invitePanel) setShown(this.invitePanel, false);
+      if (this.invitationPrompt) setShown(this.invitationPrompt, false);
     }
     if (offerRejoin && state !== "error") {
       this.root.append(el("p", { class: "actions" }, el("a", { id: "call-rejoin", href: location.pathname, text: "Rejoin the call" })));
