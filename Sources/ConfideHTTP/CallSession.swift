@@ -286,7 +286,8 @@ final class CallSession: Sendable {
             }
             guard let message = ServerMessage.parse(signal.body) else { continue }
             let forward = state.withLock { $0.deliver(message) }
-            if forward { send(message) }
+            // The body is the message as its sender encoded it: forwarded as is.
+            if forward { outbox.yield(.text(signal.body)) }
             if case .invitationWithdrawn = message, role == .guest, (try? await clinic.callTicket(consultation, request)) == nil {
                 finish(.withdrawn, code: CloseCode.withdrawn.rawValue, reason: "invitation withdrawn")
                 return

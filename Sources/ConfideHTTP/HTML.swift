@@ -141,7 +141,8 @@ enum Layout {
         .actions{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:8px 0}.actions form{margin:0}
         button.secondary{background:#fff;color:#0b5563;border:2px solid #0b5563}button.danger{background:#8a1c1c}
         a.button{display:inline-block;padding:10px 18px;border-radius:4px;background:#0b5563;color:#fff;text-decoration:none}
-        #call-page video{width:100%;max-height:60vh;background:#111;border-radius:6px}
+        #call-page video{display:block;width:100%;max-height:60vh;background:#111;border-radius:6px}
+        #call-page video#local-video{width:180px;max-width:40%}
         #chat-log{list-style:none;padding:0;max-height:40vh;overflow-y:auto}
         .badge{display:inline-block;padding:1px 8px;border-radius:10px;background:#e6f2f4;font-weight:600;font-size:.9em}
         .muted{color:#555}.note-section{white-space:pre-wrap;background:#fff;border:1px solid #ddd;padding:8px;margin:0 0 12px}

@@ -164,12 +164,16 @@ public struct CallSignal: Sendable, Hashable, Codable {
     /// Only this connection should receive it (a takeover notice), or `nil` for everyone else.
     public var toConnection: String?
     public var body: String
+    /// The relay instance that published it (set by the relay; an instance delivers its own
+    /// signals locally at once and skips them when they come back through the database).
+    public var origin: String?
 
-    public init(consultation: String, fromConnection: String, toConnection: String? = nil, body: String) {
+    public init(consultation: String, fromConnection: String, toConnection: String? = nil, body: String, origin: String? = nil) {
         self.consultation = consultation
         self.fromConnection = fromConnection
         self.toConnection = toConnection
         self.body = body
+        self.origin = origin
     }
 }
 

@@ -7,7 +7,8 @@ import SQLKit
 
 /// Call signalling across instances: each signal is a `call_signals` row, announced by a NOTIFY
 /// that carries only consultation and row identifiers (an SDP can exceed NOTIFY's 8000-byte
-/// payload limit). Publishing is batched: what accumulates while one transaction commits goes in
+/// payload limit). Participants on the publishing instance get a signal at once; the others
+/// through the database. Publishing is batched: what accumulates while one transaction commits goes in
 /// the next (one multi-row insert, one NOTIFY). An instance with a participant of a consultation
 /// reads the rows of a batch of notifications in one query and hands them to its local
 /// subscribers in notification order. Rows are swept after two minutes.
@@ -22,6 +23,9 @@ public final class PostgresCallRelay: CallRelay {
     /// `consultation id` lines from notifications, in delivery order.
     let incoming = BatchQueue<String>()
     let workers: Task<Void, Never>
+    /// This relay's identity: its own signals are delivered locally at once, and skipped when
+    /// they come back through the database.
+    let instance = UUID().uuidString.lowercased()
 
     /// How long a relayed signal stays in the table.
     static let retention: TimeInterval = 120
@@ -35,6 +39,7 @@ public final class PostgresCallRelay: CallRelay {
         let incoming = self.incoming
         let outgoing = self.outgoing
         let local = self.local
+        let instance = self.instance
         self.listener = try PostgresListener(
             url: url, channel: channel, logger: logger,
             receive: { payload in
@@ -49,7 +54,7 @@ public final class PostgresCallRelay: CallRelay {
                 }
                 group.addTask {
                     await incoming.work(maxBatch: 500) { lines in
-                        await Self.read(lines, backend: backend, local: local, logger: logger)
+                        await Self.read(lines, backend: backend, local: local, instance: instance, logger: logger)
                     }
                 }
             }
@@ -58,8 +63,14 @@ public final class PostgresCallRelay: CallRelay {
 
     public func start() async { await listener.start() }
 
-    /// Queues the signal; it is written, in order, with the others queued meanwhile.
-    public func publish(_ signal: CallSignal) async throws { outgoing.push(signal) }
+    /// Delivers the signal to this instance's participants at once, and queues it for the others
+    /// (written, in order, with the signals queued meanwhile).
+    public func publish(_ signal: CallSignal) async throws {
+        var signal = signal
+        signal.origin = instance
+        local.deliver(signal)
+        outgoing.push(signal)
+    }
 
     static func write(_ signals: [CallSignal], backend: PostgresBackend, channel: String, logger: Logger) async {
         let now = Date()
@@ -72,20 +83,30 @@ public final class PostgresCallRelay: CallRelay {
                 SQLGroupExpression([SQLBind(row.id), SQLBind(row.signal.consultation), SQLBind(row.body!), SQLBind(now.epochMilliseconds)])
             })
         let payload = rows.map { "\($0.signal.consultation) \($0.id)" }.joined(separator: "\n")
+        let sweep = Int.random(in: 0..<50) == 0
         do {
             try await backend.transaction { db in
-                try await db.raw("INSERT INTO call_signals (id, consultation_id, body, created_at) VALUES \(values)").run()
-                // A cheap sweep with every batch: the table holds minutes of signalling at most.
-                let before = now.addingTimeInterval(-Self.retention).epochMilliseconds
-                try await db.raw("DELETE FROM call_signals WHERE created_at < \(bind: before)").run()
-                try await db.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run()
+                // Signalling is ephemeral (a lost signal is re-sent by the browsers' negotiation):
+                // no need to wait for the WAL flush.
+                try await db.raw("SET LOCAL synchronous_commit TO OFF").run()
+                try await db.raw(
+                    """
+                    WITH stored AS (INSERT INTO call_signals (id, consultation_id, body, created_at) VALUES \(values) RETURNING 1)
+                    SELECT pg_notify(\(bind: channel), \(bind: payload)) FROM (SELECT count(*) FROM stored) AS written
+                    """
+                ).run()
+                // Now and then, a sweep: the table holds minutes of signalling at most.
+                if sweep {
+                    let before = now.addingTimeInterval(-Self.retention).epochMilliseconds
+                    try await db.raw("DELETE FROM call_signals WHERE created_at < \(bind: before)").run()
+                }
             }
         } catch {
             logger.warning("call signals not relayed", metadata: ["count": "\(rows.count)"])
         }
     }
 
-    static func read(_ lines: [String], backend: PostgresBackend, local: LocalCallRelay, logger: Logger) async {
+    static func read(_ lines: [String], backend: PostgresBackend, local: LocalCallRelay, instance: String, logger: Logger) async {
         // Only the signals of calls with a participant on this instance.
         let wanted: [String] = lines.compactMap { line in
             guard let split = line.firstIndex(of: " "), local.hasSubscribers(String(line[..<split])) else { return nil }
@@ -98,7 +119,9 @@ public final class PostgresCallRelay: CallRelay {
                     .reduce(into: [String: String]()) { $0[try $1.decode(column: "id", as: String.self)] = try $1.decode(column: "body", as: String.self) }
             }
             for id in wanted {
-                if let body = bodies[id], let signal = try? JSONDecoder().decode(CallSignal.self, from: Data(body.utf8)) { local.deliver(signal) }
+                if let body = bodies[id], let signal = try? JSONDecoder().decode(CallSignal.self, from: Data(body.utf8)), signal.origin != instance {
+                    local.deliver(signal)
+                }
             }
         } catch {
             logger.warning("relayed signals not read", metadata: ["count": "\(wanted.count)"])

@@ -369,11 +369,6 @@ class Call {
     video.setAttribute("playsinline", "");
     video.setAttribute("aria-label", `Video of ${label[0].toLowerCase() + label.slice(1)}`);
     video.srcObject = peer.stream;
-    video.style.background = "#111";
-    video.style.borderRadius = "4px";
-    video.style.display = "block";
-    video.style.width = "100%";
-    video.style.maxHeight = "60vh";
     peer.video = video;
     peer.modeEl = el("span", { id: prefix + "-mode", class: "badge", text: "Not joined yet" });
     peer.mutedEl = el("span", { id: prefix + "-muted", class: "badge", text: "Microphone muted" });
@@ -424,11 +419,6 @@ class Call {
     localVideo.setAttribute("aria-label", "Your own video");
     localVideo.muted = true;
     localVideo.srcObject = this.localStream;
-    localVideo.style.background = "#111";
-    localVideo.style.borderRadius = "4px";
-    localVideo.style.display = "block";
-    localVideo.style.width = "180px";
-    localVideo.style.maxWidth = "40%";
     this.localVideo = localVideo;
 
     this.tilesEl = el("div", { id: "remote-tiles" });
