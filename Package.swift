@@ -82,6 +82,13 @@ let package = Package(
         ),
         // The call signalling protocol: message codec, rate limiter, per-connection state machine. Pure.
         .target(name: "ConfideSignalling", dependencies: ["ConfideCore"], swiftSettings: swiftSettings),
+        // Recording encryption at rest (issue 6 item 4): envelope keys, sealed chunks, opaque blob names,
+        // the filesystem blob store. Pure crypto plus files; no database, no HTTP.
+        .target(
+            name: "ConfideVault",
+            dependencies: ["ConfideCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ConfideStorePostgres",
             dependencies: [
@@ -201,6 +208,15 @@ let package = Package(
         .testTarget(
             name: "ConfideSignallingTests",
             dependencies: ["ConfideSignalling", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConfideVaultTests",
+            dependencies: [
+                "ConfideVault", "ConfideCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,161 @@
+public import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Blobs as files under `root`, at `ab/cd/<name>` (directories 0700, files 0600).
+///
+/// `put` writes a temporary file `.tmp-<random>` in the final directory, `fsync`s it, renames it over the
+/// final name and `fsync`s the directory; a crash leaves at worst a temporary file, which no read sees
+/// and ``removeTemporaryFiles()`` (run when the store opens) deletes. One process owns a root.
+///
+/// The calls block on file I/O; they are small (one chunk each).
+public struct FileBlobStore: BlobStore {
+    public let root: String
+    static let temporaryPrefix = ".tmp-"
+
+    /// Opens (creating if needed, mode 0700) the store at `root` and removes temporary files left by a crash.
+    public init(root: String) throws {
+        self.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
+        try makeDirectory(self.root)
+        try removeTemporaryFiles()
+    }
+
+    public func put(name: BlobName, data: Data) async throws {
+        try putSync(name: name, data: data)
+    }
+
+    public func get(name: BlobName) async throws -> Data {
+        let path = self.path(name)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { throw VaultError.notFound(name.hex) }
+            throw VaultError.io(operation: "open", path: path, errno: errno)
+        }
+        defer { close(fd) }
+        return Data(try readAll(fd, path: path))
+    }
+
+    public func delete(name: BlobName) async throws {
+        let path = self.path(name)
+        guard unlink(path) == 0 else {
+            if errno == ENOENT { return }
+            throw VaultError.io(operation: "unlink", path: path, errno: errno)
+        }
+        try syncDirectory(containing: path)
+    }
+
+    public func exists(name: BlobName) async throws -> Bool {
+        var info = stat()
+        return stat(path(name), &info) == 0
+    }
+
+    /// Every blob name in the store (temporary files excluded).
+    public func names() throws -> [BlobName] {
+        try files().compactMap { BlobName(hex: ($0 as NSString).lastPathComponent) }
+    }
+
+    /// Deletes the temporary files a crash during `put` may have left. Returns how many.
+    @discardableResult
+    public func removeTemporaryFiles() throws -> Int {
+        var removed = 0
+        for file in try files() where (file as NSString).lastPathComponent.hasPrefix(Self.temporaryPrefix) {
+            if unlink(file) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
+    func path(_ name: BlobName) -> String { "\(root)/\(name.relativePath)" }
+
+    func putSync(name: BlobName, data: Data, interruptBeforeRename: Bool = false) throws {
+        let final = path(name)
+        let directory = (final as NSString).deletingLastPathComponent
+        try makeDirectory(directory)
+        let temporary = "\(directory)/\(Self.temporaryPrefix)\(hex((0..<8).map { _ in UInt8.random(in: 0...255) }))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VaultError.io(operation: "create", path: temporary, errno: errno) }
+        do {
+            try writeAll(fd, [UInt8](data), path: temporary)
+            guard fsync(fd) == 0 else { throw VaultError.io(operation: "fsync", path: temporary, errno: errno) }
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        if interruptBeforeRename { return }  // Tests: a crash between the write and the rename.
+        guard rename(temporary, final) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw VaultError.io(operation: "rename", path: final, errno: code)
+        }
+        try syncDirectory(containing: final)
+    }
+
+    /// Creates `directory` and its missing parents (0700), syncing each parent that gained an entry.
+    func makeDirectory(_ directory: String) throws {
+        var info = stat()
+        if stat(directory, &info) == 0 { return }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != directory { try makeDirectory(parent) }
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+            throw VaultError.io(operation: "mkdir", path: directory, errno: errno)
+        }
+        try syncDirectory(containing: directory)
+    }
+
+    /// All regular files under the two shard levels.
+    func files() throws -> [String] {
+        let manager = FileManager.default
+        var out: [String] = []
+        for first in (try? manager.contentsOfDirectory(atPath: root)) ?? [] where first.utf8.count == 2 {
+            let level1 = "\(root)/\(first)"
+            for second in (try? manager.contentsOfDirectory(atPath: level1)) ?? [] where second.utf8.count == 2 {
+                let level2 = "\(level1)/\(second)"
+                for file in (try? manager.contentsOfDirectory(atPath: level2)) ?? [] { out.append("\(level2)/\(file)") }
+            }
+        }
+        return out
+    }
+}
+
+// MARK: - POSIX helpers
+
+func readAll(_ fd: Int32, path: String) throws -> [UInt8] {
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw VaultError.io(operation: "read", path: path, errno: errno)
+        }
+        if n == 0 { return out }
+        out += buffer[0..<n]
+    }
+}
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw VaultError.io(operation: "write", path: path, errno: errno)
+        }
+        offset += n
+    }
+}
+
+/// `fsync`s the directory holding `path`, so a created, renamed or removed entry is durable.
+func syncDirectory(containing path: String) throws {
+    var directory = (path as NSString).deletingLastPathComponent
+    if directory.isEmpty { directory = "." }
+    let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { throw VaultError.io(operation: "open", path: directory, errno: errno) }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw VaultError.io(operation: "fsync", path: directory, errno: errno) }
+}

@@ -1,0 +1,87 @@
+public import Foundation
+
+/// Where one chunk sits in a recording.
+public struct ChunkAddress: Sendable, Hashable {
+    public let segment: Int
+    public let index: Int
+    public init(segment: Int, index: Int) {
+        self.segment = segment
+        self.index = index
+    }
+}
+
+/// Envelope encryption of recordings over a ``BlobStore``.
+///
+/// The caller (the recordings service) stores each recording's ``WrappedKey`` in its database and records
+/// which chunks it acknowledged; the vault seals, names, stores, reads and removes them.
+public struct Vault: Sendable {
+    public let keys: KeyRing
+    public let store: any BlobStore
+
+    public init(keys: KeyRing, store: any BlobStore) {
+        self.keys = keys
+        self.store = store
+    }
+
+    /// A fresh data key for `recording`, wrapped under the current KEK. Store it; it is the only copy.
+    public func createRecordingKey(recording: String) throws -> WrappedKey {
+        try keys.wrap(RecordingKey(), recording: recording)
+    }
+
+    /// The opaque name of a chunk.
+    public func name(recording: String, segment: Int, index: Int) throws -> BlobName {
+        try BlobName(recording: recording, segment: segment, index: index, naming: keys.naming)
+    }
+
+    /// Seals `plaintext` and stores it durably; acknowledge the chunk only after this returns.
+    public func storeChunk(
+        recording: String, segment: Int, index: Int, final: Bool, plaintext: Data, wrapped: WrappedKey
+    ) async throws {
+        let key = try keys.unwrap(wrapped, recording: recording)
+        let sealed = try ChunkSealer.seal(
+            plaintext, recording: recording, segment: segment, index: index, final: final, key: key
+        )
+        try await store.put(name: name(recording: recording, segment: segment, index: index), data: sealed)
+    }
+
+    /// Reads and opens one chunk; `final` must be what it was stored with.
+    public func readChunk(
+        recording: String, segment: Int, index: Int, final: Bool, wrapped: WrappedKey
+    ) async throws -> Data {
+        let key = try keys.unwrap(wrapped, recording: recording)
+        let sealed = try await store.get(name: name(recording: recording, segment: segment, index: index))
+        return try ChunkSealer.open(sealed, recording: recording, segment: segment, index: index, final: final, key: key)
+    }
+
+    /// Reads a whole segment, chunk 0 onwards, through a ``SegmentReader``.
+    /// - Throws: ``VaultError/truncated(segment:chunks:)`` when a chunk is missing before the final one.
+    public func readSegment(recording: String, segment: Int, wrapped: WrappedKey) async throws -> [Data] {
+        let key = try keys.unwrap(wrapped, recording: recording)
+        var reader = SegmentReader(recording: recording, segment: segment, key: key)
+        var chunks: [Data] = []
+        while !reader.isComplete {
+            let name = try name(recording: recording, segment: segment, index: reader.nextIndex)
+            let sealed: Data
+            do {
+                sealed = try await store.get(name: name)
+            } catch VaultError.notFound {
+                try reader.finish()  // throws .truncated
+                break
+            }
+            chunks.append(try reader.next(sealed))
+        }
+        return chunks
+    }
+
+    /// Erasure: removes the blobs of `chunks`. Missing blobs are not an error, so erasure can be retried.
+    ///
+    /// The caller must then delete the recording's ``WrappedKey`` (crypto-shredding): without it no copy of
+    /// these blobs — a missed one, a backup, a disk's remanence — can be opened. Blob removal alone is not the
+    /// guarantee; destroying the data key is. The wrapped key is not needed here on purpose: erasure must work
+    /// even when its KEK has been retired.
+    public func erase(recording: String, chunks: [ChunkAddress]) async throws {
+        for chunk in chunks {
+            try await store.delete(name: name(recording: recording, segment: chunk.segment, index: chunk.index))
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Crypto
+import Foundation
+import PropertyBased
+import Testing
+
+@testable import ConfideVault
+
+@Suite("Blob names and the file store")
+struct BlobStoreTests {
+    @Test("names are opaque: deterministic, distinct, 64 hex digits, sharded, never containing the id", .tags(.property))
+    func names() async throws {
+        let naming = try NamingKey(SymmetricKey(size: .bits256))
+        let otherNaming = try NamingKey(SymmetricKey(size: .bits256))
+        await propertyCheck(
+            count: 300, input: recordingGen, Gen.int(in: 0...20), Gen.int(in: 0...20), recordingGen, Gen.int(in: 0...20),
+            Gen.int(in: 0...20)
+        ) { r1, s1, i1, r2, s2, i2 in
+            let a = try BlobName(recording: r1, segment: s1, index: i1, naming: naming)
+            let again = try BlobName(recording: r1, segment: s1, index: i1, naming: naming)
+            let b = try BlobName(recording: r2, segment: s2, index: i2, naming: naming)
+            #expect(a == again)
+            #expect((a == b) == (r1 == r2 && s1 == s2 && i1 == i2))
+            #expect(try BlobName(recording: r1, segment: s1, index: i1, naming: otherNaming) != a)
+            #expect(BlobName(hex: a.hex) == a)
+            #expect(a.relativePath == "\(a.hex.prefix(2))/\(a.hex.dropFirst(2).prefix(2))/\(a.hex)")
+            if r1.count > 2 { #expect(!a.relativePath.contains(r1)) }
+        }
+        #expect(BlobName(hex: "../../etc/passwd") == nil)
+        #expect(BlobName(hex: String(repeating: "A", count: 64)) == nil)
+    }
+
+    @Test("put, get, exists, delete; put replaces; delete is idempotent")
+    func basics() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try FileBlobStore(root: dir.path)
+        let name = try #require(BlobName(hex: String(repeating: "ab", count: 32)))
+        #expect(try await !store.exists(name: name))
+        await #expect(throws: VaultError.notFound(name.hex)) { try await store.get(name: name) }
+        try await store.put(name: name, data: Data("one".utf8))
+        #expect(try await store.exists(name: name))
+        #expect(try await store.get(name: name) == Data("one".utf8))
+        try await store.put(name: name, data: Data("two".utf8))
+        #expect(try await store.get(name: name) == Data("two".utf8))
+        #expect(FileManager.default.fileExists(atPath: "\(dir.path)/ab/ab/\(name.hex)"))
+        let mode = try #require(FileManager.default.attributesOfItem(atPath: "\(dir.path)/ab/ab/\(name.hex)")[.posixPermissions] as? Int)
+        #expect(mode == 0o600)
+        try await store.put(name: name, data: Data())
+        #expect(try await store.get(name: name) == Data())
+        #expect(try store.names() == [name])
+        try await store.delete(name: name)
+        try await store.delete(name: name)
+        #expect(try await !store.exists(name: name))
+        #expect(try store.names().isEmpty)
+    }
+
+    @Test("a put interrupted before its rename leaves nothing under the final name; the store ignores and cleans the leftover")
+    func crashSafety() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try FileBlobStore(root: dir.path)
+        let name = try #require(BlobName(hex: String(repeating: "c4", count: 32)))
+
+        // A crash between writing the temporary file and renaming it.
+        try store.putSync(name: name, data: Data(repeating: 7, count: 10_000), interruptBeforeRename: true)
+        #expect(try await !store.exists(name: name))
+        await #expect(throws: VaultError.notFound(name.hex)) { try await store.get(name: name) }
+        #expect(try store.names().isEmpty)
+        let leftovers = dir.allFiles().filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") }
+        #expect(leftovers.count == 1)
+
+        // An older complete blob survives an interrupted replacement intact.
+        try await store.put(name: name, data: Data("complete".utf8))
+        try store.putSync(name: name, data: Data("partial replacement".utf8), interruptBeforeRename: true)
+        #expect(try await store.get(name: name) == Data("complete".utf8))
+
+        // Reopening the store (the restart after the crash) removes the temporary files.
+        _ = try FileBlobStore(root: dir.path)
+        #expect(dir.allFiles().filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") }.isEmpty)
+        #expect(try await store.get(name: name) == Data("complete".utf8))
+        #expect(dir.allFiles().count == 1)
+    }
+
+    @Test("concurrent puts of many blobs all land complete")
+    func concurrentPuts() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try FileBlobStore(root: dir.path)
+        let naming = try NamingKey(SymmetricKey(size: .bits256))
+        let names = try (0..<64).map { try BlobName(recording: "r", segment: 0, index: $0, naming: naming) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, name) in names.enumerated() {
+                group.addTask { try await store.put(name: name, data: Data(repeating: UInt8(i), count: 1_000 + i)) }
+            }
+            try await group.waitForAll()
+        }
+        for (i, name) in names.enumerated() {
+            #expect(try await store.get(name: name) == Data(repeating: UInt8(i), count: 1_000 + i))
+        }
+        #expect(Set(try store.names()) == Set(names))
+    }
+}
