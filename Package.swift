@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Pure domain values: no I/O, no NIO, no Hummingbird, no database.
@@ -75,7 +76,7 @@ let package = Package(
         .target(
             name: "ConfideClinic",
             dependencies: [
-                "ConfideCore", "ConfidePolicy", "ConfideStore", .product(name: "Logging", package: "swift-log"),
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideVault", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -87,6 +88,19 @@ let package = Package(
         .target(
             name: "ConfideVault",
             dependencies: ["ConfideCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // An S3-compatible object store for the vault's blobs: AWS Signature V4 over async-http-client.
+        .target(
+            name: "ConfideObjectStore",
+            dependencies: [
+                "ConfideVault",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -147,9 +161,10 @@ let package = Package(
             name: "ConfideServer",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite", "ConfideStorePostgres",
-                "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic",
+                "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic", "ConfideVault",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
@@ -159,7 +174,7 @@ let package = Package(
             name: "ConfideTesting",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite",
-                "ConfideStorePostgres", "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic",
+                "ConfideStorePostgres", "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic", "ConfideVault",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -220,6 +235,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ConfideObjectStoreTests",
+            dependencies: [
+                "ConfideObjectStore", "ConfideVault",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ConfidePolicyTests",
             dependencies: ["ConfideCore", "ConfidePolicy", .product(name: "PropertyBased", package: "swift-property-based")],
             resources: [.copy("Fixtures")],
@@ -251,6 +275,7 @@ let package = Package(
             name: "ConfideClinicTests",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideClinic", "ConfideAccounts", "ConfideTesting", "ConfideAudit",
+                "ConfideVault", .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

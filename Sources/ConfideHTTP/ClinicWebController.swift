@@ -447,6 +447,7 @@ struct ClinicWebController {
             <dt>When</dt><dd>\(ClinicHTML.time(rec.start, view.zone)) (\(Int(rec.end.timeIntervalSince(rec.start) / 60)) minutes)</dd>
             """
         var sections = ""
+        var scripts: [String] = []
         switch c.auth.principal {
         case .patient:
             rows += "<dt>With</dt><dd>\(esc(view.clinicianName.display)) (\(esc(ClinicHTML.role(view.clinicianRole))))</dd>"
@@ -458,6 +459,10 @@ struct ClinicWebController {
             }
             if Self.started.contains(rec.status) {
                 sections += try await patientIssued(view, r)
+            }
+            if rec.status != .cancelled {
+                sections += Self.recordingsSection(rec.id)
+                scripts.append("/static/recordings.js")
             }
         case .clinician(let me, _):
             rows += "<dt>Patient</dt><dd>\(esc(view.patientName.display))</dd>"
@@ -473,6 +478,10 @@ struct ClinicWebController {
             } else {
                 sections += try await careTeamNotes(view, r)
                 sections += try await clinicalRecordSections(view, r, csrf: c.csrfToken, own: false, draft: nil)
+            }
+            if rec.status != .cancelled {
+                sections += Self.recordingsSection(rec.id)
+                scripts.append("/static/recordings.js")
             }
         case .practiceAdmin:
             sections += #"<p class="muted">The appointment book shows times and status only: never who the patient is or any clinical details.</p>"#
@@ -495,7 +504,16 @@ struct ClinicWebController {
             \(sections)
             \(back)
             """
-        return render(c, title: "Consultation", body: body, wide: true, status: status)
+        return render(c, title: "Consultation", body: body, scripts: scripts, wide: true, status: status)
+    }
+
+    /// The recordings of a consultation: /static/recordings.js lists and plays them.
+    static func recordingsSection(_ id: Consultation.ID) -> String {
+        """
+        <section id="recordings" data-consultation="\(id)" aria-labelledby="recordings-h"><h2 id="recordings-h">Recordings</h2>\
+        <p class="muted" id="recordings-loading">Loading the recordings of this consultation…</p>\
+        <noscript><p>Playing recordings needs JavaScript enabled in your browser.</p></noscript></section>
+        """
     }
 
     static let sectionNames: [(key: String, label: String)] = [

@@ -69,6 +69,8 @@ public struct ConfideHTTPDependencies: Sendable {
     public let events: any EventChannel
     /// Call signalling across instances.
     public let calls: any CallRelay
+    /// Recordings: consent, upload, playback, erasure (`nil`: the routes answer 503).
+    public let recordings: RecordingService?
     public let settings: HTTPSettings
     /// Throws when the database is unreachable (`/readyz`).
     public let readiness: @Sendable () async throws -> Void
@@ -83,9 +85,11 @@ public struct ConfideHTTPDependencies: Sendable {
         readiness: @escaping @Sendable () async throws -> Void,
         checkpoints: @escaping @Sendable () async throws -> CheckpointFeed,
         consistency: @escaping @Sendable (UInt64, UInt64) async throws -> [String]?,
-        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), calls: any CallRelay = LocalCallRelay()
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), calls: any CallRelay = LocalCallRelay(),
+        recordings: RecordingService? = nil
     ) {
         self.calls = calls
+        self.recordings = recordings
         self.consistency = consistency
         self.accounts = accounts
         self.clinic = clinic
@@ -115,6 +119,7 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
     WebController(accounts: deps.accounts, settings: deps.settings).register(on: router)
     ClinicWebController(clinic: deps.clinic, settings: deps.settings).register(on: router)
     CallController(accounts: deps.accounts, clinic: deps.clinic, relay: deps.calls, settings: deps.settings).register(on: router)
+    RecordingController(recordings: deps.recordings, relay: deps.calls, settings: deps.settings).register(on: router)
     return router
 }
 

@@ -24,4 +24,8 @@ public enum ResourceKind: String, Sendable, Hashable, Codable, CaseIterable {
     case careConsent = "care-consent"
     /// A document issued in a consultation: a referral, a fit note or a letter (clinical content).
     case document
+    /// A patient's answer to "may this consultation be recorded?" (patient data; a record of its own).
+    case recordingConsent = "recording-consent"
+    /// The platform-wide playback kill switch (not patient data).
+    case playbackSwitch = "playback-switch"
 }

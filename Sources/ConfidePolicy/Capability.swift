@@ -56,6 +56,21 @@ public enum CareConsentResource: PolicyResource {
     public static let kind = ResourceKind.careConsent
 }
 
+/// A recording of a consultation's call: metadata, segments and (sealed) media.
+public enum RecordingResource: PolicyResource {
+    public static let kind = ResourceKind.recording
+}
+
+/// A patient's consent (or refusal) to the recording of a consultation.
+public enum RecordingConsentResource: PolicyResource {
+    public static let kind = ResourceKind.recordingConsent
+}
+
+/// The platform-wide playback kill switch.
+public enum PlaybackSwitchResource: PolicyResource {
+    public static let kind = ResourceKind.playbackSwitch
+}
+
 /// Permission to perform one action on one resource, minted only by the policy engine after an
 /// allow decision. Store ports that touch patient data take a `Grant`, never a bare identifier.
 public struct Grant<Resource: PolicyResource>: Sendable {
@@ -121,6 +136,8 @@ public indirect enum RowPredicate: Sendable, Hashable {
     case callGuestIs(Account.ID)
     /// The row is signed.
     case signed
+    /// The playback kill switch is engaged (a platform-wide fact; adapters with no column for it admit nothing).
+    case playbackSuspended
     case and([RowPredicate])
     case or([RowPredicate])
     case not(RowPredicate)
@@ -137,6 +154,7 @@ public indirect enum RowPredicate: Sendable, Hashable {
         case .practiceAdministeredBy: return f.practiceAdmin
         case .practiceStaffedBy: return f.practiceMember
         case .callGuestIs: return f.callGuest
+        case .playbackSuspended: return f.playbackSuspended
         case .signed: return f.signed
         case .and(let ps):
             var unknown = false
@@ -267,6 +285,7 @@ extension PolicyEngine {
         case .resourceIsSigned: return .signed
         case .principalInvitedToCall: return account.map(RowPredicate.callGuestIs) ?? .constant(false)
         case .breakGlassInvoked: return .constant(r.invokesBreakGlass)
+        case .playbackSuspended: return .playbackSuspended
         case .all(let cs): return .and(cs.map { rowPredicate($0, r) })
         case .any(let cs): return .or(cs.map { rowPredicate($0, r) })
         case .not(let inner): return .not(rowPredicate(inner, r))

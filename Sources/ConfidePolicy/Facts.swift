@@ -60,6 +60,8 @@ public struct ResourceFacts: Sendable, Hashable {
     /// invited-to-call with consent: the principal is a clinician whom the consultation's
     /// clinician invited into its call and the patient accepted (not withdrawn).
     public var callGuest: Bool?
+    /// For recordings: the operator has engaged the playback kill switch (loaded for every playback).
+    public var playbackSuspended: Bool?
 
     public init(
         resourceID: String? = nil,
@@ -72,7 +74,8 @@ public struct ResourceFacts: Sendable, Hashable {
         careTeamConsent: Bool? = nil,
         practiceAdmin: Bool? = nil,
         practiceMember: Bool? = nil,
-        callGuest: Bool? = nil
+        callGuest: Bool? = nil,
+        playbackSuspended: Bool? = nil
     ) {
         self.resourceID = resourceID
         self.owningPatient = owningPatient
@@ -85,5 +88,6 @@ public struct ResourceFacts: Sendable, Hashable {
         self.practiceAdmin = practiceAdmin
         self.practiceMember = practiceMember
         self.callGuest = callGuest
+        self.playbackSuspended = playbackSuspended
     }
 }

@@ -79,6 +79,9 @@ public struct PolicyEngine: Sendable {
             return .success(guest)
         case .breakGlassInvoked:
             return .success(r.invokesBreakGlass)
+        case .playbackSuspended:
+            guard let suspended = f.playbackSuspended else { return .failure(Failure(text: "missing fact `playbackSuspended`")) }
+            return .success(suspended)
         case .all(let cs):
             // A false child makes the whole false whatever the others say (as SQL's AND does with
             // NULL), so the result never depends on the order of the children.

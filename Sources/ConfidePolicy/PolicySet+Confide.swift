@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-27.2",
+        version: "2026-11-28.1",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -42,6 +42,14 @@ extension PolicySet {
                 actions: [.create], resources: [.careConsent], when: .all([.ownerAssignedByServer, .principalIsOwningPatient]),
                 rationale: "a patient grants a care team access to their record"),
             Rule(
+                id: "patient.own-recordings.v1", effect: .permit, principals: [.patient],
+                actions: [.read, .list, .play], resources: [.recording], when: .principalIsOwningPatient,
+                rationale: "a patient sees and plays the recordings of their own consultations"),
+            Rule(
+                id: "patient.own-recording-consents.v1", effect: .permit, principals: [.patient],
+                actions: [.read, .list, .update], resources: [.recordingConsent], when: .principalIsOwningPatient,
+                rationale: "a patient sees, answers and withdraws the requests to record their consultations"),
+            Rule(
                 id: "anonymous.self-registration.v1", effect: .permit, principals: [.anonymous],
                 actions: [.create], resources: [.patientRecord], when: .ownerAssignedByServer,
                 rationale: "anyone may register as a patient; the server assigns the new record's identity"),
@@ -67,6 +75,18 @@ extension PolicySet {
                 id: "clinician.assigned-documents.v1", effect: .permit, principals: [.clinician],
                 actions: [.read, .list, .create], resources: [.document], when: .principalIsAssignedClinician,
                 rationale: "the consultation's clinician issues referrals, fit notes and letters in it"),
+            Rule(
+                id: "clinician.assigned-recordings.v1", effect: .permit, principals: [.clinician],
+                actions: [.create, .record, .update, .read, .list, .play], resources: [.recording], when: .principalIsAssignedClinician,
+                rationale: "the consultation's clinician records its call (only with the patient's consent, which the service checks), uploads it, stops it and plays it back"),
+            Rule(
+                id: "clinician.assigned-recording-consents.v1", effect: .permit, principals: [.clinician],
+                actions: [.create, .read, .list], resources: [.recordingConsent], when: .principalIsAssignedClinician,
+                rationale: "the consultation's clinician asks the patient for consent to record it and sees the answer (the server sets the patient from the consultation)"),
+            Rule(
+                id: "clinician.care-team-recordings.v1", effect: .permit, principals: [.clinician],
+                actions: [.read, .list, .play], resources: [.recording], when: .principalInConsentedCareTeam,
+                rationale: "members of a care team the patient has consented to may see and play the patient's recordings"),
             Rule(
                 id: "clinician.care-team.v1", effect: .permit, principals: [.clinician],
                 actions: [.read, .list], resources: [.patientRecord, .consultation, .note, .prescription, .document], when: .principalInConsentedCareTeam,
@@ -116,6 +136,18 @@ extension PolicySet {
                 actions: [.update], resources: [.consultation],
                 rationale: "the call-timeout job ends an in-progress consultation whose call everyone left long ago (the lifecycle lets the system only start, end or mark a no-show)"),
             Rule(
+                id: "system.recording-lifecycle.v1", effect: .permit, principals: [.system],
+                actions: [.list, .update, .delete], resources: [.recording],
+                rationale: "the recording jobs finalise uploads that stopped and erase recordings past their practice's retention period (never reading media)"),
+            Rule(
+                id: "operator.lawful-erasure.v1", effect: .permit, principals: [.admin],
+                actions: [.delete], resources: [.recording],
+                rationale: "a platform operator erases a recording on a lawful request, with a stated reason; erasure destroys its key and shows nothing of it"),
+            Rule(
+                id: "operator.playback-switch.v1", effect: .permit, principals: [.admin],
+                actions: [.read, .update], resources: [.playbackSwitch],
+                rationale: "platform operators can disable all playback at once in an incident, and enable it again"),
+            Rule(
                 id: "system.seed.v1", effect: .permit, principals: [.system],
                 actions: [.create], resources: [.patientRecord], when: .ownerAssignedByServer,
                 rationale: "the demo seeder and operator bootstrap create records on the visibly separate system path"),
@@ -132,12 +164,21 @@ extension PolicySet {
             Rule(
                 id: "admin.no-clinical-content.v1", effect: .forbid, principals: [.admin],
                 actions: Set(Action.allCases),
-                resources: [.patientRecord, .consultation, .recording, .note, .prescription, .document, .triageSession, .message, .careConsent],
+                resources: [.patientRecord, .consultation, .note, .prescription, .document, .triageSession, .message, .careConsent, .recordingConsent],
                 rationale: "platform operators run the service; they never see patient data, clinical content or media"),
+            Rule(
+                id: "admin.no-media.v1", effect: .forbid, principals: [.admin],
+                actions: Set(Action.allCases).subtracting([.delete]),
+                resources: [.recording],
+                rationale: "platform operators never list, read or play recordings; the only thing they may do to one is erase it on a lawful request"),
             Rule(
                 id: "practice-admin.no-clinical-content.v1", effect: .forbid, principals: [.practiceAdmin],
                 actions: Set(Action.allCases),
-                resources: [.patientRecord, .recording, .note, .prescription, .document, .triageSession, .message, .careConsent],
+                resources: [.patientRecord, .recording, .note, .prescription, .document, .triageSession, .message, .careConsent, .recordingConsent],
                 rationale: "practice admins see appointment metadata only, never clinical content or media"),
+            Rule(
+                id: "platform.playback-suspended.v1", effect: .forbid, principals: Set(PrincipalKind.allCases),
+                actions: [.play, .download], resources: [.recording], when: .playbackSuspended,
+                rationale: "while an operator has engaged the playback kill switch nobody plays or downloads any recording"),
         ])
 }

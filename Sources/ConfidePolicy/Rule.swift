@@ -39,10 +39,12 @@ public indirect enum Condition: Sendable, Hashable, Codable {
     case principalWorksAtPractice
     /// The document is signed by its author (needs `signed`).
     case resourceIsSigned
-    /// The request carries a break-glass reason.
     /// The principal is a clinician invited into the consultation's call, with the patient's consent.
     case principalInvitedToCall
+    /// The request carries a break-glass reason.
     case breakGlassInvoked
+    /// The operator has engaged the playback kill switch (needs `playbackSuspended`).
+    case playbackSuspended
     case all([Condition])
     case any([Condition])
     case not(Condition)

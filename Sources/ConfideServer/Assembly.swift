@@ -6,6 +6,7 @@ import ConfideAudit
 import ConfidePolicy
 public import ConfideHTTP
 public import Logging
+import Prometheus
 
 /// Wires the parts together: stores, the gate, the account service and the HTTP dependencies.
 public struct ConfideAssembly: Sendable {
@@ -14,6 +15,8 @@ public struct ConfideAssembly: Sendable {
     public let clinic: ClinicService
     public let events: any EventChannel
     public let http: ConfideHTTPDependencies
+    /// Recordings; `nil` when no vault keys are configured (outside demo mode).
+    public let recordings: RecordingService?
 
     /// The checkpoint signing key; `nil` for commands that do not publish checkpoints.
     public let auditKey: AuditSigningKey?
@@ -37,6 +40,22 @@ public struct ConfideAssembly: Sendable {
             stores: stores, gate: gate, clock: SystemWallClock(), events: events, configuration: clinicConfiguration, logger: logger,
             seal: { account, subject, body in try await accounts.sealedNotice(to: account, subject: subject, body: body) })
         let system = stores.system
+        let metrics = PrometheusCollectorRegistry()
+        let clinic = self.clinic
+        let recordings = try configuration.vault().map { vault in
+            RecordingService(
+                clinic: clinic, vault: vault, remuxer: configuration.remuxer(), configuration: configuration.recordings,
+                alert: { alert in
+                    logger.critical("recording invariant alert", metadata: ["recording": "\(alert.recording)", "check": "\(alert.what)"])
+                    metrics.makeCounter(
+                        descriptor: MetricNameDescriptor(
+                            namespace: "confide", metricName: "recording_alerts", unitName: "total",
+                            helpText: "Recording invariant checks that failed closed"),
+                        labels: [("check", alert.what)]
+                    ).increment()
+                })
+        }
+        self.recordings = recordings
         self.http = ConfideHTTPDependencies(
             accounts: accounts, clinic: clinic, events: events, settings: HTTPSettings(
                 maxBodyBytes: configuration.maxBodyBytes, secure: configuration.tls != nil || configuration.publicURL.hasPrefix("https://"),
@@ -47,6 +66,7 @@ public struct ConfideAssembly: Sendable {
                     origin: auditKey?.origin ?? "", verifierKey: auditKey?.signer.verifierKey ?? "",
                     notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
             },
-            consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) }, calls: calls)
+            consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) }, metrics: metrics,
+            calls: calls, recordings: recordings)
     }
 }

@@ -2,6 +2,7 @@ public import ConfideAccounts
 public import ConfideClinic
 import ConfideCore
 public import ConfideHTTP
+public import ConfideVault
 import Foundation
 
 /// Where the data lives.
@@ -35,6 +36,13 @@ public struct ServeFlags: Sendable {
     public var turnURLs: [String] = []
     public var turnSecretFile: String?
     public var iceTransportPolicy: String?
+    public var vaultKeyFile: String?
+    public var vaultPreviousKeyFiles: [String] = []
+    public var vaultNamingKeyFile: String?
+    public var mediaDir: String?
+    public var ffmpeg: String?
+    public var recordingUploadTimeoutSeconds: Int?
+    public var recordingRetention: [String] = []
 
     public init() {}
 }
@@ -67,6 +75,17 @@ public struct ServerConfiguration: Sendable {
     public var secretKey: String?
     /// The call join window, timeouts and ICE servers.
     public var calls = CallConfiguration()
+    /// The recording vault's key-encryption key file (current), older ones still unwrapping, and
+    /// the naming key file. Demo mode creates `<data-dir>/vault-kek.key` and `vault-naming.key`;
+    /// otherwise recordings are disabled until both are given.
+    public var vaultKeyFile: String?
+    public var vaultPreviousKeyFiles: [String] = []
+    public var vaultNamingKeyFile: String?
+    /// Where sealed recording chunks live (default `<data-dir>/media`).
+    public var mediaDir: String = ""
+    /// ffmpeg for making recordings seekable; `nil`: found on the usual paths, or none.
+    public var ffmpeg: String?
+    public var recordings = RecordingConfiguration()
 
     /// Resolves and validates the configuration.
     /// - Parameters:
@@ -208,6 +227,33 @@ public struct ServerConfiguration: Sendable {
                 publicURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL),
             smtpURL: smtpURL, mailFrom: mailFrom, auditKeyFile: auditKeyFile, trustedProxies: trustedProxies, secretKey: secret)
         configuration.calls = calls
+        configuration.vaultKeyFile = flags.vaultKeyFile ?? env("CONFIDE_VAULT_KEY_FILE")
+        configuration.vaultPreviousKeyFiles =
+            flags.vaultPreviousKeyFiles.isEmpty
+            ? (env("CONFIDE_VAULT_PREVIOUS_KEY_FILES")?.split(separator: ",").map(String.init) ?? []) : flags.vaultPreviousKeyFiles
+        configuration.vaultNamingKeyFile = flags.vaultNamingKeyFile ?? env("CONFIDE_VAULT_NAMING_KEY_FILE")
+        if (configuration.vaultKeyFile == nil) != (configuration.vaultNamingKeyFile == nil) {
+            throw ConfigurationError("`--vault-key-file` and `--vault-naming-key-file` go together (make each with `confide vault keygen --out FILE`)")
+        }
+        configuration.mediaDir = flags.mediaDir ?? env("CONFIDE_MEDIA_DIR") ?? (dataDir as NSString).appendingPathComponent("media")
+        configuration.ffmpeg = flags.ffmpeg ?? env("CONFIDE_FFMPEG")
+        if let ffmpeg = configuration.ffmpeg, !FileManager.default.isExecutableFile(atPath: ffmpeg) {
+            throw ConfigurationError("`--ffmpeg` must name an executable file")
+        }
+        configuration.recordings.uploadTimeoutSeconds = try int(
+            flags.recordingUploadTimeoutSeconds, "CONFIDE_RECORDING_UPLOAD_TIMEOUT_SECONDS", 300)
+        guard (5...86_400).contains(configuration.recordings.uploadTimeoutSeconds) else {
+            throw ConfigurationError("`--recording-upload-timeout-seconds` must be 5...86400")
+        }
+        let retention = flags.recordingRetention.isEmpty
+            ? (env("CONFIDE_RECORDING_RETENTION")?.split(separator: ",").map(String.init) ?? []) : flags.recordingRetention
+        for item in retention {
+            let parts = item.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let country = try? CountryCode(parts[0]), let days = Int(parts[1]), (1...36_500).contains(days) else {
+                throw ConfigurationError("`--recording-retention` takes COUNTRY=DAYS, e.g. GB=3650 (1...36500 days)")
+            }
+            configuration.recordings.retentionDays[country.value] = days
+        }
         return configuration
     }
 
@@ -218,6 +264,34 @@ public struct ServerConfiguration: Sendable {
         let path = (dataDir as NSString).appendingPathComponent("audit-signing.key")
         if FileManager.default.fileExists(atPath: path) { return try AuditSigningKey(file: path) }
         return try AuditSigningKey.generate(origin: "confide.localhost/demo", into: path)
+    }
+
+    /// The recording vault: its key ring from the configured key files, or (demo only) keys read or
+    /// created in the data directory, over the filesystem blob store; `nil` when no keys are
+    /// configured outside demo mode (recordings are then disabled).
+    public func vault() throws -> Vault? {
+        let ring: KeyRing
+        if let kekFile = vaultKeyFile, let namingFile = vaultNamingKeyFile {
+            ring = KeyRing(
+                current: try KeyEncryptionKey.load(path: kekFile), previous: try vaultPreviousKeyFiles.map { try KeyEncryptionKey.load(path: $0) },
+                naming: try NamingKey.load(path: namingFile))
+        } else if demo {
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            let kekPath = (dataDir as NSString).appendingPathComponent("vault-kek.key")
+            let namingPath = (dataDir as NSString).appendingPathComponent("vault-naming.key")
+            let kek = FileManager.default.fileExists(atPath: kekPath) ? try KeyEncryptionKey.load(path: kekPath) : try KeyEncryptionKey.generate(path: kekPath)
+            let naming = FileManager.default.fileExists(atPath: namingPath) ? try NamingKey.load(path: namingPath) : try NamingKey.generate(path: namingPath)
+            ring = KeyRing(current: kek, naming: naming)
+        } else {
+            return nil
+        }
+        return Vault(keys: ring, store: try FileBlobStore(root: mediaDir))
+    }
+
+    /// The remuxer that makes recordings seekable, if ffmpeg is available.
+    public func remuxer() -> FFmpegRemuxer? {
+        if let ffmpeg { return FFmpegRemuxer(executable: ffmpeg) }
+        return FFmpegRemuxer.find()
     }
 
     /// The master key: from the configuration, or (demo only) read or created in the data directory.

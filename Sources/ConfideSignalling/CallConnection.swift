@@ -246,7 +246,11 @@ public struct CallConnection: Sendable {
             return role == .patient
         case .invitationAnswer:
             return role == .clinician
-        case .welcome, .status, .ended, .error, .pong, .invitationWithdrawn:
+        case .recordingConsent:
+            // The patient answers; the clinician sees the answer. A guest is not party to it.
+            return role != .guest
+        case .welcome, .status, .ended, .error, .pong, .invitationWithdrawn, .recording:
+            // Everyone in the call is told when it is being recorded.
             return true
         }
     }

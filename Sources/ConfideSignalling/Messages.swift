@@ -39,6 +39,10 @@ public enum ServerMessage: Sendable, Hashable {
     case invitationAnswer(id: String, status: String)
     /// To everyone: an invitation was withdrawn.
     case invitationWithdrawn(id: String)
+    /// To everyone: a request to record changed (`status`: requested, granted, refused, withdrawn).
+    case recordingConsent(id: String, status: String)
+    /// To everyone: a recording started or stopped (`state`: recording, stopped), with its current segment.
+    case recording(id: String, state: String, segment: Int)
 
     /// The `type` member of each message.
     var type: String {
@@ -59,6 +63,8 @@ public enum ServerMessage: Sendable, Hashable {
         case .invitation: "invitation"
         case .invitationAnswer: "invitation-answer"
         case .invitationWithdrawn: "invitation-withdrawn"
+        case .recordingConsent: "recording-consent"
+        case .recording: "recording"
         }
     }
 
@@ -125,6 +131,13 @@ public enum ServerMessage: Sendable, Hashable {
             o["status"] = .string(status)
         case .invitationWithdrawn(let id):
             o["id"] = .string(id)
+        case .recordingConsent(let id, let status):
+            o["id"] = .string(id)
+            o["status"] = .string(status)
+        case .recording(let id, let state, let segment):
+            o["id"] = .string(id)
+            o["state"] = .string(state)
+            o["segment"] = .number(String(segment))
         case .ended, .pong:
             break
         }
@@ -230,6 +243,14 @@ public enum ServerMessage: Sendable, Hashable {
         case "invitation-withdrawn":
             guard let id = fields.string("id") else { return nil }
             message = .invitationWithdrawn(id: id)
+        case "recording-consent":
+            guard let id = fields.string("id"), let status = fields.string("status") else { return nil }
+            message = .recordingConsent(id: id, status: status)
+        case "recording":
+            guard let id = fields.string("id"), let state = fields.string("state"), let segment = fields.take("segment")?.integer else {
+                return nil
+            }
+            message = .recording(id: id, state: state, segment: segment)
         default: message = nil
         }
         // Every key must have been consumed: no unknown members.

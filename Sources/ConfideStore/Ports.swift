@@ -128,12 +128,15 @@ public struct ConfideStores: Sendable {
     public let clinic: any ClinicStore
     public let clinicFacts: any ClinicFactsStore
     public let calls: any CallStore
+    public let recordings: any RecordingStore
 
     public init(
         credentials: any CredentialStore, patients: any PatientRecordStore, staff: any StaffStore, system: any SystemStore,
-        facts: any FactsStore, audit: any AuditStore, clinic: any ClinicStore, clinicFacts: any ClinicFactsStore, calls: any CallStore
+        facts: any FactsStore, audit: any AuditStore, clinic: any ClinicStore, clinicFacts: any ClinicFactsStore, calls: any CallStore,
+        recordings: any RecordingStore
     ) {
         self.calls = calls
+        self.recordings = recordings
         self.clinic = clinic
         self.clinicFacts = clinicFacts
         self.credentials = credentials

@@ -435,5 +435,87 @@ enum Migrations {
                 "CREATE INDEX call_invitations_consultation ON call_invitations (consultation_id, status)",
                 "CREATE INDEX call_invitations_invitee ON call_invitations (invitee, status)",
             ]),
+        Migration(
+            version: 12, name: "recordings: consents, recordings, segments, chunks, the playback kill switch",
+            statements: [
+                // The patient's answer to a request to record (who asked, when, what it covers).
+                """
+                CREATE TABLE recording_consents (
+                    id TEXT PRIMARY KEY,
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    requested_by TEXT NOT NULL REFERENCES accounts(id),
+                    requested_at BIGINT NOT NULL,
+                    status TEXT NOT NULL,
+                    answered_at BIGINT,
+                    withdrawn_at BIGINT,
+                    scope TEXT NOT NULL
+                )
+                """,
+                // At most one open request or grant per consultation, whatever the instance.
+                "CREATE UNIQUE INDEX recording_consents_one_open ON recording_consents (consultation_id) WHERE status IN ('requested', 'granted')",
+                // Bound once, at creation, from the consultation row; no statement updates these columns.
+                """
+                CREATE TABLE recordings (
+                    id TEXT PRIMARY KEY,
+                    consultation_id TEXT NOT NULL REFERENCES consultations(id),
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    clinician_id TEXT NOT NULL REFERENCES accounts(id),
+                    practice_id TEXT NOT NULL REFERENCES practices(id),
+                    consent_id TEXT NOT NULL REFERENCES recording_consents(id),
+                    status TEXT NOT NULL,
+                    wrapped_key TEXT,
+                    started_at BIGINT NOT NULL,
+                    last_chunk_at BIGINT NOT NULL,
+                    finished_at BIGINT,
+                    ended_reason TEXT,
+                    retain_until BIGINT NOT NULL,
+                    erased_at BIGINT,
+                    erasure_reason TEXT
+                )
+                """,
+                "CREATE UNIQUE INDEX recordings_one_active ON recordings (consultation_id) WHERE status = 'recording'",
+                "CREATE INDEX recordings_consultation ON recordings (consultation_id, started_at)",
+                "CREATE INDEX recordings_status ON recordings (status, last_chunk_at)",
+                "CREATE INDEX recordings_retention ON recordings (retain_until)",
+                """
+                CREATE TABLE recording_segments (
+                    recording_id TEXT NOT NULL REFERENCES recordings(id),
+                    segment BIGINT NOT NULL,
+                    mode TEXT NOT NULL,
+                    chunks BIGINT NOT NULL,
+                    bytes BIGINT NOT NULL,
+                    closed BIGINT NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    playable_chunk_size BIGINT,
+                    playable_chunks BIGINT,
+                    playable_bytes BIGINT,
+                    playable_type TEXT,
+                    PRIMARY KEY (recording_id, segment)
+                )
+                """,
+                // One row per acknowledged chunk: the acknowledgement is this row's commit.
+                """
+                CREATE TABLE recording_chunks (
+                    recording_id TEXT NOT NULL REFERENCES recordings(id),
+                    segment BIGINT NOT NULL,
+                    idx BIGINT NOT NULL,
+                    size BIGINT NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    stored_at BIGINT NOT NULL,
+                    PRIMARY KEY (recording_id, segment, idx)
+                )
+                """,
+                // Platform-wide switches (the playback kill switch); one row per switch.
+                """
+                CREATE TABLE platform_switches (
+                    name TEXT PRIMARY KEY,
+                    engaged BIGINT NOT NULL,
+                    reason TEXT NOT NULL,
+                    changed_by TEXT NOT NULL,
+                    changed_at BIGINT NOT NULL
+                )
+                """,
+            ]),
     ]
 }

@@ -14,7 +14,8 @@ public struct SQLStores: Sendable {
     /// All ports backed by this database.
     public var stores: ConfideStores {
         ConfideStores(
-            credentials: self, patients: self, staff: self, system: self, facts: self, audit: self, clinic: self, clinicFacts: self, calls: self)
+            credentials: self, patients: self, staff: self, system: self, facts: self, audit: self, clinic: self, clinicFacts: self, calls: self,
+            recordings: self)
     }
 
     func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {

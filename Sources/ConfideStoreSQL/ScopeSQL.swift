@@ -74,6 +74,9 @@ extension RowPredicate {
         case .signed:
             guard let col = c.signed else { return nil }
             return "\(unsafeRaw: col) = 1"
+        case .playbackSuspended:
+            // A platform-wide fact: the same for every row.
+            return "EXISTS (SELECT 1 FROM platform_switches ps WHERE ps.name = 'playback' AND ps.engaged = 1)"
         case .and(let ps), .or(let ps):
             var parts: [SQLQueryString] = []
             for p in ps {

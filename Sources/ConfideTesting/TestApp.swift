@@ -7,6 +7,7 @@ public import ConfideStore
 import Foundation
 public import Hummingbird
 import Logging
+public import ConfideVault
 
 /// Everything one test needs: fresh stores, the account service with a fixed clock and a cheap
 /// bcrypt cost, the router, and the captured logs.
@@ -18,6 +19,9 @@ public struct TestWorld: Sendable {
     public let clock: TestClock
     public let logs: LogCapture
     public let deps: ConfideHTTPDependencies
+    /// Recordings over a vault in a temporary directory (`media`), with fresh keys.
+    public let recordings: RecordingService
+    public let vault: Vault
 
     /// The Hummingbird application under test (in-process router or live socket).
     public func application() -> some ApplicationProtocol {
@@ -46,10 +50,14 @@ public struct TestWorld: Sendable {
         let swapped = TestEvents(primary: events.sibling, sibling: events.primary, calls: events.siblingCalls, siblingCalls: events.calls)
         let clinic = Self.clinic(stores: stores, gate: gate, clock: clock, events: swapped.primary, accounts: accounts, logger: logger)
         let system = stores.system
+        let recordings = RecordingService(
+            clinic: clinic, vault: vault, remuxer: nil, configuration: self.recordings.configuration, alert: { _ in })
         let deps = ConfideHTTPDependencies(
             accounts: accounts, clinic: clinic, events: swapped.primary, settings: self.deps.settings, readiness: { try await system.ping() },
-            checkpoints: self.deps.checkpoints, consistency: self.deps.consistency, calls: swapped.calls)
-        return TestWorld(stores: stores, accounts: accounts, clinic: clinic, events: swapped, clock: clock, logs: logs, deps: deps)
+            checkpoints: self.deps.checkpoints, consistency: self.deps.consistency, calls: swapped.calls, recordings: recordings)
+        return TestWorld(
+            stores: stores, accounts: accounts, clinic: clinic, events: swapped, clock: clock, logs: logs, deps: deps, recordings: recordings,
+            vault: vault)
     }
 
     static func clinic(
@@ -84,6 +92,16 @@ public struct TestWorld: Sendable {
             // Live streams end quickly in tests, so a client reading one to the end returns.
             settings.liveEventsLifetime = .seconds(1)
             let system = stores.system
+            let media = FileManager.default.temporaryDirectory.appendingPathComponent("confide-media-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: media) }
+            try FileManager.default.createDirectory(atPath: media, withIntermediateDirectories: true)
+            let vault = Vault(
+                keys: KeyRing(
+                    current: try KeyEncryptionKey.generate(path: media + "/kek.key"), naming: try NamingKey.generate(path: media + "/naming.key")),
+                store: try FileBlobStore(root: media + "/blobs"))
+            let recordings = RecordingService(clinic: clinic, vault: vault, remuxer: nil, alert: { alert in
+                logger.critical("recording invariant alert", metadata: ["recording": "\(alert.recording)"])
+            })
             let deps = ConfideHTTPDependencies(
                 accounts: accounts, clinic: clinic, events: events.primary, settings: settings, readiness: { try await system.ping() },
                 checkpoints: { [audit = stores.audit] in
@@ -91,9 +109,12 @@ public struct TestWorld: Sendable {
                         origin: "confide.test", verifierKey: "confide.test+00000000+AA==",
                         notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
                 },
-                consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) }, calls: events.calls)
+                consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) }, calls: events.calls,
+                recordings: recordings)
             return try await body(
-                TestWorld(stores: stores, accounts: accounts, clinic: clinic, events: events, clock: clock, logs: logs, deps: deps))
+                TestWorld(
+                    stores: stores, accounts: accounts, clinic: clinic, events: events, clock: clock, logs: logs, deps: deps, recordings: recordings,
+                    vault: vault))
         }
     }
 }

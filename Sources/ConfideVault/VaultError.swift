@@ -23,6 +23,12 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     /// A system call failed.
     case io(operation: String, path: String, errno: Int32)
+    /// An object store answered an operation (`put`, `get`, …) with an unexpected HTTP status; `code` is the
+    /// S3 error code from the response body (e.g. `SignatureDoesNotMatch`) when there was one. Never carries
+    /// an object key, a credential or data.
+    case objectStore(operation: String, status: Int, code: String?)
+    /// An object store could not be reached, or did not answer in time (after the retry, where one applies).
+    case objectStoreUnavailable(operation: String, reason: String)
 
     public var description: String {
         switch self {
@@ -38,6 +44,9 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notFound(let name): "no blob named \(name)"
         case .invalidArgument(let what): "invalid argument: \(what)"
         case .io(let operation, let path, let errno): "\(operation) \(path) failed (errno \(errno))"
+        case .objectStore(let operation, let status, let code):
+            "object store \(operation) failed: HTTP \(status)\(code.map { " (\($0))" } ?? "")"
+        case .objectStoreUnavailable(let operation, let reason): "object store \(operation) failed: \(reason)"
         }
     }
 }

@@ -32,8 +32,24 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "The audit checkpoint signing key file, kept apart from the database (env CONFIDE_AUDIT_KEY_FILE; see `confide audit keygen`).")
     var auditKeyFile: String?
 
+    @Option(help: "The recording vault's key-encryption key file (env CONFIDE_VAULT_KEY_FILE; see `confide vault keygen`).")
+    var vaultKeyFile: String?
+
+    @Option(help: "An earlier vault key-encryption key file, still unwrapping keys not yet re-wrapped (repeatable; env CONFIDE_VAULT_PREVIOUS_KEY_FILES).")
+    var vaultPreviousKeyFile: [String] = []
+
+    @Option(help: "The vault's naming key file, for opaque blob names (env CONFIDE_VAULT_NAMING_KEY_FILE).")
+    var vaultNamingKeyFile: String?
+
+    @Option(help: "Directory for sealed recording chunks (env CONFIDE_MEDIA_DIR; default <data-dir>/media).")
+    var mediaDir: String?
+
     func flags() -> ServeFlags {
         var flags = ServeFlags()
+        flags.vaultKeyFile = vaultKeyFile
+        flags.vaultPreviousKeyFiles = vaultPreviousKeyFile
+        flags.vaultNamingKeyFile = vaultNamingKeyFile
+        flags.mediaDir = mediaDir
         flags.dataDir = dataDir
         flags.databaseURL = databaseURL
         flags.demo = demo
@@ -123,6 +139,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "`relay` sends every call through TURN, so neither party learns the other's address (env CONFIDE_ICE_TRANSPORT_POLICY; default all).")
     var iceTransportPolicy: String?
 
+    @Option(help: "ffmpeg, to make recordings seekable (env CONFIDE_FFMPEG; default /usr/bin/ffmpeg when present).")
+    var ffmpeg: String?
+
+    @Option(help: "Seconds without an upload before a recording is finalised as incomplete (env CONFIDE_RECORDING_UPLOAD_TIMEOUT_SECONDS; default 300).")
+    var recordingUploadTimeoutSeconds: Int?
+
+    @Option(help: "Recording retention per country, COUNTRY=DAYS, e.g. GB=3650 (repeatable; env CONFIDE_RECORDING_RETENTION, comma-separated).")
+    var recordingRetention: [String] = []
+
     func run() async throws {
         var flags = database.flags()
         flags.host = host
@@ -142,6 +167,9 @@ struct Serve: AsyncParsableCommand {
         flags.turnURLs = turnURL
         flags.turnSecretFile = turnSecretFile
         flags.iceTransportPolicy = iceTransportPolicy
+        flags.ffmpeg = ffmpeg
+        flags.recordingUploadTimeoutSeconds = recordingUploadTimeoutSeconds
+        flags.recordingRetention = recordingRetention
         let configuration = try resolveConfiguration(flags)
         let logger = makeLogger()
         let (stores, events, calls) = try await openDatabase(configuration.database, dataDir: configuration.dataDir, logger: logger)
@@ -179,6 +207,14 @@ struct Serve: AsyncParsableCommand {
         background.append((name: "reminders", job: { [clinic = assembly.clinic] in try await clinic.runReminders(interval: .seconds(60)) }))
         // Calls everyone left long ago: every instance checks; a compare-and-set ends each once.
         background.append((name: "call-timeouts", job: { [clinic = assembly.clinic] in try await clinic.runCallTimeouts(every: .seconds(60)) }))
+        if let recordings = assembly.recordings {
+            // Stalled uploads, seekable versions, retention: every instance runs them; row locks and
+            // compare-and-set updates make each step happen once.
+            let seconds = max(1, Int(ProcessInfo.processInfo.environment["CONFIDE_RECORDING_JOB_SECONDS"] ?? "") ?? 30)
+            background.append((name: "recordings", job: { await recordings.runJobs(every: .seconds(seconds)) }))
+        } else {
+            logger.warning("recordings are disabled: give `--vault-key-file` and `--vault-naming-key-file` (see `confide vault keygen`)")
+        }
         if let url = configuration.smtpURL, let smtp = SMTPTransport(url: url) {
             let mail = OutboxDelivery(credentials: stores.credentials, transport: smtp, from: configuration.mailFrom,
                 open: { [accounts = assembly.accounts] in try accounts.openOutgoing($0) }, logger: logger)

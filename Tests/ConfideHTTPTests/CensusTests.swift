@@ -13,6 +13,7 @@ import Testing
 let publicRoutes: Set<String> = [
     "GET /", "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /static/app.css",
     "GET /static/local-time.js", "GET /static/waiting-room.js", "GET /static/availability.js", "GET /static/call.js",
+    "GET /static/recordings.js",
     "GET /signin", "POST /signin", "GET /register", "POST /register", "GET /forgot-password", "POST /forgot-password",
     "GET /reset-password", "POST /reset-password", "GET /verify-email", "POST /verify-email",
     "POST /api/v1/accounts", "POST /api/v1/sessions", "POST /api/v1/email-verifications", "POST /api/v1/password-resets",
@@ -99,11 +100,13 @@ struct CensusTests {
                 let token = c.cookies["confide_csrf"]
                 for route in routes where !publicRoutes.contains(route) {
                     let parts = route.split(separator: " ")
-                    // Every path parameter filled: identifiers with fresh random UUIDs, log indices with 0.
+                    // Every path parameter filled: identifiers with fresh random UUIDs, numbers (log
+                    // indices, recording segments and chunks) with 0.
                     let fresh: [String: String] = [
                         "practiceID": Practice.ID().description, "consultationID": Consultation.ID().description,
                         "consentID": UUID().uuidString.lowercased(), "accountID": Account.ID().description, "index": "0",
-                        "invitationID": UUID().uuidString.lowercased(),
+                        "invitationID": UUID().uuidString.lowercased(), "recordingID": UUID().uuidString.lowercased(),
+                        "segment": "0",
                     ]
                     let path = fill(String(parts[1]), fresh)
                     #expect(!path.contains("{"), "\(route) was probed with an unfilled parameter")
@@ -190,8 +193,12 @@ struct CensusTests {
                     "consultationID": [booked.id.description, held.id.description] + ids,
                     "consentID": [consent.id] + ids,
                     "invitationID": [invitation.id] + ids,
+                    // No recording of A's exists yet: a fresh ID first, then A's identifiers.
+                    "recordingID": [UUID().uuidString.lowercased()] + ids,
+                    // Segment numbers, not identifiers (a non-number answers 422, not 404).
+                    "segment": ["0", "1"],
                     "accountID": [clinic.gpAccount.description, aliceAccount.description] + ids,
-                    // Every audit entry written so far (most are about patient A).
+                    // Every audit entry written so far (most are about patient A); also a recording chunk's index.
                     "index": (0..<auditSize).map(String.init) + ids,
                 ]
                 // Besides `{}`, bodies that pass validation, so the probe reaches the gate and A's objects.

@@ -17,6 +17,7 @@ struct DecisionCase: Decodable, CustomTestStringConvertible, Sendable {
         var practiceAdmin: Bool?
         var practiceMember: Bool?
         var callGuest: Bool?
+        var playbackSuspended: Bool?
     }
     let name: String
     let principal: String
@@ -42,7 +43,8 @@ struct DecisionCase: Decodable, CustomTestStringConvertible, Sendable {
             resourceID: "r", owningPatient: facts.owningPatient.map(Names.patient), account: facts.account.map(Names.account),
             serverAssignedOwner: facts.serverAssignedOwner ?? false, practice: facts.practice.map(Names.practice),
             assignedClinician: facts.assignedClinician.map(Names.account), signed: facts.signed, careTeamConsent: facts.careTeamConsent,
-            practiceAdmin: facts.practiceAdmin, practiceMember: facts.practiceMember, callGuest: facts.callGuest)
+            practiceAdmin: facts.practiceAdmin, practiceMember: facts.practiceMember, callGuest: facts.callGuest,
+            playbackSuspended: facts.playbackSuspended)
     }
 
     static let all: [DecisionCase] = {

@@ -10,7 +10,6 @@ let worldGenerator = Generator<World, Shrink.None<World>>(run: { rng in World.ra
 let breakGlassReasons: [String?] = [nil, "patient unconscious, allergies unknown", "", " \t\n"]
 
 // Kinds without a store port yet still get scopes in memory.
-enum RecordingTestResource: PolicyResource { static let kind = ResourceKind.recording }
 enum TriageSessionTestResource: PolicyResource { static let kind = ResourceKind.triageSession }
 enum MessageTestResource: PolicyResource { static let kind = ResourceKind.message }
 
@@ -20,7 +19,9 @@ extension PolicyEngine {
         switch request.resource {
         case .patientRecord: scope(request, as: PatientRecordResource.self).1.predicate
         case .consultation: scope(request, as: ConsultationResource.self).1.predicate
-        case .recording: scope(request, as: RecordingTestResource.self).1.predicate
+        case .recording: scope(request, as: RecordingResource.self).1.predicate
+        case .recordingConsent: scope(request, as: RecordingConsentResource.self).1.predicate
+        case .playbackSwitch: scope(request, as: PlaybackSwitchResource.self).1.predicate
         case .note: scope(request, as: NoteResource.self).1.predicate
         case .prescription: scope(request, as: PrescriptionResource.self).1.predicate
         case .document: scope(request, as: DocumentResource.self).1.predicate

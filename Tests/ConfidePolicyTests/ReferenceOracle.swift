@@ -77,6 +77,8 @@ struct World: Sendable, CustomStringConvertible {
     var visits: [Visit] = []
     /// Published availability: (clinician, practice) pairs, each a clinician membership.
     var availability: [(clinician: Account.ID, practice: Practice.ID)] = []
+    /// An operator has engaged the playback kill switch.
+    var playbackSuspended = false
 
     var description: String {
         func short(_ s: some CustomStringConvertible) -> String { String(s.description.prefix(8)) }
@@ -88,6 +90,7 @@ struct World: Sendable, CustomStringConvertible {
         for o in operators { lines.append("  operator \(short(o.account))") }
         for t in teams { lines.append("  team \(short(t.id)) of \(short(t.practice)): \(t.members.map(short))") }
         for c in consents { lines.append("  consent \(short(c.id)) \(short(c.patient)) -> \(short(c.team)) \(c.active ? "active" : "withdrawn")") }
+        if playbackSuspended { lines.append("  playback suspended (kill switch)") }
         for v in visits {
             lines.append(
                 "  consultation \(short(v.id)) patient \(short(v.patient)) clinician \(short(v.clinician)) at \(short(v.practice)) "
@@ -138,7 +141,13 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
     /// The documents (referrals, fit notes, letters) issued in a consultation (the read resource
     /// is the consultation's, as for prescriptions).
     case document(Consultation.ID)
-    /// Other clinical content or media of a consultation (recording, triage session, message).
+    /// The recordings of a consultation's call (media).
+    case recording(Consultation.ID)
+    /// The requests to record a consultation and the patient's answers.
+    case recordingConsent(Consultation.ID)
+    /// The platform-wide playback kill switch.
+    case playbackSwitch
+    /// Other clinical content of a consultation (triage session, message).
     case clinicalContent(ResourceKind, Consultation.ID)
     case careConsent(String)
     case practice(Practice.ID)
@@ -162,6 +171,9 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .prescription: .prescription
         case .document: .document
         case .clinicalContent(let kind, _): kind
+        case .recording: .recording
+        case .recordingConsent: .recordingConsent
+        case .playbackSwitch: .playbackSwitch
         case .careConsent, .newConsent: .careConsent
         case .practice: .practice
         case .availability: .availability
@@ -187,6 +199,9 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .prescription(let c): return "prescriptions of \(short(c))"
         case .document(let c): return "documents of \(short(c))"
         case .clinicalContent(let k, let c): return "\(k.rawValue) of \(short(c))"
+        case .recording(let c): return "recordings of \(short(c))"
+        case .recordingConsent(let c): return "recording consents of \(short(c))"
+        case .playbackSwitch: return "playback switch"
         case .careConsent(let id): return "care-consent \(short(id))"
         case .practice(let p): return "practice \(short(p))"
         case .availability(let c, let p): return "availability \(short(c))/\(short(p))"
@@ -200,8 +215,8 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension World {
-    /// Kinds of clinical content or media that hang off a consultation but have no rules of their own yet.
-    static let otherClinicalKinds: [ResourceKind] = [.recording, .triageSession, .message]
+    /// Kinds of clinical content that hang off a consultation but have no rules of their own yet.
+    static let otherClinicalKinds: [ResourceKind] = [.triageSession, .message]
 
     /// Every stored resource of the world.
     var storedResources: [WorldResource] {
@@ -210,8 +225,12 @@ extension World {
         for v in visits {
             // One other kind of clinical content per consultation (in turn), to keep the worlds cheap.
             let other = Self.otherClinicalKinds[v.slot % Self.otherClinicalKinds.count]
-            out += [.consultation(v.id), .note(v.id), .prescription(v.id), .document(v.id), .clinicalContent(other, v.id)]
+            out += [
+                .consultation(v.id), .note(v.id), .prescription(v.id), .document(v.id), .recording(v.id), .recordingConsent(v.id),
+                .clinicalContent(other, v.id),
+            ]
         }
+        out.append(.playbackSwitch)
         out += consents.map { .careConsent($0.id) }
         out += availability.map { .availability(clinician: $0.clinician, practice: $0.practice) }
         out += staff.map { .staffAccount($0.account) }
@@ -272,6 +291,9 @@ func oracle(
         case .consultation: return action == .list || action == .update
         case .practice: return action == .create || action == .update
         case .staffAccount: return [.create, .update, .read, .list].contains(action)
+        // The recording jobs "finalise uploads that stopped and erase recordings past their retention
+        // period (never reading media)".
+        case .recording(let id): return world.visit(id) != nil && [.list, .update, .delete].contains(action)
         default: return false
         }
 
@@ -284,6 +306,12 @@ func oracle(
         case .staffAccount:
             // "create and deactivate clinician and admin accounts" (their own included).
             return [.create, .update, .read, .list].contains(action)
+        case .recording(let id):
+            // "erases a recording on a lawful request ... shows nothing of it": erasure only.
+            return world.visit(id) != nil && action == .delete
+        case .playbackSwitch:
+            // "can disable all playback at once in an incident, and enable it again"
+            return action == .read || action == .update
         default:
             // Operators run the platform; they do not book, so they do not search slots.
             return false
@@ -338,6 +366,15 @@ func oracle(
             // "sees the referrals, fit notes and letters issued to them"
             guard let v = world.visit(id) else { return false }
             return v.patient == me && readsOrLists
+        case .recording(let id):
+            // "sees and plays the recordings of their own consultations", unless playback is suspended.
+            guard let v = world.visit(id), v.patient == me else { return false }
+            if action == .play { return !world.playbackSuspended }
+            return readsOrLists
+        case .recordingConsent(let id):
+            // "sees, answers and withdraws the requests to record their consultations"
+            guard let v = world.visit(id) else { return false }
+            return v.patient == me && [.read, .list, .update].contains(action)
         case .careConsent(let id):
             // "sees and withdraws their care-team consents"
             guard let c = world.consent(id) else { return false }
@@ -390,6 +427,19 @@ func oracle(
             // Documents are part of the patient's record, for the care team and in an emergency.
             if world.inConsentedCareTeam(me, of: v.patient) && readsOrLists { return true }
             return breakGlass(practice: v.practice)
+        case .recording(let id):
+            guard let v = world.visit(id) else { return false }
+            // "while the kill switch is engaged nobody plays or downloads any recording"
+            if (action == .play || action == .download) && world.playbackSuspended { return false }
+            // "records its call, uploads it, stops it and plays it back"
+            if v.clinician == me { return [.create, .record, .update, .read, .list, .play].contains(action) }
+            // "members of a care team the patient has consented to may see and play the patient's recordings"
+            // (a call guest's invitation opens the call, not its recordings; break-glass does not open media)
+            return world.inConsentedCareTeam(me, of: v.patient) && [.read, .list, .play].contains(action)
+        case .recordingConsent(let id):
+            guard let v = world.visit(id) else { return false }
+            // "asks the patient for consent to record it and sees the answer"
+            return v.clinician == me && [.create, .read, .list].contains(action)
         case .patientRecord(let id):
             guard world.patient(id) != nil else { return false }
             if world.inConsentedCareTeam(me, of: id) && readsOrLists { return true }
@@ -529,6 +579,7 @@ extension World {
         // Sometimes a second clinician was invited into the call and the patient accepted (drawn
         // last, so the rest of a seed's world stays as it was).
         for i in w.visits.indices where chance(0.3) { w.visits[i].callGuest = w.clinicians.randomElement(using: &rng)!.account }
+        w.playbackSuspended = chance(0.3)
         return w
     }
 }

@@ -69,6 +69,18 @@ extension World {
         case .document(let id):
             // As for prescriptions: a document's patient is its consultation's; the consultation's facts.
             return consultationFacts(id, for: principal)
+        case .recording(let id):
+            // As `recordingFacts`: the consultation's facts (never a call guest), plus the kill switch.
+            guard var f = consultationFacts(id, for: principal) else { return nil }
+            f.callGuest = false
+            f.playbackSuspended = playbackSuspended
+            return f
+        case .recordingConsent(let id):
+            guard var f = consultationFacts(id, for: principal) else { return nil }
+            f.callGuest = false
+            return f
+        case .playbackSwitch:
+            return ResourceFacts(resourceID: "playback")
         case .clinicalContent(_, let id):
             // No loader yet: the consultation's facts are the natural ones (and no rule permits these kinds).
             return consultationFacts(id, for: principal)

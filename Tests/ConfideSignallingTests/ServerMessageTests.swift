@@ -63,6 +63,8 @@ let everyServerMessage: [ServerMessage] = [
     .invitationAnswer(id: "inv-1", status: "accepted"),
     .invitationAnswer(id: "inv-2", status: "declined"),
     .invitationWithdrawn(id: "inv-1"),
+    .recordingConsent(id: "c-1", status: "granted"),
+    .recording(id: "r-1", state: "recording", segment: 2),
 ]
 
 @Suite struct ServerMessageTests {
@@ -71,7 +73,7 @@ let everyServerMessage: [ServerMessage] = [
     }
 
     @Test func coversEveryCase() {
-        #expect(Set(everyServerMessage.map(\.type)).count == 16)
+        #expect(Set(everyServerMessage.map(\.type)).count == 18)
     }
 
     @Test func exactJSON() {

@@ -29,6 +29,11 @@ extension World {
             ),
             ("availability (account_id, practice_id, plan, updated_at)", []),
             ("call_invitations (id, consultation_id, invitee, inviter, status, created_at, decided_at)", []),
+            ("recording_consents (id, consultation_id, patient_id, requested_by, requested_at, status, answered_at, withdrawn_at, scope)", []),
+            (
+                "recordings (id, consultation_id, patient_id, clinician_id, practice_id, consent_id, status, wrapped_key, started_at, last_chunk_at, retain_until)",
+                []
+            ),
         ]
         func add(_ table: String, _ values: String) {
             let i = tables.firstIndex { $0.header.hasPrefix(table + " ") }!
@@ -59,6 +64,11 @@ extension World {
             add(
                 "consultations",
                 "\(q(v.id)), \(q(v.patient)), \(q(v.clinician)), \(q(v.practice)), \(start), \(start + 600_000), 'video', \(q(v.status.rawValue)), 0, 0")
+            // Every consultation was recorded, with the patient's consent (bound to its patient, as the server binds it).
+            add("recording_consents", "\(q("rc-\(v.id)")), \(q(v.id)), \(q(v.patient)), \(q(v.clinician)), 0, 'granted', 1, NULL, 'consultation'")
+            add(
+                "recordings",
+                "\(q(World.recordingID(v))), \(q(v.id)), \(q(v.patient)), \(q(v.clinician)), \(q(v.practice)), \(q("rc-\(v.id)")), 'complete', 'k', 0, 0, 9000000000000")
             if let guest = v.callGuest {
                 add("call_invitations", "\(q("inv-\(v.id)")), \(q(v.id)), \(q(guest)), \(q(v.clinician)), 'accepted', 0, 1")
             }
@@ -100,6 +110,8 @@ extension World {
 extension World {
     /// The stored identifier of a consultation's `n`th prescription.
     static func prescriptionID(_ v: Visit, _ n: Int) -> String { "\(v.id)-rx\(n)" }
+    /// The stored identifier of a consultation's recording.
+    static func recordingID(_ v: Visit) -> String { "\(v.id)-rec" }
     /// The stored identifier of a consultation's `n`th document.
     static func documentID(_ v: Visit, _ n: Int) -> String { "\(v.id)-doc\(n)" }
 }
@@ -214,6 +226,16 @@ struct ScopeDifferentialTests {
         let listedDocuments = try await stores.clinic.documents(documentScope, limit: 500)
         out.append((documents, Listing(label: "documents", listed: listedDocuments.map(\.0.id), rows: rows)))
 
+        let recordings = request(.recording)
+        let (_, recordingScope) = engine.scope(recordings, as: RecordingResource.self)
+        rows = []
+        for v in world.visits {
+            // A recording's facts come from its consultation (the ground truth), through the SQL loader.
+            rows.append((World.recordingID(v), .recording(v.id), try await stores.recordings.recordingFacts(World.recordingID(v), for: principal)))
+        }
+        let listedRecordings = try await stores.recordings.recordings(recordingScope, consultation: nil, limit: 500)
+        out.append((recordings, Listing(label: "recordings", listed: listedRecordings.map(\.record.id), rows: rows)))
+
         let staff = request(.staffAccount)
         let (_, staffScope) = engine.scope(staff, as: StaffAccountResource.self)
         rows = []
@@ -244,7 +266,7 @@ struct ScopeDifferentialTests {
                 }
                 return try await group.reduce(into: []) { $0 += $1 }
             }
-            #expect(all.count == (world.principals.count + strangers.count) * 8)
+            #expect(all.count == (world.principals.count + strangers.count) * 9)
             for (request, listing) in all { check(listing, request, world: world) }
             // The world is rich enough that every rule a list can use decides some row.
             var reached = Set<String>()
@@ -253,7 +275,7 @@ struct ScopeDifferentialTests {
             }
             let listRules = Set(PolicySet.confide.rules.filter { $0.actions.contains(.list) }.map(\.id.value))
             let listedKinds: Set<ResourceKind> = [
-                .consultation, .careConsent, .practice, .patientRecord, .availability, .prescription, .document, .staffAccount,
+                .consultation, .careConsent, .practice, .patientRecord, .availability, .prescription, .document, .staffAccount, .recording,
             ]
             let expected = listRules.filter { id in
                 PolicySet.confide.rules.first { $0.id.value == id }!.resources.contains { listedKinds.contains($0) }

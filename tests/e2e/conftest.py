@@ -50,6 +50,7 @@ class Server:
     port: int
     log_path: Path
     process: subprocess.Popen
+    data_dir: Path
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -94,11 +95,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         cmd += ["--database-url", database_url]
 
     log_file = open(log_path, "wb")
+    # The recording jobs (stalled uploads, seekable versions, retention) run every second.
+    env = {**os.environ, "CONFIDE_RECORDING_JOB_SECONDS": "1"}
     proc = subprocess.Popen(
-        cmd, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        cmd, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, env=env
     )
     base_url = f"http://{host}:{port}"
-    srv = Server(base_url=base_url, host=host, port=port, log_path=log_path, process=proc)
+    srv = Server(base_url=base_url, host=host, port=port, log_path=log_path, process=proc, data_dir=Path(data_dir))
 
     timeout = float(os.environ.get("CONFIDE_E2E_START_TIMEOUT", "60"))
     deadline = time.monotonic() + timeout

@@ -393,7 +393,7 @@ def relay_server(coturn, tmp_path_factory: pytest.TempPathFactory):
            "--ice-transport-policy", "relay"]
     log = open(log_path, "wb")
     proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    srv = Server(base_url=f"http://{host}:{port}", host=host, port=port, log_path=log_path, process=proc)
+    srv = Server(base_url=f"http://{host}:{port}", host=host, port=port, log_path=log_path, process=proc, data_dir=Path(data_dir))
     deadline = time.monotonic() + float(os.environ.get("CONFIDE_E2E_START_TIMEOUT", "60"))
     while True:
         if proc.poll() is not None or time.monotonic() > deadline:

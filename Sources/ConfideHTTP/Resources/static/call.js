@@ -170,6 +170,379 @@ function closeMessage(code, info) {
   }
 }
 
+// --------------------------------------------------------------------------- recording (clinician)
+//
+// docs/design/recordings.md. The clinician's page records the call with MediaRecorder: both
+// voices mixed with WebAudio and, in a video call, every picture side by side on a canvas. The
+// recorder hands over a chunk every second; the chunks go up one after the other (a segment's
+// chunks must arrive in order), each with its SHA-256, and a chunk sent again is harmless, so
+// network errors are simply retried. A switch between audio only and video closes the segment
+// and opens the next one.
+
+const RECORDING_TIMESLICE_MS = 1000;
+const RECORDING_FPS = 15;
+const RECORDING_WIDTH = 1280;
+const RECORDING_HEIGHT = 480;
+const UPLOAD_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+const PROBLEM_PREFIX = "urn:confide:problem:";
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function hexOf(buffer) {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// A problem+json answer as {slug, text}.
+async function problemOf(reply) {
+  let body = {};
+  try {
+    body = (await reply.json()) || {};
+  } catch {
+    body = {};
+  }
+  const type = typeof body.type === "string" ? body.type : "";
+  const parts = [body.title, body.detail].filter((s) => typeof s === "string" && s.trim());
+  return {
+    slug: type.startsWith(PROBLEM_PREFIX) ? type.slice(PROBLEM_PREFIX.length) : type,
+    text: parts.length ? parts.join(": ") : `The server answered ${reply.status}.`,
+  };
+}
+
+function chunkCount(n) {
+  return n === 1 ? "1 chunk" : `${n} chunks`;
+}
+
+// The sequential upload of one recording's chunks.
+class ChunkUploader {
+  constructor(recordingID, csrf, onChange) {
+    this.id = recordingID;
+    this.csrf = csrf;
+    this.onChange = onChange;
+    this.queue = []; // {segment, index, blob, body, sha}
+    this.next = new Map(); // segment -> the index of its next chunk
+    this.running = false;
+    this.stopped = false; // the server takes nothing more (stopped, or no longer ours)
+    this.stored = 0;
+    this.lost = 0; // chunks that could not be stored: always reported
+    this.retrying = ""; // why the first chunk is waiting to be sent again
+    this.error = "";
+    this.gapResyncs = 0;
+    this.discarded = false;
+    this.idle = [];
+  }
+
+  get waiting() {
+    return this.queue.length;
+  }
+
+  url(path = "") {
+    return "/api/v1/recordings/" + encodeURIComponent(this.id) + path;
+  }
+
+  changed() {
+    try {
+      this.onChange(this);
+    } catch {
+      // the display is not the upload's business
+    }
+  }
+
+  add(segment, blob) {
+    if (!blob || !blob.size || this.discarded) return;
+    const index = this.next.get(segment) || 0;
+    this.next.set(segment, index + 1);
+    if (this.stopped) {
+      this.lost += 1;
+      this.changed();
+      return;
+    }
+    this.queue.push({ segment, index, blob, body: null, sha: null });
+    this.changed();
+    this.pump();
+  }
+
+  // The recording was stopped by the patient or the server: what is left is not wanted.
+  discard() {
+    this.discarded = true;
+    this.stopped = true;
+    this.queue = [];
+    this.changed();
+  }
+
+  // Resolves once every queued chunk was sent (or the upload stopped).
+  drain() {
+    if (!this.running && !this.queue.length) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  async pump() {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.queue.length && !this.stopped) await this.sendFirst();
+    } catch (e) {
+      this.error = `The upload failed: ${e && e.message ? e.message : e}`;
+      this.stopped = true;
+    } finally {
+      if (this.stopped && this.queue.length) {
+        this.lost += this.queue.length;
+        this.queue = [];
+      }
+      this.running = false;
+      this.changed();
+      const idle = this.idle;
+      this.idle = [];
+      for (const resolve of idle) resolve();
+    }
+  }
+
+  drop(text) {
+    this.queue.shift();
+    this.lost += 1;
+    this.error = text;
+  }
+
+  async sendFirst() {
+    const chunk = this.queue[0];
+    if (!chunk.sha) {
+      chunk.body = await chunk.blob.arrayBuffer();
+      chunk.sha = hexOf(await crypto.subtle.digest("SHA-256", chunk.body));
+    }
+    for (let attempt = 0; ; attempt += 1) {
+      if (this.stopped) return;
+      let reply = null;
+      try {
+        reply = await fetch(this.url(`/segments/${chunk.segment}/chunks/${chunk.index}`), {
+          method: "PUT",
+          credentials: "same-origin",
+          cache: "no-store",
+          headers: {
+            Accept: "application/json",
+            "Content-Type": "application/octet-stream",
+            "X-CSRF-Token": this.csrf || "",
+            "X-Content-SHA256": chunk.sha,
+          },
+          body: chunk.body,
+        });
+      } catch {
+        reply = null; // network error: try again
+      }
+      if (reply && (reply.status === 200 || reply.status === 201)) {
+        this.queue.shift();
+        this.stored += 1;
+        this.retrying = "";
+        this.gapResyncs = 0;
+        return;
+      }
+      if (reply && reply.status === 409) {
+        const p = await problemOf(reply);
+        if (p.slug === "recording-stopped") {
+          this.stopped = true;
+          this.error = "The recording has stopped: the server takes no more of it.";
+          return;
+        }
+        if (p.slug === "chunk-gap" && this.gapResyncs < 5) {
+          this.gapResyncs += 1;
+          await this.resync(chunk.segment);
+          return; // the loop sends the (renumbered) first chunk again
+        }
+        this.drop(`A part of the recording was not saved: ${p.text}`);
+        return;
+      }
+      if (reply && reply.status === 413) {
+        this.drop("A part of the recording was too large to be saved.");
+        return;
+      }
+      if (reply && (reply.status === 401 || reply.status === 403 || reply.status === 404)) {
+        const p = await problemOf(reply);
+        this.stopped = true;
+        this.error = reply.status === 401
+          ? "Your session has ended, so the recording could not be saved. Sign in again."
+          : `The recording can no longer be saved: ${p.text}`;
+        return;
+      }
+      if (reply && reply.status < 500 && reply.status !== 408 && reply.status !== 429) {
+        const p = await problemOf(reply);
+        this.drop(`A part of the recording was not saved: ${p.text}`);
+        return;
+      }
+      // No connection, or the server is busy or failing: the same chunk again, later.
+      this.retrying = reply ? `the server answered ${reply.status}` : "no connection to the server";
+      this.changed();
+      await sleep(UPLOAD_BACKOFF_MS[Math.min(attempt, UPLOAD_BACKOFF_MS.length - 1)]);
+    }
+  }
+
+  // The server expects another index: read how many chunks of the segment it holds and carry on
+  // from there (the chunks it already has are done; a hole, if any, is reported).
+  async resync(segment) {
+    let recording;
+    try {
+      recording = await getJSON(this.url());
+    } catch {
+      await sleep(1000);
+      return;
+    }
+    const seg = (recording.segments || []).find((s) => s && s.segment === segment);
+    const stored = seg && Number.isInteger(seg.chunks) ? seg.chunks : 0;
+    const before = this.queue.length;
+    this.queue = this.queue.filter((c) => c.segment !== segment || c.index >= stored);
+    this.stored += before - this.queue.length;
+    let next = stored;
+    let skipped = 0;
+    for (const c of this.queue) {
+      if (c.segment !== segment) continue;
+      if (c.index > next && !skipped) skipped = c.index - next;
+      c.index = next;
+      next += 1;
+    }
+    this.next.set(segment, Math.max(next, stored));
+    if (skipped) {
+      this.lost += skipped;
+      this.error = `${chunkCount(skipped)} of the recording went missing; the recording carries on after the gap.`;
+    }
+    this.changed();
+  }
+}
+
+// What the recorder records: the call's voices mixed, and in video every picture side by side.
+class CallCapture {
+  constructor(call, mode, audioContext) {
+    this.call = call;
+    this.mode = mode; // "audio" | "video"
+    this.ctx = audioContext;
+    this.sources = new Map(); // track id -> source node
+    this.recorder = null;
+    this.timers = [];
+    this.canvas = null;
+    this.canvasStream = null;
+  }
+
+  static mimeType(mode) {
+    const wanted = mode === "video"
+      ? ["video/webm;codecs=vp8,opus", "video/webm"]
+      : ["audio/webm;codecs=opus", "audio/webm"];
+    if (typeof MediaRecorder === "undefined") return null;
+    return wanted.find((t) => MediaRecorder.isTypeSupported(t)) || null;
+  }
+
+  audioTracks() {
+    const tracks = [...this.call.localStream.getAudioTracks()];
+    for (const peer of this.call.peers.values()) {
+      if (peer.present) tracks.push(...peer.stream.getAudioTracks());
+    }
+    return tracks.filter((t) => t.readyState === "live");
+  }
+
+  // Connects new voices (a peer joined, a microphone was changed) and lets go of ended ones.
+  syncAudio() {
+    const live = new Map(this.audioTracks().map((t) => [t.id, t]));
+    for (const [id, node] of this.sources) {
+      if (live.has(id)) continue;
+      node.disconnect();
+      this.sources.delete(id);
+    }
+    for (const [id, track] of live) {
+      if (this.sources.has(id)) continue;
+      try {
+        const node = this.ctx.createMediaStreamSource(new MediaStream([track]));
+        node.connect(this.destination);
+        this.sources.set(id, node);
+      } catch {
+        // a track that cannot be mixed is left out
+      }
+    }
+  }
+
+  pictures() {
+    const out = [];
+    for (const peer of [...this.call.peers.values()].sort((a, b) => (a.main ? -1 : ROLE_RANK[a.role]) - (b.main ? -1 : ROLE_RANK[b.role]))) {
+      const v = peer.video;
+      if (peer.present && v && v.videoWidth && peer.stream.getVideoTracks().some((t) => t.readyState === "live")) out.push(v);
+    }
+    const own = this.call.localVideo;
+    if (this.call.mode === "video" && own && own.videoWidth && this.call.localStream.getVideoTracks().length) out.push(own);
+    return out;
+  }
+
+  draw() {
+    const g = this.canvas.getContext("2d");
+    g.fillStyle = "#000";
+    g.fillRect(0, 0, RECORDING_WIDTH, RECORDING_HEIGHT);
+    const videos = this.pictures();
+    if (!videos.length) return;
+    const w = RECORDING_WIDTH / videos.length;
+    videos.forEach((v, i) => {
+      const scale = Math.min(w / v.videoWidth, RECORDING_HEIGHT / v.videoHeight);
+      const dw = v.videoWidth * scale;
+      const dh = v.videoHeight * scale;
+      try {
+        g.drawImage(v, i * w + (w - dw) / 2, (RECORDING_HEIGHT - dh) / 2, dw, dh);
+      } catch {
+        // a frame that cannot be drawn yet
+      }
+    });
+  }
+
+  // Starts the recorder; every chunk goes to onChunk(blob). Throws when the browser cannot record.
+  start(onChunk, onError) {
+    const mimeType = CallCapture.mimeType(this.mode);
+    if (!mimeType) throw new Error("this browser cannot record the call");
+    this.destination = this.ctx.createMediaStreamDestination();
+    this.syncAudio();
+    this.timers.push(setInterval(() => this.syncAudio(), 1000));
+    const tracks = [...this.destination.stream.getAudioTracks()];
+    if (this.mode === "video") {
+      this.canvas = document.createElement("canvas");
+      this.canvas.width = RECORDING_WIDTH;
+      this.canvas.height = RECORDING_HEIGHT;
+      this.draw();
+      // A timer, not requestAnimationFrame: the picture keeps coming when the tab is hidden.
+      this.timers.push(setInterval(() => this.draw(), Math.round(1000 / RECORDING_FPS)));
+      this.canvasStream = this.canvas.captureStream(RECORDING_FPS);
+      tracks.unshift(...this.canvasStream.getVideoTracks());
+    }
+    const options = { mimeType, audioBitsPerSecond: 64000 };
+    if (this.mode === "video") options.videoBitsPerSecond = 1000000;
+    this.recorder = new MediaRecorder(new MediaStream(tracks), options);
+    this.recorder.addEventListener("dataavailable", (event) => onChunk(event.data));
+    this.recorder.addEventListener("error", (event) => onError(event.error || new Error("the recorder failed")));
+    this.recorder.start(RECORDING_TIMESLICE_MS);
+    return mimeType;
+  }
+
+  // Stops the recorder; resolves after its last chunk was handed over.
+  stop() {
+    if (this.stopping) return this.stopping;
+    const r = this.recorder;
+    const done = new Promise((resolve) => {
+      if (!r || r.state === "inactive") {
+        resolve();
+        return;
+      }
+      r.addEventListener("stop", () => resolve(), { once: true });
+      try {
+        r.stop();
+      } catch {
+        resolve();
+      }
+    });
+    this.stopping = done.then(() => this.close());
+    return this.stopping;
+  }
+
+  close() {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const node of this.sources.values()) node.disconnect();
+    this.sources.clear();
+    if (this.canvasStream) for (const t of this.canvasStream.getTracks()) t.stop();
+    if (this.destination) for (const t of this.destination.stream.getTracks()) t.stop();
+  }
+}
+
 // --------------------------------------------------------------------------- the call
 
 class Call {
@@ -215,6 +588,21 @@ class Call {
     this.colleagues = [];
     this.inviteBusy = false;
 
+    // Recording: the newest consent ({id, status}), the recording the server says runs
+    // ({id, segment}), and for the clinician the recorder's own state.
+    this.recConsent = null;
+    this.recConsentFromMessage = false;
+    this.recActive = null;
+    this.recordingBusy = false;
+    this.recordingUnavailable = false;
+    this.recordingPromptErrorText = "";
+    this.clinicianName = null;
+    this.audioContext = null;
+    this.recGen = 0;
+    this.recOps = Promise.resolve();
+    // state: idle | asking | waiting (for consent) | starting | recording | switching | stopping
+    this.rec = { state: "idle", id: null, segment: 0, mode: null, capture: null, uploader: null, text: "", error: "", stopRequested: false };
+
     const self = this;
     window.confideCall = {
       // The main peer connection: the patient's with the clinician, the clinician's with the patient.
@@ -232,6 +620,20 @@ class Call {
       get muted() { return self.muted; },
       get peerMedia() { return self.mainPeer() ? self.mainPeer().media : null; },
       get invitation() { return self.invitation ? { ...self.invitation } : null; },
+      get recording() {
+        const u = self.rec.uploader;
+        return {
+          state: self.rec.state,
+          id: self.rec.id,
+          segment: self.rec.segment,
+          mode: self.rec.mode,
+          consent: self.recConsent ? { ...self.recConsent } : null,
+          active: self.recActive ? { ...self.recActive } : null,
+          waiting: u ? u.waiting : 0,
+          stored: u ? u.stored : 0,
+          lost: u ? u.lost : 0,
+        };
+      },
     };
   }
 
@@ -289,6 +691,7 @@ class Call {
     this.stateEl.textContent = text || STATE_TEXT[state];
     this.stateEl.className = state === "error" || state === "failed" ? "error" : "notice";
     this.stateEl.setAttribute("role", state === "error" || state === "failed" ? "alert" : "status");
+    if (this.callEl) this.renderRecording();
   }
 
   notice(text) {
@@ -498,6 +901,8 @@ class Call {
         text: "You were invited into this call with the patient's consent. The patient or their clinician can remove you at any time." }));
     }
     if (this.role === "patient") panels.unshift(this.buildInvitationPrompt());
+    if (this.role === "patient") panels.unshift(this.buildRecordingPrompt());
+    panels.unshift(this.buildRecordingBanner());
 
     this.chatLog = el("ol", { id: "chat-log", "aria-live": "polite", "aria-label": "Chat messages" });
     this.chatLog.style.listStyle = "none";
@@ -517,6 +922,7 @@ class Call {
     const chat = el("section", { id: "call-chat", "aria-labelledby": "chat-title" },
       el("h2", { id: "chat-title", text: "Chat" }), this.chatEmpty, this.chatLog, this.chatForm);
     panels.push(chat);
+    if (this.role === "clinician") panels.splice(panels.indexOf(media) + 1, 0, this.buildRecordingPanel());
     if (this.role === "clinician") panels.push(this.buildInvitePanel());
 
     this.callEl = el("div", { id: "call-ui" }, ...panels);
@@ -533,6 +939,7 @@ class Call {
     this.root.append(this.callEl);
     this.updateControls();
     this.setChatEnabled(false);
+    this.renderRecording();
   }
 
   updateControls() {
@@ -973,6 +1380,7 @@ class Call {
       this.modeButton.disabled = false;
     }
     this.sendMedia();
+    this.onRecordingModeChange();
   }
 
   // ------------------------------------------------------------------ joining
@@ -1138,6 +1546,10 @@ class Call {
         return this.onInvitationAnswer(msg);
       case "invitation-withdrawn":
         return this.onInvitationWithdrawn(msg);
+      case "recording-consent":
+        return this.onRecordingConsent(msg);
+      case "recording":
+        return this.onRecordingState(msg);
       case "ended":
         this.leaving = "ended";
         this.finish("ended", this.role === "clinician"
@@ -1185,6 +1597,7 @@ class Call {
     }
     if (this.role === "clinician" && typeof msg.location === "string" && msg.location) this.showLocation(msg.location);
     this.sendMedia();
+    this.loadRecordingState(); // a request, an answer or a recording may have come while away
     if (resumed) {
       this.loadChat(); // catch up on anything said while away
       if (this.role !== "guest") {
@@ -1597,6 +2010,537 @@ class Call {
     this.addChat({ from: this.role, text, at: new Date().toISOString() }, true);
   }
 
+  // ------------------------------------------------------------------ recording: both
+
+  consultationApi(path = "") {
+    return "/api/v1/consultations/" + encodeURIComponent(this.consultation) + path;
+  }
+
+  // "● This call is being recorded", for everyone in the call while a recording runs.
+  buildRecordingBanner() {
+    this.recordingBanner = el("p", { id: "recording-banner", class: "alert", role: "status", "aria-live": "polite" },
+      el("strong", { text: "● This call is being recorded" }));
+    setShown(this.recordingBanner, false);
+    return this.recordingBanner;
+  }
+
+  recordingProblem(text) {
+    if (this.role === "clinician") this.rec.error = text || "";
+    else this.recordingPromptErrorText = text || "";
+    this.renderRecording();
+  }
+
+  // The newest consent and whether a recording runs: after joining and after every reconnect.
+  async loadRecordingState() {
+    if (this.role === "guest") return;
+    // A message that arrives while the list loads is newer than the list.
+    this.recConsentFromMessage = false;
+    let consents = null;
+    try {
+      consents = await getJSON(this.consultationApi("/recording-consents"));
+    } catch (e) {
+      if (e.status === 503) {
+        this.recordingUnavailable = true;
+        if (this.role === "clinician") this.rec.text = "Recording is not available on this server.";
+      } else if (this.role === "clinician") {
+        this.rec.error = `The recording consents could not be loaded: ${e.message}`;
+      }
+      this.renderRecording();
+      return;
+    }
+    const newest = (consents.consents || []).find((c) => c && typeof c.id === "string" && typeof c.status === "string");
+    if (!this.recConsentFromMessage) this.recConsent = newest ? { id: newest.id, status: newest.status } : null;
+    let active = null;
+    try {
+      const list = await getJSON("/api/v1/recordings?consultation=" + encodeURIComponent(this.consultation));
+      active = (list.recordings || []).find((r) => r && r.status === "recording" && typeof r.id === "string") || null;
+    } catch {
+      active = null; // the banner follows the call's messages
+    }
+    if (active) {
+      const segs = active.segments || [];
+      this.recActive = { id: active.id, segment: segs.length ? segs[segs.length - 1].segment : 0 };
+    } else if (!this.rec || !["starting", "recording", "switching"].includes(this.rec.state)) {
+      this.recActive = null;
+    }
+    if (this.role === "patient" && this.recConsent && this.recConsent.status === "requested") this.loadClinicianName();
+    if (this.role === "clinician") {
+      const consent = this.recConsent;
+      if (consent && consent.status === "granted" && this.rec.state === "waiting") this.startRecording();
+      else if (this.rec.state === "waiting" && (!consent || consent.status === "refused" || consent.status === "withdrawn")) {
+        this.rec.state = "idle";
+        this.rec.text = consent && consent.status === "refused"
+          ? "The patient did not agree to recording this consultation."
+          : "The patient withdrew their consent to recording.";
+      }
+      else if (consent && consent.status === "requested" && this.rec.state === "idle" && !active) {
+        this.rec.state = "waiting";
+        this.rec.text = "Waiting for the patient's consent…";
+      } else if (active && this.rec.state === "idle" && this.rec.id !== active.id && !this.finished) {
+        // A recording of this call runs without a recorder on this page (the page was reloaded):
+        // it carries on in a new segment.
+        this.continueRecording(active);
+      }
+    }
+    this.renderRecording();
+  }
+
+  onRecordingConsent(msg) {
+    if (typeof msg.id !== "string" || typeof msg.status !== "string") return;
+    this.recConsent = { id: msg.id, status: msg.status };
+    this.recConsentFromMessage = true;
+    if (this.role === "patient") {
+      this.recordingPromptErrorText = "";
+      if (msg.status === "requested") {
+        this.loadClinicianName();
+        this.renderRecording();
+        if (this.recordingAllow) this.recordingAllow.focus();
+        return;
+      }
+      if (msg.status === "withdrawn") this.recActive = null;
+    }
+    if (this.role === "clinician") {
+      const s = this.rec.state;
+      if (msg.status === "granted" && s === "waiting") {
+        this.startRecording();
+      } else if (msg.status === "refused" && (s === "waiting" || s === "asking")) {
+        this.rec.state = "idle";
+        this.rec.text = "The patient did not agree to recording this consultation.";
+      } else if (msg.status === "withdrawn") {
+        if (["starting", "recording", "switching", "stopping"].includes(s)) {
+          this.abortRecording("The patient stopped the recording. Nothing after that moment is kept.");
+        } else if (s === "waiting" || s === "asking") {
+          this.rec.state = "idle";
+          this.rec.text = "The patient withdrew their consent to recording.";
+        } else {
+          this.rec.text = "The patient withdrew their consent to recording.";
+        }
+      }
+    }
+    this.renderRecording();
+  }
+
+  onRecordingState(msg) {
+    if (typeof msg.id !== "string" || (msg.state !== "recording" && msg.state !== "stopped")) return;
+    if (msg.state === "recording") {
+      this.recActive = { id: msg.id, segment: Number.isInteger(msg.segment) ? msg.segment : 0 };
+    } else {
+      if (!this.recActive || this.recActive.id === msg.id) this.recActive = null;
+      if (this.role === "clinician" && msg.id === this.rec.id && ["starting", "recording", "switching"].includes(this.rec.state)) {
+        this.abortRecording("The recording was stopped.");
+      }
+    }
+    this.renderRecording();
+  }
+
+  renderRecording() {
+    const s = this.rec.state;
+    const mine = this.role === "clinician" && ["starting", "recording", "switching", "stopping"].includes(s);
+    if (this.recordingBanner) setShown(this.recordingBanner, !this.finished && (Boolean(this.recActive) || mine));
+    if (this.role === "clinician" && this.recordingPanel) {
+      const running = s === "recording" || s === "switching" || s === "starting";
+      this.recordButton.disabled = this.finished || this.state !== "connected" || s !== "idle" || Boolean(this.recordingUnavailable);
+      setShown(this.recordButton, !running && s !== "stopping" && !this.finished);
+      this.recordStop.disabled = this.finished || !running;
+      setShown(this.recordStop, running && !this.finished);
+      setShown(this.recordIndicator, s === "recording" || s === "switching");
+      this.recordIndicator.dataset.segment = String(this.rec.segment);
+      this.recordIndicator.textContent = s === "recording" || s === "switching"
+        ? `● Recording${this.rec.mode === "audio" ? " (audio only)" : " (video)"}`
+        : "";
+      this.recordStatus.dataset.state = s;
+      this.recordStatus.textContent = this.rec.text || "";
+      setShown(this.recordStatus, Boolean(this.rec.text));
+      const u = this.rec.uploader;
+      let upload = "";
+      if (u) {
+        if (u.waiting) upload = `${chunkCount(u.waiting)} waiting to upload${u.retrying ? ` (retrying: ${u.retrying})` : ""}.`;
+        else if (u.stored) upload = `Uploaded: ${chunkCount(u.stored)}, none waiting.`;
+        if (u.lost && !u.discarded) upload += ` ${chunkCount(u.lost)} could not be saved.`;
+        this.recordUpload.dataset.waiting = String(u.waiting);
+        this.recordUpload.dataset.stored = String(u.stored);
+        this.recordUpload.dataset.lost = String(u.lost);
+      }
+      this.recordUpload.textContent = upload.trim();
+      setShown(this.recordUpload, Boolean(upload));
+      const error = this.rec.error || (u && !u.discarded && u.error) || "";
+      this.recordError.textContent = error;
+      setShown(this.recordError, Boolean(error));
+    }
+    if (this.role === "patient" && this.recordingPrompt) {
+      const c = this.recConsent;
+      const requested = Boolean(c && c.status === "requested");
+      const granted = Boolean(c && c.status === "granted");
+      const active = Boolean(this.recActive);
+      const name = this.clinicianName || "Your clinician";
+      const text = requested
+        ? `${name} asks to record this consultation. The recording becomes part of your record; you can watch it afterwards and stop it at any time.`
+        : active
+          ? "This call is being recorded. You can stop the recording at any time."
+          : granted
+            ? "You agreed to this consultation being recorded. You can withdraw your consent at any time."
+            : "";
+      this.recordingPromptText.textContent = text;
+      this.recordingPrompt.dataset.status = c ? c.status : "";
+      setShown(this.recordingAnswer, requested);
+      this.recordingWithdraw.textContent = active ? "Stop recording" : "Withdraw consent";
+      setShown(this.recordingWithdraw, !requested && (granted || active));
+      for (const b of [this.recordingAllow, this.recordingDecline, this.recordingWithdraw]) b.disabled = this.recordingBusy || this.finished;
+      const error = this.recordingPromptErrorText || "";
+      this.recordingPromptError.textContent = error;
+      setShown(this.recordingPromptError, Boolean(error));
+      setShown(this.recordingPrompt, !this.finished && (Boolean(text) || Boolean(error)));
+    }
+  }
+
+  // ------------------------------------------------------------------ recording: the patient
+
+  buildRecordingPrompt() {
+    this.recordingPromptText = el("p", { id: "recording-prompt-text" });
+    this.recordingAllow = button("recording-allow", "Allow recording");
+    this.recordingDecline = button("recording-decline", "Don't record", "secondary");
+    this.recordingWithdraw = button("recording-withdraw", "Stop recording", "danger");
+    this.recordingPromptError = el("p", { class: "field-error", id: "recording-prompt-error", role: "alert", hidden: true });
+    this.recordingAnswer = el("div", { class: "actions" }, this.recordingAllow, this.recordingDecline);
+    this.recordingAllow.addEventListener("click", () => this.answerRecording(true));
+    this.recordingDecline.addEventListener("click", () => this.answerRecording(false));
+    this.recordingWithdraw.addEventListener("click", () => this.withdrawRecordingConsent());
+    this.recordingPrompt = el("section", { id: "recording-prompt", class: "notice", "aria-labelledby": "recording-prompt-title" },
+      el("h2", { id: "recording-prompt-title", text: "Recording this consultation" }),
+      this.recordingPromptText,
+      this.recordingAnswer,
+      el("div", { class: "actions" }, this.recordingWithdraw),
+      this.recordingPromptError);
+    setShown(this.recordingPrompt, false);
+    return this.recordingPrompt;
+  }
+
+  async loadClinicianName() {
+    if (this.clinicianName || this.clinicianNameLoading) return;
+    this.clinicianNameLoading = true;
+    try {
+      const c = await getJSON(this.consultationApi());
+      if (c && typeof c.clinician_name === "string" && c.clinician_name.trim()) this.clinicianName = c.clinician_name.trim();
+    } catch {
+      // "Your clinician" it is
+    } finally {
+      this.clinicianNameLoading = false;
+      this.renderRecording();
+    }
+  }
+
+  async answerRecording(consent) {
+    const c = this.recConsent;
+    if (!c || c.status !== "requested" || this.recordingBusy) return;
+    this.recordingBusy = true;
+    this.recordingPromptErrorText = "";
+    this.renderRecording();
+    try {
+      const answer = await sendJSON("POST", this.consultationApi(`/recording-consents/${encodeURIComponent(c.id)}/answer`), this.csrf, { consent });
+      if (this.recConsent && this.recConsent.id === c.id && this.recConsent.status === "requested") {
+        this.recConsent.status = (answer && answer.status) || (consent ? "granted" : "refused");
+      }
+    } catch (e) {
+      this.recordingPromptErrorText = `Your answer was not saved: ${e.message}`;
+    } finally {
+      this.recordingBusy = false;
+      this.renderRecording();
+    }
+  }
+
+  async withdrawRecordingConsent() {
+    const c = this.recConsent;
+    if (!c || !["requested", "granted"].includes(c.status) || this.recordingBusy) return;
+    this.recordingBusy = true;
+    this.recordingPromptErrorText = "";
+    this.renderRecording();
+    try {
+      await sendJSON("POST", this.consultationApi(`/recording-consents/${encodeURIComponent(c.id)}/withdraw`), this.csrf);
+      if (this.recConsent && this.recConsent.id === c.id) this.recConsent.status = "withdrawn";
+      this.recActive = null;
+    } catch (e) {
+      this.recordingPromptErrorText = `The recording was not stopped: ${e.message}`;
+    } finally {
+      this.recordingBusy = false;
+      this.renderRecording();
+    }
+  }
+
+  // ------------------------------------------------------------------ recording: the clinician
+
+  buildRecordingPanel() {
+    this.recordButton = button("record", "Record");
+    this.recordStop = button("record-stop", "Stop recording", "danger");
+    this.recordIndicator = el("p", { id: "recording-indicator", role: "status" });
+    this.recordIndicator.style.color = "#b00020";
+    this.recordIndicator.style.fontWeight = "bold";
+    this.recordStatus = el("p", { id: "recording-status", role: "status", "aria-live": "polite" });
+    this.recordUpload = el("p", { id: "recording-upload", class: "muted", "aria-live": "polite" });
+    this.recordError = el("p", { class: "field-error", id: "recording-error", role: "alert", hidden: true });
+    this.recordButton.addEventListener("click", () => this.requestRecording());
+    this.recordStop.addEventListener("click", () => this.stopRecording());
+    this.recordingPanel = el("section", { id: "recording-panel", "aria-labelledby": "recording-title" },
+      el("h2", { id: "recording-title", text: "Recording" }),
+      el("p", { class: "muted", text: "The patient is asked first, and can stop the recording at any time. The recording is kept with the consultation." }),
+      this.recordIndicator,
+      this.recordStatus,
+      el("div", { class: "actions" }, this.recordButton, this.recordStop),
+      this.recordUpload,
+      this.recordError);
+    window.addEventListener("beforeunload", (event) => {
+      const u = this.rec.uploader;
+      if ((u && u.waiting) || ["starting", "recording", "switching", "stopping"].includes(this.rec.state)) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+    return this.recordingPanel;
+  }
+
+  // Runs recording steps one after the other (start, segment switches, stop).
+  queueRecording(step, onFail) {
+    this.recOps = this.recOps.then(step).catch((e) => {
+      if (onFail) onFail(e);
+    }).finally(() => this.renderRecording());
+    return this.recOps;
+  }
+
+  // A click is a user gesture: the AudioContext that mixes the voices may start now.
+  ensureAudioContext() {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return null;
+    if (!this.audioContext || this.audioContext.state === "closed") this.audioContext = new Context();
+    if (this.audioContext.state === "suspended") this.audioContext.resume().catch(() => {});
+    return this.audioContext;
+  }
+
+  recordingMode() {
+    return this.mode === "video" ? "video" : "audio";
+  }
+
+  async requestRecording() {
+    if (this.rec.state !== "idle" || this.finished) return;
+    this.ensureAudioContext();
+    this.rec.state = "asking";
+    this.rec.error = "";
+    this.rec.text = "Asking the patient…";
+    this.renderRecording();
+    try {
+      const data = await getJSON(this.consultationApi("/recording-consents"));
+      const newest = (data.consents || []).find((c) => c && typeof c.id === "string");
+      if (newest && (newest.status === "granted" || newest.status === "requested")) {
+        if (!this.recConsent || this.recConsent.id !== newest.id) this.recConsent = { id: newest.id, status: newest.status };
+      } else {
+        const made = await sendJSON("POST", this.consultationApi("/recording-consents"), this.csrf);
+        // The answer may already have arrived over the call.
+        if (!this.recConsent || this.recConsent.id !== made.id) this.recConsent = { id: made.id, status: made.status || "requested" };
+      }
+      if (this.rec.state !== "asking") return; // a message moved things on
+      this.rec.state = "waiting";
+      if (this.recConsent.status === "granted") {
+        this.startRecording();
+        return;
+      }
+      this.rec.text = "Waiting for the patient's consent…";
+    } catch (e) {
+      if (this.rec.state === "asking") this.rec.state = "idle";
+      this.rec.text = "";
+      this.rec.error = `The patient could not be asked: ${e.message}`;
+    } finally {
+      this.renderRecording();
+    }
+  }
+
+  startRecording() {
+    if (this.rec.state !== "waiting" || this.finished) return;
+    this.rec.state = "starting";
+    this.rec.text = "The patient agreed. Starting the recording…";
+    this.rec.error = "";
+    this.rec.stopRequested = false;
+    const gen = ++this.recGen;
+    this.renderRecording();
+    this.queueRecording(async () => {
+      if (gen !== this.recGen) return;
+      const mode = this.recordingMode();
+      if (!CallCapture.mimeType(mode)) throw new Error("this browser cannot record the call");
+      const made = await sendJSON("POST", this.consultationApi("/recordings"), this.csrf, { mode });
+      const segs = made.segments || [];
+      this.rec.id = made.id;
+      this.rec.uploader = new ChunkUploader(made.id, this.csrf, () => this.renderRecording());
+      if (gen !== this.recGen) return;
+      await this.beginSegment(segs.length ? segs[segs.length - 1].segment : 0, mode);
+      this.rec.state = "recording";
+      this.rec.text = "";
+      if (this.rec.stopRequested || this.finished) await this.finishRecording(gen);
+    }, (e) => {
+      if (gen !== this.recGen) return;
+      this.rec.error = `The recording did not start: ${e && e.message ? e.message : e}`;
+      this.rec.text = "";
+      this.rec.state = "idle";
+      if (this.rec.id) this.postFinish(this.rec.id).catch(() => {});
+      this.rec.id = null;
+    });
+  }
+
+  // A recording of this call that runs without a recorder here carries on in a new segment.
+  continueRecording(active) {
+    if (this.rec.state !== "idle" || this.finished) return;
+    this.ensureAudioContext();
+    this.rec.state = "starting";
+    this.rec.text = "Continuing the recording of this call…";
+    this.rec.error = "";
+    this.rec.stopRequested = false;
+    const gen = ++this.recGen;
+    this.queueRecording(async () => {
+      const mode = this.recordingMode();
+      this.rec.id = active.id;
+      const made = await sendJSON("POST", `/api/v1/recordings/${encodeURIComponent(active.id)}/segments`, this.csrf, { mode });
+      if (gen !== this.recGen) return;
+      this.rec.uploader = new ChunkUploader(active.id, this.csrf, () => this.renderRecording());
+      await this.beginSegment(made.segment, mode);
+      this.rec.state = "recording";
+      this.rec.text = "";
+      if (this.rec.stopRequested || this.finished) await this.finishRecording(gen);
+    }, (e) => {
+      if (gen !== this.recGen) return;
+      this.rec.state = "idle";
+      this.rec.id = null;
+      this.rec.error = `The recording could not continue: ${e && e.message ? e.message : e}`;
+    });
+  }
+
+  async beginSegment(segment, mode) {
+    const ctx = this.ensureAudioContext();
+    if (!ctx) throw new Error("this browser cannot mix the call's sound");
+    const uploader = this.rec.uploader;
+    const capture = new CallCapture(this, mode, ctx);
+    capture.start((blob) => uploader.add(segment, blob), (e) => {
+      if (this.rec.capture !== capture) return;
+      this.rec.error = `The recorder failed: ${e && e.message ? e.message : e}. What was recorded so far is kept.`;
+      this.stopRecording();
+    });
+    this.rec.capture = capture;
+    this.rec.segment = segment;
+    this.rec.mode = mode;
+  }
+
+  // The call switched between audio only and video: the segment closes, the next one opens.
+  onRecordingModeChange() {
+    if (this.role !== "clinician" || this.rec.state === "idle") return;
+    const gen = this.recGen;
+    this.queueRecording(async () => {
+      if (gen !== this.recGen || this.rec.state !== "recording" || this.rec.stopRequested) return;
+      const mode = this.recordingMode();
+      if (mode === this.rec.mode) return;
+      this.rec.state = "switching";
+      this.rec.text = `Switching the recording to ${mode === "video" ? "video" : "audio only"}…`;
+      this.renderRecording();
+      const capture = this.rec.capture;
+      const uploader = this.rec.uploader;
+      this.rec.capture = null;
+      if (capture) await capture.stop();
+      await uploader.drain();
+      if (gen !== this.recGen) return;
+      if (uploader.stopped) {
+        this.rec.state = "idle";
+        this.rec.text = "The recording has stopped.";
+        this.rec.id = null;
+        return;
+      }
+      if (this.rec.stopRequested || this.finished) {
+        this.rec.state = "recording";
+        await this.finishRecording(gen);
+        return;
+      }
+      const made = await sendJSON("POST", `/api/v1/recordings/${encodeURIComponent(this.rec.id)}/segments`, this.csrf, { mode });
+      if (gen !== this.recGen) return;
+      await this.beginSegment(made.segment, mode);
+      this.rec.state = "recording";
+      this.rec.text = "";
+      if (this.rec.stopRequested || this.finished) await this.finishRecording(gen);
+    }, (e) => {
+      if (gen !== this.recGen) return;
+      this.rec.error = `The recording could not switch to the new mode and was stopped: ${e && e.message ? e.message : e}`;
+      this.rec.state = "recording";
+      this.finishRecording(gen).catch(() => {});
+    });
+  }
+
+  // "Stop recording", hanging up, the end of the consultation. The recorder stops at once (it
+  // keeps nothing after this moment); what is queued is uploaded, then the recording finishes.
+  stopRecording() {
+    if (this.role !== "clinician") return this.recOps;
+    const s = this.rec.state;
+    if (s === "asking" || s === "waiting") {
+      this.rec.state = "idle";
+      this.rec.text = "";
+      this.renderRecording();
+      return this.recOps;
+    }
+    if (!["starting", "recording", "switching"].includes(s) || this.rec.stopRequested) return this.recOps;
+    this.rec.stopRequested = true;
+    if (this.rec.capture && s === "recording") this.rec.capture.stop();
+    this.rec.text = "Stopping the recording: saving what is left…";
+    this.renderRecording();
+    const gen = this.recGen;
+    return this.queueRecording(async () => {
+      if (gen !== this.recGen || this.rec.state !== "recording") return;
+      await this.finishRecording(gen);
+    }, (e) => {
+      if (gen !== this.recGen) return;
+      this.rec.state = "idle";
+      this.rec.error = `The recording could not be finished: ${e && e.message ? e.message : e}. The server finalises it later.`;
+    });
+  }
+
+  async postFinish(id) {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await sendJSON("POST", `/api/v1/recordings/${encodeURIComponent(id)}/finish`, this.csrf);
+      } catch (e) {
+        if (e.status === 409) return null; // it has already stopped
+        if ((e.status && e.status < 500) || attempt >= 5) throw e;
+        await sleep(UPLOAD_BACKOFF_MS[Math.min(attempt, UPLOAD_BACKOFF_MS.length - 1)]);
+      }
+    }
+  }
+
+  async finishRecording(gen) {
+    this.rec.state = "stopping";
+    this.rec.text = "Stopping the recording: saving what is left…";
+    this.renderRecording();
+    const capture = this.rec.capture;
+    this.rec.capture = null;
+    if (capture) await capture.stop();
+    const uploader = this.rec.uploader;
+    if (uploader) await uploader.drain();
+    if (gen !== this.recGen) return;
+    const id = this.rec.id;
+    if (id && !(uploader && uploader.stopped)) await this.postFinish(id);
+    if (gen !== this.recGen) return;
+    this.rec.state = "idle";
+    this.rec.id = null;
+    this.rec.stopRequested = false;
+    if (this.recActive && this.recActive.id === id) this.recActive = null;
+    this.rec.text = uploader && uploader.lost
+      ? `The recording was saved to the consultation, but ${chunkCount(uploader.lost)} of it could not be uploaded.`
+      : "The recording was saved to the consultation.";
+  }
+
+  // The server stopped the recording (the patient withdrew): nothing more is uploaded.
+  abortRecording(text) {
+    this.recGen += 1;
+    const { capture, uploader } = this.rec;
+    if (uploader) uploader.discard();
+    if (capture) capture.stop();
+    this.rec.capture = null;
+    this.rec.state = "idle";
+    this.rec.id = null;
+    this.rec.stopRequested = false;
+    this.rec.text = text;
+    this.renderRecording();
+  }
+
   // ------------------------------------------------------------------ leaving
 
   hangup() {
@@ -1628,6 +2572,8 @@ class Call {
 
   finish(state, text, offerRejoin = false) {
     if (this.finished) return;
+    // A recording stops with the call: what was recorded is uploaded and the recording finished.
+    this.stopRecording();
     this.finished = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.pingTimer);
@@ -1652,6 +2598,7 @@ class Call {
       if (this.invitePanel) setShown(this.invitePanel, false);
       if (this.invitationPrompt) setShown(this.invitationPrompt, false);
     }
+    this.renderRecording();
     if (offerRejoin && state !== "error") {
       this.root.append(el("p", { class: "actions" }, el("a", { id: "call-rejoin", href: location.pathname, text: "Rejoin the call" })));
     }

@@ -1,0 +1,570 @@
+public import ConfideCore
+import ConfidePolicy
+public import ConfideStore
+public import ConfideVault
+import Crypto
+public import Foundation
+import Logging
+
+/// Limits and timings of recordings.
+public struct RecordingConfiguration: Sendable {
+    /// The largest upload chunk accepted (MediaRecorder with a 1 s timeslice makes ~50–200 KB).
+    public var maxChunkBytes = 8 * 1024 * 1024
+    /// Segments per recording (each audio ⇄ video switch starts one).
+    public var maxSegments = 1_000
+    /// Chunks per segment.
+    public var maxChunksPerSegment = 100_000
+    /// A recording with no chunk for this long is finalised as incomplete.
+    public var uploadTimeoutSeconds = 300
+    /// Plaintext size of the chunks of a segment's seekable version (a Range maps to whole chunks).
+    public var playableChunkBytes = 256 * 1024
+    /// Retention in days per country (ISO 3166 alpha-2); others use `defaultRetentionDays`.
+    public var retentionDays: [String: Int] = RecordingConfiguration.countryRetentionDays
+    public var defaultRetentionDays = 3_650
+
+    /// Defaults per country. Each figure is a **clinical estimate** of a prudent period for
+    /// consultation recordings kept as part of the medical record; operators must set their own
+    /// (`--recording-retention CC=DAYS`) from local law and professional guidance.
+    /// GB: 10 years, as the issue brief states for UK GP records; the others are clinical estimates.
+    public static let countryRetentionDays: [String: Int] = ["GB": 3_650, "CA": 3_650, "US": 2_555, "SG": 2_190]
+
+    public init() {}
+
+    public func retention(country: String) -> Int { retentionDays[country] ?? defaultRetentionDays }
+}
+
+/// Makes a finished segment seekable (MediaRecorder's WebM has no duration and no cues).
+public protocol MediaRemuxer: Sendable {
+    /// The remuxed media and its content type; the input and output never touch disk.
+    func remux(_ media: Data, contentType: String) async throws -> Data
+}
+
+/// Raised when a recording's binding disagrees with its consultation (the 2020 class of failure).
+public struct RecordingAlert: Sendable, Hashable {
+    public let recording: String
+    public let what: String
+}
+
+/// A byte range of a segment's media, decrypted.
+public struct PlaybackSlice: Sendable {
+    public let contentType: String
+    public let totalBytes: Int64
+    /// Inclusive.
+    public let range: ClosedRange<Int64>
+    public let data: Data
+}
+
+/// Why a Range header cannot be served.
+public struct RangeNotSatisfiable: Error, Sendable {
+    public let totalBytes: Int64
+}
+
+/// Recording consent, capture (the chunk upload), binding, playback, erasure, the kill switch.
+/// Every method goes through the gate; writes commit their audit entry with the change.
+public struct RecordingService: Sendable {
+    let clinic: ClinicService
+    let vault: Vault
+    let remuxer: (any MediaRemuxer)?
+    public let configuration: RecordingConfiguration
+    let alert: @Sendable (RecordingAlert) -> Void
+
+    /// Where the seekable version of upload segment `s` lives in the vault: segment `2^32 + s`
+    /// (upload segments are below `maxSegments`), so its chunks are bound to it by the AAD.
+    public static func playableSegment(_ s: Int) -> Int { (1 << 32) + s }
+
+    public init(
+        clinic: ClinicService, vault: Vault, remuxer: (any MediaRemuxer)?, configuration: RecordingConfiguration = .init(),
+        alert: @escaping @Sendable (RecordingAlert) -> Void
+    ) {
+        self.clinic = clinic
+        self.vault = vault
+        self.remuxer = remuxer
+        self.configuration = configuration
+        self.alert = alert
+    }
+
+    var store: any RecordingStore { clinic.stores.recordings }
+    var gate: AccessGate { clinic.gate }
+    var now: Date { clinic.clock.now() }
+    var logger: Logger { clinic.logger }
+
+    // MARK: consent
+
+    /// The consultation's clinician asks the patient for consent to record (during the call).
+    public func requestConsent(_ consultation: Consultation.ID, _ r: ClinicRequest) async throws -> RecordingConsentRecord {
+        let id = UUID().uuidString.lowercased()
+        var facts = try await clinic.facts.consultationFacts(consultation, for: r.principal)
+        facts?.resourceID = id
+        facts?.callGuest = false
+        let write = try await gate.authorizeWrite(
+            .create, id, facts: facts, by: r.principal, purpose: "recording-consent", requestID: r.requestID, as: RecordingConsentResource.self)
+        guard let account = r.principal.account, let owner = facts?.owningPatient else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.notFound, "no such consultation")
+        }
+        try await requireCallOpen(consultation, write: write, r)
+        let consent = RecordingConsentRecord(
+            id: id, consultation: consultation, patient: owner, requestedBy: account, requestedAt: now, status: .requested)
+        guard try await store.requestConsent(consent, write: write) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "the patient already has a request to answer, or has already agreed")
+        }
+        return consent
+    }
+
+    /// A request to record makes sense only while the call can run.
+    func requireCallOpen<R: PolicyResource>(_ consultation: Consultation.ID, write: AuditedWrite<R>, _ r: ClinicRequest) async throws {
+        let grant = try await clinic.joinGrant(consultation, purpose: "recording", r)
+        let view = try await clinic.callConsultation(grant)
+        if let refusal = clinic.refusal(for: view.record, now: now).refusal {
+            try await gate.recordRefusal(write)
+            throw ClinicError(refusal.kind == .over ? .transitionNotAllowed : .outsideWindow, refusal.message)
+        }
+    }
+
+    /// The consents of a consultation that the principal may see (newest first).
+    public func consents(_ consultation: Consultation.ID, _ r: ClinicRequest) async throws -> [RecordingConsentRecord] {
+        // Someone who cannot see the consultation hears "not found", not an empty list.
+        _ = try await gate.authorize(
+            .read, consultation.description, facts: try await clinic.facts.consultationFacts(consultation, for: r.principal), by: r.principal,
+            purpose: "recording-consent", requestID: r.requestID, as: ConsultationResource.self)
+        let scope = try await gate.scope(.list, by: r.principal, purpose: "recording-consent", requestID: r.requestID, as: RecordingConsentResource.self)
+        let list = try await store.recordingConsents(scope, consultation: consultation)
+        try await gate.recordPresented(scope, items: list.map { ($0.id, $0.patient) }, purpose: "recording-consent", requestID: r.requestID)
+        return list
+    }
+
+    func consentWrite(_ id: String, consultation: Consultation.ID, _ r: ClinicRequest) async throws -> AuditedWrite<RecordingConsentResource> {
+        let facts = try await store.recordingConsentFacts(id, for: r.principal)
+        let write = try await gate.authorizeWrite(
+            .update, id, facts: facts, by: r.principal, purpose: "recording-consent", requestID: r.requestID, as: RecordingConsentResource.self)
+        // The consent must belong to the consultation in the path.
+        guard let consent = try await store.recordingConsent(write.grant), consent.consultation == consultation else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.notFound, "no such request")
+        }
+        return write
+    }
+
+    /// The patient grants or refuses a pending request.
+    public func answerConsent(_ consultation: Consultation.ID, consent id: String, granted: Bool, _ r: ClinicRequest) async throws
+        -> RecordingConsentRecord.Status
+    {
+        let write = try await consentWrite(id, consultation: consultation, r)
+        let to: RecordingConsentRecord.Status = granted ? .granted : .refused
+        guard try await store.decideConsent(id: id, from: [.requested], to: to, at: now, write: write) != nil else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "this request is no longer waiting for an answer")
+        }
+        return to
+    }
+
+    /// The patient withdraws a request or a grant: any recording made under it stops at once
+    /// (no chunk is acknowledged after this commits), and no new one can start.
+    /// - Returns: the recordings it stopped.
+    public func withdrawConsent(_ consultation: Consultation.ID, consent id: String, _ r: ClinicRequest) async throws -> [String] {
+        let write = try await consentWrite(id, consultation: consultation, r)
+        guard let stopped = try await store.decideConsent(id: id, from: [.requested, .granted], to: .withdrawn, at: now, write: write) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "there is nothing to withdraw")
+        }
+        for recording in stopped {
+            // Close the open segment (its terminator) on the system path: the patient cannot write media.
+            _ = try? await finishOnSystemPath(recording, status: .complete, reason: "stopped-by-patient", job: "recording-stop", requestID: r.requestID)
+        }
+        return stopped
+    }
+
+    // MARK: capture
+
+    func recordingWrite(_ id: String, _ action: Action, purpose: String, _ r: ClinicRequest) async throws -> AuditedWrite<RecordingResource> {
+        try await gate.authorizeWrite(
+            action, id, facts: try await store.recordingFacts(id, for: r.principal), by: r.principal, purpose: purpose, requestID: r.requestID,
+            as: RecordingResource.self)
+    }
+
+    /// Starts recording a consultation's call. The server creates the recording from its own
+    /// record of the consultation: patient, clinician and practice are copied from it here, once.
+    public func startRecording(_ consultation: Consultation.ID, mode: String, _ r: ClinicRequest) async throws -> RecordingDetail {
+        guard mode == "audio" || mode == "video" else {
+            throw ClinicError(ValidationError(.invalidValue, field: "mode", message: "choose audio or video"))
+        }
+        let id = UUID().uuidString.lowercased()
+        var facts = try await clinic.facts.consultationFacts(consultation, for: r.principal)
+        facts?.resourceID = id
+        facts?.callGuest = false
+        let write = try await gate.authorizeWrite(
+            .create, id, facts: facts, by: r.principal, purpose: "recording", requestID: r.requestID, as: RecordingResource.self)
+        try await requireCallOpen(consultation, write: write, r)
+        let grant = try await clinic.joinGrant(consultation, purpose: "recording", r)
+        let view = try await clinic.callConsultation(grant)
+        guard let practice = try await clinic.clinic.practice(id: view.record.practice) else { throw ClinicError(.notFound, "no such consultation") }
+        let wrapped = try vault.createRecordingKey(recording: id)
+        let start = now
+        let days = configuration.retention(country: practice.country.value)
+        let proposed = RecordingRecord(
+            id: id, consultation: consultation, patient: view.record.patient, clinician: view.record.clinician, practice: view.record.practice,
+            consent: "", status: .recording, wrappedKey: wrapped.serialized.base64EncodedString(), startedAt: start, lastChunkAt: start,
+            retainUntil: start.addingTimeInterval(Double(days) * 86_400))
+        do {
+            let stored = try await store.createRecording(proposed, mode: mode, write: write)
+            return RecordingDetail(record: stored, segments: [RecordingSegment(segment: 0, mode: mode, chunks: 0, bytes: 0, closed: false, startedAt: start)])
+        } catch let refusal as RecordingStartRefusal {
+            try await gate.recordRefusal(write)
+            switch refusal {
+            case .noConsent: throw ClinicError(.transitionNotAllowed, "the patient has not agreed to recording this consultation")
+            case .alreadyRecording: throw ClinicError(.conflict, "this consultation is already being recorded")
+            }
+        }
+    }
+
+    static func wrappedKey(_ record: RecordingRecord) throws -> WrappedKey {
+        guard let text = record.wrappedKey, let data = Data(base64Encoded: text) else { throw VaultError.unknownKeyEncryptionKey("none") }
+        return try WrappedKey(serialized: data)
+    }
+
+    /// Accepts one upload chunk: checks index, size and SHA-256, seals it and writes it durably,
+    /// then acknowledges it (the chunk row commits with the audit entry). A re-sent chunk is
+    /// harmless (`duplicate`); every other refusal is audited and changes nothing.
+    public func uploadChunk(
+        _ recording: String, segment: Int, index: Int, sha256 claimed: String, body: Data, _ r: ClinicRequest
+    ) async throws -> ChunkOutcome {
+        let write = try await recordingWrite(recording, .record, purpose: "recording-upload", r)
+        func refuse(_ error: ClinicError) async throws -> Never {
+            try await gate.recordRefusal(write)
+            throw error
+        }
+        guard (0..<configuration.maxSegments).contains(segment) else {
+            try await refuse(ClinicError(ValidationError(.invalidValue, field: "segment", message: "segment is out of range")))
+        }
+        guard (0..<configuration.maxChunksPerSegment).contains(index) else {
+            try await refuse(ClinicError(ValidationError(.invalidValue, field: "index", message: "chunk index is out of range")))
+        }
+        guard !body.isEmpty, body.count <= configuration.maxChunkBytes else {
+            try await refuse(
+                ClinicError(ValidationError(.invalidValue, field: "body", message: "a chunk holds 1 to \(configuration.maxChunkBytes) bytes")))
+        }
+        let actual = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        guard claimed.lowercased() == actual else {
+            try await refuse(ClinicError(ValidationError(.invalidValue, field: "sha256", message: "the chunk's SHA-256 does not match its bytes")))
+        }
+        guard case .clinician(let uploader, _) = r.principal else { try await refuse(ClinicError(.notFound, "no such recording")) }
+        guard let detail = try await store.recording(write.grant), detail.record.status != .erased else {
+            try await refuse(ClinicError(.notFound, "no such recording"))
+        }
+        let wrapped = try Self.wrappedKey(detail.record)
+        let vault = self.vault
+        let outcome = try await store.addChunk(
+            RecordingChunk(segment: segment, index: index, size: body.count, sha256: actual), uploader: uploader, at: now, write: write
+        ) {
+            try await vault.storeChunk(recording: recording, segment: segment, index: index, final: false, plaintext: body, wrapped: wrapped)
+        }
+        switch outcome {
+        case .stored, .duplicate:
+            return outcome
+        case .invariantViolation:
+            try await gate.recordRefusal(write)
+            alert(RecordingAlert(recording: recording, what: "binding"))
+            logger.critical("recording binding invariant failed; chunk refused", metadata: ["recording": "\(recording)"])
+            throw ClinicError(.notFound, "no such recording")
+        case .conflict, .gap, .segmentClosed, .notRecording:
+            try await gate.recordRefusal(write)
+            return outcome
+        }
+    }
+
+    /// A switch between audio-only and video: closes the current segment, opens the next.
+    public func startSegment(_ recording: String, mode: String, _ r: ClinicRequest) async throws -> Int {
+        guard mode == "audio" || mode == "video" else {
+            throw ClinicError(ValidationError(.invalidValue, field: "mode", message: "choose audio or video"))
+        }
+        let write = try await recordingWrite(recording, .record, purpose: "recording-segment", r)
+        guard let detail = try await store.recording(write.grant), detail.segments.count < configuration.maxSegments,
+            let wrapped = try? Self.wrappedKey(detail.record)
+        else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.transitionNotAllowed, "this recording cannot take another segment")
+        }
+        guard let next = try await store.startSegment(mode: mode, at: now, write: write, terminate: terminator(recording, wrapped)) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.transitionNotAllowed, "this recording has stopped")
+        }
+        return next
+    }
+
+    /// Seals the empty `final` chunk that closes a segment.
+    func terminator(_ recording: String, _ wrapped: WrappedKey) -> @Sendable (Int, Int) async throws -> Void {
+        let vault = self.vault
+        return { segment, index in
+            try await vault.storeChunk(recording: recording, segment: segment, index: index, final: true, plaintext: Data(), wrapped: wrapped)
+        }
+    }
+
+    /// The clinician finishes (or stops) a recording.
+    public func finishRecording(_ recording: String, reason: String = "finished", _ r: ClinicRequest) async throws {
+        let write = try await recordingWrite(recording, .record, purpose: "recording-finish", r)
+        guard let detail = try await store.recording(write.grant), let wrapped = try? Self.wrappedKey(detail.record),
+            try await store.finishRecording(status: .complete, reason: reason, at: now, write: write, terminate: terminator(recording, wrapped))
+        else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "this recording has already stopped")
+        }
+    }
+
+    func finishOnSystemPath(_ recording: String, status: RecordingRecord.Status, reason: String, job: String, requestID: String) async throws
+        -> Bool
+    {
+        let system = Principal.system(job: job)
+        let write = try await recordingWrite(recording, .update, purpose: "recording-finish", ClinicRequest(principal: system, requestID: requestID))
+        guard let detail = try await store.recording(write.grant), let wrapped = try? Self.wrappedKey(detail.record) else {
+            try await gate.recordRefusal(write)
+            return false
+        }
+        let done = try await store.finishRecording(status: status, reason: reason, at: now, write: write, terminate: terminator(recording, wrapped))
+        if !done { try await gate.recordRefusal(write) }
+        return done
+    }
+
+    // MARK: reading and playback
+
+    /// The recordings the principal may see, optionally of one consultation; each one presented is audited.
+    public func recordings(consultation: Consultation.ID?, _ r: ClinicRequest, limit: Int = 200) async throws -> [RecordingDetail] {
+        let scope = try await gate.scope(.list, by: r.principal, purpose: "recordings", requestID: r.requestID, as: RecordingResource.self)
+        let list = try await store.recordings(scope, consultation: consultation, limit: limit)
+        try await gate.recordPresented(scope, items: list.map { ($0.record.id, $0.record.patient) }, purpose: "recordings", requestID: r.requestID)
+        return list
+    }
+
+    /// One recording's metadata.
+    public func recording(_ id: String, _ r: ClinicRequest) async throws -> RecordingDetail {
+        let grant = try await gate.authorize(
+            .read, id, facts: try await store.recordingFacts(id, for: r.principal), by: r.principal, purpose: "recording", requestID: r.requestID,
+            as: RecordingResource.self)
+        guard let detail = try await store.recording(grant), detail.record.status != .erased else { throw ClinicError(.notFound, "no such recording") }
+        return detail
+    }
+
+    /// Parses `bytes=a-b`, `bytes=a-` and `bytes=-n` (one range); `nil` header means the whole.
+    public static func byteRange(_ header: String?, total: Int64) throws -> ClosedRange<Int64>? {
+        guard let header else { return nil }
+        let h = header.trimmingCharacters(in: .whitespaces)
+        guard h.hasPrefix("bytes="), total > 0 else { throw RangeNotSatisfiable(totalBytes: total) }
+        let spec = h.dropFirst(6)
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { throw RangeNotSatisfiable(totalBytes: total) }
+        let first = spec[spec.startIndex..<dash]
+        let last = spec[spec.index(after: dash)...]
+        func number(_ s: Substring) -> Int64? { s.allSatisfy(\.isASCII) && s.allSatisfy(\.isNumber) && s.count <= 18 ? Int64(s) : nil }
+        if first.isEmpty {
+            guard let n = number(last), n > 0 else { throw RangeNotSatisfiable(totalBytes: total) }
+            return max(0, total - n)...(total - 1)
+        }
+        guard let a = number(first), a < total else { throw RangeNotSatisfiable(totalBytes: total) }
+        if last.isEmpty { return a...(total - 1) }
+        guard let b = number(last), b >= a else { throw RangeNotSatisfiable(totalBytes: total) }
+        return a...min(b, total - 1)
+    }
+
+    /// Streams (decrypts) a byte range of one segment, through the gate's `play` decision, which
+    /// the kill switch can forbid. The audit entry names the segment and byte range.
+    /// - Throws: `RangeNotSatisfiable` for a malformed range or one past the end (after the decision).
+    public func play(_ id: String, segment: Int, range header: String?, _ r: ClinicRequest, maxBytes: Int64 = 4 * 1024 * 1024) async throws
+        -> PlaybackSlice
+    {
+        let facts = try await store.recordingFacts(id, for: r.principal)
+        // The range is part of what is audited; a malformed one is recorded as asked.
+        let asked = header.map { $0.filter { !$0.isWhitespace }.prefix(64) }.map(String.init) ?? "all"
+        let purpose = "playback:segment=\(segment):\(AuditSafe.token(asked))"
+        let grant = try await gate.authorize(.play, id, facts: facts, by: r.principal, purpose: purpose, requestID: r.requestID, as: RecordingResource.self)
+        guard let detail = try await store.recording(grant), detail.record.status != .erased,
+            let seg = detail.segments.first(where: { $0.segment == segment }), seg.closed || seg.chunks > 0
+        else { throw ClinicError(.notFound, "no such recording") }
+        let wrapped = try Self.wrappedKey(detail.record)
+        let key = try vault.keys.unwrap(wrapped, recording: id)
+        // The seekable version when it exists, otherwise the upload chunks as they are.
+        let pieces: [(vaultSegment: Int, index: Int, size: Int, final: Bool, sha256: String?)]
+        let contentType: String
+        if let p = seg.playable, p.chunks > 0 {
+            contentType = p.contentType
+            pieces = (0..<p.chunks).map { i in
+                let size = i == p.chunks - 1 ? Int(p.bytes - Int64(p.chunkSize) * Int64(p.chunks - 1)) : p.chunkSize
+                return (Self.playableSegment(segment), i, size, i == p.chunks - 1, nil)
+            }
+        } else {
+            contentType = seg.mode == "video" ? "video/webm" : "audio/webm"
+            pieces = try await store.chunks(grant, segment: segment).map { ($0.segment, $0.index, $0.size, false, $0.sha256) }
+        }
+        let total = pieces.reduce(Int64(0)) { $0 + Int64($1.size) }
+        guard total > 0 else { throw RangeNotSatisfiable(totalBytes: 0) }
+        var range = try Self.byteRange(header, total: total) ?? 0...(total - 1)
+        // One response carries at most `maxBytes`; the player asks for the rest.
+        if range.count > maxBytes { range = range.lowerBound...(range.lowerBound + maxBytes - 1) }
+        var out = Data()
+        out.reserveCapacity(Int(range.count))
+        var offset: Int64 = 0
+        for piece in pieces {
+            let start = offset
+            offset += Int64(piece.size)
+            guard offset > range.lowerBound else { continue }
+            if start > range.upperBound { break }
+            let sealed = try await vault.store.get(name: vault.name(recording: id, segment: piece.vaultSegment, index: piece.index))
+            let plain = try ChunkSealer.open(sealed, recording: id, segment: piece.vaultSegment, index: piece.index, final: piece.final, key: key)
+            if let sha = piece.sha256, SHA256.hash(data: plain).map({ String(format: "%02x", $0) }).joined() != sha {
+                alert(RecordingAlert(recording: id, what: "chunk-digest"))
+                throw VaultError.authenticationFailed
+            }
+            let from = Int(max(range.lowerBound - start, 0))
+            let to = Int(min(range.upperBound - start, Int64(plain.count) - 1))
+            out.append(plain[plain.startIndex + from...plain.startIndex + to])
+        }
+        return PlaybackSlice(contentType: contentType, totalBytes: total, range: range, data: out)
+    }
+
+    // MARK: finalisation jobs (system path)
+
+    /// Finalises recordings whose upload stopped: their open segment is closed and they become `incomplete`.
+    public func finaliseStalled() async throws -> Int {
+        let idle = now.addingTimeInterval(-Double(configuration.uploadTimeoutSeconds))
+        var done = 0
+        for id in try await store.stalledRecordings(idleBefore: idle, limit: 100) {
+            if try await finishOnSystemPath(id, status: .incomplete, reason: "upload-timeout", job: "recording-timeout", requestID: "job-\(UUID().uuidString.lowercased())") {
+                done += 1
+            }
+        }
+        return done
+    }
+
+    /// Makes the closed segments of finished recordings seekable: reads and verifies each whole
+    /// segment (truncation is detected), remuxes it in memory, and stores the result sealed in
+    /// fixed-size chunks. Without a remuxer nothing happens (playback serves the upload chunks).
+    public func makePlayable(limit: Int = 20) async throws -> Int {
+        guard let remuxer else { return 0 }
+        var made = 0
+        for id in try await store.recordingsNeedingPlayable(limit: limit) {
+            let r = ClinicRequest(principal: .system(job: "recording-remux"), requestID: "job-\(UUID().uuidString.lowercased())")
+            let grant = try await gate.authorize(
+                .update, id, facts: try await store.recordingFacts(id, for: r.principal), by: r.principal, purpose: "recording-remux",
+                requestID: r.requestID, as: RecordingResource.self)
+            guard let detail = try await store.recording(grant), let wrapped = try? Self.wrappedKey(detail.record) else { continue }
+            let key = try vault.keys.unwrap(wrapped, recording: id)
+            for seg in detail.segments where seg.closed && seg.chunks > 0 && seg.playable == nil {
+                let contentType = seg.mode == "video" ? "video/webm" : "audio/webm"
+                // A segment that cannot be made seekable is marked so (served as recorded), once.
+                let asRecorded = PlayableLayout(chunkSize: 0, chunks: 0, bytes: 0, contentType: "as-recorded")
+                let chunks: [Data]
+                do {
+                    chunks = try await vault.readSegment(recording: id, segment: seg.segment, wrapped: wrapped)
+                } catch {
+                    logger.error("recording segment unreadable; left as recorded", metadata: ["recording": "\(id)", "segment": "\(seg.segment)"])
+                    alert(RecordingAlert(recording: id, what: "segment-unreadable"))
+                    try await store.setPlayable(segment: seg.segment, layout: asRecorded, write: try await recordingWrite(id, .update, purpose: "recording-remux", r))
+                    continue
+                }
+                var media = Data()
+                for c in chunks { media.append(c) }
+                var output = Data()
+                do {
+                    output = try await remuxer.remux(media, contentType: contentType)
+                } catch {
+                    logger.warning("remux failed; serving the upload as recorded", metadata: ["recording": "\(id)", "segment": "\(seg.segment)"])
+                }
+                guard !output.isEmpty else {
+                    try await store.setPlayable(segment: seg.segment, layout: asRecorded, write: try await recordingWrite(id, .update, purpose: "recording-remux", r))
+                    continue
+                }
+                let size = configuration.playableChunkBytes
+                let count = (output.count + size - 1) / size
+                let target = Self.playableSegment(seg.segment)
+                for i in 0..<count {
+                    let lower = output.startIndex + i * size
+                    let piece = output[lower..<min(lower + size, output.endIndex)]
+                    let sealed = try ChunkSealer.seal(Data(piece), recording: id, segment: target, index: i, final: i == count - 1, key: key)
+                    try await vault.store.put(name: vault.name(recording: id, segment: target, index: i), data: sealed)
+                }
+                let layout = PlayableLayout(chunkSize: size, chunks: count, bytes: Int64(output.count), contentType: contentType)
+                let segWrite = try await recordingWrite(id, .update, purpose: "recording-remux", r)
+                try await store.setPlayable(segment: seg.segment, layout: layout, write: segWrite)
+            }
+            made += 1
+        }
+        return made
+    }
+
+    // MARK: erasure and retention
+
+    /// Erases a recording: the wrapped data key is destroyed (crypto-shredding) and its blobs removed.
+    /// An operator must state the lawful basis (`reason`); the retention sweeper uses `retention-expired`.
+    public func erase(_ id: String, reason rawReason: String, _ r: ClinicRequest) async throws {
+        let reason = try ClinicService.text(rawReason, field: "reason", max: 500)
+        let write = try await gate.authorizeWrite(
+            .delete, id, facts: try await store.recordingFacts(id, for: r.principal), by: r.principal, purpose: "erasure",
+            requestID: r.requestID, as: RecordingResource.self)
+        guard let detail = try await store.eraseRecording(at: now, reason: reason, write: write) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "this recording was already erased")
+        }
+        // The key is gone (committed above); removing the blobs reclaims space.
+        var addresses: [ChunkAddress] = []
+        for seg in detail.segments {
+            addresses += (0...seg.chunks).map { ChunkAddress(segment: seg.segment, index: $0) }
+            if let p = seg.playable, p.chunks > 0 { addresses += (0..<p.chunks).map { ChunkAddress(segment: Self.playableSegment(seg.segment), index: $0) } }
+        }
+        do { try await vault.erase(recording: id, chunks: addresses) } catch {
+            logger.warning("erased recording's blobs not all removed (its key is destroyed)", metadata: ["recording": "\(id)"])
+        }
+    }
+
+    /// Erases every recording whose retention period has ended.
+    public func sweepRetention() async throws -> Int {
+        var done = 0
+        for id in try await store.expiredRecordings(now: now, limit: 100) {
+            let r = ClinicRequest(principal: .system(job: "recording-retention"), requestID: "job-\(UUID().uuidString.lowercased())")
+            do {
+                try await erase(id, reason: "retention-expired", r)
+                done += 1
+            } catch {
+                logger.warning("retention erasure failed", metadata: ["recording": "\(id)"])
+            }
+        }
+        return done
+    }
+
+    /// Runs the recording jobs every `interval` until cancelled.
+    public func runJobs(every interval: Duration = .seconds(30)) async {
+        while !Task.isCancelled {
+            do {
+                _ = try await finaliseStalled()
+                _ = try await makePlayable()
+                _ = try await sweepRetention()
+            } catch {
+                logger.warning("recording jobs failed; retrying")
+            }
+            do { try await Task.sleep(for: interval) } catch { return }
+        }
+    }
+
+    // MARK: the kill switch
+
+    public func playbackSwitch(_ r: ClinicRequest) async throws -> PlaybackSwitchState {
+        _ = try await gate.authorize(
+            .read, "playback", facts: ResourceFacts(resourceID: "playback"), by: r.principal, purpose: "kill-switch", requestID: r.requestID,
+            as: PlaybackSwitchResource.self)
+        return try await store.playbackSwitch()
+    }
+
+    /// Engages or releases the playback kill switch (operators; audited).
+    public func setPlaybackSwitch(engaged: Bool, reason rawReason: String, _ r: ClinicRequest) async throws {
+        let reason = try ClinicService.text(rawReason, field: "reason", max: 500)
+        let write = try await gate.authorizeWrite(
+            .update, "playback", facts: ResourceFacts(resourceID: "playback"), by: r.principal, purpose: "kill-switch", requestID: r.requestID,
+            as: PlaybackSwitchResource.self)
+        try await store.setPlaybackSwitch(
+            PlaybackSwitchState(engaged: engaged, reason: reason, changedBy: r.principal.description, changedAt: now), write: write)
+    }
+}
+
+/// Makes arbitrary text an audit token (printable ASCII without spaces).
+enum AuditSafe {
+    static func token(_ s: String) -> String {
+        String(s.unicodeScalars.map { (0x21...0x7e).contains($0.value) ? Character($0) : "_" }.prefix(96))
+    }
+}
