@@ -161,7 +161,8 @@ let package = Package(
             name: "ConfideServer",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite", "ConfideStorePostgres",
-                "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic", "ConfideVault",
+                "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic", "ConfideVault", "ConfideObjectStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -184,6 +185,7 @@ let package = Package(
             name: "confide",
             dependencies: [
                 "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer", "ConfideMail", "ConfideAudit", "ConfideClinic",
+                "ConfideObjectStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

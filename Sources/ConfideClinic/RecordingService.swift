@@ -84,6 +84,8 @@ public struct RecordingService: Sendable {
     }
 
     var store: any RecordingStore { clinic.stores.recordings }
+    /// Where the sealed chunks live.
+    public var blobStore: any BlobStore { vault.store }
     var gate: AccessGate { clinic.gate }
     var now: Date { clinic.clock.now() }
     var logger: Logger { clinic.logger }

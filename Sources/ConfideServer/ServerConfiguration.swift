@@ -3,6 +3,8 @@ public import ConfideClinic
 import ConfideCore
 public import ConfideHTTP
 public import ConfideVault
+public import ConfideObjectStore
+import AsyncHTTPClient
 import Foundation
 
 /// Where the data lives.
@@ -43,6 +45,12 @@ public struct ServeFlags: Sendable {
     public var ffmpeg: String?
     public var recordingUploadTimeoutSeconds: Int?
     public var recordingRetention: [String] = []
+    public var s3Endpoint: String?
+    public var s3Region: String?
+    public var s3Bucket: String?
+    public var s3Prefix: String?
+    public var s3AccessKeyFile: String?
+    public var s3SecretKeyFile: String?
 
     public init() {}
 }
@@ -86,6 +94,8 @@ public struct ServerConfiguration: Sendable {
     /// ffmpeg for making recordings seekable; `nil`: found on the usual paths, or none.
     public var ffmpeg: String?
     public var recordings = RecordingConfiguration()
+    /// Sealed chunks in an S3-compatible object store instead of `mediaDir` (credentials from files; no defaults).
+    public var s3: S3Configuration?
 
     /// Resolves and validates the configuration.
     /// - Parameters:
@@ -245,6 +255,22 @@ public struct ServerConfiguration: Sendable {
         guard (5...86_400).contains(configuration.recordings.uploadTimeoutSeconds) else {
             throw ConfigurationError("`--recording-upload-timeout-seconds` must be 5...86400")
         }
+        if let endpoint = flags.s3Endpoint ?? env("CONFIDE_S3_ENDPOINT") {
+            guard let url = URL(string: endpoint), let bucket = flags.s3Bucket ?? env("CONFIDE_S3_BUCKET"),
+                let accessFile = flags.s3AccessKeyFile ?? env("CONFIDE_S3_ACCESS_KEY_FILE"),
+                let secretFile = flags.s3SecretKeyFile ?? env("CONFIDE_S3_SECRET_KEY_FILE")
+            else {
+                throw ConfigurationError(
+                    "`--s3-endpoint` needs `--s3-bucket`, `--s3-access-key-file` and `--s3-secret-key-file` (credentials are read from files, 0600)")
+            }
+            do {
+                configuration.s3 = try S3Configuration.load(
+                    endpoint: url, region: flags.s3Region ?? env("CONFIDE_S3_REGION") ?? "us-east-1", bucket: bucket,
+                    prefix: flags.s3Prefix ?? env("CONFIDE_S3_PREFIX") ?? "", accessKeyFile: accessFile, secretKeyFile: secretFile)
+            } catch {
+                throw ConfigurationError("the S3 settings are not usable: \(error)")
+            }
+        }
         let retention = flags.recordingRetention.isEmpty
             ? (env("CONFIDE_RECORDING_RETENTION")?.split(separator: ",").map(String.init) ?? []) : flags.recordingRetention
         for item in retention {
@@ -285,6 +311,7 @@ public struct ServerConfiguration: Sendable {
         } else {
             return nil
         }
+        if let s3 { return Vault(keys: ring, store: S3BlobStore(configuration: s3, httpClient: HTTPClient.shared)) }
         return Vault(keys: ring, store: try FileBlobStore(root: mediaDir))
     }
 

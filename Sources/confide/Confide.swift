@@ -5,6 +5,7 @@ import ConfideClinic
 import ConfideCore
 import ConfideHTTP
 import ConfideMail
+import ConfideObjectStore
 import ConfideServer
 import ConfideStore
 import Foundation
@@ -44,12 +45,36 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "Directory for sealed recording chunks (env CONFIDE_MEDIA_DIR; default <data-dir>/media).")
     var mediaDir: String?
 
+    @Option(help: "Keep sealed recording chunks in an S3-compatible object store at this URL instead (env CONFIDE_S3_ENDPOINT).")
+    var s3Endpoint: String?
+
+    @Option(help: "The S3 bucket (env CONFIDE_S3_BUCKET; created when missing).")
+    var s3Bucket: String?
+
+    @Option(help: "The S3 region (env CONFIDE_S3_REGION; default us-east-1).")
+    var s3Region: String?
+
+    @Option(help: "A key prefix inside the bucket (env CONFIDE_S3_PREFIX).")
+    var s3Prefix: String?
+
+    @Option(help: "File holding the S3 access key id (env CONFIDE_S3_ACCESS_KEY_FILE).")
+    var s3AccessKeyFile: String?
+
+    @Option(help: "File holding the S3 secret access key, mode 0600 (env CONFIDE_S3_SECRET_KEY_FILE).")
+    var s3SecretKeyFile: String?
+
     func flags() -> ServeFlags {
         var flags = ServeFlags()
         flags.vaultKeyFile = vaultKeyFile
         flags.vaultPreviousKeyFiles = vaultPreviousKeyFile
         flags.vaultNamingKeyFile = vaultNamingKeyFile
         flags.mediaDir = mediaDir
+        flags.s3Endpoint = s3Endpoint
+        flags.s3Bucket = s3Bucket
+        flags.s3Region = s3Region
+        flags.s3Prefix = s3Prefix
+        flags.s3AccessKeyFile = s3AccessKeyFile
+        flags.s3SecretKeyFile = s3SecretKeyFile
         flags.dataDir = dataDir
         flags.databaseURL = databaseURL
         flags.demo = demo
@@ -207,6 +232,14 @@ struct Serve: AsyncParsableCommand {
         background.append((name: "reminders", job: { [clinic = assembly.clinic] in try await clinic.runReminders(interval: .seconds(60)) }))
         // Calls everyone left long ago: every instance checks; a compare-and-set ends each once.
         background.append((name: "call-timeouts", job: { [clinic = assembly.clinic] in try await clinic.runCallTimeouts(every: .seconds(60)) }))
+        if let s3 = assembly.recordings?.blobStore as? S3BlobStore {
+            do { try await s3.ensureBucket() } catch {
+                await calls.shutdown()
+                await events.shutdown()
+                try await stores.system.shutdown()
+                throw fail("the S3 bucket is not reachable: \(error)")
+            }
+        }
         if let recordings = assembly.recordings {
             // Stalled uploads, seekable versions, retention: every instance runs them; row locks and
             // compare-and-set updates make each step happen once.

@@ -44,11 +44,12 @@ class Instance:
         self.log = data.parent / f"{data.name}-crash-{uuid.uuid4().hex[:6]}.log"
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        self.extra: list[str] = []
 
     def args(self) -> list[str]:
         cmd = [BIN, "serve", "--demo", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data),
                "--call-opens-minutes-before", "20160"]
-        return cmd + (["--database-url", self.database_url] if self.database_url else [])
+        return cmd + (["--database-url", self.database_url] if self.database_url else []) + self.extra
 
     def start(self, timeout: float = 90) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_") and k != "DATABASE_URL"}
