@@ -185,7 +185,7 @@ let package = Package(
             name: "confide",
             dependencies: [
                 "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer", "ConfideMail", "ConfideAudit", "ConfideClinic",
-                "ConfideObjectStore",
+                "ConfideObjectStore", "ConfideVault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -544,6 +544,35 @@ public struct RecordingService: Sendable {
         }
     }
 
+    // MARK: key rotation
+
+    /// Re-wraps every recording's data key under `ring.current` (media is neither read nor
+    /// rewritten). Keys already under it are left alone, so a rotation can be resumed.
+    /// - Returns: (re-wrapped, already current).
+    public static func rewrapAll(store: any RecordingStore, ring: KeyRing) async throws -> (rewrapped: Int, current: Int) {
+        var after: String?
+        var rewrapped = 0
+        var current = 0
+        while true {
+            let page = try await store.wrappedKeys(after: after, limit: 500)
+            guard let last = page.last else { break }
+            after = last.recording
+            for row in page {
+                guard let data = Data(base64Encoded: row.wrappedKey) else { throw VaultError.unknownKeyEncryptionKey("unreadable") }
+                let wrapped = try WrappedKey(serialized: data)
+                if wrapped.kekID == ring.current.id {
+                    current += 1
+                    continue
+                }
+                let next = try ring.rewrap(wrapped, recording: row.recording)
+                if try await store.replaceWrappedKey(recording: row.recording, from: row.wrappedKey, to: next.serialized.base64EncodedString()) {
+                    rewrapped += 1
+                }
+            }
+        }
+        return (rewrapped, current)
+    }
+
     // MARK: the kill switch
 
     public func playbackSwitch(_ r: ClinicRequest) async throws -> PlaybackSwitchState {

@@ -202,6 +202,17 @@ public struct PlaybackSwitchState: Sendable, Hashable {
     }
 }
 
+/// A recording's wrapped data key, for key rotation.
+public struct WrappedKeyRow: Sendable, Hashable {
+    public let recording: String
+    public let wrappedKey: String
+
+    public init(recording: String, wrappedKey: String) {
+        self.recording = recording
+        self.wrappedKey = wrappedKey
+    }
+}
+
 /// Facts for recordings, their consents and the playback switch, for the gate.
 public protocol RecordingFactsStore: Sendable {
     /// A recording's facts: patient, clinician and practice come from its **consultation** (the
@@ -283,6 +294,13 @@ public protocol RecordingStore: RecordingFactsStore {
     func expiredRecordings(now: Date, limit: Int) async throws -> [String]
     /// Finished recordings whose closed segments have no seekable version yet (for the remux job).
     func recordingsNeedingPlayable(limit: Int) async throws -> [String]
+
+    // MARK: key management (system path: wrapped keys are key material, not patient data)
+
+    /// Recordings that still hold a wrapped key, in id order after `after`: (id, wrapped key).
+    func wrappedKeys(after: String?, limit: Int) async throws -> [WrappedKeyRow]
+    /// Replaces a recording's wrapped key if it is still `from` (compare-and-set); `false` otherwise.
+    func replaceWrappedKey(recording: String, from: String, to: String) async throws -> Bool
 
     // MARK: the kill switch
 

@@ -490,6 +490,29 @@ extension SQLStores: RecordingStore {
         }
     }
 
+    // MARK: key management
+
+    public func wrappedKeys(after: String?, limit: Int) async throws -> [WrappedKeyRow] {
+        try await read { db in
+            try await db.raw(
+                """
+                SELECT id, wrapped_key FROM recordings WHERE wrapped_key IS NOT NULL AND id > \(bind: after ?? "")
+                ORDER BY id LIMIT \(bind: Int64(limit))
+                """
+            ).all().map {
+                WrappedKeyRow(recording: try $0.decode(column: "id", as: String.self), wrappedKey: try $0.decode(column: "wrapped_key", as: String.self))
+            }
+        }
+    }
+
+    public func replaceWrappedKey(recording: String, from: String, to: String) async throws -> Bool {
+        try await backend.transaction { db in
+            try await db.raw(
+                "UPDATE recordings SET wrapped_key = \(bind: to) WHERE id = \(bind: recording) AND wrapped_key = \(bind: from) RETURNING id"
+            ).all().count == 1
+        }
+    }
+
     // MARK: the kill switch
 
     public func playbackSwitch() async throws -> PlaybackSwitchState {

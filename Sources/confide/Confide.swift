@@ -8,6 +8,7 @@ import ConfideMail
 import ConfideObjectStore
 import ConfideServer
 import ConfideStore
+import ConfideVault
 import Foundation
 import Logging
 
@@ -16,7 +17,7 @@ struct Confide: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "confide",
         abstract: "Confide: a telehealth service where every access to patient data passes one policy engine.",
-        subcommands: [Serve.self, Migrate.self, User.self, Audit.self, DevCert.self])
+        subcommands: [Serve.self, Migrate.self, User.self, Audit.self, Vault.self, DevCert.self])
 }
 
 /// Options shared by every command that opens the database.
@@ -278,6 +279,63 @@ struct Serve: AsyncParsableCommand {
                 await events.shutdown()
                 try await stores.system.shutdown()
             })
+    }
+}
+
+struct Vault: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The recording vault's keys: make key files, rotate the key-encryption key (re-wraps data keys; media untouched).",
+        subcommands: [Keygen.self, Rotate.self])
+
+    struct Keygen: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a new vault key file (32 random bytes, base64, mode 0600): a key-encryption key or the naming key.")
+
+        @Option(help: "Where to write the key file (never overwritten).")
+        var out: String
+
+        func run() async throws {
+            do {
+                let key = try KeyEncryptionKey.generate(path: out)
+                print("Wrote \(out) (key id \(key.id)). Keep it apart from the database and its backups.")
+            } catch {
+                throw fail("cannot make the key file: \(error)")
+            }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-wrap every recording's data key under a new key-encryption key (run while serving or stopped; resumable).",
+            discussion: """
+                Give the current key with --vault-key-file (and any older ones with --vault-previous-key-file), the naming key,
+                and the new key with --new-key-file. Afterwards serve with --vault-key-file NEW; once this reports that every
+                key is current, the old key file can be destroyed (which also shreds database backups made before).
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Option(help: "The new key-encryption key file (see `confide vault keygen`).")
+        var newKeyFile: String
+
+        func run() async throws {
+            let configuration = try resolveConfiguration(database.flags(), requireSecret: false)
+            guard configuration.vaultKeyFile != nil, let vault = try configuration.vault() else {
+                throw fail("give the current keys: --vault-key-file and --vault-naming-key-file")
+            }
+            let next: KeyEncryptionKey
+            do { next = try KeyEncryptionKey.load(path: newKeyFile) } catch { throw fail("cannot read --new-key-file: \(error)") }
+            let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: makeLogger())
+            do {
+                let (rewrapped, current) = try await RecordingService.rewrapAll(store: stores.recordings, ring: vault.keys.rotated(to: next))
+                print("Re-wrapped \(rewrapped) data keys under key \(next.id); \(current) were already under it.")
+                print("Serve with --vault-key-file \(newKeyFile); the old key file may be destroyed once no server uses it.")
+            } catch {
+                try? await stores.system.shutdown()
+                throw fail("rotation stopped: \(error) (run it again to resume)")
+            }
+            try await stores.system.shutdown()
+        }
     }
 }
 

@@ -293,3 +293,69 @@ def test_a_server_on_s3_object_storage(tmp_path):
     with pytest.raises(AssertionError, match="exited|S3"):
         bad.start(timeout=60)
     assert "S3 bucket is not reachable" in bad.tail(), bad.tail()
+
+
+def test_key_rotation_rewraps_without_touching_media(tmp_path):
+    """`confide vault rotate` re-wraps every data key under a new key-encryption key: the media
+    files are not rewritten, the recording plays with only the new key, and no longer with only the old."""
+    import os
+
+    from crash_drill import BIN, Instance
+    from helpers import DEMO_PASSWORD, demo_totp_uri, fresh_totp
+
+    keys = {name: tmp_path / f"{name}.key" for name in ("kek1", "kek2", "naming")}
+    for path in keys.values():
+        r = subprocess.run([BIN, "vault", "keygen", "--out", str(path)], capture_output=True, text=True)
+        assert r.returncode == 0 and path.stat().st_mode & 0o077 == 0, r.stderr
+    again = subprocess.run([BIN, "vault", "keygen", "--out", str(keys["kek1"])], capture_output=True, text=True)
+    assert again.returncode != 0, "a key file is never overwritten"
+    data = tmp_path / "data"
+    inst = Instance(data, None)  # key handling, not the database, is under test
+    inst.extra = ["--vault-key-file", str(keys["kek1"]), "--vault-naming-key-file", str(keys["naming"])]
+    inst.start()
+
+    class Srv:
+        host, port = "127.0.0.1", inst.port
+
+        def url(self, path: str) -> str:
+            return inst.base + path
+
+    srv = Srv()
+    email = "sarah.okafor@demo.confide.test"
+    s = requests.post(srv.url("/api/v1/sessions"), timeout=30,
+                      json={"email": email, "password": DEMO_PASSWORD, "totp": fresh_totp(demo_totp_uri(inst.tail(400), email))})
+    gp = Api(srv, s.json()["token"])
+    patient, cid, _ = book(srv)
+    rid = consent_and_start(gp, patient, cid, mode="audio")
+    chunks = split(media("audio", 2))
+    for i, c in enumerate(chunks):
+        assert put_chunk(gp, rid, 0, i, c).status_code == 201
+    assert gp.call("POST", f"/api/v1/recordings/{rid}/finish").status_code == 200
+    wait_seekable(patient, rid)
+    before = get_media(patient, rid, 0).content
+    inst.stop()
+    files = {p: p.read_bytes() for p in (data / "media").rglob("*") if p.is_file()}
+
+    rotate = subprocess.run([BIN, "vault", "rotate", "--demo", "--data-dir", str(data), "--vault-key-file", str(keys["kek1"]),
+                             "--vault-naming-key-file", str(keys["naming"]), "--new-key-file", str(keys["kek2"])],
+                            capture_output=True, text=True, timeout=120)
+    assert rotate.returncode == 0 and "Re-wrapped 1 data keys" in rotate.stdout, rotate.stdout + rotate.stderr
+    again = subprocess.run([BIN, "vault", "rotate", "--demo", "--data-dir", str(data), "--vault-key-file", str(keys["kek2"]),
+                            "--vault-naming-key-file", str(keys["naming"]), "--new-key-file", str(keys["kek2"])],
+                           capture_output=True, text=True, timeout=120)
+    assert "Re-wrapped 0 data keys" in again.stdout and "1 were already under it" in again.stdout, again.stdout + again.stderr
+    assert {p: p.read_bytes() for p in (data / "media").rglob("*") if p.is_file()} == files, "rotation rewrote media"
+
+    inst.extra = ["--vault-key-file", str(keys["kek2"]), "--vault-naming-key-file", str(keys["naming"])]
+    inst.start()
+    try:
+        assert get_media(patient, rid, 0).content == before
+    finally:
+        inst.stop()
+    inst.extra = ["--vault-key-file", str(keys["kek1"]), "--vault-naming-key-file", str(keys["naming"])]
+    inst.start()
+    try:
+        r = get_media(patient, rid, 0)
+        assert r.status_code >= 500 and before[:64] not in r.content
+    finally:
+        inst.stop()
