@@ -201,6 +201,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The vault's seal/open throughput and durable puts (issue 6 item 8). `scripts/bench-vault`.
+        .executableTarget(
+            name: "confide-vaultbench",
+            dependencies: ["ConfideVault", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The call load benchmark (issue 5 item 6): 1,000 rooms (2,000 WebSockets) against a plain
         // WebSocket echo baseline in the same run. `scripts/bench-calls`.
         .executableTarget(
