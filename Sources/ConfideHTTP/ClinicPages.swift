@@ -146,7 +146,7 @@ enum ClinicNav {
 /// The browser scripts: plain ES modules shipped as resources, served from `/static`.
 enum StaticAssets {
     /// Served file names.
-    static let scripts = ["local-time.js", "waiting-room.js", "availability.js", "call.js", "recordings.js"]
+    static let scripts = ["local-time.js", "dom.js", "waiting-room.js", "availability.js", "call.js", "recordings.js"]
 
     static let contents: [String: [UInt8]] = {
         var out: [String: [UInt8]] = [:]

@@ -13,7 +13,7 @@ import Testing
 let publicRoutes: Set<String> = [
     "GET /", "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /static/app.css",
     "GET /static/local-time.js", "GET /static/waiting-room.js", "GET /static/availability.js", "GET /static/call.js",
-    "GET /static/recordings.js",
+    "GET /static/recordings.js", "GET /static/dom.js",
     "GET /signin", "POST /signin", "GET /register", "POST /register", "GET /forgot-password", "POST /forgot-password",
     "GET /reset-password", "POST /reset-password", "GET /verify-email", "POST /verify-email",
     "POST /api/v1/accounts", "POST /api/v1/sessions", "POST /api/v1/email-verifications", "POST /api/v1/password-resets",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -93,6 +94,25 @@ def wait_seekable(api: Api, rid: str, timeout: float = 30) -> dict:
             return rec
         assert time.monotonic() < deadline, f"segments not made seekable within {timeout} s: {rec}"
         time.sleep(0.5)
+
+
+def own_server(inst) -> tuple[object, Api]:
+    """A server of a test's own (a crash_drill.Instance that seeded its demo): an object the API
+    helpers accept, and the demo GP signed in with TOTP from that server's start-up log."""
+    from helpers import DEMO_PASSWORD, demo_totp_uri, fresh_totp
+
+    class Srv:
+        host, port = "127.0.0.1", inst.port
+
+        def url(self, path: str) -> str:
+            return inst.base + path
+
+    srv = Srv()
+    email = "sarah.okafor@demo.confide.test"
+    s = requests.post(srv.url("/api/v1/sessions"), timeout=30,
+                      json={"email": email, "password": DEMO_PASSWORD, "totp": fresh_totp(demo_totp_uri(inst.tail(400), email))})
+    assert s.status_code == 201, s.text
+    return srv, Api(srv, s.json()["token"])
 
 
 def test_record_upload_play_isolate_and_audit(server, gp, tmp_path):
@@ -238,7 +258,6 @@ def test_withdrawal_stops_the_upload(server, gp):
 def test_a_server_on_s3_object_storage(tmp_path):
     """The same recording life on a server whose vault is SeaweedFS (a real S3 server, SigV4
     enforced): upload, seekable playback with Range, erasure; objects are opaque and sealed."""
-    import os
     import secrets
 
     from crash_drill import Instance
@@ -258,19 +277,7 @@ def test_a_server_on_s3_object_storage(tmp_path):
                   "--s3-secret-key-file", str(secret)]
     inst.start()
     try:
-        from helpers import DEMO_PASSWORD, demo_totp_uri, fresh_totp
-
-        class Srv:
-            def url(self, path: str) -> str:
-                return inst.base + path
-
-        srv = Srv()
-        email = "sarah.okafor@demo.confide.test"
-        s = requests.post(srv.url("/api/v1/sessions"), timeout=30,
-                          json={"email": email, "password": DEMO_PASSWORD, "totp": fresh_totp(demo_totp_uri(inst.tail(400), email))})
-        assert s.status_code == 201, s.text
-        gp = Api(srv, s.json()["token"])
-        srv.host, srv.port = "127.0.0.1", inst.port
+        srv, gp = own_server(inst)
         patient, cid, _ = book(srv)
         rid = consent_and_start(gp, patient, cid)
         video = media("video", 3)
@@ -298,10 +305,7 @@ def test_a_server_on_s3_object_storage(tmp_path):
 def test_key_rotation_rewraps_without_touching_media(tmp_path):
     """`confide vault rotate` re-wraps every data key under a new key-encryption key: the media
     files are not rewritten, the recording plays with only the new key, and no longer with only the old."""
-    import os
-
     from crash_drill import BIN, Instance
-    from helpers import DEMO_PASSWORD, demo_totp_uri, fresh_totp
 
     keys = {name: tmp_path / f"{name}.key" for name in ("kek1", "kek2", "naming")}
     for path in keys.values():
@@ -313,18 +317,7 @@ def test_key_rotation_rewraps_without_touching_media(tmp_path):
     inst = Instance(data, None)  # key handling, not the database, is under test
     inst.extra = ["--vault-key-file", str(keys["kek1"]), "--vault-naming-key-file", str(keys["naming"])]
     inst.start()
-
-    class Srv:
-        host, port = "127.0.0.1", inst.port
-
-        def url(self, path: str) -> str:
-            return inst.base + path
-
-    srv = Srv()
-    email = "sarah.okafor@demo.confide.test"
-    s = requests.post(srv.url("/api/v1/sessions"), timeout=30,
-                      json={"email": email, "password": DEMO_PASSWORD, "totp": fresh_totp(demo_totp_uri(inst.tail(400), email))})
-    gp = Api(srv, s.json()["token"])
+    srv, gp = own_server(inst)
     patient, cid, _ = book(srv)
     rid = consent_and_start(gp, patient, cid, mode="audio")
     chunks = split(media("audio", 2))

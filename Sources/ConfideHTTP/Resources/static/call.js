@@ -12,6 +12,7 @@
 // it and only offers for later changes (mode switch, ICE restart). Collisions are resolved by the
 // MDN perfect-negotiation pattern. Offers, answers and candidates always carry `to`; incoming
 // ones are routed by `from`.
+import { button, el, setShown } from "./dom.js";
 import { localiseTimes } from "./local-time.js";
 
 const NO_RETRY_CODES = new Set([1000, 4000, 4400, 4403, 4409, 4410, 4425, 4429]);
@@ -36,19 +37,6 @@ const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute:
 
 // --------------------------------------------------------------------------- small DOM helpers
 
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "dataset") Object.assign(node.dataset, value);
-    else if (key === "text") node.textContent = value;
-    else if (key in node && typeof value !== "string") node[key] = value;
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
-  return node;
-}
-
 function field(id, labelText, input, hint) {
   const wrap = el("div", { class: "field" }, el("label", { for: id, text: labelText }));
   if (hint) {
@@ -59,15 +47,22 @@ function field(id, labelText, input, hint) {
   return wrap;
 }
 
-// Shows or hides an element. The `hidden` attribute alone loses to a class that sets `display`
-// (.badge, .actions, .grid), so the inline display is set too.
-function setShown(node, on) {
-  node.hidden = !on;
-  node.style.display = on ? "" : "none";
-}
-
-function button(id, text, extraClass) {
-  return el("button", { type: "button", id, class: extraClass || undefined, text });
+// A question put to the patient in the call (a colleague joining, recording): the question, an
+// answer (allow / decline), a withdrawal and an error line; hidden until needed.
+function patientPrompt(o) {
+  const text = el("p", { id: o.text });
+  const allow = button(o.allow[0], o.allow[1]);
+  const decline = button(o.decline[0], o.decline[1], "secondary");
+  const withdraw = button(o.withdraw[0], o.withdraw[1], "danger");
+  const error = el("p", { class: "field-error", id: o.error, role: "alert", hidden: true });
+  const answers = el("div", { class: "actions" }, allow, decline);
+  allow.addEventListener("click", () => o.onAnswer(true));
+  decline.addEventListener("click", () => o.onAnswer(false));
+  withdraw.addEventListener("click", () => o.onWithdraw());
+  const section = el("section", { id: o.section, class: "notice", "aria-labelledby": o.title },
+    el("h2", { id: o.title, text: o.heading }), text, answers, el("div", { class: "actions" }, withdraw), error);
+  setShown(section, false);
+  return { section, text, allow, decline, withdraw, error, answers };
 }
 
 // A server message as a sentence: capital first letter, final full stop.
@@ -1078,22 +1073,14 @@ class Call {
   // ------------------------------------------------------------------ a second clinician: the patient
 
   buildInvitationPrompt() {
-    this.invitationText = el("p", { id: "invitation-text" });
-    this.invitationAccept = button("invitation-accept", "Yes, they may join");
-    this.invitationDecline = button("invitation-decline", "No, keep the call between us", "secondary");
-    this.invitationWithdrawButton = button("invitation-withdraw", "Remove them from the call", "danger");
-    this.invitationError = el("p", { class: "field-error", id: "invitation-error", role: "alert", hidden: true });
-    this.invitationButtons = el("div", { class: "actions" }, this.invitationAccept, this.invitationDecline);
-    this.invitationAccept.addEventListener("click", () => this.answerInvitation(true));
-    this.invitationDecline.addEventListener("click", () => this.answerInvitation(false));
-    this.invitationWithdrawButton.addEventListener("click", () => this.withdrawInvitation());
-    this.invitationPrompt = el("section", { id: "invitation-prompt", class: "notice", "aria-labelledby": "invitation-title" },
-      el("h2", { id: "invitation-title", text: "Another clinician for this call" }),
-      this.invitationText,
-      this.invitationButtons,
-      el("div", { class: "actions" }, this.invitationWithdrawButton),
-      this.invitationError);
-    setShown(this.invitationPrompt, false);
+    const p = patientPrompt({
+      section: "invitation-prompt", title: "invitation-title", heading: "Another clinician for this call", text: "invitation-text",
+      allow: ["invitation-accept", "Yes, they may join"], decline: ["invitation-decline", "No, keep the call between us"],
+      withdraw: ["invitation-withdraw", "Remove them from the call"], error: "invitation-error",
+      onAnswer: (yes) => this.answerInvitation(yes), onWithdraw: () => this.withdrawInvitation(),
+    });
+    [this.invitationPrompt, this.invitationText, this.invitationAccept, this.invitationDecline] = [p.section, p.text, p.allow, p.decline];
+    [this.invitationWithdrawButton, this.invitationError, this.invitationButtons] = [p.withdraw, p.error, p.answers];
     return this.invitationPrompt;
   }
 
@@ -2196,22 +2183,14 @@ class Call {
   // ------------------------------------------------------------------ recording: the patient
 
   buildRecordingPrompt() {
-    this.recordingPromptText = el("p", { id: "recording-prompt-text" });
-    this.recordingAllow = button("recording-allow", "Allow recording");
-    this.recordingDecline = button("recording-decline", "Don't record", "secondary");
-    this.recordingWithdraw = button("recording-withdraw", "Stop recording", "danger");
-    this.recordingPromptError = el("p", { class: "field-error", id: "recording-prompt-error", role: "alert", hidden: true });
-    this.recordingAnswer = el("div", { class: "actions" }, this.recordingAllow, this.recordingDecline);
-    this.recordingAllow.addEventListener("click", () => this.answerRecording(true));
-    this.recordingDecline.addEventListener("click", () => this.answerRecording(false));
-    this.recordingWithdraw.addEventListener("click", () => this.withdrawRecordingConsent());
-    this.recordingPrompt = el("section", { id: "recording-prompt", class: "notice", "aria-labelledby": "recording-prompt-title" },
-      el("h2", { id: "recording-prompt-title", text: "Recording this consultation" }),
-      this.recordingPromptText,
-      this.recordingAnswer,
-      el("div", { class: "actions" }, this.recordingWithdraw),
-      this.recordingPromptError);
-    setShown(this.recordingPrompt, false);
+    const p = patientPrompt({
+      section: "recording-prompt", title: "recording-prompt-title", heading: "Recording this consultation", text: "recording-prompt-text",
+      allow: ["recording-allow", "Allow recording"], decline: ["recording-decline", "Don't record"],
+      withdraw: ["recording-withdraw", "Stop recording"], error: "recording-prompt-error",
+      onAnswer: (yes) => this.answerRecording(yes), onWithdraw: () => this.withdrawRecordingConsent(),
+    });
+    [this.recordingPrompt, this.recordingPromptText, this.recordingAllow, this.recordingDecline] = [p.section, p.text, p.allow, p.decline];
+    [this.recordingWithdraw, this.recordingPromptError, this.recordingAnswer] = [p.withdraw, p.error, p.answers];
     return this.recordingPrompt;
   }
 

@@ -4,6 +4,7 @@
 // made of segments (a new one at every switch between audio only and video): the player plays
 // them one after the other. After a recording finishes the server remuxes every segment so that
 // it can be seeked; until then the page says so and asks again every few seconds.
+import { button, el, setShown } from "./dom.js";
 import { localiseTimes } from "./local-time.js";
 
 const POLL_MS = 3000;
@@ -16,29 +17,6 @@ const STATUS_TEXT = {
 };
 
 // --------------------------------------------------------------------------- small DOM helpers
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "dataset") Object.assign(node.dataset, value);
-    else if (key === "text") node.textContent = value;
-    else if (key in node && typeof value !== "string") node[key] = value;
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
-  return node;
-}
-
-// The `hidden` attribute alone loses to a class that sets `display`: the inline display is set too.
-function setShown(node, on) {
-  node.hidden = !on;
-  node.style.display = on ? "" : "none";
-}
-
-function button(id, text, extraClass) {
-  return el("button", { type: "button", id, class: extraClass || undefined, text });
-}
 
 async function getJSON(url) {
   const reply = await fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } });
