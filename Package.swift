@@ -296,6 +296,7 @@ let package = Package(
             name: "ConfideHTTPTests",
             dependencies: [
                 "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideTesting", "ConfideAudit", "ConfideClinic",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

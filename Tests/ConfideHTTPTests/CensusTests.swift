@@ -4,6 +4,7 @@ import ConfideCore
 import ConfideHTTP
 import ConfideStore
 import ConfideTesting
+import Crypto
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -179,6 +180,13 @@ struct CensusTests {
                 // A's booked consultation has a colleague invited into its call (pending A's answer).
                 world.clock.set(booked.start)
                 let invitation = try await world.clinic.inviteToCall(booked.id, clinician: clinic.nurse.account!, gp).invitation
+                // ... and is being recorded with A's consent: one chunk stored.
+                let recordingConsent = try await world.recordings.requestConsent(booked.id, gp)
+                _ = try await world.recordings.answerConsent(booked.id, consent: recordingConsent.id, granted: true, asAlice)
+                let recording = try await world.recordings.startRecording(booked.id, mode: "audio", gp).record
+                let media = Data("census-media-\(UUID().uuidString)".utf8)
+                let digest = SHA256.hash(data: media).map { String(format: "%02x", $0) }.joined()
+                #expect(try await world.recordings.uploadChunk(recording.id, segment: 0, index: 0, sha256: digest, body: media, gp) == .stored)
                 b.bearer = try await b.send(.post, "/api/v1/sessions", json: signInJSON(bob.email, bob.password)).json["token"] as? String
                 try #require(b.bearer != nil)
 
@@ -191,10 +199,9 @@ struct CensusTests {
                 let candidates: [String: [String]] = [
                     "practiceID": [clinic.practice.id.description] + ids,
                     "consultationID": [booked.id.description, held.id.description] + ids,
-                    "consentID": [consent.id] + ids,
+                    "consentID": [consent.id, recordingConsent.id] + ids,
                     "invitationID": [invitation.id] + ids,
-                    // No recording of A's exists yet: a fresh ID first, then A's identifiers.
-                    "recordingID": [UUID().uuidString.lowercased()] + ids,
+                    "recordingID": [recording.id, UUID().uuidString.lowercased()] + ids,
                     // Segment numbers, not identifiers (a non-number answers 422, not 404).
                     "segment": ["0", "1"],
                     "accountID": [clinic.gpAccount.description, aliceAccount.description] + ids,
@@ -231,6 +238,11 @@ struct CensusTests {
                     "POST /api/v1/consultations/{consultationID}/call/invitations": [jsonText(["clinician_id": clinic.nurse.account!.description])],
                     "POST /api/v1/consultations/{consultationID}/call/invitations/{invitationID}/answer": [jsonText(["consent": true])],
                     "POST /api/v1/consultations/{consultationID}/medicines": [jsonText(["name": "probe"])],
+                    "POST /api/v1/consultations/{consultationID}/recordings": [jsonText(["mode": "video"])],
+                    "POST /api/v1/consultations/{consultationID}/recording-consents/{consentID}/answer": [jsonText(["consent": false])],
+                    "POST /api/v1/recordings/{recordingID}/segments": [jsonText(["mode": "video"])],
+                    "POST /api/v1/admin/recordings/{recordingID}/erase": [jsonText(["reason": "probe"])],
+                    "PUT /api/v1/admin/playback-switch": [jsonText(["engaged": true, "reason": "probe"])],
                     "POST /api/v1/consultations/{consultationID}/prescriptions": [
                         jsonText([
                             "medicine": "probe", "dose": "1 tablet", "route": "oral", "frequency": "daily", "quantity": 1,
@@ -243,10 +255,13 @@ struct CensusTests {
                     ],
                 ]
                 // A's consultations and consent: whatever route names them, B gets "not found".
-                let alicesObjects: Set<String> = [held.id.description, booked.id.description, consent.id, invitation.id]
+                let alicesObjects: Set<String> = [
+                    held.id.description, booked.id.description, consent.id, invitation.id, recording.id, recordingConsent.id,
+                ]
                 let secrets = [
                     alice.givenName, alice.familyName, alice.birthDate, alice.email, noteText, aliceAccount.description,
                     alicePatient.description, held.id.description, booked.id.description, consent.id, invitation.id,
+                    recording.id, recordingConsent.id, String(decoding: media, as: UTF8.self),
                 ]
                 var breakGlass = HTTPFields()
                 breakGlass[.init("Confide-Break-Glass-Reason")!] = "census probe"
@@ -308,6 +323,11 @@ struct CensusTests {
                 #expect(detail.careTeams == [clinic.team] && detail.holidays.isEmpty && detail.members.count == 3)
                 #expect(try await world.clinic.practices(asAlice).map(\.id) == [clinic.practice.id])
                 #expect(try await hours() == availability)
+                // A's recording and its consent are untouched.
+                let stillRecording = try await world.recordings.recording(recording.id, asAlice)
+                #expect(stillRecording.record.status == .recording && stillRecording.segments.map(\.chunks) == [1])
+                #expect(try await world.recordings.consents(booked.id, asAlice).map(\.status) == [.granted])
+                #expect(try await world.recordings.play(recording.id, segment: 0, range: nil, asAlice).data == media)
             }
         }
     }
