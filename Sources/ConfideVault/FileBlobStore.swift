@@ -21,7 +21,24 @@ public struct FileBlobStore: BlobStore {
     public init(root: String) throws {
         self.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
         try makeDirectory(self.root)
+        try prepareShards()
         try removeTemporaryFiles()
+    }
+
+    /// Creates the 256 shard directories up front (one `fsync` of the root), so that a `put` never
+    /// creates a directory: two syncs per blob (the file, its directory), not four.
+    func prepareShards() throws {
+        var created = false
+        for i in 0..<256 {
+            let directory = "\(root)/\(hex([UInt8(i)]))"
+            var info = stat()
+            if stat(directory, &info) == 0 { continue }
+            guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+                throw VaultError.io(operation: "mkdir", path: directory, errno: errno)
+            }
+            created = true
+        }
+        if created { try syncDirectory(containing: "\(root)/x") }
     }
 
     public func put(name: BlobName, data: Data) async throws {
@@ -68,7 +85,8 @@ public struct FileBlobStore: BlobStore {
         return removed
     }
 
-    func path(_ name: BlobName) -> String { "\(root)/\(name.relativePath)" }
+    /// `<root>/ab/abcd…`: one shard level of 256 directories, made when the store opens.
+    func path(_ name: BlobName) -> String { "\(root)/\(name.hex.prefix(2))/\(name.hex)" }
 
     func putSync(name: BlobName, data: Data, interruptBeforeRename: Bool = false) throws {
         let final = path(name)
@@ -78,7 +96,7 @@ public struct FileBlobStore: BlobStore {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultError.io(operation: "create", path: temporary, errno: errno) }
         do {
-            try writeAll(fd, [UInt8](data), path: temporary)
+            try writeAll(fd, data, path: temporary)
             guard fsync(fd) == 0 else { throw VaultError.io(operation: "fsync", path: temporary, errno: errno) }
         } catch {
             close(fd)
@@ -107,16 +125,13 @@ public struct FileBlobStore: BlobStore {
         try syncDirectory(containing: directory)
     }
 
-    /// All regular files under the two shard levels.
+    /// All regular files in the shard directories.
     func files() throws -> [String] {
         let manager = FileManager.default
         var out: [String] = []
         for first in (try? manager.contentsOfDirectory(atPath: root)) ?? [] where first.utf8.count == 2 {
-            let level1 = "\(root)/\(first)"
-            for second in (try? manager.contentsOfDirectory(atPath: level1)) ?? [] where second.utf8.count == 2 {
-                let level2 = "\(level1)/\(second)"
-                for file in (try? manager.contentsOfDirectory(atPath: level2)) ?? [] { out.append("\(level2)/\(file)") }
-            }
+            let shard = "\(root)/\(first)"
+            for file in (try? manager.contentsOfDirectory(atPath: shard)) ?? [] { out.append("\(shard)/\(file)") }
         }
         return out
     }
@@ -138,7 +153,7 @@ func readAll(_ fd: Int32, path: String) throws -> [UInt8] {
     }
 }
 
-func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+func writeAll(_ fd: Int32, _ bytes: Data, path: String) throws {
     var offset = 0
     while offset < bytes.count {
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }

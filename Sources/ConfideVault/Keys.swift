@@ -50,7 +50,7 @@ public enum KeyFile {
     /// Writes a fresh random key to `path` (which must not exist) with mode 0600, durably, and returns it.
     public static func create(path: String) throws -> SymmetricKey {
         let key = SymmetricKey(size: .bits256)
-        let line = Array((key.withUnsafeBytes { Data($0) }.base64EncodedString() + "\n").utf8)
+        let line = Data((key.withUnsafeBytes { Data($0) }.base64EncodedString() + "\n").utf8)
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultError.io(operation: "create", path: path, errno: errno) }
         defer { close(fd) }
