@@ -6,7 +6,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Blobs as files under `root`, at `ab/cd/<name>` (directories 0700, files 0600).
+/// Blobs as files under `root`, at `ab/<name>` in 256 shard directories made when it opens (directories 0700, files 0600).
 ///
 /// `put` writes a temporary file `.tmp-<random>` in the final directory, `fsync`s it, renames it over the
 /// final name and `fsync`s the directory; a crash leaves at worst a temporary file, which no read sees
