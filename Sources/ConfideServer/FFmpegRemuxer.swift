@@ -11,6 +11,8 @@ public import Foundation
 /// INVARIANT: plaintext media never touches disk. ffmpeg reads the media from a pipe and writes to
 /// an anonymous in-memory file (`memfd_create`; its output must be seekable for the muxer to write
 /// the cues at the end), which this process reads back and closes; nothing is ever named in a file system.
+/// `+bitexact` makes the output depend on the input only, so two instances remuxing the same segment
+/// at once store the same bytes.
 public struct FFmpegRemuxer: MediaRemuxer {
     public let executable: String
     public let timeoutSeconds: Double
@@ -51,7 +53,7 @@ public struct FFmpegRemuxer: MediaRemuxer {
         process.executableURL = URL(fileURLWithPath: executable)
         // /proc/self/fd/1 opens ffmpeg's own stdout (the memfd) as a seekable file.
         process.arguments = [
-            "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "webm", "-i", "pipe:0", "-map", "0", "-c", "copy", "-f", "webm", "-y",
+            "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "webm", "-i", "pipe:0", "-map", "0", "-c", "copy", "-fflags", "+bitexact", "-f", "webm", "-y",
             "/proc/self/fd/1",
         ]
         let input = Pipe()

@@ -185,19 +185,17 @@ def _resume(base: str, gp: str, up: Upload, current: int) -> int:
 
 
 def run_drill(tmp: Path, kills: int, database_url: str | None = None, recordings: int = 3, chunks: int = 60,
-              chunk_size: int = 24 * 1024, seed: int = 20201126, demo_log: str | None = None,
-              data_dir: Path | None = None) -> dict:
-    """On a shared PostgreSQL, pass the data directory and start-up log of the server that seeded the
-    demo: instances share their keys (master key, vault keys) as production instances share their
-    configured secrets, and the seeding log holds the GP's TOTP secret."""
+              chunk_size: int = 24 * 1024, seed: int = 20201126) -> dict:
+    """`database_url`: a PostgreSQL database of the drill's own (the server seeds the demo into it);
+    `None`: SQLite in the drill's data directory."""
     rng = random.Random(seed)
-    data = data_dir or tmp / "crash-data"
+    data = tmp / "crash-data"
     inst = Instance(data, database_url)
     inst.start()
     try:
         gp_email = "sarah.okafor@demo.confide.test"
         s = requests.post(inst.base + "/api/v1/sessions", timeout=30, json={
-            "email": gp_email, "password": DEMO_PASSWORD, "totp": fresh_totp(demo_totp_uri(demo_log or inst.tail(400), gp_email))})
+            "email": gp_email, "password": DEMO_PASSWORD, "totp": fresh_totp(demo_totp_uri(inst.tail(400), gp_email))})
         assert s.status_code == 201, s.text
         gp = s.json()["token"]
         uploads = _setup(inst, gp, recordings, chunks, chunk_size, rng)
