@@ -13,7 +13,7 @@ from test_browser_call import book_video_with_sarah, click, join_both, wait_flow
 from test_browser_clinic import wait_until
 from test_browser_recording import ask_to_record, recording, wait_chunks, wait_recording
 from test_call_protocol import book
-from test_http_clinic import staff
+from test_http_clinic import Api, staff
 from test_recordings import consent_and_start, get_media, media, put_chunk, split, wait_seekable
 
 UPLOADERS = 19
@@ -74,7 +74,8 @@ def test_twenty_concurrent_recorded_consultations_switching_media(server, make_b
     assert not errors, errors
     assert len(out) == UPLOADERS
 
-    everyone = list(out.values()) + [(browser_api, browser_cid, browser_rid, ["video", "audio", "video"])]
+    browser_patient = Api(server, browser_api.headers["Authorization"].removeprefix("Bearer "))
+    everyone = list(out.values()) + [(browser_patient, browser_cid, browser_rid, ["video", "audio", "video"])]
     for k, (patient, cid, rid, modes) in enumerate(everyone):
         mine = patient.call("GET", "/api/v1/recordings").json()["recordings"]
         assert [r["id"] for r in mine] == [rid], f"patient {k} sees {[r['id'] for r in mine]}, expected only {rid}"
