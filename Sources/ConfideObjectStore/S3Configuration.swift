@@ -104,32 +104,7 @@ public struct S3Configuration: Sendable, CustomStringConvertible, CustomDebugStr
 
     /// Reads a one-line credential file; when `secret`, refuses group/other permission bits.
     static func readCredentialFile(_ path: String, secret: Bool) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw VaultError.io(operation: "open", path: path, errno: errno) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw VaultError.io(operation: "fstat", path: path, errno: errno) }
-        let mode = UInt32(info.st_mode) & 0o7777
-        if secret, mode & 0o077 != 0 { throw VaultError.insecureKeyFile(path: path, mode: mode) }
-        guard UInt32(info.st_mode) & 0o170000 == 0o100000, Int(info.st_size) <= 4096 else {  // a regular file
-            throw VaultError.invalidKeyFile(path: path)
-        }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4097)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw VaultError.io(operation: "read", path: path, errno: errno)
-            }
-            if n == 0 { break }
-            bytes += buffer[0..<n]
-            guard bytes.count <= 4096 else { throw VaultError.invalidKeyFile(path: path) }
-        }
-        guard let text = String(bytes: bytes, encoding: .utf8) else { throw VaultError.invalidKeyFile(path: path) }
-        let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !value.isEmpty, !value.contains(where: \.isNewline) else { throw VaultError.invalidKeyFile(path: path) }
-        return value
+        try KeyFile.readText(path: path, secret: secret)
     }
 
     static func isLowerAlnum(_ b: UInt8) -> Bool {

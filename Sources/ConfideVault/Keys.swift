@@ -32,19 +32,35 @@ public enum KeyFile {
     /// - Throws: ``VaultError/insecureKeyFile(path:mode:)``, ``VaultError/invalidKeyFile(path:)``,
     ///   ``VaultError/io(operation:path:errno:)``.
     public static func read(path: String) throws -> SymmetricKey {
+        guard let raw = Data(base64Encoded: try readText(path: path, secret: true)), raw.count == 32 else {
+            throw VaultError.invalidKeyFile(path: path)
+        }
+        return SymmetricKey(data: raw)
+    }
+
+    /// Reads a one-line secret or credential file (at most 4 KiB, a regular file), trimmed. When
+    /// `secret`, refuses a file its group or others may access in any way; the mode is checked on the
+    /// open descriptor (`fstat`), so the file checked is the file read.
+    /// - Throws: ``VaultError/insecureKeyFile(path:mode:)``, ``VaultError/invalidKeyFile(path:)`` (empty,
+    ///   several lines, too large, not UTF-8, not a regular file), ``VaultError/io(operation:path:errno:)``.
+    public static func readText(path: String, secret: Bool) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw VaultError.io(operation: "open", path: path, errno: errno) }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw VaultError.io(operation: "fstat", path: path, errno: errno) }
         let mode = UInt32(info.st_mode) & 0o7777
-        guard mode & 0o077 == 0 else { throw VaultError.insecureKeyFile(path: path, mode: mode) }
-        guard Int(info.st_size) <= 4096 else { throw VaultError.invalidKeyFile(path: path) }
+        if secret, mode & 0o077 != 0 { throw VaultError.insecureKeyFile(path: path, mode: mode) }
+        guard UInt32(info.st_mode) & 0o170000 == 0o100000, Int(info.st_size) <= 4096 else {
+            throw VaultError.invalidKeyFile(path: path)
+        }
         let contents = try readAll(fd, path: path)
-        guard let text = String(bytes: contents, encoding: .utf8),
-            let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), raw.count == 32
-        else { throw VaultError.invalidKeyFile(path: path) }
-        return SymmetricKey(data: raw)
+        guard contents.count <= 4096, let text = String(bytes: contents, encoding: .utf8) else {
+            throw VaultError.invalidKeyFile(path: path)
+        }
+        let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !value.isEmpty, !value.contains(where: \.isNewline) else { throw VaultError.invalidKeyFile(path: path) }
+        return value
     }
 
     /// Writes a fresh random key to `path` (which must not exist) with mode 0600, durably, and returns it.
