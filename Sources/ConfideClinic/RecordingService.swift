@@ -114,14 +114,18 @@ public struct RecordingService: Sendable {
         return consent
     }
 
-    /// A request to record makes sense only while the call can run.
-    func requireCallOpen<R: PolicyResource>(_ consultation: Consultation.ID, write: AuditedWrite<R>, _ r: ClinicRequest) async throws {
+    /// A request to record makes sense only while the call can run. Returns the consultation.
+    @discardableResult
+    func requireCallOpen<R: PolicyResource>(_ consultation: Consultation.ID, write: AuditedWrite<R>, _ r: ClinicRequest) async throws
+        -> ConsultationView
+    {
         let grant = try await clinic.joinGrant(consultation, purpose: "recording", r)
         let view = try await clinic.callConsultation(grant)
         if let refusal = clinic.refusal(for: view.record, now: now).refusal {
             try await gate.recordRefusal(write)
             throw ClinicError(refusal.kind == .over ? .transitionNotAllowed : .outsideWindow, refusal.message)
         }
+        return view
     }
 
     /// The consents of a consultation that the principal may see (newest first).
@@ -197,9 +201,7 @@ public struct RecordingService: Sendable {
         facts?.callGuest = false
         let write = try await gate.authorizeWrite(
             .create, id, facts: facts, by: r.principal, purpose: "recording", requestID: r.requestID, as: RecordingResource.self)
-        try await requireCallOpen(consultation, write: write, r)
-        let grant = try await clinic.joinGrant(consultation, purpose: "recording", r)
-        let view = try await clinic.callConsultation(grant)
+        let view = try await requireCallOpen(consultation, write: write, r)
         guard let practice = try await clinic.clinic.practice(id: view.record.practice) else { throw ClinicError(.notFound, "no such consultation") }
         let wrapped = try vault.createRecordingKey(recording: id)
         let start = now
