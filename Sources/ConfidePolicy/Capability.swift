@@ -66,6 +66,11 @@ public enum RecordingConsentResource: PolicyResource {
     public static let kind = ResourceKind.recordingConsent
 }
 
+/// A symptom-checker conversation: the patient's complaint, answers and the engine's result.
+public enum TriageSessionResource: PolicyResource {
+    public static let kind = ResourceKind.triageSession
+}
+
 /// The platform-wide playback kill switch.
 public enum PlaybackSwitchResource: PolicyResource {
     public static let kind = ResourceKind.playbackSwitch

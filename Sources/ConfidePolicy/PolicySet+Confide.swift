@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-28.1",
+        version: "2026-11-29.1",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -50,6 +50,14 @@ extension PolicySet {
                 actions: [.read, .list, .update], resources: [.recordingConsent], when: .principalIsOwningPatient,
                 rationale: "a patient sees, answers and withdraws the requests to record their consultations"),
             Rule(
+                id: "patient.own-triage.v1", effect: .permit, principals: [.patient],
+                actions: [.read, .list, .update], resources: [.triageSession], when: .principalIsOwningPatient,
+                rationale: "a patient sees, answers and finishes their own symptom-checker sessions"),
+            Rule(
+                id: "patient.start-triage.v1", effect: .permit, principals: [.patient],
+                actions: [.create], resources: [.triageSession], when: .all([.ownerAssignedByServer, .principalIsOwningPatient]),
+                rationale: "a patient starts a symptom-checker session for themselves; the server sets the patient"),
+            Rule(
                 id: "anonymous.self-registration.v1", effect: .permit, principals: [.anonymous],
                 actions: [.create], resources: [.patientRecord], when: .ownerAssignedByServer,
                 rationale: "anyone may register as a patient; the server assigns the new record's identity"),
@@ -83,6 +91,14 @@ extension PolicySet {
                 id: "clinician.assigned-recording-consents.v1", effect: .permit, principals: [.clinician],
                 actions: [.create, .read, .list], resources: [.recordingConsent], when: .principalIsAssignedClinician,
                 rationale: "the consultation's clinician asks the patient for consent to record it and sees the answer (the server sets the patient from the consultation)"),
+            Rule(
+                id: "clinician.assigned-triage.v1", effect: .permit, principals: [.clinician],
+                actions: [.read, .list], resources: [.triageSession], when: .principalIsAssignedClinician,
+                rationale: "the clinician of a consultation sees the triage summary the patient attached to it"),
+            Rule(
+                id: "clinician.care-team-triage.v1", effect: .permit, principals: [.clinician],
+                actions: [.read, .list], resources: [.triageSession], when: .principalInConsentedCareTeam,
+                rationale: "care-team members the patient consented to see the patient's triage sessions"),
             Rule(
                 id: "clinician.care-team-recordings.v1", effect: .permit, principals: [.clinician],
                 actions: [.read, .list, .play], resources: [.recording], when: .principalInConsentedCareTeam,

@@ -10,7 +10,6 @@ let worldGenerator = Generator<World, Shrink.None<World>>(run: { rng in World.ra
 let breakGlassReasons: [String?] = [nil, "patient unconscious, allergies unknown", "", " \t\n"]
 
 // Kinds without a store port yet still get scopes in memory.
-enum TriageSessionTestResource: PolicyResource { static let kind = ResourceKind.triageSession }
 enum MessageTestResource: PolicyResource { static let kind = ResourceKind.message }
 
 extension PolicyEngine {
@@ -25,7 +24,7 @@ extension PolicyEngine {
         case .note: scope(request, as: NoteResource.self).1.predicate
         case .prescription: scope(request, as: PrescriptionResource.self).1.predicate
         case .document: scope(request, as: DocumentResource.self).1.predicate
-        case .triageSession: scope(request, as: TriageSessionTestResource.self).1.predicate
+        case .triageSession: scope(request, as: TriageSessionResource.self).1.predicate
         case .message: scope(request, as: MessageTestResource.self).1.predicate
         case .auditEntry: scope(request, as: AuditEntryResource.self).1.predicate
         case .staffAccount: scope(request, as: StaffAccountResource.self).1.predicate

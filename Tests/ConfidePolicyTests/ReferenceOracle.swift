@@ -145,6 +145,8 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
     case recording(Consultation.ID)
     /// The requests to record a consultation and the patient's answers.
     case recordingConsent(Consultation.ID)
+    /// The symptom-checker session a patient attached to a consultation when booking it.
+    case triageSession(Consultation.ID)
     /// The platform-wide playback kill switch.
     case playbackSwitch
     /// Other clinical content of a consultation (triage session, message).
@@ -162,6 +164,8 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
     case newConsent(patient: Patient.ID, team: CareTeam.ID, serverAssigned: Bool)
     /// A patient record being registered.
     case newPatientRecord(Patient.ID, serverAssigned: Bool)
+    /// A symptom-checker session being started.
+    case newTriageSession(Patient.ID, serverAssigned: Bool)
 
     var kind: ResourceKind {
         switch self {
@@ -173,6 +177,7 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .clinicalContent(let kind, _): kind
         case .recording: .recording
         case .recordingConsent: .recordingConsent
+        case .triageSession, .newTriageSession: .triageSession
         case .playbackSwitch: .playbackSwitch
         case .careConsent, .newConsent: .careConsent
         case .practice: .practice
@@ -185,7 +190,7 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
     /// Whether the resource is still to be created (decided only for `create`).
     var isNew: Bool {
         switch self {
-        case .newBooking, .newConsent, .newPatientRecord: true
+        case .newBooking, .newConsent, .newPatientRecord, .newTriageSession: true
         default: false
         }
     }
@@ -201,6 +206,8 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .clinicalContent(let k, let c): return "\(k.rawValue) of \(short(c))"
         case .recording(let c): return "recordings of \(short(c))"
         case .recordingConsent(let c): return "recording consents of \(short(c))"
+        case .triageSession(let c): return "triage session of \(short(c))"
+        case .newTriageSession(let p, let s): return "new triage session \(short(p)) serverAssigned=\(s)"
         case .playbackSwitch: return "playback switch"
         case .careConsent(let id): return "care-consent \(short(id))"
         case .practice(let p): return "practice \(short(p))"
@@ -216,7 +223,7 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
 
 extension World {
     /// Kinds of clinical content that hang off a consultation but have no rules of their own yet.
-    static let otherClinicalKinds: [ResourceKind] = [.triageSession, .message]
+    static let otherClinicalKinds: [ResourceKind] = [.message]
 
     /// Every stored resource of the world.
     var storedResources: [WorldResource] {
@@ -227,7 +234,7 @@ extension World {
             let other = Self.otherClinicalKinds[v.slot % Self.otherClinicalKinds.count]
             out += [
                 .consultation(v.id), .note(v.id), .prescription(v.id), .document(v.id), .recording(v.id), .recordingConsent(v.id),
-                .clinicalContent(other, v.id),
+                .triageSession(v.id), .clinicalContent(other, v.id),
             ]
         }
         out.append(.playbackSwitch)
@@ -247,6 +254,7 @@ extension World {
                 let practice = p.practice ?? practices[i % practices.count]
                 out += [true, false].map { .newBooking(patient: p.id, clinician: clinician, practice: practice, serverAssigned: $0) }
             }
+            out += [true, false].map { .newTriageSession(p.id, serverAssigned: $0) }
             if !teams.isEmpty {
                 let team = teams[i % teams.count].id
                 out += [true, false].map { .newConsent(patient: p.id, team: team, serverAssigned: $0) }
@@ -371,6 +379,13 @@ func oracle(
             guard let v = world.visit(id), v.patient == me else { return false }
             if action == .play { return !world.playbackSuspended }
             return readsOrLists
+        case .triageSession(let id):
+            // "sees, answers and finishes their own symptom-checker sessions"
+            guard let v = world.visit(id) else { return false }
+            return v.patient == me && [.read, .list, .update].contains(action)
+        case .newTriageSession(let patient, let serverAssigned):
+            // "starts a session for themselves; the server sets the patient"
+            return patient == me && serverAssigned
         case .recordingConsent(let id):
             // "sees, answers and withdraws the requests to record their consultations"
             guard let v = world.visit(id) else { return false }
@@ -436,6 +451,12 @@ func oracle(
             // "members of a care team the patient has consented to may see and play the patient's recordings"
             // (a call guest's invitation opens the call, not its recordings; break-glass does not open media)
             return world.inConsentedCareTeam(me, of: v.patient) && [.read, .list, .play].contains(action)
+        case .triageSession(let id):
+            guard let v = world.visit(id) else { return false }
+            // "the consultation's clinician sees the triage summary attached to it; so does a care team
+            // the patient consented to" (a call guest's invitation and break-glass do not open it)
+            if v.clinician == me { return readsOrLists }
+            return world.inConsentedCareTeam(me, of: v.patient) && readsOrLists
         case .recordingConsent(let id):
             guard let v = world.visit(id) else { return false }
             // "asks the patient for consent to record it and sees the answer"

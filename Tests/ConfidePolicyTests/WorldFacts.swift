@@ -79,6 +79,14 @@ extension World {
             guard var f = consultationFacts(id, for: principal) else { return nil }
             f.callGuest = false
             return f
+        case .triageSession(let id):
+            // As `triageSessionFacts` for a session attached to a consultation: the consultation's facts.
+            guard var f = consultationFacts(id, for: principal) else { return nil }
+            f.callGuest = false
+            return f
+        case .newTriageSession(let patient, let serverAssigned):
+            // As `TriageService.start`: the patient fixed by the server.
+            return ResourceFacts(resourceID: "new-triage", owningPatient: patient, serverAssignedOwner: serverAssigned)
         case .playbackSwitch:
             return ResourceFacts(resourceID: "playback")
         case .clinicalContent(_, let id):

@@ -1,0 +1,74 @@
+/// Where to go and whom to call, per country. Numbers are the public emergency and urgent-advice
+/// services of each country (UK: 999 and NHS 111; US and Canada: 911; Singapore: 995 and the 1777
+/// non-emergency ambulance; Ireland: 112/999; Australia: 000 and healthdirect 1800 022 222;
+/// New Zealand: 111 and Healthline 0800 611 116).
+public struct LocalServices: Sendable, Hashable, Codable {
+    public var country: String
+    public var emergencyNumber: String
+    public var emergencyDepartment: String
+    /// Where to get same-day advice when it is not an emergency.
+    public var urgentAdvice: String
+
+    public static func forCountry(_ code: String) -> LocalServices {
+        switch code.uppercased() {
+        case "GB":
+            LocalServices(country: "GB", emergencyNumber: "999", emergencyDepartment: "A&E", urgentAdvice: "NHS 111 (call 111 or use 111.nhs.uk)")
+        case "US":
+            LocalServices(country: "US", emergencyNumber: "911", emergencyDepartment: "the emergency room", urgentAdvice: "an urgent care center")
+        case "CA":
+            LocalServices(
+                country: "CA", emergencyNumber: "911", emergencyDepartment: "the emergency department",
+                urgentAdvice: "your provincial health line (811 in most provinces)")
+        case "SG":
+            LocalServices(
+                country: "SG", emergencyNumber: "995", emergencyDepartment: "the emergency department",
+                urgentAdvice: "a GP clinic today, or 1777 for a non-emergency ambulance")
+        case "IE":
+            LocalServices(country: "IE", emergencyNumber: "112 or 999", emergencyDepartment: "the emergency department", urgentAdvice: "your GP out-of-hours service")
+        case "AU":
+            LocalServices(country: "AU", emergencyNumber: "000", emergencyDepartment: "the emergency department", urgentAdvice: "healthdirect on 1800 022 222")
+        case "NZ":
+            LocalServices(country: "NZ", emergencyNumber: "111", emergencyDepartment: "the emergency department", urgentAdvice: "Healthline on 0800 611 116")
+        default:
+            LocalServices(
+                country: code.uppercased(), emergencyNumber: "your local emergency number (112 in many countries)",
+                emergencyDepartment: "the nearest emergency department", urgentAdvice: "a doctor today")
+        }
+    }
+}
+
+/// What the patient is told at the end. Never a diagnosis: "conditions that can cause symptoms like
+/// yours", a clear next step, and safety-netting with the country's emergency number.
+public struct Advice: Sendable, Hashable, Codable {
+    public var disposition: Urgency
+    public var headline: String
+    public var detail: String
+    public var safetyNet: String
+    public var disclaimer: String
+
+    public static let disclaimerText =
+        "This is a symptom checker, not a diagnosis. It can be wrong. If you are worried, or things change, get help: you can always book or call whatever it says."
+
+    public init(disposition: Urgency, services: LocalServices, reasons: [String] = []) {
+        self.disposition = disposition
+        let number = services.emergencyNumber
+        let why = reasons.isEmpty ? "" : " (because of: " + reasons.joined(separator: "; ") + ")"
+        switch disposition {
+        case .emergency:
+            headline = "Call \(number) now, or go to \(services.emergencyDepartment)."
+            detail = "Your answers suggest you may need emergency care\(why). Do not wait for an appointment and do not drive yourself."
+        case .urgent:
+            headline = "See a clinician today."
+            detail = "Your answers suggest you should be seen today\(why). Book the first appointment available today, or contact \(services.urgentAdvice)."
+        case .routine:
+            headline = "Book an appointment with a clinician."
+            detail = "Your symptoms should be checked by a clinician in the coming days. You can book below."
+        case .selfCare:
+            headline = "You can probably look after this at home, or ask a pharmacist."
+            detail = "Rest, fluids and simple remedies often help with symptoms like these. A pharmacist can advise on medicines."
+        }
+        safetyNet =
+            "If you get worse, get new symptoms, or develop any of these: trouble breathing, chest pain, a rash that does not fade under a glass, confusion or drowsiness, or you feel you are seriously ill, call \(number) now. If you are not getting better as expected, contact \(services.urgentAdvice) or book an appointment."
+        disclaimer = Self.disclaimerText
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+
+/// A clinical vignette (the format `confide triage eval` reads).
+public struct Vignette: Sendable, Hashable, Codable {
+    public var id: String
+    public var age: Int
+    public var sex: Sex
+    public var presentingComplaint: String
+    public var findings: [String]
+    public var absentFindings: [String]
+    public var correctDiagnosis: String
+    public var acceptableDiagnoses: [String]
+    public var triage: Urgency
+    public var triageAcceptable: [Urgency]
+
+    enum CodingKeys: String, CodingKey {
+        case id, age, sex, findings, triage
+        case presentingComplaint = "presenting_complaint"
+        case absentFindings = "absent_findings"
+        case correctDiagnosis = "correct_diagnosis"
+        case acceptableDiagnoses = "acceptable_diagnoses"
+        case triageAcceptable = "triage_acceptable"
+    }
+}
+
+/// One vignette's outcome.
+public struct CaseResult: Sendable, Hashable, Codable {
+    public var id: String
+    public var correctDiagnosis: String
+    public var resolvedDiagnosis: String?
+    public var rank: Int?
+    public var top: [String]
+    public var expectedTriage: Urgency
+    public var disposition: Urgency
+    public var triageCorrect: Bool
+    public var underTriage: Bool
+    public var overTriage: Bool
+    public var questions: Int
+    public var stopReason: StopReason
+    public var firedRules: [String]
+    public var maxTurnMicroseconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case id, rank, top, disposition, questions
+        case correctDiagnosis = "correct_diagnosis"
+        case resolvedDiagnosis = "resolved_diagnosis"
+        case expectedTriage = "expected_triage"
+        case triageCorrect = "triage_correct"
+        case underTriage = "under_triage"
+        case overTriage = "over_triage"
+        case stopReason = "stop_reason"
+        case firedRules = "fired_rules"
+        case maxTurnMicroseconds = "max_turn_us"
+    }
+}
+
+/// The figures `confide triage eval --json` prints.
+public struct EvaluationReport: Sendable, Codable {
+    public var cases: Int
+    public var top1: Double
+    public var top3: Double
+    public var top10: Double
+    public var triageAccuracy: Double
+    public var underTriage: Double
+    public var overTriage: Double
+    public var emergenciesMissed: Int
+    public var meanQuestions: Double
+    public var medianQuestions: Double
+    public var meanTurnMicroseconds: Double
+    public var maxTurnMicroseconds: Double
+    public var knowledgeBaseVersion: String
+    public var unresolvedDiagnoses: [String]
+    public var casesDetail: [CaseResult]
+
+    enum CodingKeys: String, CodingKey {
+        case cases, top1, top3, top10
+        case triageAccuracy = "triage_accuracy"
+        case underTriage = "under_triage"
+        case overTriage = "over_triage"
+        case emergenciesMissed = "emergencies_missed"
+        case meanQuestions = "mean_questions"
+        case medianQuestions = "median_questions"
+        case meanTurnMicroseconds = "mean_turn_us"
+        case maxTurnMicroseconds = "max_turn_us"
+        case knowledgeBaseVersion = "knowledge_base_version"
+        case unresolvedDiagnoses = "unresolved_diagnoses"
+        case casesDetail = "cases_detail"
+    }
+}
+
+/// Plays each vignette as the patient: it opens with the presenting complaint, then answers "yes"
+/// when one of the vignette's findings names the asked finding (through the same synonyms and
+/// negation as the chat), "no" when an absent finding does, and "don't know" otherwise.
+public struct Evaluator: Sendable {
+    public let engine: TriageEngine
+    private let names: [String: String]
+
+    public init(engine: TriageEngine) {
+        self.engine = engine
+        var names: [String: String] = [:]
+        for condition in engine.knowledge.conditions {
+            for name in [condition.name, condition.clinicalName ?? "", condition.icd10, condition.id.replacingOccurrences(of: "_", with: " ")]
+                + condition.synonyms
+            {
+                let key = Self.key(name)
+                if !key.isEmpty && names[key] == nil { names[key] = condition.id }
+            }
+        }
+        self.names = names
+    }
+
+    static func key(_ name: String) -> String { TextMatcher.normalise(name).joined(separator: " ") }
+
+    /// The knowledge-base condition a vignette names (by name, clinical name, synonym or ICD-10 code;
+    /// a parenthesised part is tried on its own too).
+    public func resolve(_ name: String) -> String? {
+        if let id = names[Self.key(name)] { return id }
+        var parts = [name]
+        if let open = name.firstIndex(of: "("), let close = name.lastIndex(of: ")"), open < close {
+            parts.append(String(name[..<open]))
+            parts.append(String(name[name.index(after: open)..<close]))
+        }
+        parts += name.components(separatedBy: " / ")
+        for part in parts { if let id = names[Self.key(part)] { return id } }
+        return nil
+    }
+
+    public func run(_ vignettes: [Vignette]) -> EvaluationReport {
+        let results = vignettes.map(play)
+        let n = Double(max(results.count, 1))
+        func fraction(_ predicate: (CaseResult) -> Bool) -> Double { Double(results.filter(predicate).count) / n }
+        let questions = results.map(\.questions).sorted()
+        let median: Double =
+            questions.isEmpty ? 0
+            : questions.count % 2 == 1 ? Double(questions[questions.count / 2])
+            : Double(questions[questions.count / 2 - 1] + questions[questions.count / 2]) / 2
+        return EvaluationReport(
+            cases: results.count,
+            top1: fraction { ($0.rank ?? 99) <= 1 },
+            top3: fraction { ($0.rank ?? 99) <= 3 },
+            top10: fraction { ($0.rank ?? 99) <= 10 },
+            triageAccuracy: fraction(\.triageCorrect),
+            underTriage: fraction(\.underTriage),
+            overTriage: fraction(\.overTriage),
+            emergenciesMissed: results.filter { $0.expectedTriage == .emergency && $0.disposition < .emergency }.count,
+            meanQuestions: Double(questions.reduce(0, +)) / n,
+            medianQuestions: median,
+            meanTurnMicroseconds: results.map(\.maxTurnMicroseconds).reduce(0, +) / n,
+            maxTurnMicroseconds: results.map(\.maxTurnMicroseconds).max() ?? 0,
+            knowledgeBaseVersion: engine.knowledge.version,
+            unresolvedDiagnoses: results.filter { $0.resolvedDiagnosis == nil }.map(\.correctDiagnosis),
+            casesDetail: results)
+    }
+
+    public func play(_ vignette: Vignette) -> CaseResult {
+        let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
+        var yes = Set<String>()
+        var no = Set<String>()
+        for text in vignette.findings {
+            for item in engine.matcher.extract(text) { if item.present { yes.insert(item.finding) } else { no.insert(item.finding) } }
+        }
+        for text in vignette.absentFindings {
+            for item in engine.matcher.extract(text) { no.insert(item.finding) }
+        }
+        var evidence = engine.extract(vignette.presentingComplaint)
+        var asked: [String] = []
+        var slowest = 0.0
+        var assessment: Assessment
+        while true {
+            let start = DispatchTime.now().uptimeNanoseconds
+            assessment = engine.assess(profile: profile, evidence: evidence, asked: asked)
+            slowest = max(slowest, Double(DispatchTime.now().uptimeNanoseconds - start) / 1000)
+            guard let question = assessment.question else { break }
+            asked.append(question.id)
+            if yes.contains(question.id) {
+                evidence.append(Evidence(finding: question.id, present: true))
+            } else if no.contains(question.id) {
+                evidence.append(Evidence(finding: question.id, present: false))
+            }
+        }
+        let target = resolve(vignette.correctDiagnosis)
+        let rank = target.flatMap { id in assessment.conditions.firstIndex { $0.id == id }.map { $0 + 1 } }
+        let acceptable = vignette.triageAcceptable.isEmpty ? [vignette.triage] : vignette.triageAcceptable
+        let disposition = assessment.disposition
+        return CaseResult(
+            id: vignette.id, correctDiagnosis: vignette.correctDiagnosis, resolvedDiagnosis: target, rank: rank,
+            top: assessment.conditions.prefix(3).map(\.id), expectedTriage: vignette.triage, disposition: disposition,
+            triageCorrect: acceptable.contains(disposition),
+            underTriage: acceptable.allSatisfy { disposition < $0 },
+            overTriage: acceptable.allSatisfy { disposition > $0 },
+            questions: asked.count, stopReason: assessment.stopReason ?? .questionLimit,
+            firedRules: assessment.firedRules.map(\.id), maxTurnMicroseconds: slowest)
+    }
+}

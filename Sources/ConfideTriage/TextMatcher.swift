@@ -1,0 +1,140 @@
+/// A finding found in free text, present or negated ("no fever").
+public struct ExtractedFinding: Sendable, Hashable, Codable {
+    public var finding: String
+    public var present: Bool
+    /// The words that matched, as normalised.
+    public var phrase: String
+}
+
+/// Finds knowledge-base findings in free text through their synonyms, with NegEx-style negation:
+/// a cue ("no", "not", "without", "denies", "don't have" ...) opens a scope that covers the findings
+/// after it until a terminator ("but", "however", a new subject such as "I" or "has"), the end of the
+/// clause, or a comma that is not part of an "or" list.
+///
+/// Normalisation (lower case, punctuation removed, a trailing plural "s" dropped) is the same as
+/// `scripts/triage-kb-check`'s, so a synonym that passes the checker matches here.
+public struct TextMatcher: Sendable {
+    /// first word -> synonyms starting with it (as word lists, longest first) and the finding each names.
+    private let index: [String: [(words: [String], finding: String)]]
+
+    public init(findings: [Finding]) {
+        var index: [String: [(words: [String], finding: String)]] = [:]
+        for finding in findings where finding.kind != .demographic {
+            for synonym in finding.synonyms + [finding.name] {
+                let words = Self.normalise(synonym)
+                guard let first = words.first else { continue }
+                if index[first, default: []].contains(where: { $0.words == words }) { continue }
+                index[first, default: []].append((words, finding.id))
+            }
+        }
+        for key in index.keys {
+            index[key]!.sort { $0.words.count != $1.words.count ? $0.words.count > $1.words.count : $0.finding < $1.finding }
+        }
+        self.index = index
+    }
+
+    static let negationCues: Set<String> = [
+        "no", "not", "without", "denies", "denied", "deny", "never", "none", "nor", "neither", "negative", "absent", "free",
+    ]
+    /// Contractions lose their apostrophe: "don't" -> "don" "t". "can't" is not a negation of what
+    /// follows ("can't catch my breath" is a symptom), so it is not here.
+    static let contractedCues: Set<String> = ["don", "doesn", "didn", "haven", "hasn", "hadn", "isn", "aren", "wasn", "weren"]
+    static let terminators: Set<String> = [
+        "but", "however", "although", "though", "except", "apart", "yet", "still", "which", "who", "now",
+        "i", "im", "my", "he", "she", "they", "has", "have", "had", "got", "is", "are", "was", "feel", "feeling", "also",
+        "with", "plus",
+    ]
+
+    /// Words that may follow a cue without ending its scope.
+    static let afterCue: Set<String> = ["t", "have", "has", "had", "got", "get", "any", "a", "an", "feel", "think", "i", "been", "really", "noticed", "notice", "see", "seen", "experienced"]
+
+    /// Lower-cases, splits on anything that is not a letter or digit, and drops a trailing plural "s".
+    public static func normalise(_ text: String) -> [String] {
+        tokens(text).filter { $0 != "," && $0 != "." }
+    }
+
+    /// Words plus "," and "." markers (clause structure matters for negation).
+    static func tokens(_ text: String) -> [String] {
+        var out: [String] = []
+        var word = ""
+        func flush() {
+            guard !word.isEmpty else { return }
+            if word.count > 3 && word.hasSuffix("s") && !word.hasSuffix("ss") { word.removeLast() }
+            out.append(word)
+            word = ""
+        }
+        for ch in text.lowercased() {
+            if ch.isLetter || ch.isNumber {
+                word.append(ch)
+            } else {
+                flush()
+                if ch == "," { out.append(",") }
+                if ch == "." || ch == ";" || ch == "!" || ch == "?" || ch == ":" || ch == "\n" { out.append(".") }
+            }
+        }
+        flush()
+        return out
+    }
+
+    /// Every finding mentioned in `text`, in order of first mention; a finding mentioned both ways keeps
+    /// its first reading.
+    public func extract(_ text: String) -> [ExtractedFinding] {
+        let tokens = Self.tokens(text)
+        var found: [ExtractedFinding] = []
+        var seen = Set<String>()
+        var scopeOpen = false
+        var scopeBudget = 0
+        var justOpened = false
+        var i = 0
+        while i < tokens.count {
+            let token = tokens[i]
+            if token == "." {
+                scopeOpen = false
+                i += 1
+                continue
+            }
+            if token == "," {
+                if scopeOpen {
+                    // Keep the scope across a list that ends in "or"/"nor" ("no fever, cough or rash").
+                    let rest = tokens[(i + 1)...].prefix { $0 != "." }
+                    scopeOpen = rest.contains("or") || rest.contains("nor")
+                }
+                i += 1
+                continue
+            }
+            if let match = longestMatch(tokens, at: i) {
+                if seen.insert(match.finding).inserted {
+                    found.append(
+                        ExtractedFinding(finding: match.finding, present: !scopeOpen, phrase: match.words.joined(separator: " ")))
+                }
+                if scopeOpen { scopeBudget = 6 }
+                justOpened = false
+                i += match.words.count
+                continue
+            }
+            if Self.negationCues.contains(token) || (Self.contractedCues.contains(token) && i + 1 < tokens.count && tokens[i + 1] == "t") {
+                scopeOpen = true
+                justOpened = true
+                scopeBudget = 6
+            } else if scopeOpen && justOpened && Self.afterCue.contains(token) {
+                // "don't have", "haven't got any", "not had a": still the negation's own words.
+            } else if scopeOpen && Self.terminators.contains(token) {
+                scopeOpen = false
+            } else if scopeOpen {
+                justOpened = false
+                scopeBudget -= 1
+                if scopeBudget <= 0 { scopeOpen = false }
+            }
+            i += 1
+        }
+        return found
+    }
+
+    private func longestMatch(_ tokens: [String], at i: Int) -> (words: [String], finding: String)? {
+        guard let candidates = index[tokens[i]] else { return nil }
+        for candidate in candidates where i + candidate.words.count <= tokens.count {
+            if tokens[i..<(i + candidate.words.count)].elementsEqual(candidate.words) { return candidate }
+        }
+        return nil
+    }
+}
