@@ -76,9 +76,16 @@ let package = Package(
         .target(
             name: "ConfideClinic",
             dependencies: [
-                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideVault", .product(name: "Logging", package: "swift-log"),
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideVault", "ConfideTriage", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The symptom checker: knowledge base (bundled, validated at load), inference, questions, red flags,
+        // free-text finding extraction and the vignette evaluator. Pure: reads only its own resources.
+        .target(
+            name: "ConfideTriage",
+            resources: [.copy("Resources/kb"), .copy("Resources/vignettes")],
             swiftSettings: swiftSettings
         ),
         // The call signalling protocol: message codec, rate limiter, per-connection state machine. Pure.
@@ -129,7 +136,7 @@ let package = Package(
         .target(
             name: "ConfideHTTP",
             dependencies: [
-                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAccounts", "ConfideAudit", "ConfideClinic",
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAccounts", "ConfideAudit", "ConfideClinic", "ConfideTriage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -161,7 +168,7 @@ let package = Package(
             name: "ConfideServer",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite", "ConfideStorePostgres",
-                "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic", "ConfideVault", "ConfideObjectStore",
+                "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic", "ConfideVault", "ConfideObjectStore", "ConfideTriage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -175,7 +182,7 @@ let package = Package(
             name: "ConfideTesting",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite",
-                "ConfideStorePostgres", "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic", "ConfideVault",
+                "ConfideStorePostgres", "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic", "ConfideVault", "ConfideTriage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -185,7 +192,7 @@ let package = Package(
             name: "confide",
             dependencies: [
                 "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer", "ConfideMail", "ConfideAudit", "ConfideClinic",
-                "ConfideObjectStore", "ConfideVault",
+                "ConfideObjectStore", "ConfideVault", "ConfideTriage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -226,6 +233,11 @@ let package = Package(
         .testTarget(
             name: "ConfideCoreTests",
             dependencies: ["ConfideCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConfideTriageTests",
+            dependencies: ["ConfideTriage", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -283,7 +295,7 @@ let package = Package(
             name: "ConfideClinicTests",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideClinic", "ConfideAccounts", "ConfideTesting", "ConfideAudit",
-                "ConfideVault", .product(name: "Crypto", package: "swift-crypto"),
+                "ConfideVault", "ConfideTriage", .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -28,6 +28,8 @@ public struct ClinicError: Error, Hashable, Sendable {
         case wrongAccountKind = "wrong-account-kind"
         /// The medicine matches a recorded allergy; prescribe only with an explicit acknowledgement.
         case allergyWarning = "allergy-warning"
+        /// An answer to a question the symptom checker did not ask (or no longer asks).
+        case notAsked = "not-asked"
         /// Input failed validation.
         case validation
     }

@@ -42,6 +42,12 @@ public struct CalendarDate: Hashable, Sendable, Comparable, CustomStringConverti
     }
 
     public static func < (a: Self, b: Self) -> Bool { (a.year, a.month, a.day) < (b.year, b.month, b.day) }
+
+    /// Whole years from this date (a birth date) to `today`; 0 before the first birthday.
+    public func age(on today: CalendarDate) -> Int {
+        let years = today.year - year - ((today.month, today.day) < (month, day) ? 1 : 0)
+        return max(0, years)
+    }
 }
 
 extension Character {

@@ -66,10 +66,12 @@ extension AvailabilityDocument: APIInput {
 }
 
 struct BookingBody: APIInput {
-    static let fields: Set<String> = ["clinician_id", "start", "modality"]
+    static let fields: Set<String> = ["clinician_id", "start", "modality", "triage_session_id"]
     let clinician_id: String
     let start: String
     let modality: String
+    /// A finished symptom check of the patient's, to attach for the clinician.
+    let triage_session_id: String?
 }
 
 struct RescheduleBody: APIInput {
@@ -257,7 +259,8 @@ extension ClinicError {
         case .notFound: .notFound
         case .slotUnavailable, .outsideWindow, .notesNotOpen, .practiceRequired, .wrongAccountKind, .tooManyBookings:
             Problem(.unprocessableContent, code.rawValue, message)
-        case .slotTaken, .transitionNotAllowed, .conflict, .amendmentRequired, .allergyWarning: Problem(.conflict, code.rawValue, message)
+        case .slotTaken, .transitionNotAllowed, .conflict, .amendmentRequired, .allergyWarning, .notAsked:
+            Problem(.conflict, code.rawValue, message)
         case .validation:
             validation.map { Problem(.unprocessableContent, $0.code.rawValue, $0.message, field: $0.field) }
                 ?? Problem(.unprocessableContent, "invalid-value", message)
@@ -268,6 +271,7 @@ extension ClinicError {
 /// The clinic's JSON API: practices, availability, slots, consultations, notes, live events.
 struct ClinicAPIController {
     let clinic: ClinicService
+    let triage: TriageService?
     let events: any EventChannel
     let settings: HTTPSettings
 
@@ -312,6 +316,14 @@ struct ClinicAPIController {
     }
 
     func req(_ context: SignedInContext) -> ClinicRequest { ClinicRequest(principal: context.principal, requestID: context.meta.requestID) }
+
+    /// A triage session id: a lower-case UUID, else 422 (it is a body field, not a path).
+    static func triageID(_ raw: String) throws -> String {
+        guard raw.count == 36, UUID(uuidString: raw) != nil, raw == raw.lowercased() else {
+            throw Problem(.unprocessableContent, "invalid-value", "triage_session_id is not a session id", field: "triage_session_id")
+        }
+        return raw
+    }
 
     func run<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch let e as ClinicError { throw e.problem }
@@ -559,7 +571,14 @@ struct ClinicAPIController {
         let clinician: Account.ID = try Parse.id(b.clinician_id, "clinician_id")
         let start = try Parse.instant(b.start, "start")
         let modality = try Parse.modality(b.modality)
-        let view = try await run { try await clinic.book(clinician: clinician, start: start, modality: modality, req(context)) }
+        let view = try await run {
+            if let triage {
+                return try await triage.book(
+                    with: clinic, triage: try b.triage_session_id.map(Self.triageID), clinician: clinician, start: start, modality: modality,
+                    req(context))
+            }
+            return try await clinic.book(clinician: clinician, start: start, modality: modality, req(context))
+        }
         return try jsonResponse(ConsultationJSON(view, for: context.principal), status: .created)
     }
 

@@ -112,7 +112,7 @@ enum ClinicNav {
     static func links(for principal: Principal) -> [(href: String, label: String)] {
         switch principal {
         case .patient:
-            [("/clinic/consultations", "My consultations"), ("/clinic/records", "My records"), ("/clinic/book", "Book"),
+            [("/clinic/consultations", "My consultations"), ("/clinic/records", "My records"), ("/clinic/triage", "Check symptoms"), ("/clinic/book", "Book"),
              ("/clinic/care-team", "Care team access"),
              ("/clinic/practice", "My practice")]
         case .clinician:
@@ -146,7 +146,7 @@ enum ClinicNav {
 /// The browser scripts: plain ES modules shipped as resources, served from `/static`.
 enum StaticAssets {
     /// Served file names.
-    static let scripts = ["local-time.js", "dom.js", "waiting-room.js", "availability.js", "call.js", "recordings.js"]
+    static let scripts = ["local-time.js", "dom.js", "waiting-room.js", "availability.js", "call.js", "recordings.js", "triage.js"]
 
     static let contents: [String: [UInt8]] = {
         var out: [String: [UInt8]] = [:]

@@ -16,6 +16,7 @@ import Logging
 /// posts the anti-forgery token.
 struct ClinicWebController {
     let clinic: ClinicService
+    let triage: TriageService?
     let settings: HTTPSettings
 
     func register(on router: Router<ConfideRequestContext>) {
@@ -232,8 +233,11 @@ struct ClinicWebController {
         var modality: Modality?
         var from: CalendarDate?
         var after: Date?
+        /// A finished symptom check to attach to the booking (a lower-case UUID, else ignored).
+        var triage: String?
 
-        init(role: String?, modality: String?, from: String?, after: String? = nil) {
+        init(role: String?, modality: String?, from: String?, after: String? = nil, triage: String? = nil) {
+            self.triage = triage.flatMap { $0.count == 36 && UUID(uuidString: $0) != nil && $0 == $0.lowercased() ? $0 : nil }
             self.role = role.flatMap(StaffRole.init(rawValue:))
             self.modality = modality.flatMap(Modality.init(rawValue:))
             self.from = from.flatMap(CalendarDate.init(iso8601:))
@@ -241,13 +245,14 @@ struct ClinicWebController {
         }
 
         var hiddenFields: [(String, String)] {
-            [("q_role", role?.rawValue ?? ""), ("q_modality", modality?.rawValue ?? ""), ("q_from", from?.description ?? "")]
+            [("q_role", role?.rawValue ?? ""), ("q_modality", modality?.rawValue ?? ""), ("q_from", from?.description ?? ""), ("triage", triage ?? "")]
         }
 
         func link(after: Date) -> String {
             var parts: [String] = []
             if let role { parts.append("role=\(role.rawValue)") }
             if let modality { parts.append("modality=\(modality.rawValue)") }
+            if let triage { parts.append("triage=\(triage)") }
             parts.append("after=\(ClinicHTML.iso(after).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")")
             return "/clinic/book?" + parts.joined(separator: "&")
         }
@@ -258,7 +263,7 @@ struct ClinicWebController {
             guard case .patient = context.auth.principal else { return Self.redirect(ClinicNav.home(for: context.auth.principal)) }
             let search = SlotSearch(
                 role: Self.query(request, "role"), modality: Self.query(request, "modality"), from: Self.query(request, "from"),
-                after: Self.query(request, "after"))
+                after: Self.query(request, "after"), triage: Self.query(request, "triage"))
             var error: String?
             if Self.query(request, "from") != nil, search.from == nil { error = "Enter the date as YYYY-MM-DD." }
             return try await bookHTML(context, search, notice: Self.notice(request), error: error)
@@ -313,6 +318,7 @@ struct ClinicWebController {
             \(ClinicHTML.select("modality", label: "How would you like to meet?", modalities, selected: s.modality?.rawValue ?? ""))
             \(Layout.field("from", label: "From date (optional)", type: "date", value: s.from?.description ?? "", required: false))
             </div>
+            \(s.triage.map { #"<input type="hidden" name="triage" value="\#($0)"><p class="notice" id="triage-attached">Your symptom check will be attached to this appointment, for your clinician to read.</p>"# } ?? "")
             <button type="submit">Find appointments</button>
             </form>
             <h2>Available appointments</h2>
@@ -326,7 +332,7 @@ struct ClinicWebController {
         let form = try await form(&request)
         return try await guarded(context) {
             guard case .patient = context.auth.principal else { return notFound(context) }
-            let search = SlotSearch(role: form["q_role"], modality: form["q_modality"], from: form["q_from"])
+            let search = SlotSearch(role: form["q_role"], modality: form["q_modality"], from: form["q_from"], triage: form["triage"])
             func fail(_ message: String, _ status: HTTPResponse.Status) async throws -> Response {
                 try await bookHTML(context, search, error: message, status: status)
             }
@@ -337,7 +343,12 @@ struct ClinicWebController {
                 return try await fail("Choose video, phone (audio) or in person.", .unprocessableContent)
             }
             do {
-                let view = try await clinic.book(clinician: clinician, start: start, modality: modality, req(context))
+                let view =
+                    if let triage {
+                        try await triage.book(with: clinic, triage: search.triage, clinician: clinician, start: start, modality: modality, req(context))
+                    } else {
+                        try await clinic.book(clinician: clinician, start: start, modality: modality, req(context))
+                    }
                 return Self.redirect("/clinic/consultations/\(view.record.id)?notice=booked")
             } catch let e as ClinicError where e.code != .notFound {
                 return try await fail(ClinicHTML.sentence(e.message), e.problem.status)
@@ -460,6 +471,7 @@ struct ClinicWebController {
             if Self.started.contains(rec.status) {
                 sections += try await patientIssued(view, r)
             }
+            sections += try await triageSection(rec.id, r)
             if rec.status != .cancelled {
                 sections += Self.recordingsSection(rec.id)
                 scripts.append("/static/recordings.js")
@@ -479,6 +491,7 @@ struct ClinicWebController {
                 sections += try await careTeamNotes(view, r)
                 sections += try await clinicalRecordSections(view, r, csrf: c.csrfToken, own: false, draft: nil)
             }
+            sections += try await triageSection(rec.id, r)
             if rec.status != .cancelled {
                 sections += Self.recordingsSection(rec.id)
                 scripts.append("/static/recordings.js")
@@ -505,6 +518,12 @@ struct ClinicWebController {
             \(back)
             """
         return render(c, title: "Consultation", body: body, scripts: scripts, wide: true, status: status)
+    }
+
+    /// The symptom check the patient attached when booking (gated and audited as a list of one).
+    func triageSection(_ id: Consultation.ID, _ r: ClinicRequest) async throws -> String {
+        guard let triage, let view = try await triage.sessions(consultation: id, limit: 1, r).first else { return "" }
+        return ClinicHTML.triageSummary(view)
     }
 
     /// The recordings of a consultation: /static/recordings.js lists and plays them.

@@ -71,6 +71,8 @@ public struct ConfideHTTPDependencies: Sendable {
     public let calls: any CallRelay
     /// Recordings: consent, upload, playback, erasure (`nil`: the routes answer 503).
     public let recordings: RecordingService?
+    /// The symptom checker (`nil`: its routes answer 503).
+    public let triage: TriageService?
     public let settings: HTTPSettings
     /// Throws when the database is unreachable (`/readyz`).
     public let readiness: @Sendable () async throws -> Void
@@ -86,8 +88,9 @@ public struct ConfideHTTPDependencies: Sendable {
         checkpoints: @escaping @Sendable () async throws -> CheckpointFeed,
         consistency: @escaping @Sendable (UInt64, UInt64) async throws -> [String]?,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), calls: any CallRelay = LocalCallRelay(),
-        recordings: RecordingService? = nil
+        recordings: RecordingService? = nil, triage: TriageService? = nil
     ) {
+        self.triage = triage
         self.calls = calls
         self.recordings = recordings
         self.consistency = consistency
@@ -115,11 +118,12 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
         readiness: deps.readiness, registry: deps.metrics, checkpoints: deps.checkpoints, consistency: deps.consistency
     ).register(on: router)
     APIController(accounts: deps.accounts, settings: deps.settings).register(on: router)
-    ClinicAPIController(clinic: deps.clinic, events: deps.events, settings: deps.settings).register(on: router)
+    ClinicAPIController(clinic: deps.clinic, triage: deps.triage, events: deps.events, settings: deps.settings).register(on: router)
     WebController(accounts: deps.accounts, settings: deps.settings).register(on: router)
-    ClinicWebController(clinic: deps.clinic, settings: deps.settings).register(on: router)
+    ClinicWebController(clinic: deps.clinic, triage: deps.triage, settings: deps.settings).register(on: router)
     CallController(accounts: deps.accounts, clinic: deps.clinic, relay: deps.calls, settings: deps.settings).register(on: router)
     RecordingController(recordings: deps.recordings, relay: deps.calls, settings: deps.settings).register(on: router)
+    TriageController(triage: deps.triage, settings: deps.settings).register(on: router)
     return router
 }
 

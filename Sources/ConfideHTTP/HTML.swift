@@ -144,6 +144,11 @@ enum Layout {
         #call-page video{display:block;width:100%;max-height:60vh;background:#111;border-radius:6px}
         #call-page video#local-video{width:180px;max-width:40%}
         #chat-log{list-style:none;padding:0;max-height:40vh;overflow-y:auto}
+        .bubble{max-width:44em;border-radius:8px;padding:8px 12px;margin:8px 0;border:1px solid #ccc;background:#fff}
+        .bubble.patient{margin-left:auto;background:#e6f2f4}.bubble p{margin:4px 0}.bubble.current{border:2px solid #0b5563}
+        .advice{border:2px solid #0b5563;border-radius:8px;padding:10px 14px;background:#fff;margin:12px 0}
+        .advice.emergency{border-color:#8a1c1c;background:#fdecec}.advice.emergency h2{color:#8a1c1c}.advice.urgent{border-color:#b35c00}
+        a.button.secondary{background:#fff;color:#0b5563;border:2px solid #0b5563}
         .badge{display:inline-block;padding:1px 8px;border-radius:10px;background:#e6f2f4;font-weight:600;font-size:.9em}
         .muted{color:#555}.note-section{white-space:pre-wrap;background:#fff;border:1px solid #ddd;padding:8px;margin:0 0 12px}
         .table th{white-space:nowrap}fieldset.removed{opacity:.55}

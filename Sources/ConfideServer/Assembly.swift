@@ -7,6 +7,7 @@ import ConfidePolicy
 public import ConfideHTTP
 public import Logging
 import Prometheus
+import ConfideTriage
 
 /// Wires the parts together: stores, the gate, the account service and the HTTP dependencies.
 public struct ConfideAssembly: Sendable {
@@ -17,6 +18,8 @@ public struct ConfideAssembly: Sendable {
     public let http: ConfideHTTPDependencies
     /// Recordings; `nil` when no vault keys are configured (outside demo mode).
     public let recordings: RecordingService?
+    /// The symptom checker over the bundled knowledge base (validated here: a bad file stops the server).
+    public let triage: TriageService
 
     /// The checkpoint signing key; `nil` for commands that do not publish checkpoints.
     public let auditKey: AuditSigningKey?
@@ -56,6 +59,10 @@ public struct ConfideAssembly: Sendable {
                 })
         }
         self.recordings = recordings
+        let knowledge: KnowledgeBase
+        do { knowledge = try KnowledgeBase.bundled() } catch let error as KnowledgeBaseError { throw ConfigurationError(error.description) }
+        let triage = TriageService(stores: stores, gate: gate, clock: SystemWallClock(), engine: TriageEngine(knowledge: knowledge))
+        self.triage = triage
         self.http = ConfideHTTPDependencies(
             accounts: accounts, clinic: clinic, events: events, settings: HTTPSettings(
                 maxBodyBytes: configuration.maxBodyBytes, secure: configuration.tls != nil || configuration.publicURL.hasPrefix("https://"),
@@ -67,6 +74,6 @@ public struct ConfideAssembly: Sendable {
                     notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
             },
             consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) }, metrics: metrics,
-            calls: calls, recordings: recordings)
+            calls: calls, recordings: recordings, triage: triage)
     }
 }

@@ -129,14 +129,16 @@ public struct ConfideStores: Sendable {
     public let clinicFacts: any ClinicFactsStore
     public let calls: any CallStore
     public let recordings: any RecordingStore
+    public let triage: any TriageStore
 
     public init(
         credentials: any CredentialStore, patients: any PatientRecordStore, staff: any StaffStore, system: any SystemStore,
         facts: any FactsStore, audit: any AuditStore, clinic: any ClinicStore, clinicFacts: any ClinicFactsStore, calls: any CallStore,
-        recordings: any RecordingStore
+        recordings: any RecordingStore, triage: any TriageStore
     ) {
         self.calls = calls
         self.recordings = recordings
+        self.triage = triage
         self.clinic = clinic
         self.clinicFacts = clinicFacts
         self.credentials = credentials

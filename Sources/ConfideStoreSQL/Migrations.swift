@@ -517,5 +517,34 @@ enum Migrations {
                 )
                 """,
             ]),
+        Migration(
+            version: 13,
+            name: "triage sessions",
+            statements: [
+                // A symptom-checker conversation. patient_id is set at creation from the principal and never
+                // updated; consultation_id is set once, by attaching the finished session to a booking.
+                """
+                CREATE TABLE triage_sessions (
+                    id TEXT PRIMARY KEY,
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    practice_id TEXT REFERENCES practices(id),
+                    country TEXT NOT NULL,
+                    age BIGINT NOT NULL,
+                    sex TEXT NOT NULL,
+                    complaint TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    disposition TEXT,
+                    result TEXT,
+                    kb_version TEXT NOT NULL,
+                    consultation_id TEXT REFERENCES consultations(id),
+                    version BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX triage_sessions_patient ON triage_sessions (patient_id, created_at)",
+                "CREATE UNIQUE INDEX triage_sessions_consultation ON triage_sessions (consultation_id)",
+            ]),
     ]
 }

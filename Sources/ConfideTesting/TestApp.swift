@@ -8,6 +8,7 @@ import Foundation
 public import Hummingbird
 import Logging
 public import ConfideVault
+import ConfideTriage
 
 /// Everything one test needs: fresh stores, the account service with a fixed clock and a cheap
 /// bcrypt cost, the router, and the captured logs.
@@ -22,6 +23,10 @@ public struct TestWorld: Sendable {
     /// Recordings over a vault in a temporary directory (`media`), with fresh keys.
     public let recordings: RecordingService
     public let vault: Vault
+    /// The symptom checker over the bundled knowledge base (loaded once per test process).
+    public let triage: TriageService
+
+    static let triageEngine: Result<TriageEngine, any Error> = Result { TriageEngine(knowledge: try KnowledgeBase.bundled()) }
 
     /// The Hummingbird application under test (in-process router or live socket).
     public func application() -> some ApplicationProtocol {
@@ -52,12 +57,13 @@ public struct TestWorld: Sendable {
         let system = stores.system
         let recordings = RecordingService(
             clinic: clinic, vault: vault, remuxer: nil, configuration: self.recordings.configuration, alert: { _ in })
+        let triage = TriageService(stores: stores, gate: gate, clock: clock, engine: try Self.triageEngine.get())
         let deps = ConfideHTTPDependencies(
             accounts: accounts, clinic: clinic, events: swapped.primary, settings: self.deps.settings, readiness: { try await system.ping() },
-            checkpoints: self.deps.checkpoints, consistency: self.deps.consistency, calls: swapped.calls, recordings: recordings)
+            checkpoints: self.deps.checkpoints, consistency: self.deps.consistency, calls: swapped.calls, recordings: recordings, triage: triage)
         return TestWorld(
             stores: stores, accounts: accounts, clinic: clinic, events: swapped, clock: clock, logs: logs, deps: deps, recordings: recordings,
-            vault: vault)
+            vault: vault, triage: triage)
     }
 
     static func clinic(
@@ -102,6 +108,7 @@ public struct TestWorld: Sendable {
             let recordings = RecordingService(clinic: clinic, vault: vault, remuxer: nil, alert: { alert in
                 logger.critical("recording invariant alert", metadata: ["recording": "\(alert.recording)"])
             })
+            let triage = TriageService(stores: stores, gate: gate, clock: clock, engine: try triageEngine.get())
             let deps = ConfideHTTPDependencies(
                 accounts: accounts, clinic: clinic, events: events.primary, settings: settings, readiness: { try await system.ping() },
                 checkpoints: { [audit = stores.audit] in
@@ -110,11 +117,11 @@ public struct TestWorld: Sendable {
                         notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
                 },
                 consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) }, calls: events.calls,
-                recordings: recordings)
+                recordings: recordings, triage: triage)
             return try await body(
                 TestWorld(
                     stores: stores, accounts: accounts, clinic: clinic, events: events, clock: clock, logs: logs, deps: deps, recordings: recordings,
-                    vault: vault))
+                    vault: vault, triage: triage))
         }
     }
 }

@@ -9,6 +9,13 @@ public struct LocalServices: Sendable, Hashable, Codable {
     /// Where to get same-day advice when it is not an emergency.
     public var urgentAdvice: String
 
+    enum CodingKeys: String, CodingKey {
+        case country
+        case emergencyNumber = "emergency_number"
+        case emergencyDepartment = "emergency_department"
+        case urgentAdvice = "urgent_advice"
+    }
+
     public static func forCountry(_ code: String) -> LocalServices {
         switch code.uppercased() {
         case "GB":
@@ -45,6 +52,11 @@ public struct Advice: Sendable, Hashable, Codable {
     public var detail: String
     public var safetyNet: String
     public var disclaimer: String
+
+    enum CodingKeys: String, CodingKey {
+        case disposition, headline, detail, disclaimer
+        case safetyNet = "safety_net"
+    }
 
     public static let disclaimerText =
         "This is a symptom checker, not a diagnosis. It can be wrong. If you are worried, or things change, get help: you can always book or call whatever it says."

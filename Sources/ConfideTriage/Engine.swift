@@ -49,6 +49,12 @@ public struct RankedCondition: Sendable, Hashable, Codable {
     public var raisedBy: [String]
     /// Findings (names) that made it less likely, strongest first.
     public var loweredBy: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, icd10, probability, urgency
+        case raisedBy = "raised_by"
+        case loweredBy = "lowered_by"
+    }
 }
 
 /// A red-flag rule that fired.
@@ -83,7 +89,7 @@ public struct Assessment: Sendable, Hashable {
 ///   (by age band and sex); a finding a condition does not list has its `background` probability.
 ///   Unknown answers contribute nothing.
 /// - Questions: expected reduction of a danger-weighted entropy (must-not-miss and emergency
-///   conditions weigh three times as much), plus top priority for the one finding that would complete
+///   conditions weigh six times as much), plus top priority for the one finding that would complete
 ///   a red-flag rule.
 /// - Disposition: the most urgent level whose probability mass passes its threshold, raised by any
 ///   red-flag rule that fired.
@@ -93,16 +99,32 @@ public struct TriageEngine: Sendable {
     public var settings: Settings
 
     public struct Settings: Sendable, Hashable {
-        public var maxQuestions = 14
+        public var maxQuestions = 20
         public var confidentTop = 0.85
         public var residualDanger = 0.02
         public var minimumGain = 0.004
         /// Probability mass at or above a level that selects it.
-        public var emergencyMass = 0.15
-        public var urgentMass = 0.35
+        public var emergencyMass = 0.08
+        public var urgentMass = 0.2
         public var routineMass = 0.5
-        public var dangerWeight = 3.0
+        public var dangerWeight = 6.0
         public init() {}
+
+        /// Sets one setting by name (for tuning runs); false for an unknown name.
+        public mutating func set(_ name: String, _ value: Double) -> Bool {
+            switch name {
+            case "maxQuestions": maxQuestions = Int(value)
+            case "confidentTop": confidentTop = value
+            case "residualDanger": residualDanger = value
+            case "minimumGain": minimumGain = value
+            case "emergencyMass": emergencyMass = value
+            case "urgentMass": urgentMass = value
+            case "routineMass": routineMass = value
+            case "dangerWeight": dangerWeight = value
+            default: return false
+            }
+            return true
+        }
     }
 
     private let conditionCount: Int

@@ -152,6 +152,37 @@ public struct Evaluator: Sendable {
             casesDetail: results)
     }
 
+    /// One vignette's conversation, turn by turn (for reviewing a case): what the opening message
+    /// gave, each question with the simulated answer, and the final ranking.
+    public func trace(_ vignette: Vignette) -> [String] {
+        var lines: [String] = []
+        let opening = engine.extract(vignette.presentingComplaint)
+        lines.append("opening: " + opening.map { ($0.present ? "+" : "-") + $0.finding }.joined(separator: " "))
+        var yes = Set<String>(), no = Set<String>()
+        for text in vignette.findings {
+            for item in engine.matcher.extract(text) { if item.present { yes.insert(item.finding) } else { no.insert(item.finding) } }
+        }
+        for text in vignette.absentFindings { for item in engine.matcher.extract(text) { no.insert(item.finding) } }
+        lines.append("case findings read as: +" + yes.sorted().joined(separator: " +") + "  -" + no.sorted().joined(separator: " -"))
+        let unread = (vignette.findings + vignette.absentFindings).filter { engine.matcher.extract($0).isEmpty }
+        if !unread.isEmpty { lines.append("case strings that name no finding: " + unread.map { "\"\($0)\"" }.joined(separator: ", ")) }
+        let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
+        var evidence = opening
+        var asked: [String] = []
+        while true {
+            let a = engine.assess(profile: profile, evidence: evidence, asked: asked)
+            guard let q = a.question else {
+                lines.append("stop: \(a.stopReason?.rawValue ?? "?") disposition \(a.disposition.rawValue) rules \(a.firedRules.map(\.id))")
+                for c in a.conditions { lines.append(String(format: "  %.3f %@ [%@] +%@ -%@", c.probability, c.id, c.urgency.rawValue, c.raisedBy.joined(separator: ","), c.loweredBy.joined(separator: ","))) }
+                return lines
+            }
+            asked.append(q.id)
+            let answer = yes.contains(q.id) ? "yes" : no.contains(q.id) ? "no" : "?"
+            if answer != "?" { evidence.append(Evidence(finding: q.id, present: answer == "yes")) }
+            lines.append("  Q \(q.id) -> \(answer)   (top: \(a.conditions.prefix(3).map { "\($0.id) \(String(format: "%.2f", $0.probability))" }.joined(separator: ", ")))")
+        }
+    }
+
     public func play(_ vignette: Vignette) -> CaseResult {
         let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
         var yes = Set<String>()

@@ -33,20 +33,25 @@ public struct TextMatcher: Sendable {
         self.index = index
     }
 
-    static let negationCues: Set<String> = [
+    /// A word as `tokens` leaves it (plural "s" dropped), so the word lists below match what they meet.
+    static func word(_ w: String) -> String { w.count > 3 && w.hasSuffix("s") && !w.hasSuffix("ss") ? String(w.dropLast()) : w }
+
+    static let negationCues: Set<String> = Set([
         "no", "not", "without", "denies", "denied", "deny", "never", "none", "nor", "neither", "negative", "absent", "free",
-    ]
+    ].map(word))
     /// Contractions lose their apostrophe: "don't" -> "don" "t". "can't" is not a negation of what
     /// follows ("can't catch my breath" is a symptom), so it is not here.
-    static let contractedCues: Set<String> = ["don", "doesn", "didn", "haven", "hasn", "hadn", "isn", "aren", "wasn", "weren"]
-    static let terminators: Set<String> = [
+    static let contractedCues: Set<String> = Set(["don", "doesn", "didn", "haven", "hasn", "hadn", "isn", "aren", "wasn", "weren"].map(word))
+    static let terminators: Set<String> = Set([
         "but", "however", "although", "though", "except", "apart", "yet", "still", "which", "who", "now",
         "i", "im", "my", "he", "she", "they", "has", "have", "had", "got", "is", "are", "was", "feel", "feeling", "also",
         "with", "plus",
-    ]
+    ].map(word))
 
     /// Words that may follow a cue without ending its scope.
-    static let afterCue: Set<String> = ["t", "have", "has", "had", "got", "get", "any", "a", "an", "feel", "think", "i", "been", "really", "noticed", "notice", "see", "seen", "experienced"]
+    static let afterCue: Set<String> = Set(
+        ["t", "have", "has", "had", "got", "get", "any", "a", "an", "feel", "think", "i", "been", "really", "noticed", "notice", "see", "seen", "experienced"]
+            .map(word))
 
     /// Lower-cases, splits on anything that is not a letter or digit, and drops a trailing plural "s".
     public static func normalise(_ text: String) -> [String] {
@@ -59,8 +64,7 @@ public struct TextMatcher: Sendable {
         var word = ""
         func flush() {
             guard !word.isEmpty else { return }
-            if word.count > 3 && word.hasSuffix("s") && !word.hasSuffix("ss") { word.removeLast() }
-            out.append(word)
+            out.append(Self.word(word))
             word = ""
         }
         for ch in text.lowercased() {

@@ -46,6 +46,10 @@ struct Triage: AsyncParsableCommand {
         var json = false
         @Option(help: "A knowledge-base folder instead of the bundled one.")
         var kb: String?
+        @Option(help: "Print one vignette's conversation, turn by turn, instead of the report.")
+        var trace: String?
+        @Option(help: ArgumentHelp("Override an engine setting for a tuning run (name=value).", visibility: .hidden))
+        var setting: [String] = []
 
         func run() async throws {
             let knowledge = try Triage.knowledgeBase(kb)
@@ -58,7 +62,21 @@ struct Triage: AsyncParsableCommand {
                 throw fail("cannot read \(file): \(error.localizedDescription)")
             }
             guard !vignettes.isEmpty else { throw fail("\(file) has no vignettes") }
-            let report = Evaluator(engine: TriageEngine(knowledge: knowledge)).run(vignettes)
+            if let bad = vignettes.first(where: { !(0...120).contains($0.age) }) {
+                throw fail("vignette \(bad.id): age \(bad.age) is out of range (0 to 120)")
+            }
+            var settings = TriageEngine.Settings()
+            for item in setting {
+                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let value = Double(parts[1]), settings.set(parts[0], value) else { throw fail("unknown setting \(item)") }
+            }
+            let evaluator = Evaluator(engine: TriageEngine(knowledge: knowledge, settings: settings))
+            if let trace {
+                guard let vignette = vignettes.first(where: { $0.id == trace }) else { throw fail("no vignette \(trace) in \(file)") }
+                evaluator.trace(vignette).forEach { print($0) }
+                return
+            }
+            let report = evaluator.run(vignettes)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]

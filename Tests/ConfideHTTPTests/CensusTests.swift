@@ -14,7 +14,7 @@ import Testing
 let publicRoutes: Set<String> = [
     "GET /", "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /static/app.css",
     "GET /static/local-time.js", "GET /static/waiting-room.js", "GET /static/availability.js", "GET /static/call.js",
-    "GET /static/recordings.js", "GET /static/dom.js",
+    "GET /static/recordings.js", "GET /static/dom.js", "GET /static/triage.js",
     "GET /signin", "POST /signin", "GET /register", "POST /register", "GET /forgot-password", "POST /forgot-password",
     "GET /reset-password", "POST /reset-password", "GET /verify-email", "POST /verify-email",
     "POST /api/v1/accounts", "POST /api/v1/sessions", "POST /api/v1/email-verifications", "POST /api/v1/password-resets",
@@ -107,7 +107,7 @@ struct CensusTests {
                         "practiceID": Practice.ID().description, "consultationID": Consultation.ID().description,
                         "consentID": UUID().uuidString.lowercased(), "accountID": Account.ID().description, "index": "0",
                         "invitationID": UUID().uuidString.lowercased(), "recordingID": UUID().uuidString.lowercased(),
-                        "segment": "0",
+                        "segment": "0", "sessionID": UUID().uuidString.lowercased(),
                     ]
                     let path = fill(String(parts[1]), fresh)
                     #expect(!path.contains("{"), "\(route) was probed with an unfilled parameter")
@@ -187,6 +187,11 @@ struct CensusTests {
                 let media = Data("census-media-\(UUID().uuidString)".utf8)
                 let digest = SHA256.hash(data: media).map { String(format: "%02x", $0) }.joined()
                 #expect(try await world.recordings.uploadChunk(recording.id, segment: 0, index: 0, sha256: digest, body: media, gp) == .stored)
+                // ... and carries A's finished symptom check, attached for the clinician.
+                let complaint = "census-complaint-\(UUID().uuidString) sore throat and fever, no cough"
+                let triage = try await world.triage.start(complaint: complaint, sex: "female", country: nil, asAlice)
+                _ = try await world.triage.finish(triage.id, version: triage.version, asAlice)
+                try await world.triage.attach(triage.id, to: booked.id, asAlice)
                 b.bearer = try await b.send(.post, "/api/v1/sessions", json: signInJSON(bob.email, bob.password)).json["token"] as? String
                 try #require(b.bearer != nil)
 
@@ -204,6 +209,7 @@ struct CensusTests {
                     "recordingID": [recording.id, UUID().uuidString.lowercased()] + ids,
                     // Segment numbers, not identifiers (a non-number answers 422, not 404).
                     "segment": ["0", "1"],
+                    "sessionID": [triage.id, UUID().uuidString.lowercased()] + ids,
                     "accountID": [clinic.gpAccount.description, aliceAccount.description] + ids,
                     // Every audit entry written so far (most are about patient A); also a recording chunk's index.
                     "index": (0..<auditSize).map(String.init) + ids,
@@ -243,6 +249,7 @@ struct CensusTests {
                     "POST /api/v1/recordings/{recordingID}/segments": [jsonText(["mode": "video"])],
                     "POST /api/v1/admin/recordings/{recordingID}/erase": [jsonText(["reason": "probe"])],
                     "PUT /api/v1/admin/playback-switch": [jsonText(["engaged": true, "reason": "probe"])],
+                    "POST /api/v1/triage/sessions/{sessionID}/answers": [jsonText(["question": "fever", "answer": "yes"])],
                     "POST /api/v1/consultations/{consultationID}/prescriptions": [
                         jsonText([
                             "medicine": "probe", "dose": "1 tablet", "route": "oral", "frequency": "daily", "quantity": 1,
@@ -256,12 +263,12 @@ struct CensusTests {
                 ]
                 // A's consultations and consent: whatever route names them, B gets "not found".
                 let alicesObjects: Set<String> = [
-                    held.id.description, booked.id.description, consent.id, invitation.id, recording.id, recordingConsent.id,
+                    held.id.description, booked.id.description, consent.id, invitation.id, recording.id, recordingConsent.id, triage.id,
                 ]
                 let secrets = [
                     alice.givenName, alice.familyName, alice.birthDate, alice.email, noteText, aliceAccount.description,
                     alicePatient.description, held.id.description, booked.id.description, consent.id, invitation.id,
-                    recording.id, recordingConsent.id, String(decoding: media, as: UTF8.self),
+                    recording.id, recordingConsent.id, String(decoding: media, as: UTF8.self), triage.id, complaint,
                 ]
                 var breakGlass = HTTPFields()
                 breakGlass[.init("Confide-Break-Glass-Reason")!] = "census probe"

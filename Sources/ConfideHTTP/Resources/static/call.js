@@ -12,7 +12,7 @@
 // it and only offers for later changes (mode switch, ICE restart). Collisions are resolved by the
 // MDN perfect-negotiation pattern. Offers, answers and candidates always carry `to`; incoming
 // ones are routed by `from`.
-import { button, el, setShown } from "./dom.js";
+import { button, el, fetchJSON, sendJSON as sendJSONWith, setShown } from "./dom.js";
 import { localiseTimes } from "./local-time.js";
 
 const NO_RETRY_CODES = new Set([1000, 4000, 4400, 4403, 4409, 4410, 4425, 4429]);
@@ -88,54 +88,13 @@ function isRole(role) {
   return typeof role === "string" && Object.prototype.hasOwnProperty.call(ROLE_RANK, role);
 }
 
-async function readProblem(reply) {
-  try {
-    const body = await reply.json();
-    const parts = [body.title, body.detail].filter((s) => typeof s === "string" && s.trim());
-    if (parts.length) return parts.join(": ");
-  } catch {
-    // not JSON: fall through
-  }
-  if (reply.status === 401) return "Your session has ended: sign in again to join the call.";
-  if (reply.status === 404) return "This consultation was not found, or it is not yours to join.";
-  return `The server answered ${reply.status}.`;
-}
-
-async function getJSON(url) {
-  const reply = await fetch(url, {
-    credentials: "same-origin",
-    cache: "no-store",
-    headers: { Accept: "application/json" },
-  });
-  if (!reply.ok) {
-    const error = new Error(await readProblem(reply));
-    error.status = reply.status;
-    throw error;
-  }
-  return reply.json();
-}
-
-// A cookie-authenticated JSON write (POST, DELETE): the page's CSRF token goes in a header.
-async function sendJSON(method, url, csrf, body) {
-  const reply = await fetch(url, {
-    method,
-    credentials: "same-origin",
-    cache: "no-store",
-    headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf || "" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!reply.ok) {
-    const error = new Error(await readProblem(reply));
-    error.status = reply.status;
-    throw error;
-  }
-  if (reply.status === 204) return null;
-  try {
-    return await reply.json();
-  } catch {
-    return null;
-  }
-}
+// The call's wording for a 401 and a 404; the fetch helpers are dom.js's.
+const CALL_PROBLEMS = {
+  401: "Your session has ended: sign in again to join the call.",
+  404: "This consultation was not found, or it is not yours to join.",
+};
+const getJSON = (url) => fetchJSON(url, CALL_PROBLEMS);
+const sendJSON = (method, url, csrf, body) => sendJSONWith(method, url, csrf, body, CALL_PROBLEMS);
 
 function closeMessage(code, info) {
   switch (code) {

@@ -1,0 +1,289 @@
+public import ConfideCore
+import ConfidePolicy
+public import ConfideStore
+public import ConfideTriage
+public import Foundation
+
+/// A question as the patient sees it.
+public struct TriageQuestion: Sendable, Hashable, Codable {
+    public var id: String
+    public var text: String
+}
+
+/// One answered question.
+public struct TriageAnswer: Sendable, Hashable, Codable {
+    public var finding: String
+    public var question: String
+    public var answer: Answer
+}
+
+/// A finding read from the opening message ("no fever" is `present: false`).
+public struct TriageUnderstood: Sendable, Hashable, Codable {
+    public var finding: String
+    public var name: String
+    public var present: Bool
+}
+
+/// The end of a conversation: what to do, with the conditions that can cause such symptoms (never
+/// called a diagnosis), why each moved, and the red flags that fired.
+public struct TriageOutcome: Sendable, Hashable, Codable {
+    public var disposition: Urgency
+    public var advice: Advice
+    public var conditions: [RankedCondition]
+    public var redFlags: [FiredRule]
+    public var stopReason: StopReason
+    public var questionsAsked: Int
+
+    enum CodingKeys: String, CodingKey {
+        case disposition, advice, conditions
+        case redFlags = "red_flags"
+        case stopReason = "stop_reason"
+        case questionsAsked = "questions_asked"
+    }
+}
+
+/// A session as the API and the pages show it.
+public struct TriageView: Sendable, Hashable {
+    public var id: String
+    public var patient: Patient.ID
+    public var status: TriageSessionRecord.Status
+    public var country: String
+    public var age: Int
+    public var sex: String
+    public var complaint: String
+    public var understood: [TriageUnderstood]
+    public var answers: [TriageAnswer]
+    public var question: TriageQuestion?
+    public var outcome: TriageOutcome?
+    public var consultation: Consultation.ID?
+    public var knowledgeVersion: String
+    public var version: Int
+    public var createdAt: Date
+    public var services: LocalServices
+}
+
+/// The stored conversation: the opening evidence and each answer, in order.
+struct TriageState: Codable {
+    var opening: [Evidence]
+    var answers: [TriageAnswer]
+    var pending: String?
+
+    var evidence: [Evidence] {
+        opening + answers.compactMap { a in a.answer == .unknown ? nil : Evidence(finding: a.finding, present: a.answer == .yes) }
+    }
+}
+
+/// The symptom checker as a patient uses it: start with a complaint, answer, go back, finish, attach
+/// the result to a booking. Sessions are patient data: every read and write passes the gate.
+public struct TriageService: Sendable {
+    let store: any TriageStore
+    let stores: ConfideStores
+    let gate: AccessGate
+    let clock: any WallClock
+    public let engine: TriageEngine
+
+    public static let maxComplaintLength = 2000
+
+    public init(stores: ConfideStores, gate: AccessGate, clock: any WallClock, engine: TriageEngine) {
+        self.store = stores.triage
+        self.stores = stores
+        self.gate = gate
+        self.clock = clock
+        self.engine = engine
+    }
+
+    /// Starts a session for the signed-in patient. Age comes from their record, the country from
+    /// their registered practice (or `country` when they have none); `sex` is asked on the page.
+    public func start(complaint raw: String, sex rawSex: String, country rawCountry: String?, _ r: ClinicRequest) async throws -> TriageView {
+        guard case .patient(_, let patient) = r.principal else { throw AccessDenied.notFound }
+        let complaint = try ClinicService.text(raw, field: "complaint", max: Self.maxComplaintLength)
+        guard let sex = Sex(rawValue: rawSex) else {
+            throw ClinicError(ValidationError(.invalidValue, field: "sex", message: "choose female or male (used only to weigh how common conditions are)"))
+        }
+        // The patient's own record, for the age (an audited read like any other).
+        let recordGrant: Grant<PatientRecordResource> = try await gate.authorize(
+            .read, patient.description, facts: try await stores.clinicFacts.patientRecordFacts(patient, for: r.principal), by: r.principal,
+            purpose: "triage", requestID: r.requestID)
+        guard let record = try await stores.patients.read(recordGrant) else { throw AccessDenied.notFound }
+        let now = clock.now()
+        let utc = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now)
+        let today = CalendarDate(year: utc.year ?? 2000, month: utc.month ?? 1, day: utc.day ?? 1) ?? record.birthDate
+        let age = record.birthDate.age(on: today)
+        var practice: Practice.ID?
+        var country: String
+        if let registered = try await stores.clinic.registeredPractice(patient: patient),
+            let p = try await stores.clinic.practice(id: registered)
+        {
+            practice = registered
+            country = p.country.description
+        } else if let rawCountry {
+            do { country = try CountryCode(rawCountry).description } catch { throw ClinicError(error) }
+        } else {
+            throw ClinicError(ValidationError(.invalidCountry, field: "country", message: "choose the country you are in, or register with a practice"))
+        }
+        let id = UUID().uuidString.lowercased()
+        let facts = ResourceFacts(resourceID: id, owningPatient: patient, serverAssignedOwner: true)
+        let write: AuditedWrite<TriageSessionResource> = try await gate.authorizeWrite(
+            .create, id, facts: facts, by: r.principal, purpose: "triage", requestID: r.requestID)
+        var state = TriageState(opening: engine.extract(complaint), answers: [], pending: nil)
+        let profile = TriageProfile(age: age, sex: sex)
+        let (status, disposition, result) = advance(&state, profile: profile, country: country, finished: false)
+        let session = TriageSessionRecord(
+            id: id, patient: patient, practice: practice, country: country, age: age, sex: sex.rawValue, complaint: complaint,
+            state: try encode(state), status: status, disposition: disposition, result: result, knowledgeVersion: engine.knowledge.version,
+            consultation: nil, version: 1, createdAt: now, updatedAt: now)
+        try await store.createTriageSession(session, write: write)
+        return try view(session)
+    }
+
+    /// One session (the patient's own; the clinician of the consultation it is attached to; a consented care team).
+    public func session(_ id: String, _ r: ClinicRequest) async throws -> TriageView {
+        let grant: Grant<TriageSessionResource> = try await gate.authorize(
+            .read, id, facts: try await store.triageSessionFacts(id, for: r.principal), by: r.principal, purpose: "triage", requestID: r.requestID)
+        guard let session = try await store.triageSession(grant) else { throw AccessDenied.notFound }
+        return try view(session)
+    }
+
+    /// The caller's sessions in scope, newest first; each one presented is audited.
+    public func sessions(consultation: Consultation.ID? = nil, limit: Int = 50, _ r: ClinicRequest) async throws -> [TriageView] {
+        let scope: Scope<TriageSessionResource> = try await gate.scope(by: r.principal, purpose: "triage", requestID: r.requestID)
+        let list = try await store.triageSessions(scope, consultation: consultation, limit: limit)
+        try await gate.recordPresented(scope, items: list.map { ($0.id, $0.patient) }, purpose: "triage", requestID: r.requestID)
+        return try list.map(view)
+    }
+
+    /// Answers the pending question. An answer to any other finding is refused (`not-asked`).
+    public func answer(_ id: String, finding: String, answer: Answer, version: Int?, _ r: ClinicRequest) async throws -> TriageView {
+        guard engine.knowledge.finding(finding) != nil else {
+            throw ClinicError(ValidationError(.invalidValue, field: "question", message: "no such question"))
+        }
+        return try await change(id, version: version, r) { state, _ in
+            guard state.pending == finding else {
+                throw ClinicError(.notAsked, "that question is not the one being asked now; reload the conversation")
+            }
+            state.answers.append(
+                TriageAnswer(finding: finding, question: engine.knowledge.finding(finding)?.question ?? finding, answer: answer))
+            return false
+        }
+    }
+
+    /// Takes back the last answer (its question is asked again).
+    public func back(_ id: String, version: Int?, _ r: ClinicRequest) async throws -> TriageView {
+        try await change(id, version: version, r) { state, _ in
+            guard !state.answers.isEmpty else { throw ClinicError(.transitionNotAllowed, "there is no answer to take back") }
+            state.answers.removeLast()
+            return false
+        }
+    }
+
+    /// Ends the conversation now with the advice the answers so far support.
+    public func finish(_ id: String, version: Int?, _ r: ClinicRequest) async throws -> TriageView {
+        try await change(id, version: version, r) { _, _ in true }
+    }
+
+    /// Attaches the patient's finished session to their consultation (called by booking).
+    public func attach(_ id: String, to consultation: Consultation.ID, _ r: ClinicRequest) async throws {
+        let write: AuditedWrite<TriageSessionResource> = try await gate.authorizeWrite(
+            .update, id, facts: try await store.triageSessionFacts(id, for: r.principal), by: r.principal, purpose: "booking",
+            requestID: r.requestID)
+        guard try await store.attachTriageSession(consultation: consultation, at: clock.now(), write: write) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.conflict, "this symptom check is not finished or is attached to another appointment")
+        }
+    }
+
+    /// Books for the patient and attaches the finished symptom check (when given) to the booking, so
+    /// its clinician sees it. The check is verified before booking, so a bad id books nothing.
+    public func book(
+        with clinic: ClinicService, triage: String?, clinician: Account.ID, start: Date, modality: Modality, _ r: ClinicRequest
+    ) async throws -> ConsultationView {
+        if let triage { try await checkAttachable(triage, r) }
+        let view = try await clinic.book(clinician: clinician, start: start, modality: modality, r)
+        if let triage {
+            // Verified above; only a concurrent booking with the same check can make this fail, and
+            // then the check stays with that other booking.
+            try? await attach(triage, to: view.record.id, r)
+        }
+        return view
+    }
+
+    /// Checks, before booking, that a session can be attached (the patient's own, finished, unattached).
+    public func checkAttachable(_ id: String, _ r: ClinicRequest) async throws {
+        let view = try await session(id, r)
+        guard view.status == .finished, view.consultation == nil else {
+            throw ClinicError(.conflict, "finish this symptom check before booking with it, or book without it")
+        }
+    }
+
+    private func change(
+        _ id: String, version: Int?, _ r: ClinicRequest, _ edit: (inout TriageState, TriageSessionRecord) throws -> Bool
+    ) async throws -> TriageView {
+        let write: AuditedWrite<TriageSessionResource> = try await gate.authorizeWrite(
+            .update, id, facts: try await store.triageSessionFacts(id, for: r.principal), by: r.principal, purpose: "triage",
+            requestID: r.requestID)
+        let readGrant: Grant<TriageSessionResource> = try await gate.authorize(
+            .read, id, facts: try await store.triageSessionFacts(id, for: r.principal), by: r.principal, purpose: "triage", requestID: r.requestID)
+        guard var session = try await store.triageSession(readGrant) else { throw AccessDenied.notFound }
+        do {
+            guard session.status == .open else { throw ClinicError(.transitionNotAllowed, "this conversation has finished; start a new one") }
+            if let version, version != session.version { throw ClinicError(.conflict, "the conversation changed meanwhile; reload it") }
+            var state = try JSONDecoder().decode(TriageState.self, from: Data(session.state.utf8))
+            let finish = try edit(&state, session)
+            guard let sex = Sex(rawValue: session.sex) else { throw ClinicError(.conflict, "stored session unreadable") }
+            let (status, disposition, result) = advance(
+                &state, profile: TriageProfile(age: session.age, sex: sex), country: session.country, finished: finish)
+            let expected = session.version
+            session.state = try encode(state)
+            session.status = status
+            session.disposition = disposition
+            session.result = result
+            session.updatedAt = clock.now()
+            guard try await store.updateTriageSession(session, expectedVersion: expected, write: write) else {
+                throw ClinicError(.conflict, "the conversation changed meanwhile; reload it")
+            }
+            session.version = expected + 1
+            return try view(session)
+        } catch let error as ClinicError {
+            try await gate.recordRefusal(write)
+            throw error
+        }
+    }
+
+    /// Runs the engine on the state: sets the pending question, or finishes with an outcome.
+    private func advance(_ state: inout TriageState, profile: TriageProfile, country: String, finished: Bool)
+        -> (TriageSessionRecord.Status, String?, String?)
+    {
+        let assessment = engine.assess(profile: profile, evidence: state.evidence, asked: state.answers.map(\.finding), finished: finished)
+        if let question = assessment.question {
+            state.pending = question.id
+            return (.open, nil, nil)
+        }
+        state.pending = nil
+        let outcome = TriageOutcome(
+            disposition: assessment.disposition,
+            advice: Advice(disposition: assessment.disposition, services: .forCountry(country), reasons: assessment.firedRules.map(\.reason)),
+            conditions: Array(assessment.conditions.prefix(5)), redFlags: assessment.firedRules,
+            stopReason: assessment.stopReason ?? .nothingToLearn, questionsAsked: state.answers.count)
+        let json = (try? JSONEncoder().encode(outcome)).map { String(decoding: $0, as: UTF8.self) }
+        return (.finished, assessment.disposition.rawValue, json)
+    }
+
+    private func encode(_ state: TriageState) throws -> String {
+        String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+    }
+
+    func view(_ s: TriageSessionRecord) throws -> TriageView {
+        let state = try JSONDecoder().decode(TriageState.self, from: Data(s.state.utf8))
+        let outcome = try s.result.map { try JSONDecoder().decode(TriageOutcome.self, from: Data($0.utf8)) }
+        let question = state.pending.flatMap { id in
+            engine.knowledge.finding(id).map { TriageQuestion(id: id, text: $0.question ?? $0.name) }
+        }
+        return TriageView(
+            id: s.id, patient: s.patient, status: s.status, country: s.country, age: s.age, sex: s.sex, complaint: s.complaint,
+            understood: state.opening.map { e in
+                TriageUnderstood(finding: e.finding, name: engine.knowledge.finding(e.finding)?.name ?? e.finding, present: e.present)
+            },
+            answers: state.answers, question: question, outcome: outcome, consultation: s.consultation, knowledgeVersion: s.knowledgeVersion,
+            version: s.version, createdAt: s.createdAt, services: .forCountry(s.country))
+    }
+}

@@ -1,0 +1,164 @@
+// The symptom checker's chat page. The server renders the start form inside
+// <section id="triage" data-session data-csrf>; this module talks to /api/v1/triage/sessions and
+// draws the conversation: the patient's words, what was understood, each question with
+// Yes / No / Don't know, Back and Finish now, and at the end the advice with safety-netting and the
+// conditions that can cause such symptoms (never called a diagnosis), with a link to book.
+import { button, el, fetchJSON, sendJSON, setShown } from "./dom.js";
+
+const API = "/api/v1/triage/sessions";
+const WORDING = { 404: "This symptom check was not found, or it is not yours." };
+const ANSWER_TEXT = { yes: "Yes", no: "No", dont_know: "Don't know" };
+
+class TriageChat {
+  constructor(root) {
+    this.root = root;
+    this.csrf = root.dataset.csrf || "";
+    this.form = root.querySelector("#triage-start");
+    this.chat = root.querySelector("#triage-chat");
+    this.error = root.querySelector("#triage-error");
+    this.session = null;
+    this.busy = false;
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.start();
+    });
+    if (root.dataset.session) this.load(root.dataset.session);
+  }
+
+  showError(message) {
+    this.error.textContent = message || "";
+    setShown(this.error, Boolean(message));
+  }
+
+  async call(work) {
+    if (this.busy) return;
+    this.busy = true;
+    this.showError("");
+    try {
+      this.render(await work());
+    } catch (error) {
+      this.showError(error.message || "Something went wrong. Please try again.");
+      if (error.status === 409 && this.session) this.load(this.session.id);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  start() {
+    const complaint = this.form.complaint.value.trim();
+    const sex = this.form.querySelector('input[name="sex"]:checked')?.value;
+    if (!complaint) return this.showError("Describe what is wrong in a few words.");
+    if (!sex) return this.showError("Choose female or male.");
+    const country = this.form.country.value;
+    this.call(() => sendJSON("POST", API, this.csrf, { complaint, sex, country }, WORDING));
+  }
+
+  load(id) {
+    this.call(() => fetchJSON(`${API}/${encodeURIComponent(id)}`, WORDING));
+  }
+
+  answer(value) {
+    const s = this.session;
+    this.call(() =>
+      sendJSON("POST", `${API}/${encodeURIComponent(s.id)}/answers`, this.csrf, { question: s.question.id, answer: value, version: s.version }, WORDING),
+    );
+  }
+
+  step(action) {
+    const s = this.session;
+    this.call(() => sendJSON("POST", `${API}/${encodeURIComponent(s.id)}/${action}`, this.csrf, { version: s.version }, WORDING));
+  }
+
+  bubble(who, ...content) {
+    return el("div", { class: `bubble ${who}` }, ...content);
+  }
+
+  render(session) {
+    this.session = session;
+    setShown(this.form, false);
+    const log = [];
+    log.push(this.bubble("patient", el("p", { text: session.complaint })));
+    if (session.understood.length) {
+      const words = session.understood.map((u) => (u.present ? "" : "no ") + u.name.toLowerCase());
+      log.push(this.bubble("checker", el("p", { id: "triage-understood", text: `I understood: ${words.join(", ")}.` })));
+    } else {
+      log.push(this.bubble("checker", el("p", { id: "triage-understood", text: "I could not pick out specific symptoms, so I will ask some questions." })));
+    }
+    for (const a of session.answers) {
+      log.push(this.bubble("checker", el("p", { text: a.question })));
+      log.push(this.bubble("patient answer", el("p", { text: ANSWER_TEXT[a.answer] || a.answer })));
+    }
+    if (session.status === "open" && session.question) {
+      const q = el("p", { id: "triage-question", dataset: { finding: session.question.id }, text: session.question.text });
+      const buttons = el(
+        "div",
+        { class: "actions", id: "triage-answers" },
+        ...["yes", "no", "dont_know"].map((value) => {
+          const b = button(`answer-${value}`, ANSWER_TEXT[value]);
+          b.addEventListener("click", () => this.answer(value));
+          return b;
+        }),
+      );
+      const more = el("div", { class: "actions" });
+      if (session.answers.length) {
+        const back = button("triage-back", "Back", "secondary");
+        back.addEventListener("click", () => this.step("back"));
+        more.append(back);
+      }
+      const finish = button("triage-finish", "Finish now and see advice", "secondary");
+      finish.addEventListener("click", () => this.step("finish"));
+      more.append(finish);
+      log.push(this.bubble("checker current", q, buttons, more));
+      log.push(
+        el("p", { class: "muted", text: `If you feel very unwell or think this is an emergency, stop and call ${session.services.emergency_number} now.` }),
+      );
+    } else if (session.outcome) {
+      log.push(this.outcome(session));
+    }
+    this.chat.replaceChildren(...log);
+    const focus = this.chat.querySelector("#answer-yes") || this.chat.querySelector("#triage-advice h2");
+    if (focus) focus.focus?.();
+  }
+
+  outcome(session) {
+    const o = session.outcome;
+    const advice = o.advice;
+    const box = el("section", { id: "triage-advice", class: `advice ${o.disposition}`, dataset: { disposition: o.disposition } });
+    box.append(el("h2", { tabindex: "-1", text: advice.headline }), el("p", { text: advice.detail }));
+    if (o.red_flags.length) {
+      box.append(el("p", { id: "triage-red-flags", text: `Warning signs in your answers: ${o.red_flags.map((r) => r.reason).join("; ")}.` }));
+    }
+    box.append(el("p", { id: "triage-safety-net", text: advice.safety_net }));
+    const list = el("ol", { id: "triage-conditions" });
+    for (const c of o.conditions) {
+      const strength = c.probability >= 0.5 ? "strong match" : c.probability >= 0.15 ? "possible" : "less likely";
+      const why = [];
+      if (c.raised_by.length) why.push(`fits: ${c.raised_by.join(", ")}`);
+      if (c.lowered_by.length) why.push(`against: ${c.lowered_by.join(", ")}`);
+      list.append(el("li", { dataset: { condition: c.id } }, el("strong", { text: c.name }), ` (${strength})`, why.length ? el("br") : null, why.join("; ")));
+    }
+    box.append(
+      el("h3", { text: "Conditions that can cause symptoms like yours" }),
+      el("p", { class: "muted", text: "This is not a diagnosis. Only a clinician can tell what is wrong." }),
+      list,
+      el("p", { class: "muted", id: "triage-disclaimer-end", text: advice.disclaimer }),
+    );
+    const actions = el("p", { class: "actions" });
+    if (!session.consultation_id) {
+      actions.append(
+        el("a", {
+          id: "triage-book",
+          class: o.disposition === "emergency" ? "button secondary" : "button",
+          href: `/clinic/book?triage=${encodeURIComponent(session.id)}`,
+          text: "Book an appointment and share this check with the clinician",
+        }),
+      );
+    }
+    actions.append(" ", el("a", { href: "/clinic/triage", text: "Start a new check" }));
+    box.append(actions);
+    return box;
+  }
+}
+
+const root = document.getElementById("triage");
+if (root) new TriageChat(root);

@@ -1,0 +1,134 @@
+import ConfideAudit
+import ConfideClinic
+import ConfideCore
+import ConfidePolicy
+import ConfideStore
+import ConfideTesting
+import ConfideTriage
+import Foundation
+import Testing
+
+@Suite("symptom checker sessions")
+struct TriageTests {
+    @Test("a patient's conversation: start, answer, go back, finish; advice with the country's number; every step audited")
+    func conversation() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            var view = try await world.triage.start(
+                complaint: "Sore throat and a high temperature since yesterday, no cough", sex: "female", country: nil, .by(alice))
+            #expect(view.patient == patientID(alice))
+            #expect(view.country == clinic.practice.country.description)
+            #expect(view.age >= 40)
+            #expect(view.understood.contains { $0.finding == "sore_throat" && $0.present })
+            #expect(view.understood.contains { $0.finding == "cough" && !$0.present })
+            let first = try #require(view.question)
+            view = try await world.triage.answer(view.id, finding: first.id, answer: .no, version: view.version, .by(alice))
+            #expect(view.answers.map(\.finding) == [first.id])
+            // Going back asks the same question again.
+            view = try await world.triage.back(view.id, version: view.version, .by(alice))
+            #expect(view.answers.isEmpty)
+            #expect(view.question?.id == first.id)
+            view = try await world.triage.answer(view.id, finding: first.id, answer: .unknown, version: view.version, .by(alice))
+            view = try await world.triage.finish(view.id, version: view.version, .by(alice))
+            #expect(view.status == .finished)
+            let outcome = try #require(view.outcome)
+            #expect(outcome.advice.safetyNet.contains("999"))
+            #expect(!outcome.conditions.isEmpty)
+            #expect(outcome.stopReason == .patientFinished)
+            // The same session reads back the same, and lists once for its owner.
+            #expect(try await world.triage.session(view.id, .by(alice)).outcome == outcome)
+            #expect(try await world.triage.sessions(.by(alice)).map(\.id) == [view.id])
+            let entries = try await auditEntries(world).filter { $0.resourceType == "triage-session" && $0.resourceID == view.id }
+            // create + 4 changes (each with a read) + one read + one list presentation.
+            #expect(entries.filter { $0.action == "create" && $0.decision == .allowed }.count == 1)
+            #expect(entries.filter { $0.action == "update" && $0.decision == .allowed }.count == 4)
+            #expect(entries.allSatisfy { $0.patientID == patientID(alice)?.description })
+            // Nothing of the complaint reaches the logs.
+            #expect(world.logs.lines(containingAnyOf: ["Sore throat and a high temperature"]).isEmpty)
+        }
+    }
+
+    @Test("bad input: empty or huge text, an unknown sex, unknown question ids, questions never asked, a finished session")
+    func badInput() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            #expect(await clinicErrorCode { _ = try await world.triage.start(complaint: "   ", sex: "female", country: nil, .by(alice)) } == .validation)
+            let huge = String(repeating: "a", count: TriageService.maxComplaintLength + 1)
+            #expect(await clinicErrorCode { _ = try await world.triage.start(complaint: huge, sex: "female", country: nil, .by(alice)) } == .validation)
+            #expect(await clinicErrorCode { _ = try await world.triage.start(complaint: "headache", sex: "x", country: nil, .by(alice)) } == .validation)
+            #expect(try await world.triage.sessions(.by(alice)).isEmpty, "nothing stored for refused starts")
+            var view = try await world.triage.start(complaint: "headache", sex: "male", country: nil, .by(alice))
+            let asked = try #require(view.question)
+            #expect(await clinicErrorCode { _ = try await world.triage.answer(view.id, finding: "no_such_finding", answer: .yes, version: nil, .by(alice)) } == .validation)
+            let other = try #require(world.triage.engine.knowledge.findings.first { $0.kind != .demographic && $0.id != asked.id })
+            #expect(await clinicErrorCode { _ = try await world.triage.answer(view.id, finding: other.id, answer: .yes, version: nil, .by(alice)) } == .notAsked)
+            #expect(await clinicErrorCode { _ = try await world.triage.back(view.id, version: nil, .by(alice)) } == .transitionNotAllowed)
+            #expect(await clinicErrorCode { _ = try await world.triage.answer(view.id, finding: asked.id, answer: .yes, version: view.version + 5, .by(alice)) } == .conflict)
+            // The refused answers changed nothing, and each was audited as refused.
+            let unchanged = try await world.triage.session(view.id, .by(alice))
+            #expect(unchanged.answers.isEmpty && unchanged.version == view.version)
+            let refused = try await auditEntries(world).filter { $0.resourceID == view.id && $0.decision == .refused }
+            #expect(refused.count == 3)
+            view = try await world.triage.finish(view.id, version: nil, .by(alice))
+            #expect(await clinicErrorCode { _ = try await world.triage.finish(view.id, version: nil, .by(alice)) } == .transitionNotAllowed)
+        }
+    }
+
+    @Test("another patient, a clinician without a relation and the operator see nothing; the booked clinician sees the attached check")
+    func access() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let bob = try await clinic.patient(world, name: "Bob")
+            var view = try await world.triage.start(complaint: "cough and fever for three days", sex: "female", country: nil, .by(alice))
+            for who in [bob, clinic.gp, clinic.nurse, clinic.practiceAdmin, clinic.operator_] {
+                #expect(await isDenied { _ = try await world.triage.session(view.id, .by(who)) })
+                #expect(await isDenied { _ = try await world.triage.finish(view.id, version: nil, .by(who)) })
+                #expect(try await world.triage.sessions(.by(who)).isEmpty)
+            }
+            #expect(await isDenied { _ = try await world.triage.answer(view.id, finding: view.question!.id, answer: .yes, version: nil, .by(bob)) })
+            // An open check cannot be booked with; a finished one can, and only by its patient.
+            let slot = clinic.slot(3)
+            #expect(
+                await clinicErrorCode {
+                    _ = try await world.triage.book(with: world.clinic, triage: view.id, clinician: clinic.gpAccount, start: slot, modality: .video, .by(alice))
+                } == .conflict)
+            view = try await world.triage.finish(view.id, version: nil, .by(alice))
+            #expect(
+                await isDenied {
+                    _ = try await world.triage.book(with: world.clinic, triage: view.id, clinician: clinic.gpAccount, start: slot, modality: .video, .by(bob))
+                })
+            #expect(try await world.clinic.consultations(from: nil, to: nil, .by(bob)).isEmpty, "a refused check books nothing")
+            let booked = try await world.triage.book(
+                with: world.clinic, triage: view.id, clinician: clinic.gpAccount, start: slot, modality: .video, .by(alice))
+            let attached = try await world.triage.sessions(consultation: booked.record.id, .by(clinic.gp))
+            #expect(attached.map(\.id) == [view.id])
+            #expect(attached.first?.outcome?.conditions.isEmpty == false)
+            #expect(try await world.triage.session(view.id, .by(clinic.gp)).id == view.id)
+            // The nurse (not the consultation's clinician; in the care team only with consent) does not.
+            #expect(await isDenied { _ = try await world.triage.session(view.id, .by(clinic.nurse)) })
+            // Attached once: a second booking with it is refused and books nothing.
+            #expect(
+                await clinicErrorCode {
+                    _ = try await world.triage.book(with: world.clinic, triage: view.id, clinician: clinic.gpAccount, start: clinic.slot(5), modality: .video, .by(alice))
+                } == .conflict)
+            #expect(try await world.clinic.consultations(from: nil, to: nil, .by(alice)).count == 1)
+        }
+    }
+
+    @Test("a red flag in the opening message ends the conversation at once with emergency advice")
+    func redFlagFirst() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let view = try await world.triage.start(
+                complaint: "Crushing chest pain and I'm sweating, it's going down my left arm", sex: "male", country: nil, .by(alice))
+            #expect(view.status == .finished)
+            #expect(view.outcome?.disposition == .emergency)
+            #expect(view.outcome?.advice.headline.contains("999") == true)
+            #expect(view.outcome?.redFlags.isEmpty == false)
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import ConfideTriage
+import Foundation
+import PropertyBased
+import Testing
+
+/// The bundled knowledge base and an engine over it, loaded once for the suite (a load failure
+/// fails each test with the validator's message instead of crashing the run).
+let engineResult = Result { TriageEngine(knowledge: try KnowledgeBase.bundled()) }
+
+@Suite("triage knowledge base")
+struct KnowledgeBaseTests {
+    @Test("the bundled knowledge base loads, validates and has the size and emergencies the issue asks for")
+    func bundledIsComplete() throws {
+        let bundled = try engineResult.get().knowledge
+        #expect(bundled.conditions.count >= 150)
+        #expect(bundled.findings.count >= 400)
+        // The emergencies that must never be missed, by ICD-10 code family.
+        let mustHave = ["I21", "I64", "A41", "G03", "I26", "O00", "K35", "T78", "E10", "I60", "N44", "G83"]
+        for code in mustHave {
+            let condition = bundled.conditions.first { $0.icd10.hasPrefix(code) }
+            #expect(condition != nil, "no condition with ICD-10 \(code)")
+            #expect(condition?.mustNotMiss == true || condition?.urgency == .emergency, "\(code) is not treated as dangerous")
+        }
+        // Every number carries provenance (the validator enforces it; this checks the validator ran on real data).
+        for c in bundled.conditions {
+            #expect(!c.prevalence.source.isEmpty)
+            for f in c.findings { #expect(!(f.source ?? c.findingsSource ?? "").isEmpty, "\(c.id).\(f.id) has no source") }
+        }
+        for f in bundled.findings where f.kind != .demographic {
+            #expect(f.synonyms.count >= 3, "\(f.id) has too few synonyms")
+            #expect(f.question?.hasSuffix("?") == true)
+        }
+    }
+
+    @Test("a broken knowledge base is refused with the file, entry and field named")
+    func invalidIsRefused() throws {
+        let findings = #"{"findings": [{"id": "fever", "name": "Fever", "kind": "symptom", "question": "Fever?", "synonyms": ["fever", "temperature", "hot"], "background": 0.1, "source": "clinical estimate"}, {"id": "pyrexia", "name": "Pyrexia", "kind": "symptom", "question": "Hot?", "synonyms": ["fever", "a", "b"], "background": 0.1}]}"#
+        let conditions = #"{"conditions": [{"id": "flu", "name": "Flu", "icd10": "nope", "synonyms": [], "urgency": "self_care", "prevalence": {"per": 10000, "female": [1, 1, 1, 1], "male": [1, 1, 1, 1, 1], "source": ""}, "findings": [{"id": "cough", "p": 1.5}], "red_flags": ["fever"]}]}"#
+        let rules = #"{"rules": [{"id": "rf.x", "all": ["ghost"], "disposition": "routine", "reason": "x", "source": ""}]}"#
+        let files: [(name: String, data: Data)] = [
+            ("findings-a.json", Data(findings.utf8)), ("conditions-a.json", Data(conditions.utf8)), ("red-flags-a.json", Data(rules.utf8)),
+        ]
+        let error = #expect(throws: KnowledgeBaseError.self) { try KnowledgeBase(files: files) }
+        let text = error?.description ?? ""
+        for expected in [
+            "version.json: missing", "synonym 'fever' also belongs to fever", "finding pyrexia: background has no source",
+            "condition flu: icd10 'nope'", "condition flu: prevalence needs 5", "condition flu: prevalence has no source",
+            "condition flu: unknown finding cough", "p of cough must be in", "red flag fever is not among its findings",
+            "red-flag rule rf.x: unknown finding ghost", "rf.x: must force urgent or emergency",
+        ] {
+            #expect(text.contains(expected), "missing: \(expected)")
+        }
+        #expect(throws: KnowledgeBaseError.self) { try KnowledgeBase(files: [("conditions-b.json", Data("{".utf8))]) }
+    }
+}
+
+@Suite("triage free text")
+struct TextMatcherTests {
+    func read(_ text: String) -> [String: Bool] {
+        guard let engine = try? engineResult.get() else { return [:] }
+        return Dictionary(engine.matcher.extract(text).map { ($0.finding, $0.present) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    @Test("lay phrases find their findings")
+    func synonyms() {
+        #expect(read("I've had a tummy ache since yesterday")["abdominal_pain"] == true)
+        #expect(read("I can't catch my breath")["shortness_of_breath"] == true)
+        #expect(read("Throwing up all night")["vomiting"] == true)
+        #expect(read("Sore throat and a high temperature")["sore_throat"] == true)
+        #expect(read("Sore throat and a high temperature")["fever"] == true)
+    }
+
+    @Test("negation: no, not, without, denies, don't have, and lists")
+    func negation() {
+        #expect(read("no fever")["fever"] == false)
+        #expect(read("I am not short of breath")["shortness_of_breath"] == false)
+        #expect(read("headache without vomiting")["vomiting"] == false)
+        #expect(read("headache without vomiting")["headache"] == true)
+        #expect(read("Denies chest pain, has a cough")["chest_pain"] == false)
+        #expect(read("Denies chest pain, has a cough")["cough"] == true)
+        #expect(read("I don't have a fever but I have a cough")["fever"] == false)
+        #expect(read("I don't have a fever but I have a cough")["cough"] == true)
+        #expect(read("no fever, cough or rash")["rash"] == false)
+        #expect(read("no fever, cough or rash")["cough"] == false)
+        #expect(read("No fever. Vomiting since this morning.")["vomiting"] == true)
+        #expect(read("I haven't got a temperature")["fever"] == false)
+    }
+
+    @Test("empty and huge text read as nothing, without crashing")
+    func edges() throws {
+        let engine = try engineResult.get()
+        #expect(engine.matcher.extract("").isEmpty)
+        #expect(engine.matcher.extract("   ,,, ... !!!").isEmpty)
+        let huge = String(repeating: "blah ", count: 50_000) + "fever"
+        #expect(read(huge)["fever"] == true)
+    }
+}
+
+/// Random evidence over the knowledge base's askable findings (picks index into them, modulo).
+let evidenceGen = Gen.int(in: 0...100_000).array(of: 0...12)
+let presentGen = Gen.bool.array(of: 12...12)
+
+func evidence(_ picks: [Int], _ present: [Bool], _ engine: TriageEngine) -> [Evidence] {
+    let findingIDs = engine.knowledge.findings.filter { $0.kind != .demographic }.map(\.id)
+    var seen = Set<String>()
+    return picks.enumerated().compactMap { i, pick in
+        let id = findingIDs[pick % findingIDs.count]
+        guard seen.insert(id).inserted else { return nil }
+        return Evidence(finding: id, present: present[i % present.count])
+    }
+}
+
+@Suite("triage engine properties")
+struct TriageEnginePropertyTests {
+    @Test("the posterior is a probability distribution")
+    func posteriorSumsToOne() async throws {
+        let engine = try engineResult.get()
+        await propertyCheck(count: 200, input: evidenceGen, presentGen, Gen.int(in: 0...100), Gen.bool) { picks, present, age, female in
+            let p = engine.posterior(profile: TriageProfile(age: age, sex: female ? .female : .male), evidence: evidence(picks, present, engine))
+            #expect(abs(p.reduce(0, +) - 1) < 1e-9)
+            #expect(p.allSatisfy { $0 >= 0 && $0 <= 1 })
+        }
+    }
+
+    @Test("a red-flag rule that fires forces at least its disposition, whatever the probabilities")
+    func redFlagsForce() async throws {
+        let engine = try engineResult.get()
+        let bundled = engine.knowledge
+        await propertyCheck(count: 300, input: Gen.int(in: 0...(bundled.rules.count - 1)), evidenceGen, presentGen, Gen.int(in: 0...100)) {
+            ruleIndex, picks, present, age in
+            let rule = bundled.rules[ruleIndex]
+            // The rule's findings present, plus random other evidence that could pull the probabilities anywhere.
+            var items = evidence(picks, present, engine).filter { !rule.all.contains($0.finding) && !(rule.any ?? []).contains($0.finding) }
+            items += rule.all.map { Evidence(finding: $0, present: true) }
+            if let any = rule.any?.first { items.append(Evidence(finding: any, present: true)) }
+            let profile = TriageProfile(age: max(rule.minAge ?? 0, min(age, rule.maxAge ?? 120)), sex: rule.sex ?? .female)
+            let a = engine.assess(profile: profile, evidence: items, asked: [], finished: true)
+            #expect(a.firedRules.contains { $0.id == rule.id })
+            #expect(a.disposition >= rule.disposition)
+        }
+    }
+
+    @Test("the same answers give the same question, ranking and advice")
+    func deterministic() async throws {
+        let engine = try engineResult.get()
+        await propertyCheck(count: 100, input: evidenceGen, presentGen, Gen.int(in: 0...100)) { picks, present, age in
+            let items = evidence(picks, present, engine)
+            let profile = TriageProfile(age: age, sex: .male)
+            let a = engine.assess(profile: profile, evidence: items, asked: items.map(\.finding))
+            let b = TriageEngine(knowledge: engine.knowledge).assess(profile: profile, evidence: items, asked: items.map(\.finding))
+            #expect(a == b)
+        }
+    }
+
+    @Test("an asked question is never asked again, and the conversation always ends")
+    func terminates() throws {
+        let engine = try engineResult.get()
+        for (age, sex, complaint) in [(30, Sex.female, "headache"), (70, .male, ""), (3, .female, "cough and fever"), (45, .male, "no pain")] {
+            var items = engine.extract(complaint)
+            var asked: [String] = []
+            var turns = 0
+            while let q = engine.assess(profile: TriageProfile(age: age, sex: sex), evidence: items, asked: asked).question {
+                #expect(!asked.contains(q.id))
+                asked.append(q.id)
+                items.append(Evidence(finding: q.id, present: turns % 3 == 0))
+                turns += 1
+                #expect(turns <= engine.settings.maxQuestions)
+                if turns > 50 { break }
+            }
+        }
+    }
+}
+
+@Suite("triage scenarios")
+struct TriageScenarioTests {
+    func run(_ engine: TriageEngine, _ complaint: String, age: Int, sex: Sex, yes: Set<String>) -> Assessment {
+        var items = engine.extract(complaint)
+        var asked: [String] = []
+        while true {
+            let a = engine.assess(profile: TriageProfile(age: age, sex: sex), evidence: items, asked: asked)
+            guard let q = a.question else { return a }
+            asked.append(q.id)
+            if yes.contains(q.id) { items.append(Evidence(finding: q.id, present: true)) }
+        }
+    }
+
+    @Test("thunderclap headache is an emergency at once, whatever else")
+    func thunderclap() throws {
+        let engine = try engineResult.get()
+        let rule = try #require(engine.knowledge.rules.first { $0.disposition == .emergency && $0.all.count == 1 && $0.all[0].contains("thunderclap") })
+        let a = engine.assess(
+            profile: TriageProfile(age: 40, sex: .female), evidence: [Evidence(finding: rule.all[0], present: true)], asked: [])
+        #expect(a.disposition == .emergency)
+        #expect(a.question == nil)
+        #expect(a.stopReason == .redFlag)
+    }
+
+    @Test("a cold reads as self-care and names the cold among the conditions")
+    func cold() throws {
+        let engine = try engineResult.get()
+        let a = run(engine, "runny nose, sneezing and a sore throat for two days, no fever", age: 28, sex: .male, yes: ["runny_nose", "sneezing", "sore_throat"])
+        #expect(a.disposition == .selfCare)
+        #expect(a.conditions.prefix(3).contains { $0.id == "common_cold" })
+    }
+
+    @Test("each condition carries the answers that raised or lowered it")
+    func explanation() throws {
+        let engine = try engineResult.get()
+        let a = engine.assess(
+            profile: TriageProfile(age: 60, sex: .male),
+            evidence: [Evidence(finding: "chest_pain", present: true), Evidence(finding: "sweating", present: true), Evidence(finding: "fever", present: false)],
+            asked: [], finished: true)
+        let mi = a.conditions.first { $0.id == "myocardial_infarction" }
+        #expect(mi?.raisedBy.contains("chest pain") == true)
+        #expect(a.disposition == .emergency)
+    }
+}
