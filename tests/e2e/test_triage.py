@@ -1,0 +1,197 @@
+"""The symptom checker against the real server: the chat page in headless Chromium (a patient
+describes their symptoms, answers, goes back, gets advice with the country's emergency number,
+books with the check attached; the booked GP reads it on the consultation page), a red flag that
+ends the chat at once, and the JSON API's bad input, each a clear problem+json that stores nothing
+wrong, with other patients' sessions answering exactly like missing ones."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+
+import requests
+from selenium.webdriver.common.by import By
+
+from helpers import PASSWORD
+from test_browser_clinic import SARAH, assert_no_crash, click_button, labelled, path_of, sign_in_staff, wait_until
+from test_cli import BIN, REPO
+from test_http_clinic import Api, is_problem, new_patient, riverside
+
+API = "/api/v1/triage/sessions"
+
+
+def registered_patient(server) -> tuple[Api, dict]:
+    api, profile = new_patient(server)
+    assert api.call("PUT", "/api/v1/me/practice", {"practice_id": riverside(api)}).status_code == 204
+    return api, profile
+
+
+def patient_email(api: Api) -> str:
+    return api.call("GET", "/api/v1/me").json()["email"]
+
+
+def sign_in_patient(driver, server, api: Api) -> None:
+    driver.get(server.base_url + "/signin")
+    labelled(driver, "email").send_keys(patient_email(api))
+    labelled(driver, "password").send_keys(PASSWORD)
+    click_button(driver, "Sign in")
+    wait_until(driver, "the sign-in to finish", lambda d: path_of(d) != "/signin")
+
+
+def current_question(driver) -> str | None:
+    """The id of the question on screen (read in the page: the chat redraws its elements)."""
+    return driver.execute_script("const q = document.getElementById('triage-question'); return q ? q.dataset.finding : null;")
+
+
+def has(driver, ident: str) -> bool:
+    return bool(driver.execute_script("return !!document.getElementById(arguments[0]);", ident))
+
+
+def press_start(driver) -> None:
+    """The chat's Start button (the page does not navigate: triage.js talks to the API)."""
+    driver.find_element(By.CSS_SELECTOR, '#triage-start button[type="submit"]').click()
+
+
+def start(api: Api, complaint: str, sex: str = "female") -> requests.Response:
+    return api.call("POST", API, {"complaint": complaint, "sex": sex})
+
+
+def test_chat_in_the_browser_then_book_with_it_and_the_gp_reads_it(server, make_browser):
+    patient, profile = registered_patient(server)
+    driver = make_browser()
+    sign_in_patient(driver, server, patient)
+    driver.get(server.base_url + "/clinic/triage")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Check your symptoms"
+    assert "not a diagnosis" in driver.find_element(By.ID, "triage-disclaimer").text
+    # Nothing typed: a readable message, nothing stored.
+    press_start(driver)
+    wait_until(driver, "the empty-text message", lambda d: "Describe what is wrong" in d.find_element(By.ID, "triage-error").text)
+    assert patient.call("GET", API).json()["sessions"] == []
+
+    labelled(driver, "complaint").send_keys("I've had a sore throat and a high temperature since yesterday, no cough")
+    driver.find_element(By.CSS_SELECTOR, 'input[name="sex"][value="female"]').click()
+    press_start(driver)
+    understood = wait_until(driver, "what the checker understood", lambda d: d.find_elements(By.ID, "triage-understood"))[0].text
+    assert "sore throat" in understood.lower() and "no cough" in understood.lower(), understood
+    # Answer one question, take it back: the same question is asked again.
+    first_id = wait_until(driver, "a question", current_question)
+    driver.find_element(By.ID, "answer-no").click()
+    wait_until(driver, "the next question", lambda d: has(d, "triage-back") or has(d, "triage-advice"))
+    if has(driver, "triage-back"):
+        driver.find_element(By.ID, "triage-back").click()
+        wait_until(driver, "the first question again", lambda d: current_question(d) == first_id and not has(d, "triage-back"))
+    # Answer "don't know" until the advice comes (the engine stops by itself).
+    for _ in range(40):
+        if has(driver, "triage-advice"):
+            break
+        before = current_question(driver)
+        driver.find_element(By.ID, "answer-dont_know").click()
+        wait_until(driver, "the next step", lambda d, b=before: has(d, "triage-advice") or current_question(d) not in (None, b))
+    advice = driver.find_element(By.ID, "triage-advice")
+    assert advice.get_attribute("data-disposition") in ("self_care", "routine", "urgent", "emergency")
+    assert "999" in driver.find_element(By.ID, "triage-safety-net").text
+    assert driver.find_elements(By.CSS_SELECTOR, "#triage-conditions li"), "no conditions listed"
+    assert "This is not a diagnosis" in advice.text
+    assert_no_crash(driver)
+
+    # Book with the check attached.
+    driver.find_element(By.ID, "triage-book").click()
+    wait_until(driver, "the booking page", lambda d: path_of(d) == "/clinic/book")
+    assert driver.find_elements(By.ID, "triage-attached"), "the booking page does not say the check will be attached"
+    with_sarah = [li for li in driver.find_elements(By.CSS_SELECTOR, "#slots li") if "Sarah Okafor" in li.text]
+    assert with_sarah, "no slot with the demo GP in the next two weeks"
+    with_sarah[0].find_element(By.CSS_SELECTOR, "form button").click()
+    wait_until(driver, "the consultation page", lambda d: path_of(d).startswith("/clinic/consultations/"))
+    cid = path_of(driver).rsplit("/", 1)[1]
+    summary = driver.find_element(By.ID, "triage-summary").text
+    assert "sore throat and a high temperature" in summary
+
+    # The GP it is booked with reads it, with the conditions and why; another patient gets "not found".
+    gp_driver = make_browser()
+    sign_in_staff(gp_driver, server, SARAH)
+    gp_driver.get(server.base_url + f"/clinic/consultations/{cid}")
+    gp_summary = wait_until(gp_driver, "the triage summary", lambda d: d.find_elements(By.ID, "triage-summary"))[0].text
+    assert "Conditions the checker considered (not a diagnosis)" in gp_summary
+    assert "sore throat and a high temperature" in gp_summary
+    sid = patient.call("GET", f"/api/v1/consultations/{cid}/triage").json()["id"]
+    other, _ = registered_patient(server)
+    is_problem(other.call("GET", f"{API}/{sid}"), 404, "not-found")
+    is_problem(other.call("GET", f"/api/v1/consultations/{cid}/triage"), 404, "not-found")
+
+
+def test_a_red_flag_ends_the_chat_with_the_emergency_number(server, make_browser):
+    patient, profile = registered_patient(server)
+    driver = make_browser()
+    sign_in_patient(driver, server, patient)
+    driver.get(server.base_url + "/clinic/triage")
+    labelled(driver, "complaint").send_keys("Crushing chest pain for half an hour, I'm sweating and it's going down my left arm")
+    driver.find_element(By.CSS_SELECTOR, 'input[name="sex"][value="male"]').click()
+    press_start(driver)
+    advice = wait_until(driver, "the advice", lambda d: d.find_elements(By.ID, "triage-advice"))[0]
+    assert advice.get_attribute("data-disposition") == "emergency"
+    assert "Call 999 now" in advice.find_element(By.TAG_NAME, "h2").text
+    assert driver.find_elements(By.ID, "triage-red-flags")
+    assert not driver.find_elements(By.ID, "triage-question"), "an emergency must not keep asking"
+
+
+def test_api_bad_input_is_clear_and_stores_nothing_wrong(server):
+    alice, _ = registered_patient(server)
+    bob, _ = registered_patient(server)
+    is_problem(start(alice, "   "), 422)
+    is_problem(start(alice, "x" * 2001), 422)
+    is_problem(start(alice, "headache", sex="other"), 422)
+    is_problem(alice.call("POST", API, {"complaint": "headache", "sex": "male", "extra": 1}), 422)
+    r = requests.post(server.url(API), data="complaint=headache", headers={**alice.headers, "Content-Type": "text/plain"}, timeout=30)
+    is_problem(r, 415)
+    assert alice.call("GET", API).json()["sessions"] == [], "refused starts stored something"
+
+    s = start(alice, "cough and a fever for three days, no rash")
+    assert s.status_code == 201, s.text
+    session = s.json()
+    assert session["status"] == "open" and session["country"] == "GB" and session["question"]
+    sid, q, version = session["id"], session["question"]["id"], session["version"]
+    is_problem(alice.call("POST", f"{API}/{sid}/answers", {"question": "no_such_finding", "answer": "yes"}), 422)
+    other_q = "fever" if q != "fever" else "cough"
+    is_problem(alice.call("POST", f"{API}/{sid}/answers", {"question": other_q, "answer": "yes"}), 409, "not-asked")
+    is_problem(alice.call("POST", f"{API}/{sid}/answers", {"question": q, "answer": "maybe"}), 422)
+    is_problem(alice.call("POST", f"{API}/{sid}/answers", {"question": q, "answer": "yes", "version": version + 7}), 409, "conflict")
+    is_problem(alice.call("POST", f"{API}/{sid}/back", {}), 409)
+    unchanged = alice.call("GET", f"{API}/{sid}").json()
+    assert unchanged["answers"] == [] and unchanged["version"] == version
+    # Someone else's session, a made-up one and a malformed id all read as "not found".
+    for path in (f"{API}/{sid}", f"{API}/{uuid.uuid4()}", f"{API}/not-a-uuid", f"{API}/{sid.upper()}"):
+        is_problem(bob.call("GET", path), 404, "not-found")
+    is_problem(bob.call("POST", f"{API}/{sid}/answers", {"question": q, "answer": "yes"}), 404, "not-found")
+    is_problem(bob.call("POST", f"{API}/{sid}/finish", {}), 404, "not-found")
+    assert bob.call("GET", API).json()["sessions"] == []
+    # Bob cannot book with Alice's check: 404, and nothing is booked.
+    slots = bob.call("GET", "/api/v1/slots?role=gp&days=14&limit=1").json()["slots"]
+    body = {"clinician_id": slots[0]["clinician_id"], "start": slots[0]["start"], "modality": slots[0]["modalities"][0], "triage_session_id": sid}
+    is_problem(bob.call("POST", "/api/v1/consultations", body), 404, "not-found")
+    assert bob.call("GET", "/api/v1/consultations").json()["consultations"] == []
+    # An unfinished check cannot be booked with (409), and books nothing.
+    is_problem(alice.call("POST", "/api/v1/consultations", body), 409, "conflict")
+    finished = alice.call("POST", f"{API}/{sid}/finish", {"version": version})
+    assert finished.status_code == 200 and finished.json()["status"] == "finished", finished.text
+    assert "911" not in finished.json()["outcome"]["advice"]["safety_net"] and "999" in finished.json()["outcome"]["advice"]["safety_net"]
+    booked = alice.call("POST", "/api/v1/consultations", body)
+    assert booked.status_code == 201, booked.text
+    assert alice.call("GET", f"/api/v1/consultations/{booked.json()['id']}/triage").json()["id"] == sid
+    is_problem(alice.call("POST", f"{API}/{sid}/answers", {"question": q, "answer": "yes"}), 409)
+
+
+def test_eval_command_prints_the_report_keys():
+    out = subprocess.run(
+        [BIN, "triage", "eval", "Sources/ConfideTriage/Resources/vignettes/heldback.json", "--json"],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    report = json.loads(out.stdout)
+    for key in ("cases", "top1", "top3", "top10", "triage_accuracy", "under_triage", "over_triage", "emergencies_missed",
+                "mean_questions", "median_questions", "cases_detail"):
+        assert key in report, key
+    assert report["cases"] == 50 and len(report["cases_detail"]) == 50
+    assert all(0 <= report[k] <= 1 for k in ("top1", "top3", "top10", "triage_accuracy", "under_triage", "over_triage"))
+    bad = subprocess.run([BIN, "triage", "eval", "/nonexistent.json"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "cannot read" in bad.stderr and "Traceback" not in bad.stderr
