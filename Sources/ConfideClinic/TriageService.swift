@@ -261,7 +261,9 @@ public struct TriageService: Sendable {
         state.pending = nil
         let outcome = TriageOutcome(
             disposition: assessment.disposition,
-            advice: Advice(disposition: assessment.disposition, services: .forCountry(country), reasons: assessment.firedRules.map(\.reason)),
+            advice: Advice(
+                disposition: assessment.disposition, services: .forCountry(country), reasons: assessment.firedRules.map(\.reason),
+                couldNotAssess: assessment.couldNotAssess, crisis: assessment.crisis),
             conditions: Array(assessment.conditions.prefix(5)), redFlags: assessment.firedRules,
             stopReason: assessment.stopReason ?? .nothingToLearn, questionsAsked: state.answers.count)
         let json = (try? JSONEncoder().encode(outcome)).map { String(decoding: $0, as: UTF8.self) }

@@ -80,6 +80,12 @@ public struct Assessment: Sendable, Hashable {
     public var conditions: [RankedCondition]
     public var firedRules: [FiredRule]
     public var stopReason: StopReason?
+    /// No finding was reported present: the checker cannot assess, so the advice is at least
+    /// "book an appointment" and says so (a floor, never a reassurance).
+    public var couldNotAssess: Bool = false
+    /// A finding of self-harm, suicidal thoughts or an overdose is present: the advice signposts
+    /// crisis help at once, whatever else it says.
+    public var crisis: Bool = false
 }
 
 /// The inference engine over a validated knowledge base. Pure and deterministic: the same profile and
@@ -225,9 +231,14 @@ public struct TriageEngine: Sendable {
         let p = posterior(profile: profile, evidence: evidence)
         let fired = firedRules(profile: profile, evidence: evidence)
         let ranked = rank(p, profile: profile, evidence: evidence)
-        let disposition = dispose(p, fired: fired)
+        var disposition = dispose(p, fired: fired)
+        let couldNotAssess = !evidence.contains(where: \.present)
+        if couldNotAssess && disposition < .routine { disposition = .routine }
+        let crisis = evidence.contains { item in item.present && Self.crisisFindings.contains { item.finding.contains($0) } }
         func stop(_ reason: StopReason) -> Assessment {
-            Assessment(question: nil, disposition: disposition, conditions: ranked, firedRules: fired, stopReason: reason)
+            Assessment(
+                question: nil, disposition: disposition, conditions: ranked, firedRules: fired, stopReason: reason, couldNotAssess: couldNotAssess,
+                crisis: crisis)
         }
         if finished { return stop(.patientFinished) }
         if fired.contains(where: { $0.disposition == .emergency }) { return stop(.redFlag) }
@@ -241,18 +252,12 @@ public struct TriageEngine: Sendable {
         guard let (best, gain) = bestQuestion(p, known: known, evidence: evidence, profile: profile), gain >= settings.minimumGain
         else { return stop(.nothingToLearn) }
         return Assessment(
-            question: knowledge.findings[best], disposition: disposition, conditions: ranked, firedRules: fired, stopReason: nil)
+            question: knowledge.findings[best], disposition: disposition, conditions: ranked, firedRules: fired, stopReason: nil,
+            couldNotAssess: couldNotAssess, crisis: crisis)
     }
 
-    private func weightedEntropy(_ p: UnsafeBufferPointer<Double>, scale: Double) -> Double {
-        // p is unnormalised; entropy of p/scale.
-        var h = 0.0
-        for ci in 0..<p.count where p[ci] > 0 {
-            let q = p[ci] / scale
-            h -= weights[ci] * q * Foundation.log(q)
-        }
-        return h
-    }
+    /// Finding ids (parts of them) that signal a mental-health crisis or an overdose.
+    static let crisisFindings = ["suicid", "self_harm", "overdose"]
 
     private func bestQuestion(_ p: [Double], known: Set<Int>, evidence: [Evidence], profile: TriageProfile) -> (Int, Double)? {
         // Candidates: what the plausible conditions list, plus what would complete a red-flag rule.
@@ -277,22 +282,33 @@ public struct TriageEngine: Sendable {
         }
         candidates.formUnion(completing)
         guard !candidates.isEmpty else { return nil }
+        // Only conditions that still carry probability take part (the rest change nothing measurable).
+        let active = p.indices.filter { p[$0] > 1e-12 }
+        let logp = active.map { Foundation.log(p[$0]) }
+        var h0 = 0.0
+        for (k, ci) in active.enumerated() { h0 -= weights[ci] * p[ci] * logp[k] }
+        // With y = p·l and n = p·(1 − l), the weighted entropy of y/py is
+        //   −(Σ w·y·(log p + log l) − log(py)·Σ w·y) / py,
+        // so the logs come from the tables: no logarithm per condition and candidate.
         var best: (Int, Double)?
-        var yes = [Double](repeating: 0, count: conditionCount)
-        var no = [Double](repeating: 0, count: conditionCount)
-        let h0 = p.withUnsafeBufferPointer { weightedEntropy($0, scale: 1) }
         for fi in candidates.sorted() {
-            var py = 0.0
-            for ci in 0..<conditionCount {
-                let l = pYes[ci * findingCount + fi]
-                yes[ci] = p[ci] * l
-                no[ci] = p[ci] * (1 - l)
-                py += yes[ci]
+            var py = 0.0, wy = 0.0, ty = 0.0, pn = 0.0, wn = 0.0, tn = 0.0
+            for (k, ci) in active.enumerated() {
+                let cell = ci * findingCount + fi
+                let l = pYes[cell]
+                let w = weights[ci]
+                let y = p[ci] * l
+                let n = p[ci] - y
+                py += y
+                pn += n
+                wy += w * y
+                wn += w * n
+                ty += w * y * (logp[k] + logYes[cell])
+                tn += w * n * (logp[k] + logNo[cell])
             }
-            let pn = 1 - py
             guard py > 1e-12, pn > 1e-12 else { continue }
-            let hy = yes.withUnsafeBufferPointer { weightedEntropy($0, scale: py) }
-            let hn = no.withUnsafeBufferPointer { weightedEntropy($0, scale: pn) }
+            let hy = -(ty - Foundation.log(py) * wy) / py
+            let hn = -(tn - Foundation.log(pn) * wn) / pn
             var gain = h0 - (py * hy + pn * hn)
             if completing.contains(fi) { gain += 1 }
             if best == nil || gain > best!.1 + 1e-12 { best = (fi, gain) }

@@ -39,6 +39,8 @@ public struct CaseResult: Sendable, Hashable, Codable {
     public var stopReason: StopReason
     public var firedRules: [String]
     public var maxTurnMicroseconds: Double
+    /// Every turn's time (not encoded: the report summarises them).
+    public var turnMicroseconds: [Double] = []
 
     enum CodingKeys: String, CodingKey {
         case id, rank, top, disposition, questions
@@ -66,8 +68,13 @@ public struct EvaluationReport: Sendable, Codable {
     public var emergenciesMissed: Int
     public var meanQuestions: Double
     public var medianQuestions: Double
-    public var meanTurnMicroseconds: Double
+    /// Turn times over every turn of every case (one turn = one `assess`: inference, red flags,
+    /// question choice, ranking with explanations).
+    public var turnMicrosecondsP50: Double
+    public var turnMicrosecondsP99: Double
     public var maxTurnMicroseconds: Double
+    /// The baseline measured in the same run: one inference pass (the posterior) alone.
+    public var posteriorMicrosecondsP50: Double
     public var knowledgeBaseVersion: String
     public var unresolvedDiagnoses: [String]
     public var casesDetail: [CaseResult]
@@ -80,8 +87,10 @@ public struct EvaluationReport: Sendable, Codable {
         case emergenciesMissed = "emergencies_missed"
         case meanQuestions = "mean_questions"
         case medianQuestions = "median_questions"
-        case meanTurnMicroseconds = "mean_turn_us"
+        case turnMicrosecondsP50 = "turn_us_p50"
+        case turnMicrosecondsP99 = "turn_us_p99"
         case maxTurnMicroseconds = "max_turn_us"
+        case posteriorMicrosecondsP50 = "posterior_us_p50"
         case knowledgeBaseVersion = "knowledge_base_version"
         case unresolvedDiagnoses = "unresolved_diagnoses"
         case casesDetail = "cases_detail"
@@ -145,8 +154,10 @@ public struct Evaluator: Sendable {
             emergenciesMissed: results.filter { $0.expectedTriage == .emergency && $0.disposition < .emergency }.count,
             meanQuestions: Double(questions.reduce(0, +)) / n,
             medianQuestions: median,
-            meanTurnMicroseconds: results.map(\.maxTurnMicroseconds).reduce(0, +) / n,
+            turnMicrosecondsP50: Self.percentile(results.flatMap(\.turnMicroseconds), 0.5),
+            turnMicrosecondsP99: Self.percentile(results.flatMap(\.turnMicroseconds), 0.99),
             maxTurnMicroseconds: results.map(\.maxTurnMicroseconds).max() ?? 0,
+            posteriorMicrosecondsP50: posteriorBaseline(vignettes),
             knowledgeBaseVersion: engine.knowledge.version,
             unresolvedDiagnoses: results.filter { $0.resolvedDiagnosis == nil }.map(\.correctDiagnosis),
             casesDetail: results)
@@ -183,6 +194,28 @@ public struct Evaluator: Sendable {
         }
     }
 
+    static func percentile(_ values: [Double], _ q: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
+    }
+
+    /// The median time of one posterior over each vignette's opening evidence (the baseline).
+    func posteriorBaseline(_ vignettes: [Vignette]) -> Double {
+        var times: [Double] = []
+        for v in vignettes {
+            let evidence = engine.extract(v.presentingComplaint)
+            let profile = TriageProfile(age: v.age, sex: v.sex)
+            for _ in 0..<5 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let p = engine.posterior(profile: profile, evidence: evidence)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1000)
+                precondition(!p.isEmpty)
+            }
+        }
+        return Self.percentile(times, 0.5)
+    }
+
     public func play(_ vignette: Vignette) -> CaseResult {
         let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
         var yes = Set<String>()
@@ -196,11 +229,14 @@ public struct Evaluator: Sendable {
         var evidence = engine.extract(vignette.presentingComplaint)
         var asked: [String] = []
         var slowest = 0.0
+        var turns: [Double] = []
         var assessment: Assessment
         while true {
             let start = DispatchTime.now().uptimeNanoseconds
             assessment = engine.assess(profile: profile, evidence: evidence, asked: asked)
-            slowest = max(slowest, Double(DispatchTime.now().uptimeNanoseconds - start) / 1000)
+            let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            turns.append(took)
+            slowest = max(slowest, took)
             guard let question = assessment.question else { break }
             asked.append(question.id)
             if yes.contains(question.id) {
@@ -220,6 +256,6 @@ public struct Evaluator: Sendable {
             underTriage: acceptable.allSatisfy { disposition < $0 },
             overTriage: acceptable.allSatisfy { disposition > $0 },
             questions: asked.count, stopReason: assessment.stopReason ?? .questionLimit,
-            firedRules: assessment.firedRules.map(\.id), maxTurnMicroseconds: slowest)
+            firedRules: assessment.firedRules.map(\.id), maxTurnMicroseconds: slowest, turnMicroseconds: turns)
     }
 }

@@ -91,7 +91,10 @@ struct Triage: AsyncParsableCommand {
             )
             print("emergencies missed \(report.emergenciesMissed)")
             print(String(format: "questions   mean %.1f   median %.1f", report.meanQuestions, report.medianQuestions))
-            print(String(format: "turn time   slowest %.0f µs", report.maxTurnMicroseconds))
+            print(
+                String(
+                    format: "turn time   p50 %.0f µs   p99 %.0f µs   slowest %.0f µs   (one posterior alone: %.0f µs)", report.turnMicrosecondsP50,
+                    report.turnMicrosecondsP99, report.maxTurnMicroseconds, report.posteriorMicrosecondsP50))
             if !report.unresolvedDiagnoses.isEmpty {
                 print("diagnoses not found in the knowledge base: \(report.unresolvedDiagnoses.joined(separator: ", "))")
             }

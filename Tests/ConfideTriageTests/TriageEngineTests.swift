@@ -214,4 +214,31 @@ struct TriageScenarioTests {
         #expect(mi?.raisedBy.contains("chest pain") == true)
         #expect(a.disposition == .emergency)
     }
+
+    @Test("nothing reported present: at least 'book an appointment', saying it could not assess (never 'self-care')")
+    func floorWhenNothingKnown() throws {
+        let engine = try engineResult.get()
+        for evidence in [[Evidence](), [Evidence(finding: "fever", present: false), Evidence(finding: "cough", present: false)]] {
+            let a = engine.assess(profile: TriageProfile(age: 30, sex: .female), evidence: evidence, asked: [], finished: true)
+            #expect(a.couldNotAssess)
+            #expect(a.disposition >= .routine)
+            let advice = Advice(disposition: a.disposition, services: .forCountry("GB"), couldNotAssess: a.couldNotAssess)
+            #expect(a.disposition > .routine || advice.headline.contains("could not assess"))
+        }
+    }
+
+    @Test("suicidal thoughts or an overdose bring the country's crisis line and emergency number to the top")
+    func crisisSignposting() throws {
+        let engine = try engineResult.get()
+        let a = engine.assess(
+            profile: TriageProfile(age: 30, sex: .male), evidence: engine.extract("I have been having thoughts of suicide"), asked: [], finished: true)
+        #expect(a.crisis)
+        let uk = Advice(disposition: a.disposition, services: .forCountry("GB"), crisis: a.crisis)
+        #expect(uk.crisis?.contains("116 123") == true && uk.crisis?.contains("999") == true)
+        let us = Advice(disposition: a.disposition, services: .forCountry("US"), crisis: true)
+        #expect(us.crisis?.contains("988") == true && us.crisis?.contains("911") == true)
+        let sg = Advice(disposition: .urgent, services: .forCountry("SG"), crisis: true)
+        #expect(sg.crisis?.contains("1767") == true && sg.headline.isEmpty == false && sg.safetyNet.contains("995"))
+        #expect(engine.assess(profile: TriageProfile(age: 30, sex: .male), evidence: engine.extract("sore throat"), asked: [], finished: true).crisis == false)
+    }
 }

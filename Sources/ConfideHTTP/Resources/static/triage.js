@@ -124,6 +124,7 @@ class TriageChat {
     const o = session.outcome;
     const advice = o.advice;
     const box = el("section", { id: "triage-advice", class: `advice ${o.disposition}`, dataset: { disposition: o.disposition } });
+    if (advice.crisis) box.append(el("p", { id: "triage-crisis", class: "alert", role: "alert", text: advice.crisis }));
     box.append(el("h2", { tabindex: "-1", text: advice.headline }), el("p", { text: advice.detail }));
     if (o.red_flags.length) {
       box.append(el("p", { id: "triage-red-flags", text: `Warning signs in your answers: ${o.red_flags.map((r) => r.reason).join("; ")}.` }));
