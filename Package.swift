@@ -46,17 +46,20 @@ let package = Package(
             dependencies: ["ConfideCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // The breach report's independent relationship check (issue 8): pure, and deliberately not
+        // built on the policy engine, so a bug there cannot hide itself here.
+        .target(name: "ConfideBreach", dependencies: ["ConfideCore", "ConfideAudit"], swiftSettings: swiftSettings),
         // Store ports (protocols) that take Grant / Scope.
         .target(
             name: "ConfideStore",
-            dependencies: ["ConfideCore", "ConfidePolicy", "ConfideAudit"],
+            dependencies: ["ConfideCore", "ConfidePolicy", "ConfideAudit", "ConfideBreach"],
             swiftSettings: swiftSettings
         ),
         // One SQL implementation of the ports over sql-kit, shared by SQLite and PostgreSQL.
         .target(
             name: "ConfideStoreSQL",
             dependencies: [
-                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAudit",
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAudit", "ConfideBreach",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -192,7 +195,7 @@ let package = Package(
             name: "confide",
             dependencies: [
                 "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer", "ConfideMail", "ConfideAudit", "ConfideClinic",
-                "ConfideObjectStore", "ConfideVault", "ConfideTriage",
+                "ConfideObjectStore", "ConfideVault", "ConfideTriage", "ConfideBreach",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -295,7 +298,7 @@ let package = Package(
             name: "ConfideClinicTests",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideClinic", "ConfideAccounts", "ConfideTesting", "ConfideAudit",
-                "ConfideVault", "ConfideTriage", .product(name: "Crypto", package: "swift-crypto"),
+                "ConfideVault", "ConfideTriage", "ConfideBreach", .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

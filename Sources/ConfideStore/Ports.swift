@@ -1,3 +1,4 @@
+public import ConfideBreach
 public import ConfideCore
 public import ConfidePolicy
 public import Foundation
@@ -130,12 +131,15 @@ public struct ConfideStores: Sendable {
     public let calls: any CallStore
     public let recordings: any RecordingStore
     public let triage: any TriageStore
+    /// The breach report's evidence (plain queries, not the policy's loaders).
+    public let breach: any BreachEvidence
 
     public init(
         credentials: any CredentialStore, patients: any PatientRecordStore, staff: any StaffStore, system: any SystemStore,
         facts: any FactsStore, audit: any AuditStore, clinic: any ClinicStore, clinicFacts: any ClinicFactsStore, calls: any CallStore,
-        recordings: any RecordingStore, triage: any TriageStore
+        recordings: any RecordingStore, triage: any TriageStore, breach: any BreachEvidence
     ) {
+        self.breach = breach
         self.calls = calls
         self.recordings = recordings
         self.triage = triage

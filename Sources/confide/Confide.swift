@@ -17,7 +17,7 @@ struct Confide: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "confide",
         abstract: "Confide: a telehealth service where every access to patient data passes one policy engine.",
-        subcommands: [Serve.self, Migrate.self, User.self, Audit.self, Vault.self, Triage.self, DevCert.self])
+        subcommands: [Serve.self, Migrate.self, User.self, Audit.self, Vault.self, Triage.self, Breach.self, DevCert.self])
 }
 
 /// Options shared by every command that opens the database.

@@ -1,0 +1,163 @@
+import ArgumentParser
+import ConfideAccounts
+import ConfideAudit
+import ConfideBreach
+import ConfideCore
+import ConfideServer
+import ConfideStore
+import Foundation
+
+struct Breach: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Breach response: who was affected, and what exactly they saw, from the audit log.",
+        subcommands: [Report.self])
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-check every access in a time window with an independent relationship check and list the ones that fail.",
+            discussion: """
+                The audit log is verified first: a log that does not verify is refused, naming where it breaks. Then every allowed
+                access to patient data in [--from, --to) is re-checked against the ground truth (a recording's patient is its
+                consultation's patient), without the policy engine's code. Each access that fails is listed: whose data, who saw
+                it, what, when, and whether it was presented in a list, opened, or played (with byte ranges). The report streams
+                (text, --csv or --json), ends with a summary for the regulator, and the run itself is an audit entry.
+                Reads across every patient by design: run it as an operator, on the server's own database options.
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Start of the window (inclusive): 2026-11-26T09:00:00Z or 2026-11-26.")
+        var from: String?
+        @Option(help: "End of the window (exclusive).")
+        var to: String?
+        @Option(help: "Only this resource type (recording, consultation, note, ...).")
+        var resourceType: String?
+        @Option(help: "Only this actor: an account id, or kind:account as in the log (patient:..., clinician:...).")
+        var actor: String?
+        @Flag(help: "One JSON object: findings, summary, affected patients.")
+        var json = false
+        @Flag(help: "CSV rows, one per finding (the summary goes to standard error).")
+        var csv = false
+
+        static func instant(_ raw: String?, _ name: String) throws -> Date {
+            guard let raw, !raw.isEmpty else { throw fail("give --\(name): the report needs a closed window (--from and --to)") }
+            let full = ISO8601DateFormatter()
+            if let d = full.date(from: raw) { return d }
+            let day = ISO8601DateFormatter()
+            day.formatOptions = [.withFullDate]
+            if let d = day.date(from: raw) { return d }
+            throw fail("--\(name) \(raw) is not a time: use 2026-11-26T09:00:00Z or 2026-11-26")
+        }
+
+        func run() async throws {
+            let start = try Self.instant(from, "from")
+            let end = try Self.instant(to, "to")
+            guard start < end else { throw fail("the window is reversed or empty: --from must be before --to") }
+            if json && csv { throw fail("choose one of --json and --csv") }
+            if let type = resourceType, !patientDataKinds.contains(type) {
+                throw fail("--resource-type \(type) is not patient data; choose one of \(patientDataKinds.sorted().joined(separator: ", "))")
+            }
+            let configuration = try resolveConfiguration(database.flags(), requireSecret: false)
+            let key: AuditSigningKey
+            do { key = try configuration.auditSigningKey() } catch let error as ConfigurationError { throw fail(error.description) }
+            let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: makeLogger())
+            do {
+                try await report(stores, key: key, start: start, end: end)
+            } catch {
+                try? await stores.system.shutdown()
+                throw error
+            }
+            try await stores.system.shutdown()
+        }
+
+        func report(_ stores: ConfideStores, key: AuditSigningKey, start: Date, end: Date) async throws {
+            // The actor filter must name someone who exists.
+            var actorFilter: String?
+            if let actor {
+                let account = actor.split(separator: ":", maxSplits: 1).last.map(String.init) ?? actor
+                let exists = actor.hasPrefix("system:") ? true : try await stores.breach.accountExists(account)
+                guard exists else {
+                    throw fail("unknown actor \(actor): no account has this id")
+                }
+                actorFilter = account
+            }
+            // Refuse to report from a log that does not verify.
+            let verification = try await AuditCheck.verify(audit: stores.audit, key: key.signer.verifier, origin: key.origin)
+            guard verification.isValid else {
+                var message = "refusing to report: the audit log does not verify"
+                if let index = verification.firstBadIndex { message += "; first bad index \(index.rawValue)" }
+                if let checkpoint = verification.firstBadCheckpoint { message += "; first bad checkpoint at position \(checkpoint)" }
+                if let first = verification.findings.first { message += " (\(first))" }
+                throw fail(message)
+            }
+            let checker = BreachChecker(evidence: stores.breach)
+            let iso = ISO8601DateFormatter()
+            let window = (from: iso.string(from: start), to: iso.string(from: end))
+            let (lo, hi) = (start.epochMilliseconds, end.epochMilliseconds)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            var tally = BreachTally()
+            var first = true
+            if json { print(#"{"window":{"from":"\#(window.from)","to":"\#(window.to)"},"findings":["#) }
+            if csv { print("index,time,patient,recorded_patient,actor,action,resource_type,resource_id,exposure,detail,why") }
+            var next: UInt64 = 0
+            let size = verification.entryCount
+            while next < size {
+                let batch = try await stores.audit.encodedEntries(from: next, limit: 5_000)
+                if batch.isEmpty { break }
+                for (offset, raw) in batch.enumerated() {
+                    let index = next + UInt64(offset)
+                    let entry = try AuditEntry(encoded: raw)
+                    guard entry.time >= lo, entry.time < hi else { continue }
+                    if let type = resourceType, entry.resourceType != type { continue }
+                    if let actorFilter, !entry.actor.hasSuffix(actorFilter) { continue }
+                    tally.examined(entry)
+                    guard let finding = try await checker.check(entry, index: index) else { continue }
+                    tally.add(finding)
+                    if json {
+                        print((first ? "" : ",") + String(decoding: try encoder.encode(finding), as: UTF8.self))
+                        first = false
+                    } else if csv {
+                        let fields = [
+                            String(finding.index), iso.string(from: Date(timeIntervalSince1970: Double(finding.time) / 1000)), finding.patient,
+                            finding.recordedPatient ?? "", finding.actor, finding.action, finding.resourceType, finding.resourceID,
+                            finding.exposure.rawValue, finding.detail ?? "", finding.why,
+                        ]
+                        print(fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ","))
+                    } else {
+                        let when = iso.string(from: Date(timeIntervalSince1970: Double(finding.time) / 1000))
+                        print(
+                            "#\(finding.index) \(when) \(finding.actor) \(finding.exposure.rawValue) \(finding.resourceType) \(finding.resourceID) "
+                                + "of patient \(finding.patient)\(finding.detail.map { " [\($0)]" } ?? ""): \(finding.why)")
+                    }
+                }
+                next += UInt64(batch.count)
+            }
+            let summary = tally.summary(
+                from: window.from, to: window.to,
+                measures: "To be completed by the operator: containment (playback kill switch, suspended accounts), the fix, and notices sent.")
+            // The run is itself an audit entry (a search across patients, by the system path).
+            _ = try await stores.audit.append([
+                try AuditEntry(
+                    at: Date(), principal: .system(job: "breach-report"), action: "search", resourceType: "audit-entry", resourceID: "-",
+                    patientID: nil, decision: .allowed, ruleIDs: [], requestID: "breach-report-\(UUID().uuidString.lowercased())",
+                    purpose: "breach-report")
+            ])
+            if json {
+                let s = String(decoding: try encoder.encode(summary), as: UTF8.self)
+                let patients = String(decoding: try encoder.encode(tally.affectedPatients), as: UTF8.self)
+                print(#"],"summary":\#(s),"affected_patients":\#(patients),"log_entries_verified":\#(verification.entryCount)}"#)
+                return
+            }
+            func say(_ line: String) {
+                if csv { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
+            }
+            say("Audit log verified: \(verification.entryCount) entries, \(verification.checkpointCount) checkpoints.")
+            say("Window \(window.from) to \(window.to): \(summary.entriesExamined) entries, \(summary.accessesChecked) accesses to patient data checked.")
+            say("Findings: \(summary.findings); patients affected: \(summary.patientsAffected) (data opened or played for \(summary.patientsWhoseDataWasOpened)); records: \(summary.recordsConcerned); actors: \(summary.actors).")
+            say("Nature: \(summary.nature)")
+            say("Likely consequences: \(summary.likelyConsequences)")
+            say("Measures taken: \(summary.measuresTaken)")
+            if !tally.affectedPatients.isEmpty { say("Affected patients: \(tally.affectedPatients.joined(separator: " "))") }
+        }
+    }
+}

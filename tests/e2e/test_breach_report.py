@@ -1,0 +1,79 @@
+"""`confide breach report` against a real server's database (issue 8, first part): after ordinary
+traffic it finds nothing; each bad input is a clear error; a tampered log is refused, naming where
+it breaks; the run itself is an audit entry."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import sqlite3
+import time
+
+import pytest
+import requests
+
+from test_cli import _free_port, _serve, _wait, run
+
+
+def test_breach_report_clean_run_bad_input_and_a_tampered_log(tmp_path):
+    if os.environ.get("CONFIDE_E2E_DATABASE_URL"):
+        pytest.skip("tampers with a private SQLite file")
+    data = tmp_path / "data"
+    port = _free_port()
+    server = _serve("--demo", "--data-dir", str(data), "--port", str(port), env={"CONFIDE_AUDIT_CHECKPOINT_SECONDS": "1"})
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait(base)
+        r = requests.post(base + "/api/v1/sessions", json={"email": "amelia.hart@demo.confide.test", "password": "confide-demo-2026"}, timeout=10)
+        token = r.json()["token"]
+        for path in ("/api/v1/me", "/api/v1/consultations", "/api/v1/recordings", "/api/v1/me/access-log"):
+            assert requests.get(base + path, headers={"Authorization": "Bearer " + token}, timeout=10).status_code == 200
+        time.sleep(2.5)  # a checkpoint covers the traffic
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+    window = ["--from", "2000-01-01", "--to", "2100-01-01"]
+    ok = run("breach", "report", "--demo", "--data-dir", str(data), *window, "--json")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    report = json.loads(ok.stdout)
+    assert report["findings"] == [] and report["affected_patients"] == []
+    assert report["summary"]["accesses_checked"] > 0 and report["summary"]["findings"] == 0
+    text = run("breach", "report", "--demo", "--data-dir", str(data), *window)
+    assert text.returncode == 0 and "Findings: 0" in text.stdout and "Audit log verified" in text.stdout, text.stdout
+    csv = run("breach", "report", "--demo", "--data-dir", str(data), *window, "--csv")
+    assert csv.returncode == 0 and csv.stdout.splitlines() == ["index,time,patient,recorded_patient,actor,action,resource_type,resource_id,exposure,detail,why"]
+    # Each run is itself in the log (a search by the system path).
+    with sqlite3.connect(data / "confide.sqlite") as db:
+        runs = [base64.b64decode(e) for (e,) in db.execute("select entry from audit_entries")]
+    assert sum(b"breach-report" in e for e in runs) == 3
+
+    # Bad input: each a clear error, never a partial report.
+    for args, expected in [
+        (["--from", "2026-12-01", "--to", "2026-11-01"], "reversed"),
+        (["--from", "2026-12-01"], "closed window"),
+        (["--to", "2026-12-01"], "closed window"),
+        (["--from", "yesterday", "--to", "2026-12-01"], "is not a time"),
+        ([*window, "--actor", "clinician:00000000-0000-0000-0000-000000000000"], "unknown actor"),
+        ([*window, "--resource-type", "practice"], "not patient data"),
+        ([*window, "--json", "--csv"], "choose one"),
+    ]:
+        bad = run("breach", "report", "--demo", "--data-dir", str(data), *args)
+        assert bad.returncode != 0, (args, bad.stdout)
+        assert expected in bad.stderr + bad.stdout, (args, bad.stderr)
+        assert "Findings" not in bad.stdout and "Traceback" not in bad.stderr
+
+    # A tampered log is refused, naming the first bad index.
+    copy = tmp_path / "tampered"
+    shutil.copytree(data, copy)
+    with sqlite3.connect(copy / "confide.sqlite") as db:
+        entry = db.execute("select entry from audit_entries where idx = 3").fetchone()[0]
+        raw = bytearray(base64.b64decode(entry))
+        raw[-1] ^= 0x01
+        db.execute("update audit_entries set entry = ? where idx = 3", (base64.b64encode(bytes(raw)).decode(),))
+    refused = run("breach", "report", "--demo", "--data-dir", str(copy), *window)
+    assert refused.returncode != 0
+    assert "does not verify" in refused.stderr and "first bad index 3" in refused.stderr, refused.stderr
+    assert "Findings" not in refused.stdout
