@@ -88,7 +88,8 @@ public struct Assessment: Sendable, Hashable {
     public var crisis: Bool = false
 }
 
-/// The inference engine over a validated knowledge base. Pure and deterministic: the same profile and
+/// The inference engine over a validated knowledge base (immutable; one instance is shared by every
+/// request). Pure and deterministic: the same profile and
 /// evidence give the same question and the same ranking, bit for bit.
 ///
 /// - Inference: naive Bayes over mutually exclusive conditions with priors from the prevalence tables
@@ -99,10 +100,10 @@ public struct Assessment: Sendable, Hashable {
 ///   a red-flag rule.
 /// - Disposition: the most urgent level whose probability mass passes its threshold, raised by any
 ///   red-flag rule that fired.
-public struct TriageEngine: Sendable {
+public final class TriageEngine: Sendable {
     public let knowledge: KnowledgeBase
     public let matcher: TextMatcher
-    public var settings: Settings
+    public let settings: Settings
 
     public struct Settings: Sendable, Hashable {
         public var maxQuestions = 20
@@ -139,6 +140,11 @@ public struct TriageEngine: Sendable {
     private let logYes: [Double]  // [condition * findingCount + finding]
     private let logNo: [Double]
     private let pYes: [Double]
+    /// The same tables finding-major (`[finding * conditionCount + condition]`), so the question
+    /// choice walks memory in order.
+    private let pYesByFinding: [Double]
+    private let logYesByFinding: [Double]
+    private let logNoByFinding: [Double]
     private let weights: [Double]
     private let listed: [[Int]]  // condition -> finding indices it lists
     private let askable: [Bool]
@@ -179,6 +185,11 @@ public struct TriageEngine: Sendable {
         self.pYes = pYes
         self.logYes = pYes.map { Foundation.log($0) }
         self.logNo = pYes.map { Foundation.log(1 - $0) }
+        var byFinding = [Double](repeating: 0, count: c * f)
+        for ci in 0..<c { for fi in 0..<f { byFinding[fi * c + ci] = pYes[ci * f + fi] } }
+        self.pYesByFinding = byFinding
+        self.logYesByFinding = byFinding.map { Foundation.log($0) }
+        self.logNoByFinding = byFinding.map { Foundation.log(1 - $0) }
         self.listed = listed
         self.weights = weights
         self.askable = knowledge.findings.map { $0.kind != .demographic && $0.question != nil }
@@ -284,27 +295,30 @@ public struct TriageEngine: Sendable {
         guard !candidates.isEmpty else { return nil }
         // Only conditions that still carry probability take part (the rest change nothing measurable).
         let active = p.indices.filter { p[$0] > 1e-12 }
-        let logp = active.map { Foundation.log(p[$0]) }
+        let pa = active.map { p[$0] }
+        let wa = active.map { weights[$0] }
+        let logp = pa.map { Foundation.log($0) }
         var h0 = 0.0
-        for (k, ci) in active.enumerated() { h0 -= weights[ci] * p[ci] * logp[k] }
+        for k in active.indices { h0 -= wa[k] * pa[k] * logp[k] }
         // With y = p·l and n = p·(1 − l), the weighted entropy of y/py is
         //   −(Σ w·y·(log p + log l) − log(py)·Σ w·y) / py,
         // so the logs come from the tables: no logarithm per condition and candidate.
         var best: (Int, Double)?
         for fi in candidates.sorted() {
             var py = 0.0, wy = 0.0, ty = 0.0, pn = 0.0, wn = 0.0, tn = 0.0
-            for (k, ci) in active.enumerated() {
-                let cell = ci * findingCount + fi
-                let l = pYes[cell]
-                let w = weights[ci]
-                let y = p[ci] * l
-                let n = p[ci] - y
+            let row = fi * conditionCount
+            for k in active.indices {
+                let cell = row + active[k]
+                let l = pYesByFinding[cell]
+                let w = wa[k]
+                let y = pa[k] * l
+                let n = pa[k] - y
                 py += y
                 pn += n
                 wy += w * y
                 wn += w * n
-                ty += w * y * (logp[k] + logYes[cell])
-                tn += w * n * (logp[k] + logNo[cell])
+                ty += w * y * (logp[k] + logYesByFinding[cell])
+                tn += w * n * (logp[k] + logNoByFinding[cell])
             }
             guard py > 1e-12, pn > 1e-12 else { continue }
             let hy = -(ty - Foundation.log(py) * wy) / py
