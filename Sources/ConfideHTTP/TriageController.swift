@@ -99,12 +99,7 @@ struct TriageController {
     }
 
     /// A session id in a path: anything that is not a lower-case UUID is simply not found.
-    static func sessionID(_ context: SignedInContext) throws -> String {
-        guard let raw = context.parameters.get("sessionID"), raw.count == 36, UUID(uuidString: raw) != nil, raw == raw.lowercased() else {
-            throw Problem.notFound
-        }
-        return raw
-    }
+    static func sessionID(_ context: SignedInContext) throws -> String { try RecordingController.pathUUID(context, "sessionID") }
 
     // MARK: handlers
 

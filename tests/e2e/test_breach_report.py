@@ -14,20 +14,15 @@ import time
 import pytest
 import requests
 
-from test_cli import _free_port, _serve, _wait, run
+from test_cli import demo_patient_token, demo_server, run
 
 
 def test_breach_report_clean_run_bad_input_and_a_tampered_log(tmp_path):
     if os.environ.get("CONFIDE_E2E_DATABASE_URL"):
         pytest.skip("tampers with a private SQLite file")
-    data = tmp_path / "data"
-    port = _free_port()
-    server = _serve("--demo", "--data-dir", str(data), "--port", str(port), env={"CONFIDE_AUDIT_CHECKPOINT_SECONDS": "1"})
+    server, base, data = demo_server(tmp_path)
     try:
-        base = f"http://127.0.0.1:{port}"
-        _wait(base)
-        r = requests.post(base + "/api/v1/sessions", json={"email": "amelia.hart@demo.confide.test", "password": "confide-demo-2026"}, timeout=10)
-        token = r.json()["token"]
+        token = demo_patient_token(base)
         for path in ("/api/v1/me", "/api/v1/consultations", "/api/v1/recordings", "/api/v1/me/access-log"):
             assert requests.get(base + path, headers={"Authorization": "Bearer " + token}, timeout=10).status_code == 200
         time.sleep(2.5)  # a checkpoint covers the traffic

@@ -275,6 +275,27 @@ def test_serve_refuses_to_start_without_an_audit_signing_key(tmp_path):
     assert "audit-key-file" in result.stderr
 
 
+def demo_server(tmp_path) -> tuple[subprocess.Popen, str, Path]:
+    """A demo server on a data directory of its own, signing a checkpoint every second: (process, base URL, data dir)."""
+    data = tmp_path / "data"
+    port = _free_port()
+    server = _serve("--demo", "--data-dir", str(data), "--port", str(port), env={"CONFIDE_AUDIT_CHECKPOINT_SECONDS": "1"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(base)
+    except BaseException:
+        server.terminate()
+        raise
+    return server, base, data
+
+
+def demo_patient_token(base: str) -> str:
+    """A bearer token of the demo patient Amelia Hart."""
+    r = requests.post(base + "/api/v1/sessions", json={"email": "amelia.hart@demo.confide.test", "password": "confide-demo-2026"}, timeout=10)
+    assert r.status_code == 201, r.text
+    return r.json()["token"]
+
+
 def test_audit_verify_passes_then_names_the_first_tampered_index(tmp_path):
     """Serve a little traffic, publish a signed checkpoint, stop, verify; then alter, delete and
     reorder stored entries and forge a checkpoint: `confide audit verify` fails and names it."""
@@ -282,14 +303,9 @@ def test_audit_verify_passes_then_names_the_first_tampered_index(tmp_path):
         pytest.skip("tampers with a private SQLite file")
     import sqlite3
 
-    data = tmp_path / "data"
-    port = _free_port()
-    server = _serve("--demo", "--data-dir", str(data), "--port", str(port), env={"CONFIDE_AUDIT_CHECKPOINT_SECONDS": "1"})
+    server, base, data = demo_server(tmp_path)
     try:
-        base = f"http://127.0.0.1:{port}"
-        _wait(base)
-        r = requests.post(base + "/api/v1/sessions", json={"email": "amelia.hart@demo.confide.test", "password": "confide-demo-2026"}, timeout=10)
-        token = r.json()["token"]
+        token = demo_patient_token(base)
         for _ in range(3):
             requests.get(base + "/api/v1/me", headers={"Authorization": "Bearer " + token}, timeout=10)
         deadline = time.time() + 20
