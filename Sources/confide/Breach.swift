@@ -10,7 +10,97 @@ import Foundation
 struct Breach: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Breach response: who was affected, and what exactly they saw, from the audit log.",
-        subcommands: [Report.self])
+        subcommands: [Report.self, Scan.self])
+
+    /// Opens the stores, verifies the whole audit log (refusing a log that does not verify, naming
+    /// where it breaks), runs `body`, and closes the stores.
+    static func withVerifiedLog(
+        _ database: DatabaseOptions, _ body: (ConfideStores, AuditVerificationReport) async throws -> Void
+    ) async throws {
+        let configuration = try resolveConfiguration(database.flags(), requireSecret: false)
+        let key: AuditSigningKey
+        do { key = try configuration.auditSigningKey() } catch let error as ConfigurationError { throw fail(error.description) }
+        let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: makeLogger())
+        do {
+            let verification = try await AuditCheck.verify(audit: stores.audit, key: key.signer.verifier, origin: key.origin)
+            guard verification.isValid else {
+                var message = "refusing to report: the audit log does not verify"
+                if let index = verification.firstBadIndex { message += "; first bad index \(index.rawValue)" }
+                if let checkpoint = verification.firstBadCheckpoint { message += "; first bad checkpoint at position \(checkpoint)" }
+                if let first = verification.findings.first { message += " (\(first))" }
+                throw fail(message)
+            }
+            try await body(stores, verification)
+        } catch {
+            try? await stores.system.shutdown()
+            throw error
+        }
+        try await stores.system.shutdown()
+    }
+
+    /// Appends the run's own audit entry.
+    static func auditRun(_ stores: ConfideStores, _ what: String) async throws {
+        _ = try await stores.audit.append([
+            try AuditEntry(
+                at: Date(), principal: .system(job: what), action: "search", resourceType: "audit-entry", resourceID: "-",
+                patientID: nil, decision: .allowed, ruleIDs: [], requestID: "\(what)-\(UUID().uuidString.lowercased())", purpose: what)
+        ])
+    }
+
+    struct Scan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Detection: principals who opened or played the records of more distinct patients in an hour than their role's limit.",
+            discussion: """
+                Lists presented do not count, only reads and playbacks. Default limits: patient 1, clinician 40, practice admin 0,
+                operator 0, per sliding hour. The log is verified first; the run is an audit entry.
+                """)
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Start of the window (inclusive).")
+        var from: String?
+        @Option(help: "End of the window (exclusive).")
+        var to: String?
+        @Option(help: "A limit for a kind of actor, kind=N (patient, clinician, practice-admin, admin); repeatable.")
+        var limit: [String] = []
+        @Option(help: "The sliding window in minutes.")
+        var windowMinutes: Int = 60
+
+        func run() async throws {
+            let start = try Report.instant(from, "from")
+            let end = try Report.instant(to, "to")
+            guard start < end else { throw fail("the window is reversed or empty: --from must be before --to") }
+            guard (1...10_080).contains(windowMinutes) else { throw fail("--window-minutes must be between 1 and 10080") }
+            var rule = SpreeRule.defaults
+            rule.windowMilliseconds = Int64(windowMinutes) * 60_000
+            for item in limit {
+                let parts = item.split(separator: "=").map(String.init)
+                guard parts.count == 2, rule.limits[parts[0]] != nil || parts[0] == "system", let n = Int(parts[1]), n >= 0 else {
+                    throw fail("--limit \(item): use kind=N with kind one of patient, clinician, practice-admin, admin")
+                }
+                rule.limits[parts[0]] = n
+            }
+            try await Breach.withVerifiedLog(database) { stores, verification in
+                var detector = SpreeDetector(rule: rule)
+                let (lo, hi) = (start.epochMilliseconds, end.epochMilliseconds)
+                let iso = ISO8601DateFormatter()
+                var found = 0
+                var next: UInt64 = 0
+                while next < verification.entryCount {
+                    let batch = try await stores.audit.encodedEntries(from: next, limit: 5_000)
+                    if batch.isEmpty { break }
+                    for (offset, raw) in batch.enumerated() {
+                        let entry = try AuditEntry(encoded: raw)
+                        guard entry.time >= lo, entry.time < hi, let spree = detector.add(entry, index: next + UInt64(offset)) else { continue }
+                        found += 1
+                        let when = iso.string(from: Date(timeIntervalSince1970: Double(spree.to) / 1000))
+                        print("#\(spree.index) \(when) \(spree.actor) opened records of \(spree.patients) distinct patients within \(windowMinutes) minutes (limit \(spree.limit))")
+                    }
+                    next += UInt64(batch.count)
+                }
+                try await Breach.auditRun(stores, "breach-scan")
+                print("Audit log verified: \(verification.entryCount) entries. Principals over their limit: \(found).")
+            }
+        }
+    }
 
     struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -56,20 +146,12 @@ struct Breach: AsyncParsableCommand {
             if let type = resourceType, !patientDataKinds.contains(type) {
                 throw fail("--resource-type \(type) is not patient data; choose one of \(patientDataKinds.sorted().joined(separator: ", "))")
             }
-            let configuration = try resolveConfiguration(database.flags(), requireSecret: false)
-            let key: AuditSigningKey
-            do { key = try configuration.auditSigningKey() } catch let error as ConfigurationError { throw fail(error.description) }
-            let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: makeLogger())
-            do {
-                try await report(stores, key: key, start: start, end: end)
-            } catch {
-                try? await stores.system.shutdown()
-                throw error
+            try await Breach.withVerifiedLog(database) { stores, verification in
+                try await report(stores, verification: verification, start: start, end: end)
             }
-            try await stores.system.shutdown()
         }
 
-        func report(_ stores: ConfideStores, key: AuditSigningKey, start: Date, end: Date) async throws {
+        func report(_ stores: ConfideStores, verification: AuditVerificationReport, start: Date, end: Date) async throws {
             // The actor filter must name someone who exists.
             var actorFilter: String?
             if let actor {
@@ -79,15 +161,6 @@ struct Breach: AsyncParsableCommand {
                     throw fail("unknown actor \(actor): no account has this id")
                 }
                 actorFilter = account
-            }
-            // Refuse to report from a log that does not verify.
-            let verification = try await AuditCheck.verify(audit: stores.audit, key: key.signer.verifier, origin: key.origin)
-            guard verification.isValid else {
-                var message = "refusing to report: the audit log does not verify"
-                if let index = verification.firstBadIndex { message += "; first bad index \(index.rawValue)" }
-                if let checkpoint = verification.firstBadCheckpoint { message += "; first bad checkpoint at position \(checkpoint)" }
-                if let first = verification.findings.first { message += " (\(first))" }
-                throw fail(message)
             }
             let checker = BreachChecker(evidence: stores.breach)
             let iso = ISO8601DateFormatter()
@@ -136,12 +209,7 @@ struct Breach: AsyncParsableCommand {
                 from: window.from, to: window.to,
                 measures: "To be completed by the operator: containment (playback kill switch, suspended accounts), the fix, and notices sent.")
             // The run is itself an audit entry (a search across patients, by the system path).
-            _ = try await stores.audit.append([
-                try AuditEntry(
-                    at: Date(), principal: .system(job: "breach-report"), action: "search", resourceType: "audit-entry", resourceID: "-",
-                    patientID: nil, decision: .allowed, ruleIDs: [], requestID: "breach-report-\(UUID().uuidString.lowercased())",
-                    purpose: "breach-report")
-            ])
+            try await Breach.auditRun(stores, "breach-report")
             if json {
                 let s = String(decoding: try encoder.encode(summary), as: UTF8.self)
                 let patients = String(decoding: try encoder.encode(tally.affectedPatients), as: UTF8.self)

@@ -99,4 +99,30 @@ struct BreachCheckTests {
             #expect(try await breachFindings(world).0.count == 5)
         }
     }
+
+    @Test("a principal opening more distinct patients than their role's limit within the hour is flagged once; lists do not count")
+    func spreeDetection() throws {
+        let patientA = Patient.ID(), patientB = Patient.ID()
+        let nosy = Principal.patient(account: Account.ID(), patient: patientA)
+        let gp = Principal.clinician(account: Account.ID(), role: .gp)
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        func e(_ who: Principal, _ action: String, _ patient: Patient.ID, _ minutes: Double) throws -> AuditEntry {
+            try AuditEntry(
+                at: t0.addingTimeInterval(minutes * 60), principal: who, action: action, resourceType: "recording", resourceID: "r",
+                patientID: patient, decision: .allowed, ruleIDs: [], requestID: "t", purpose: "care")
+        }
+        var detector = SpreeDetector()
+        var flagged: [Spree] = []
+        var entries = [try e(nosy, "read", patientA, 0), try e(nosy, "list", patientB, 1)]  // a list presentation: not counted
+        entries.append(try e(nosy, "play", patientB, 2))  // a second distinct patient opened: over the patient limit of 1
+        entries.append(try e(nosy, "read", Patient.ID(), 3))  // same window: not flagged twice
+        // A clinician opening 40 distinct patients in an hour is fine; the 41st is flagged.
+        for i in 0..<41 { entries.append(try e(gp, "read", Patient.ID(), 10 + Double(i))) }
+        // Two hours later, a clinician opening a few again is fine.
+        for i in 0..<5 { entries.append(try e(gp, "read", Patient.ID(), 200 + Double(i))) }
+        for (i, entry) in entries.enumerated() { if let s = detector.add(entry, index: UInt64(i)) { flagged.append(s) } }
+        #expect(flagged.map(\.actor) == [nosy.description, gp.description])
+        #expect(flagged[0].patients == 2 && flagged[0].limit == 1 && flagged[0].index == 2)
+        #expect(flagged[1].patients == 41 && flagged[1].limit == 40)
+    }
 }

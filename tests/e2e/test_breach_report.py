@@ -40,10 +40,18 @@ def test_breach_report_clean_run_bad_input_and_a_tampered_log(tmp_path):
     assert text.returncode == 0 and "Findings: 0" in text.stdout and "Audit log verified" in text.stdout, text.stdout
     csv = run("breach", "report", "--demo", "--data-dir", str(data), *window, "--csv")
     assert csv.returncode == 0 and csv.stdout.splitlines() == ["index,time,patient,recorded_patient,actor,action,resource_type,resource_id,exposure,detail,why"]
+    scan = run("breach", "scan", "--demo", "--data-dir", str(data), *window)
+    assert scan.returncode == 0 and "Principals over their limit: 0" in scan.stdout, scan.stdout + scan.stderr
+    # With a limit of 0 for patients, the demo patient's own reads are flagged (once per window).
+    strict = run("breach", "scan", "--demo", "--data-dir", str(data), *window, "--limit", "patient=0")
+    assert strict.returncode == 0 and "Principals over their limit: 1" in strict.stdout, strict.stdout + strict.stderr
+    bad_limit = run("breach", "scan", "--demo", "--data-dir", str(data), *window, "--limit", "wizard=3")
+    assert bad_limit.returncode != 0 and "kind=N" in bad_limit.stderr
     # Each run is itself in the log (a search by the system path).
     with sqlite3.connect(data / "confide.sqlite") as db:
         runs = [base64.b64decode(e) for (e,) in db.execute("select entry from audit_entries")]
     assert sum(b"breach-report" in e for e in runs) == 3
+    assert sum(b"breach-scan" in e for e in runs) == 2
 
     # Bad input: each a clear error, never a partial report.
     for args, expected in [
