@@ -56,3 +56,17 @@ public struct SpreeDetector: Sendable {
         return Spree(actor: entry.actor, limit: limit, patients: distinct.count, from: seen.first?.time ?? entry.time, to: entry.time, index: index)
     }
 }
+
+/// Canary patients: synthetic records nobody has a reason to touch. Any allowed access to one (other
+/// than the system creating it) is an incident at once.
+public struct CanaryWatch: Sendable {
+    public let canaries: Set<String>
+
+    public init(canaries: Set<String>) { self.canaries = canaries }
+
+    /// Whether the entry touches a canary.
+    public func touches(_ entry: AuditEntry) -> Bool {
+        guard entry.decision == .allowed, let patient = entry.patientID, canaries.contains(patient) else { return false }
+        return !(entry.actor.hasPrefix("system:") && entry.action == "create")
+    }
+}

@@ -63,6 +63,8 @@ struct Breach: AsyncParsableCommand {
         var limit: [String] = []
         @Option(help: "The sliding window in minutes.")
         var windowMinutes: Int = 60
+        @Option(help: "A canary patient id (a synthetic record nobody has a reason to touch); any access to it is reported. Repeatable.")
+        var canary: [String] = []
 
         func run() async throws {
             let start = try Report.instant(from, "from")
@@ -78,8 +80,11 @@ struct Breach: AsyncParsableCommand {
                 }
                 rule.limits[parts[0]] = n
             }
+            for id in canary where Patient.ID(string: id) == nil { throw fail("--canary \(id) is not a patient id") }
+            let canaries = CanaryWatch(canaries: Set(canary.map { $0.lowercased() }))
             try await Breach.withVerifiedLog(database) { stores, verification in
                 var detector = SpreeDetector(rule: rule)
+                var touched = 0
                 let (lo, hi) = (start.epochMilliseconds, end.epochMilliseconds)
                 let iso = ISO8601DateFormatter()
                 var found = 0
@@ -89,7 +94,13 @@ struct Breach: AsyncParsableCommand {
                     if batch.isEmpty { break }
                     for (offset, raw) in batch.enumerated() {
                         let entry = try AuditEntry(encoded: raw)
-                        guard entry.time >= lo, entry.time < hi, let spree = detector.add(entry, index: next + UInt64(offset)) else { continue }
+                        guard entry.time >= lo, entry.time < hi else { continue }
+                        if canaries.touches(entry) {
+                            touched += 1
+                            let when = iso.string(from: Date(timeIntervalSince1970: Double(entry.time) / 1000))
+                            print("#\(next + UInt64(offset)) \(when) CANARY \(entry.patientID ?? "-") touched by \(entry.actor): \(entry.action) \(entry.resourceType) \(entry.resourceID)")
+                        }
+                        guard let spree = detector.add(entry, index: next + UInt64(offset)) else { continue }
                         found += 1
                         let when = iso.string(from: Date(timeIntervalSince1970: Double(spree.to) / 1000))
                         print("#\(spree.index) \(when) \(spree.actor) opened records of \(spree.patients) distinct patients within \(windowMinutes) minutes (limit \(spree.limit))")
@@ -97,7 +108,7 @@ struct Breach: AsyncParsableCommand {
                     next += UInt64(batch.count)
                 }
                 try await Breach.auditRun(stores, "breach-scan")
-                print("Audit log verified: \(verification.entryCount) entries. Principals over their limit: \(found).")
+                print("Audit log verified: \(verification.entryCount) entries. Principals over their limit: \(found). Canary accesses: \(touched).")
             }
         }
     }

@@ -45,13 +45,20 @@ def test_breach_report_clean_run_bad_input_and_a_tampered_log(tmp_path):
     # With a limit of 0 for patients, the demo patient's own reads are flagged (once per window).
     strict = run("breach", "scan", "--demo", "--data-dir", str(data), *window, "--limit", "patient=0")
     assert strict.returncode == 0 and "Principals over their limit: 1" in strict.stdout, strict.stdout + strict.stderr
+    # Amelia as a canary: her own session's reads are reported at once.
+    with sqlite3.connect(data / "confide.sqlite") as db:
+        patient = db.execute("select p.id from patients p join accounts a on a.id = p.account_id where a.email = 'amelia.hart@demo.confide.test'").fetchone()[0]
+    canary = run("breach", "scan", "--demo", "--data-dir", str(data), *window, "--canary", patient)
+    assert canary.returncode == 0 and "CANARY" in canary.stdout and "Canary accesses: 0" not in canary.stdout, canary.stdout
+    bad_canary = run("breach", "scan", "--demo", "--data-dir", str(data), *window, "--canary", "not-an-id")
+    assert bad_canary.returncode != 0 and "not a patient id" in bad_canary.stderr
     bad_limit = run("breach", "scan", "--demo", "--data-dir", str(data), *window, "--limit", "wizard=3")
     assert bad_limit.returncode != 0 and "kind=N" in bad_limit.stderr
     # Each run is itself in the log (a search by the system path).
     with sqlite3.connect(data / "confide.sqlite") as db:
         runs = [base64.b64decode(e) for (e,) in db.execute("select entry from audit_entries")]
     assert sum(b"breach-report" in e for e in runs) == 3
-    assert sum(b"breach-scan" in e for e in runs) == 2
+    assert sum(b"breach-scan" in e for e in runs) == 3
 
     # Bad input: each a clear error, never a partial report.
     for args, expected in [
