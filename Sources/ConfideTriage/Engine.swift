@@ -135,16 +135,12 @@ public final class TriageEngine: Sendable {
     }
 
     private let conditionCount: Int
-    private let findingCount: Int
     private let logPrior: [Double]  // [condition * 10 + band * 2 + sex]
-    private let logYes: [Double]  // [condition * findingCount + finding]
-    private let logNo: [Double]
+    /// P(finding | condition) and its logs, finding-major (`[finding * conditionCount + condition]`):
+    /// inference and question choice both walk one finding's row across all conditions in order.
     private let pYes: [Double]
-    /// The same tables finding-major (`[finding * conditionCount + condition]`), so the question
-    /// choice walks memory in order.
-    private let pYesByFinding: [Double]
-    private let logYesByFinding: [Double]
-    private let logNoByFinding: [Double]
+    private let logYes: [Double]
+    private let logNo: [Double]
     private let weights: [Double]
     private let listed: [[Int]]  // condition -> finding indices it lists
     private let askable: [Bool]
@@ -157,9 +153,9 @@ public final class TriageEngine: Sendable {
         let c = knowledge.conditions.count
         let f = knowledge.findings.count
         conditionCount = c
-        findingCount = f
+
         var logPrior = [Double](repeating: -.infinity, count: c * 10)
-        var pYes = [Double](repeating: 0, count: c * f)
+        var pYes = [Double](repeating: 0, count: f * c)
         var listed: [[Int]] = []
         var weights: [Double] = []
         for (ci, condition) in knowledge.conditions.enumerated() {
@@ -170,12 +166,12 @@ public final class TriageEngine: Sendable {
                 }
             }
             for (fi, finding) in knowledge.findings.enumerated() {
-                pYes[ci * f + fi] = finding.background ?? 0.01
+                pYes[fi * c + ci] = finding.background ?? 0.01
             }
             var mine: [Int] = []
             for entry in condition.findings {
                 guard let fi = knowledge.findingIndex[entry.id] else { continue }
-                pYes[ci * f + fi] = entry.p
+                pYes[fi * c + ci] = entry.p
                 mine.append(fi)
             }
             listed.append(mine.sorted())
@@ -185,11 +181,6 @@ public final class TriageEngine: Sendable {
         self.pYes = pYes
         self.logYes = pYes.map { Foundation.log($0) }
         self.logNo = pYes.map { Foundation.log(1 - $0) }
-        var byFinding = [Double](repeating: 0, count: c * f)
-        for ci in 0..<c { for fi in 0..<f { byFinding[fi * c + ci] = pYes[ci * f + fi] } }
-        self.pYesByFinding = byFinding
-        self.logYesByFinding = byFinding.map { Foundation.log($0) }
-        self.logNoByFinding = byFinding.map { Foundation.log(1 - $0) }
         self.listed = listed
         self.weights = weights
         self.askable = knowledge.findings.map { $0.kind != .demographic && $0.question != nil }
@@ -209,7 +200,8 @@ public final class TriageEngine: Sendable {
         for item in evidence {
             guard let fi = knowledge.findingIndex[item.finding], askable[fi] else { continue }
             let table = item.present ? logYes : logNo
-            for ci in 0..<conditionCount { logp[ci] += table[ci * findingCount + fi] }
+            let row = fi * conditionCount
+            for ci in 0..<conditionCount { logp[ci] += table[row + ci] }
         }
         return Self.normalise(logp)
     }
@@ -309,7 +301,7 @@ public final class TriageEngine: Sendable {
             let row = fi * conditionCount
             for k in active.indices {
                 let cell = row + active[k]
-                let l = pYesByFinding[cell]
+                let l = pYes[cell]
                 let w = wa[k]
                 let y = pa[k] * l
                 let n = pa[k] - y
@@ -317,8 +309,8 @@ public final class TriageEngine: Sendable {
                 pn += n
                 wy += w * y
                 wn += w * n
-                ty += w * y * (logp[k] + logYesByFinding[cell])
-                tn += w * n * (logp[k] + logNoByFinding[cell])
+                ty += w * y * (logp[k] + logYes[cell])
+                tn += w * n * (logp[k] + logNo[cell])
             }
             guard py > 1e-12, pn > 1e-12 else { continue }
             let hy = -(ty - Foundation.log(py) * wy) / py
@@ -354,7 +346,7 @@ public final class TriageEngine: Sendable {
                 guard let fi = knowledge.findingIndex[item.finding], askable[fi] else { continue }
                 let finding = knowledge.findings[fi]
                 let background = finding.background ?? 0.01
-                let l = pYes[ci * findingCount + fi]
+                let l = pYes[fi * conditionCount + ci]
                 let shift = item.present ? Foundation.log(l / background) : Foundation.log((1 - l) / (1 - background))
                 if abs(shift) >= 0.4 { moves.append(((item.present ? "" : "no ") + finding.name.lowercased(), shift)) }
             }
