@@ -163,18 +163,37 @@ public struct Evaluator: Sendable {
             casesDetail: results)
     }
 
+    /// How the simulated patient answers: "yes" to the findings the case names, "no" to those it names
+    /// as absent (or negated), "don't know" to everything else.
+    struct CaseAnswers {
+        var yes = Set<String>()
+        var no = Set<String>()
+
+        /// The evidence an answer to `finding` adds; `nil` for "don't know".
+        func evidence(_ finding: String) -> Evidence? {
+            yes.contains(finding) ? Evidence(finding: finding, present: true) : no.contains(finding) ? Evidence(finding: finding, present: false) : nil
+        }
+    }
+
+    func caseAnswers(_ vignette: Vignette) -> CaseAnswers {
+        var answers = CaseAnswers()
+        for text in vignette.findings {
+            for item in engine.matcher.extract(text) {
+                if item.present { answers.yes.insert(item.finding) } else { answers.no.insert(item.finding) }
+            }
+        }
+        for text in vignette.absentFindings { for item in engine.matcher.extract(text) { answers.no.insert(item.finding) } }
+        return answers
+    }
+
     /// One vignette's conversation, turn by turn (for reviewing a case): what the opening message
     /// gave, each question with the simulated answer, and the final ranking.
     public func trace(_ vignette: Vignette) -> [String] {
         var lines: [String] = []
         let opening = engine.extract(vignette.presentingComplaint)
         lines.append("opening: " + opening.map { ($0.present ? "+" : "-") + $0.finding }.joined(separator: " "))
-        var yes = Set<String>(), no = Set<String>()
-        for text in vignette.findings {
-            for item in engine.matcher.extract(text) { if item.present { yes.insert(item.finding) } else { no.insert(item.finding) } }
-        }
-        for text in vignette.absentFindings { for item in engine.matcher.extract(text) { no.insert(item.finding) } }
-        lines.append("case findings read as: +" + yes.sorted().joined(separator: " +") + "  -" + no.sorted().joined(separator: " -"))
+        let answers = caseAnswers(vignette)
+        lines.append("case findings read as: +" + answers.yes.sorted().joined(separator: " +") + "  -" + answers.no.sorted().joined(separator: " -"))
         let unread = (vignette.findings + vignette.absentFindings).filter { engine.matcher.extract($0).isEmpty }
         if !unread.isEmpty { lines.append("case strings that name no finding: " + unread.map { "\"\($0)\"" }.joined(separator: ", ")) }
         let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
@@ -188,8 +207,9 @@ public struct Evaluator: Sendable {
                 return lines
             }
             asked.append(q.id)
-            let answer = yes.contains(q.id) ? "yes" : no.contains(q.id) ? "no" : "?"
-            if answer != "?" { evidence.append(Evidence(finding: q.id, present: answer == "yes")) }
+            let given = answers.evidence(q.id)
+            let answer = given.map { $0.present ? "yes" : "no" } ?? "?"
+            if let given { evidence.append(given) }
             lines.append("  Q \(q.id) -> \(answer)   (top: \(a.conditions.prefix(3).map { "\($0.id) \(String(format: "%.2f", $0.probability))" }.joined(separator: ", ")))")
         }
     }
@@ -218,14 +238,7 @@ public struct Evaluator: Sendable {
 
     public func play(_ vignette: Vignette) -> CaseResult {
         let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
-        var yes = Set<String>()
-        var no = Set<String>()
-        for text in vignette.findings {
-            for item in engine.matcher.extract(text) { if item.present { yes.insert(item.finding) } else { no.insert(item.finding) } }
-        }
-        for text in vignette.absentFindings {
-            for item in engine.matcher.extract(text) { no.insert(item.finding) }
-        }
+        let answers = caseAnswers(vignette)
         var evidence = engine.extract(vignette.presentingComplaint)
         var asked: [String] = []
         var slowest = 0.0
@@ -239,11 +252,7 @@ public struct Evaluator: Sendable {
             slowest = max(slowest, took)
             guard let question = assessment.question else { break }
             asked.append(question.id)
-            if yes.contains(question.id) {
-                evidence.append(Evidence(finding: question.id, present: true))
-            } else if no.contains(question.id) {
-                evidence.append(Evidence(finding: question.id, present: false))
-            }
+            if let given = answers.evidence(question.id) { evidence.append(given) }
         }
         let target = resolve(vignette.correctDiagnosis)
         let rank = target.flatMap { id in assessment.conditions.firstIndex { $0.id == id }.map { $0 + 1 } }
