@@ -218,11 +218,12 @@ public struct TriageService: Sendable {
     private func change(
         _ id: String, version: Int?, _ r: ClinicRequest, _ edit: (inout TriageState, TriageSessionRecord) throws -> Bool
     ) async throws -> TriageView {
+        // One facts load serves both decisions (the change, and the read of the state it changes).
+        let facts = try await store.triageSessionFacts(id, for: r.principal)
         let write: AuditedWrite<TriageSessionResource> = try await gate.authorizeWrite(
-            .update, id, facts: try await store.triageSessionFacts(id, for: r.principal), by: r.principal, purpose: "triage",
-            requestID: r.requestID)
+            .update, id, facts: facts, by: r.principal, purpose: "triage", requestID: r.requestID)
         let readGrant: Grant<TriageSessionResource> = try await gate.authorize(
-            .read, id, facts: try await store.triageSessionFacts(id, for: r.principal), by: r.principal, purpose: "triage", requestID: r.requestID)
+            .read, id, facts: facts, by: r.principal, purpose: "triage", requestID: r.requestID)
         guard var session = try await store.triageSession(readGrant) else { throw AccessDenied.notFound }
         do {
             guard session.status == .open else { throw ClinicError(.transitionNotAllowed, "this conversation has finished; start a new one") }
