@@ -38,6 +38,30 @@ struct Breach: AsyncParsableCommand {
         try await stores.system.shutdown()
     }
 
+    /// Calls `body` with each verified entry whose time is in `[start, end)`, in log order, reading
+    /// the log in batches (the report and the scan stream; they never hold the log).
+    static func forEachEntry(
+        _ stores: ConfideStores, _ verification: AuditVerificationReport, from start: Date, to end: Date,
+        _ body: (UInt64, AuditEntry) async throws -> Void
+    ) async throws {
+        let (lo, hi) = (start.epochMilliseconds, end.epochMilliseconds)
+        var next: UInt64 = 0
+        while next < verification.entryCount {
+            let batch = try await stores.audit.encodedEntries(from: next, limit: 5_000)
+            if batch.isEmpty { break }
+            for (offset, raw) in batch.enumerated() {
+                let entry = try AuditEntry(encoded: raw)
+                if entry.time >= lo && entry.time < hi { try await body(next + UInt64(offset), entry) }
+            }
+            next += UInt64(batch.count)
+        }
+    }
+
+    /// An entry's time (milliseconds since 1970) as ISO 8601.
+    static func time(_ milliseconds: Int64) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+
     /// Appends the run's own audit entry.
     static func auditRun(_ stores: ConfideStores, _ what: String) async throws {
         _ = try await stores.audit.append([
@@ -85,27 +109,19 @@ struct Breach: AsyncParsableCommand {
             try await Breach.withVerifiedLog(database) { stores, verification in
                 var detector = SpreeDetector(rule: rule)
                 var touched = 0
-                let (lo, hi) = (start.epochMilliseconds, end.epochMilliseconds)
-                let iso = ISO8601DateFormatter()
                 var found = 0
-                var next: UInt64 = 0
-                while next < verification.entryCount {
-                    let batch = try await stores.audit.encodedEntries(from: next, limit: 5_000)
-                    if batch.isEmpty { break }
-                    for (offset, raw) in batch.enumerated() {
-                        let entry = try AuditEntry(encoded: raw)
-                        guard entry.time >= lo, entry.time < hi else { continue }
-                        if canaries.touches(entry) {
-                            touched += 1
-                            let when = iso.string(from: Date(timeIntervalSince1970: Double(entry.time) / 1000))
-                            print("#\(next + UInt64(offset)) \(when) CANARY \(entry.patientID ?? "-") touched by \(entry.actor): \(entry.action) \(entry.resourceType) \(entry.resourceID)")
-                        }
-                        guard let spree = detector.add(entry, index: next + UInt64(offset)) else { continue }
-                        found += 1
-                        let when = iso.string(from: Date(timeIntervalSince1970: Double(spree.to) / 1000))
-                        print("#\(spree.index) \(when) \(spree.actor) opened records of \(spree.patients) distinct patients within \(windowMinutes) minutes (limit \(spree.limit))")
+                try await Breach.forEachEntry(stores, verification, from: start, to: end) { index, entry in
+                    if canaries.touches(entry) {
+                        touched += 1
+                        print(
+                            "#\(index) \(Breach.time(entry.time)) CANARY \(entry.patientID ?? "-") touched by \(entry.actor): "
+                                + "\(entry.action) \(entry.resourceType) \(entry.resourceID)")
                     }
-                    next += UInt64(batch.count)
+                    guard let spree = detector.add(entry, index: index) else { return }
+                    found += 1
+                    print(
+                        "#\(spree.index) \(Breach.time(spree.to)) \(spree.actor) opened records of \(spree.patients) distinct patients "
+                            + "within \(windowMinutes) minutes (limit \(spree.limit))")
                 }
                 try await Breach.auditRun(stores, "breach-scan")
                 print("Audit log verified: \(verification.entryCount) entries. Principals over their limit: \(found). Canary accesses: \(touched).")
@@ -176,45 +192,32 @@ struct Breach: AsyncParsableCommand {
             let checker = BreachChecker(evidence: stores.breach)
             let iso = ISO8601DateFormatter()
             let window = (from: iso.string(from: start), to: iso.string(from: end))
-            let (lo, hi) = (start.epochMilliseconds, end.epochMilliseconds)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             var tally = BreachTally()
             var first = true
             if json { print(#"{"window":{"from":"\#(window.from)","to":"\#(window.to)"},"findings":["#) }
             if csv { print("index,time,patient,recorded_patient,actor,action,resource_type,resource_id,exposure,detail,why") }
-            var next: UInt64 = 0
-            let size = verification.entryCount
-            while next < size {
-                let batch = try await stores.audit.encodedEntries(from: next, limit: 5_000)
-                if batch.isEmpty { break }
-                for (offset, raw) in batch.enumerated() {
-                    let index = next + UInt64(offset)
-                    let entry = try AuditEntry(encoded: raw)
-                    guard entry.time >= lo, entry.time < hi else { continue }
-                    if let type = resourceType, entry.resourceType != type { continue }
-                    if let actorFilter, !entry.actor.hasSuffix(actorFilter) { continue }
-                    tally.examined(entry)
-                    guard let finding = try await checker.check(entry, index: index) else { continue }
-                    tally.add(finding)
-                    if json {
-                        print((first ? "" : ",") + String(decoding: try encoder.encode(finding), as: UTF8.self))
-                        first = false
-                    } else if csv {
-                        let fields = [
-                            String(finding.index), iso.string(from: Date(timeIntervalSince1970: Double(finding.time) / 1000)), finding.patient,
-                            finding.recordedPatient ?? "", finding.actor, finding.action, finding.resourceType, finding.resourceID,
-                            finding.exposure.rawValue, finding.detail ?? "", finding.why,
-                        ]
-                        print(fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ","))
-                    } else {
-                        let when = iso.string(from: Date(timeIntervalSince1970: Double(finding.time) / 1000))
-                        print(
-                            "#\(finding.index) \(when) \(finding.actor) \(finding.exposure.rawValue) \(finding.resourceType) \(finding.resourceID) "
-                                + "of patient \(finding.patient)\(finding.detail.map { " [\($0)]" } ?? ""): \(finding.why)")
-                    }
+            try await Breach.forEachEntry(stores, verification, from: start, to: end) { index, entry in
+                if let type = resourceType, entry.resourceType != type { return }
+                if let actorFilter, !entry.actor.hasSuffix(actorFilter) { return }
+                tally.examined(entry)
+                guard let finding = try await checker.check(entry, index: index) else { return }
+                tally.add(finding)
+                if json {
+                    print((first ? "" : ",") + String(decoding: try encoder.encode(finding), as: UTF8.self))
+                    first = false
+                } else if csv {
+                    let fields = [
+                        String(finding.index), Breach.time(finding.time), finding.patient, finding.recordedPatient ?? "", finding.actor,
+                        finding.action, finding.resourceType, finding.resourceID, finding.exposure.rawValue, finding.detail ?? "", finding.why,
+                    ]
+                    print(fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ","))
+                } else {
+                    print(
+                        "#\(finding.index) \(Breach.time(finding.time)) \(finding.actor) \(finding.exposure.rawValue) \(finding.resourceType) "
+                            + "\(finding.resourceID) of patient \(finding.patient)\(finding.detail.map { " [\($0)]" } ?? ""): \(finding.why)")
                 }
-                next += UInt64(batch.count)
             }
             let summary = tally.summary(
                 from: window.from, to: window.to,
