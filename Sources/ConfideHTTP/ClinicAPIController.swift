@@ -253,6 +253,12 @@ enum Parse {
     }
 }
 
+/// Runs a clinic service call and answers its `ClinicError` as problem+json (the one mapping every
+/// controller uses).
+func clinicCall<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch let e as ClinicError { throw e.problem }
+}
+
 extension ClinicError {
     var problem: Problem {
         switch code {
@@ -325,22 +331,18 @@ struct ClinicAPIController {
         return raw
     }
 
-    func run<T>(_ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch let e as ClinicError { throw e.problem }
-    }
-
     // MARK: practices
 
     struct PracticeListJSON: Encodable { let practices: [PracticeJSON] }
 
     @Sendable func listPractices(_ request: Request, context: SignedInContext) async throws -> Response {
-        try jsonResponse(PracticeListJSON(practices: try await run { try await clinic.practices(req(context)) }.map(PracticeJSON.init)))
+        try jsonResponse(PracticeListJSON(practices: try await clinicCall { try await clinic.practices(req(context)) }.map(PracticeJSON.init)))
     }
 
     @Sendable func createPractice(_ request: Request, context: SignedInContext) async throws -> Response {
         var request = request
         let b = try await request.decodeStrict(PracticeBody.self, limit: settings.maxBodyBytes)
-        let p = try await run { try await clinic.createPractice(name: b.name, country: b.country, region: b.region, zone: b.time_zone, req(context)) }
+        let p = try await clinicCall { try await clinic.createPractice(name: b.name, country: b.country, region: b.region, zone: b.time_zone, req(context)) }
         return try jsonResponse(PracticeJSON(p), status: .created)
     }
 
@@ -364,7 +366,7 @@ struct ClinicAPIController {
 
     @Sendable func getPractice(_ request: Request, context: SignedInContext) async throws -> Response {
         let id: Practice.ID = try Parse.pathID(context, "practiceID")
-        let d = try await run { try await clinic.practice(id, req(context)) }
+        let d = try await clinicCall { try await clinic.practice(id, req(context)) }
         return try jsonResponse(
             PracticeDetailJSON(
                 practice: PracticeJSON(d.practice),
@@ -383,7 +385,7 @@ struct ClinicAPIController {
             throw Problem(.unprocessableContent, "invalid-value", "choose `clinician` or `admin`", field: "role")
         }
         let account: Account.ID = try Parse.id(b.account_id, "account_id")
-        try await run { try await clinic.addMember(practice: id, account: account, role: role, req(context)) }
+        try await clinicCall { try await clinic.addMember(practice: id, account: account, role: role, req(context)) }
         return Response(status: .noContent)
     }
 
@@ -398,7 +400,7 @@ struct ClinicAPIController {
         let id: Practice.ID = try Parse.pathID(context, "practiceID")
         let b = try await request.decodeStrict(CareTeamBody.self, limit: settings.maxBodyBytes)
         let members: [Account.ID] = try b.members.map { try Parse.id($0, "members") }
-        let team = try await run { try await clinic.createCareTeam(practice: id, name: b.name, members: members, req(context)) }
+        let team = try await clinicCall { try await clinic.createCareTeam(practice: id, name: b.name, members: members, req(context)) }
         return try jsonResponse(TeamJSON(id: team.id.description, name: team.name, members: team.members.map(\.description)), status: .created)
     }
 
@@ -406,7 +408,7 @@ struct ClinicAPIController {
         var request = request
         let id: Practice.ID = try Parse.pathID(context, "practiceID")
         let b = try await request.decodeStrict(HolidaysBody.self, limit: settings.maxBodyBytes)
-        try await run { try await clinic.setHolidays(practice: id, dates: b.dates, req(context)) }
+        try await clinicCall { try await clinic.setHolidays(practice: id, dates: b.dates, req(context)) }
         return Response(status: .noContent)
     }
 
@@ -415,7 +417,7 @@ struct ClinicAPIController {
     @Sendable func getAvailability(_ request: Request, context: SignedInContext) async throws -> Response {
         let practice: Practice.ID = try Parse.pathID(context, "practiceID")
         let clinician: Account.ID = try Parse.pathID(context, "accountID")
-        let plan = try await run { try await clinic.availability(clinician: clinician, practice: practice, req(context)) }
+        let plan = try await clinicCall { try await clinic.availability(clinician: clinician, practice: practice, req(context)) }
         return try jsonResponse(AvailabilityDocument(plan))
     }
 
@@ -424,7 +426,7 @@ struct ClinicAPIController {
         let practice: Practice.ID = try Parse.pathID(context, "practiceID")
         let clinician: Account.ID = try Parse.pathID(context, "accountID")
         let document = try await request.decodeStrict(AvailabilityDocument.self, limit: settings.maxBodyBytes)
-        let plan = try await run { try await clinic.setAvailability(clinician: clinician, practice: practice, document: document, req(context)) }
+        let plan = try await clinicCall { try await clinic.setAvailability(clinician: clinician, practice: practice, document: document, req(context)) }
         return try jsonResponse(AvailabilityDocument(plan))
     }
 
@@ -433,14 +435,14 @@ struct ClinicAPIController {
     struct MyPracticeJSON: Encodable { let practice: PracticeJSON? }
 
     @Sendable func getMyPractice(_ request: Request, context: SignedInContext) async throws -> Response {
-        try jsonResponse(MyPracticeJSON(practice: try await run { try await clinic.registeredPractice(req(context)) }.map(PracticeJSON.init)))
+        try jsonResponse(MyPracticeJSON(practice: try await clinicCall { try await clinic.registeredPractice(req(context)) }.map(PracticeJSON.init)))
     }
 
     @Sendable func putMyPractice(_ request: Request, context: SignedInContext) async throws -> Response {
         var request = request
         let b = try await request.decodeStrict(PracticeChoiceBody.self, limit: settings.maxBodyBytes)
         let id: Practice.ID = try Parse.id(b.practice_id, "practice_id")
-        try await run { try await clinic.registerWithPractice(id, req(context)) }
+        try await clinicCall { try await clinic.registerWithPractice(id, req(context)) }
         return Response(status: .noContent)
     }
 
@@ -464,19 +466,19 @@ struct ClinicAPIController {
     struct ConsentListJSON: Encodable { let consents: [ConsentJSON] }
 
     @Sendable func listConsents(_ request: Request, context: SignedInContext) async throws -> Response {
-        try jsonResponse(ConsentListJSON(consents: try await run { try await clinic.consents(req(context)) }.map(ConsentJSON.init)))
+        try jsonResponse(ConsentListJSON(consents: try await clinicCall { try await clinic.consents(req(context)) }.map(ConsentJSON.init)))
     }
 
     @Sendable func grantConsent(_ request: Request, context: SignedInContext) async throws -> Response {
         var request = request
         let b = try await request.decodeStrict(ConsentBody.self, limit: settings.maxBodyBytes)
         let team: CareTeam.ID = try Parse.id(b.care_team_id, "care_team_id")
-        return try jsonResponse(ConsentJSON(try await run { try await clinic.grantConsent(team: team, req(context)) }), status: .created)
+        return try jsonResponse(ConsentJSON(try await clinicCall { try await clinic.grantConsent(team: team, req(context)) }), status: .created)
     }
 
     @Sendable func withdrawConsent(_ request: Request, context: SignedInContext) async throws -> Response {
         guard let id = context.parameters.get("consentID"), UUID(uuidString: id) != nil else { throw Problem.notFound }
-        try await run { try await clinic.withdrawConsent(id.lowercased(), req(context)) }
+        try await clinicCall { try await clinic.withdrawConsent(id.lowercased(), req(context)) }
         return Response(status: .noContent)
     }
 
@@ -522,7 +524,7 @@ struct ClinicAPIController {
             }
             query.limit = limit
         }
-        let slots = try await run { try await clinic.searchSlots(query, req(context)) }
+        let slots = try await clinicCall { try await clinic.searchSlots(query, req(context)) }
         let iso = ISO8601DateFormatter()
         return try jsonResponse(
             SlotListJSON(
@@ -559,7 +561,7 @@ struct ClinicAPIController {
             return n
         } ?? 100
         let mine = q["assigned"] == "me"
-        let list = try await run {
+        let list = try await clinicCall {
             try await clinic.consultations(from: from, to: to, statuses: statuses, assignedOnly: mine, limit: limit, req(context))
         }
         return try jsonResponse(ConsultationListJSON(consultations: list.map { ConsultationJSON($0, for: context.principal) }))
@@ -571,7 +573,7 @@ struct ClinicAPIController {
         let clinician: Account.ID = try Parse.id(b.clinician_id, "clinician_id")
         let start = try Parse.instant(b.start, "start")
         let modality = try Parse.modality(b.modality)
-        let view = try await run {
+        let view = try await clinicCall {
             if let triage {
                 return try await triage.book(
                     with: clinic, triage: try b.triage_session_id.map(Self.triageID), clinician: clinician, start: start, modality: modality,
@@ -589,7 +591,7 @@ struct ClinicAPIController {
 
     @Sendable func getConsultation(_ request: Request, context: SignedInContext) async throws -> Response {
         let id: Consultation.ID = try Parse.pathID(context, "consultationID")
-        let view = try await run { try await clinic.consultation(id, req(context), breakGlassReason: Self.breakGlass(request)) }
+        let view = try await clinicCall { try await clinic.consultation(id, req(context), breakGlassReason: Self.breakGlass(request)) }
         return try jsonResponse(ConsultationJSON(view, for: context.principal))
     }
 
@@ -600,7 +602,7 @@ struct ClinicAPIController {
         guard let event = ConsultationEvent(rawValue: b.event), event != .reschedule, event != .sign else {
             throw Problem(.unprocessableContent, "invalid-value", "choose check-in, start, end, cancel or no-show", field: "event")
         }
-        let view = try await run { try await clinic.transition(id, event, req(context)) }
+        let view = try await clinicCall { try await clinic.transition(id, event, req(context)) }
         return try jsonResponse(ConsultationJSON(view, for: context.principal))
     }
 
@@ -610,7 +612,7 @@ struct ClinicAPIController {
         let b = try await request.decodeStrict(RescheduleBody.self, limit: settings.maxBodyBytes)
         let start = try Parse.instant(b.start, "start")
         let modality = try Parse.modality(b.modality)
-        let view = try await run { try await clinic.reschedule(id, start: start, modality: modality, req(context)) }
+        let view = try await clinicCall { try await clinic.reschedule(id, start: start, modality: modality, req(context)) }
         return try jsonResponse(ConsultationJSON(view, for: context.principal))
     }
 
@@ -621,7 +623,7 @@ struct ClinicAPIController {
 
     @Sendable func getNote(_ request: Request, context: SignedInContext) async throws -> Response {
         let id: Consultation.ID = try Parse.pathID(context, "consultationID")
-        let note = try await run { try await clinic.note(id, req(context), breakGlassReason: Self.breakGlass(request)) }
+        let note = try await clinicCall { try await clinic.note(id, req(context), breakGlassReason: Self.breakGlass(request)) }
         return try jsonResponse(NoteJSON(consultation_id: id.description, versions: note.versions.map(NoteVersionJSON.init)))
     }
 
@@ -635,12 +637,12 @@ struct ClinicAPIController {
         let input = NoteInput(
             sections: NoteSections(history: b.history, examination: b.examination, assessment: b.assessment, plan: b.plan),
             sign: b.sign ?? false, amendmentReason: b.amendment_reason, expectedVersion: b.expected_version)
-        let version = try await run { try await clinic.saveNote(id, input, req(context)) }
+        let version = try await clinicCall { try await clinic.saveNote(id, input, req(context)) }
         return try jsonResponse(NoteVersionJSON(version), status: .created)
     }
 
     @Sendable func waitingRoom(_ request: Request, context: SignedInContext) async throws -> Response {
-        let list = try await run { try await clinic.waitingRoom(req(context)) }
+        let list = try await clinicCall { try await clinic.waitingRoom(req(context)) }
         return try jsonResponse(ConsultationListJSON(consultations: list.map { ConsultationJSON($0, for: context.principal) }))
     }
 
@@ -703,18 +705,18 @@ struct ClinicAPIController {
 
     @Sendable func getBackground(_ request: Request, context: SignedInContext) async throws -> Response {
         let id: Consultation.ID = try Parse.pathID(context, "consultationID")
-        return try jsonResponse(BackgroundJSON(try await run { try await clinic.background(id, req(context)) }))
+        return try jsonResponse(BackgroundJSON(try await clinicCall { try await clinic.background(id, req(context)) }))
     }
 
     @Sendable func myBackground(_ request: Request, context: SignedInContext) async throws -> Response {
-        try jsonResponse(BackgroundJSON(try await run { try await clinic.myBackground(req(context)) }))
+        try jsonResponse(BackgroundJSON(try await clinicCall { try await clinic.myBackground(req(context)) }))
     }
 
     @Sendable func addAllergy(_ request: Request, context: SignedInContext) async throws -> Response {
         var request = request
         let id: Consultation.ID = try Parse.pathID(context, "consultationID")
         let b = try await request.decodeStrict(AllergyBody.self, limit: settings.maxBodyBytes)
-        try await run { try await clinic.addAllergy(id, substance: b.substance, reaction: b.reaction ?? "", req(context)) }
+        try await clinicCall { try await clinic.addAllergy(id, substance: b.substance, reaction: b.reaction ?? "", req(context)) }
         return Response(status: .noContent)
     }
 
@@ -722,13 +724,13 @@ struct ClinicAPIController {
         var request = request
         let id: Consultation.ID = try Parse.pathID(context, "consultationID")
         let b = try await request.decodeStrict(MedicineBody.self, limit: settings.maxBodyBytes)
-        try await run { try await clinic.addMedicine(id, name: b.name, dose: b.dose ?? "", req(context)) }
+        try await clinicCall { try await clinic.addMedicine(id, name: b.name, dose: b.dose ?? "", req(context)) }
         return Response(status: .noContent)
     }
 
     @Sendable func listConsultationPrescriptions(_ request: Request, context: SignedInContext) async throws -> Response {
         let id: Consultation.ID = try Parse.pathID(context, "consultationID")
-        let list = try await run { try await clinic.prescriptions(id, req(context)) }
+        let list = try await clinicCall { try await clinic.prescriptions(id, req(context)) }
         return try jsonResponse(PrescriptionListJSON(prescriptions: list.map(PrescriptionJSON.init)))
     }
 
@@ -739,12 +741,12 @@ struct ClinicAPIController {
         guard UUID(uuidString: b.prescription_id) != nil else {
             throw Problem(.unprocessableContent, "invalid-value", "this identifier is not valid", field: "prescription_id")
         }
-        try await run { try await clinic.cancelPrescription(id, prescription: b.prescription_id, reason: b.reason, req(context)) }
+        try await clinicCall { try await clinic.cancelPrescription(id, prescription: b.prescription_id, reason: b.reason, req(context)) }
         return Response(status: .noContent)
     }
 
     @Sendable func myPrescriptions(_ request: Request, context: SignedInContext) async throws -> Response {
-        let list = try await run { try await clinic.prescriptions(req(context)) }
+        let list = try await clinicCall { try await clinic.prescriptions(req(context)) }
         return try jsonResponse(PrescriptionListJSON(prescriptions: list.map(PrescriptionJSON.init)))
     }
 
@@ -755,7 +757,7 @@ struct ClinicAPIController {
         let input = PrescriptionInput(
             medicine: b.medicine, dose: b.dose, route: b.route, frequency: b.frequency, quantity: b.quantity, pharmacy: b.pharmacy,
             acknowledgeAllergy: b.acknowledge_allergy ?? false)
-        let record = try await run { try await clinic.prescribe(id, input, req(context)) }
+        let record = try await clinicCall { try await clinic.prescribe(id, input, req(context)) }
         return try jsonResponse(PrescriptionJSON(record), status: .created)
     }
 
@@ -789,12 +791,12 @@ struct ClinicAPIController {
 
     @Sendable func listConsultationDocuments(_ request: Request, context: SignedInContext) async throws -> Response {
         let id: Consultation.ID = try Parse.pathID(context, "consultationID")
-        let list = try await run { try await clinic.documents(id, req(context), breakGlassReason: Self.breakGlass(request)) }
+        let list = try await clinicCall { try await clinic.documents(id, req(context), breakGlassReason: Self.breakGlass(request)) }
         return try jsonResponse(DocumentListJSON(documents: list.map(DocumentJSON.init)))
     }
 
     @Sendable func myDocuments(_ request: Request, context: SignedInContext) async throws -> Response {
-        let list = try await run { try await clinic.documents(req(context)) }
+        let list = try await clinicCall { try await clinic.documents(req(context)) }
         return try jsonResponse(DocumentListJSON(documents: list.map(DocumentJSON.init)))
     }
 
@@ -807,7 +809,7 @@ struct ClinicAPIController {
         }
         let input = DocumentInput(
             kind: kind, recipient: b.recipient ?? "", urgency: b.urgency ?? "", body: b.body, validFrom: b.valid_from, validUntil: b.valid_until)
-        let record = try await run { try await clinic.issueDocument(id, input, req(context)) }
+        let record = try await clinicCall { try await clinic.issueDocument(id, input, req(context)) }
         return try jsonResponse(DocumentJSON(record), status: .created)
     }
 
@@ -826,7 +828,7 @@ struct ClinicAPIController {
 
     @Sendable func listNotifications(_ request: Request, context: SignedInContext) async throws -> Response {
         let iso = ISO8601DateFormatter()
-        let list = try await run { try await clinic.notifications(req(context)) }
+        let list = try await clinicCall { try await clinic.notifications(req(context)) }
         return try jsonResponse(
             NotificationListJSON(
                 notifications: list.map {
@@ -837,7 +839,7 @@ struct ClinicAPIController {
     }
 
     @Sendable func markNotificationsRead(_ request: Request, context: SignedInContext) async throws -> Response {
-        try await run { try await clinic.markNotificationsRead(req(context)) }
+        try await clinicCall { try await clinic.markNotificationsRead(req(context)) }
         return Response(status: .noContent)
     }
 
@@ -878,7 +880,7 @@ struct ClinicAPIController {
         default: throw Problem.notFound
         }
         // The subscription itself is a (non-patient-data) decision in the audit log.
-        _ = try await run { try await clinic.subscribe(req(context)) }
+        _ = try await clinicCall { try await clinic.subscribe(req(context)) }
         let stream = Self.liveStream(events.events(topic: topic), heartbeat: .seconds(20), lifetime: settings.liveEventsLifetime)
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"

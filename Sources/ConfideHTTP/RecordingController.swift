@@ -65,10 +65,6 @@ struct RecordingController {
         try? await relay.publish(CallSignal(consultation: id.description, fromConnection: "server", body: message.json))
     }
 
-    func clinicCall<T>(_ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch let e as ClinicError { throw e.problem }
-    }
-
     // MARK: JSON
 
     struct ConsentJSON: Encodable {

@@ -33,10 +33,6 @@ struct TriageController {
 
     func req(_ context: SignedInContext) -> ClinicRequest { ClinicRequest(principal: context.principal, requestID: context.meta.requestID) }
 
-    func run<T>(_ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch let e as ClinicError { throw e.problem }
-    }
-
     // MARK: JSON
 
     struct SessionJSON: Encodable {
@@ -106,18 +102,18 @@ struct TriageController {
     @Sendable func start(_ request: Request, context: SignedInContext) async throws -> Response {
         var request = request
         let body = try await request.decodeStrict(StartBody.self, limit: settings.maxBodyBytes)
-        let view = try await run { try await service().start(complaint: body.complaint, sex: body.sex, country: body.country, req(context)) }
+        let view = try await clinicCall { try await service().start(complaint: body.complaint, sex: body.sex, country: body.country, req(context)) }
         return try jsonResponse(SessionJSON(view), status: .created)
     }
 
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> Response {
-        let list = try await run { try await service().sessions(req(context)) }
+        let list = try await clinicCall { try await service().sessions(req(context)) }
         return try jsonResponse(SessionListJSON(sessions: list.map(SessionJSON.init)))
     }
 
     @Sendable func show(_ request: Request, context: SignedInContext) async throws -> Response {
         let id = try Self.sessionID(context)
-        return try jsonResponse(SessionJSON(try await run { try await service().session(id, req(context)) }))
+        return try jsonResponse(SessionJSON(try await clinicCall { try await service().session(id, req(context)) }))
     }
 
     @Sendable func answer(_ request: Request, context: SignedInContext) async throws -> Response {
@@ -127,7 +123,7 @@ struct TriageController {
         guard let answer = Answer(rawValue: body.answer) else {
             throw Problem(.unprocessableContent, "invalid-value", "answer yes, no or dont_know", field: "answer")
         }
-        let view = try await run { try await service().answer(id, finding: body.question, answer: answer, version: body.version, req(context)) }
+        let view = try await clinicCall { try await service().answer(id, finding: body.question, answer: answer, version: body.version, req(context)) }
         return try jsonResponse(SessionJSON(view))
     }
 
@@ -135,19 +131,19 @@ struct TriageController {
         var request = request
         let id = try Self.sessionID(context)
         let body = try await request.decodeStrict(VersionBody.self, limit: settings.maxBodyBytes)
-        return try jsonResponse(SessionJSON(try await run { try await service().back(id, version: body.version, req(context)) }))
+        return try jsonResponse(SessionJSON(try await clinicCall { try await service().back(id, version: body.version, req(context)) }))
     }
 
     @Sendable func finish(_ request: Request, context: SignedInContext) async throws -> Response {
         var request = request
         let id = try Self.sessionID(context)
         let body = try await request.decodeStrict(VersionBody.self, limit: settings.maxBodyBytes)
-        return try jsonResponse(SessionJSON(try await run { try await service().finish(id, version: body.version, req(context)) }))
+        return try jsonResponse(SessionJSON(try await clinicCall { try await service().finish(id, version: body.version, req(context)) }))
     }
 
     @Sendable func forConsultation(_ request: Request, context: SignedInContext) async throws -> Response {
         let consultation: Consultation.ID = try Parse.pathID(context, "consultationID")
-        let list = try await run { try await service().sessions(consultation: consultation, limit: 1, req(context)) }
+        let list = try await clinicCall { try await service().sessions(consultation: consultation, limit: 1, req(context)) }
         guard let view = list.first else { throw Problem.notFound }
         return try jsonResponse(SessionJSON(view))
     }
