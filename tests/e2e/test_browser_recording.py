@@ -252,6 +252,10 @@ def test_patient_declines_then_stops_recording(server, make_browser):
     assert listed[0]["ended_reason"] == "stopped-by-patient", listed
     assert all(s["closed"] for s in listed[0]["segments"]) and listed[0]["segments"][0]["chunks"] >= 2, listed
     end_call(base, sarah, pat, api, cid)
+    # The patient's stop closes the recording on the server at once, so a chunk the GP's browser
+    # had in flight at that moment is refused with 409 recording-stopped (handled by the page, as
+    # the checks above show). Chromium logs every refused request; only that one is expected.
+    refused = re.compile(rf"/api/v1/recordings/{re.escape(rid)}/segments/\d+/chunks/\d+ - .* status of 409 ")
     for who, d in {"GP": sarah, "patient": pat}.items():
-        errors = console_errors(d)
+        errors = [e for e in console_errors(d) if not (who == "GP" and refused.search(e))]
         assert not errors, f"console errors on the {who}'s page: {errors}"
