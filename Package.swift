@@ -79,8 +79,8 @@ let package = Package(
         .target(
             name: "ConfideClinic",
             dependencies: [
-                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideVault", "ConfideTriage", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideVault", "ConfideTriage", "ConfideBreach",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -140,7 +140,7 @@ let package = Package(
             name: "ConfideHTTP",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideAccounts", "ConfideAudit", "ConfideClinic", "ConfideTriage",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "ConfideBreach", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -172,7 +172,7 @@ let package = Package(
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite", "ConfideStorePostgres",
                 "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic", "ConfideVault", "ConfideObjectStore", "ConfideTriage",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "ConfideBreach", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -186,7 +186,7 @@ let package = Package(
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite",
                 "ConfideStorePostgres", "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic", "ConfideVault", "ConfideTriage",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "ConfideBreach", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -223,7 +223,7 @@ let package = Package(
             name: "confide-callbench",
             dependencies: [
                 "ConfideCore", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite", "ConfideAccounts", "ConfideClinic", "ConfideHTTP",
-                "ConfideTesting",
+                "ConfideTesting", "ConfideBreach",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -298,7 +298,8 @@ let package = Package(
             name: "ConfideClinicTests",
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideClinic", "ConfideAccounts", "ConfideTesting", "ConfideAudit",
-                "ConfideVault", "ConfideTriage", "ConfideBreach", .product(name: "Crypto", package: "swift-crypto"),
+                "ConfideVault", "ConfideTriage", "ConfideBreach", "ConfideStoreSQL", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

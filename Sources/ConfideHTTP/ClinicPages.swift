@@ -124,6 +124,21 @@ enum ClinicNav {
         }
     }
 
+    /// The one page for "missing" and "not yours" (also what the egress guard answers): the
+    /// answer never tells them apart.
+    static func notFoundPage(for principal: Principal, csrf: String) -> Response {
+        Layout.response(
+            Layout.page(
+                title: "Page not found", signedIn: true, csrf: csrf,
+                body: """
+                    <h1>Page not found</h1>
+                    <p>This page does not exist, or it is not available to you.</p>
+                    <p><a href="\(esc(home(for: principal)))">Go to my clinic pages</a></p>
+                    """,
+                links: links(for: principal), scripts: ["/static/local-time.js"]),
+            status: .notFound)
+    }
+
     /// Where each kind of account starts in the clinic.
     static func home(for principal: Principal) -> String {
         switch principal {

@@ -73,14 +73,7 @@ struct ClinicWebController {
 
     /// One page for "missing" and "not yours": the answer never tells them apart.
     func notFound(_ c: SignedInPageContext) -> Response {
-        render(
-            c, title: "Page not found",
-            body: """
-                <h1>Page not found</h1>
-                <p>This page does not exist, or it is not available to you.</p>
-                <p><a href="\(esc(ClinicNav.home(for: c.auth.principal)))">Go to my clinic pages</a></p>
-                """,
-            status: .notFound)
+        ClinicNav.notFoundPage(for: c.auth.principal, csrf: c.csrfToken)
     }
 
     func errorPage(_ c: SignedInPageContext, _ message: String, status: HTTPResponse.Status) -> Response {

@@ -73,6 +73,8 @@ public struct ConfideHTTPDependencies: Sendable {
     public let recordings: RecordingService?
     /// The symptom checker (`nil`: its routes answer 503).
     public let triage: TriageService?
+    /// The egress guard and the incidents it raises (always present: there is no way to run without it).
+    public let incidents: IncidentService
     public let settings: HTTPSettings
     /// Throws when the database is unreachable (`/readyz`).
     public let readiness: @Sendable () async throws -> Void
@@ -83,13 +85,14 @@ public struct ConfideHTTPDependencies: Sendable {
     public let consistency: @Sendable (UInt64, UInt64) async throws -> [String]?
 
     public init(
-        accounts: AccountService, clinic: ClinicService, events: any EventChannel, settings: HTTPSettings,
+        accounts: AccountService, clinic: ClinicService, incidents: IncidentService, events: any EventChannel, settings: HTTPSettings,
         readiness: @escaping @Sendable () async throws -> Void,
         checkpoints: @escaping @Sendable () async throws -> CheckpointFeed,
         consistency: @escaping @Sendable (UInt64, UInt64) async throws -> [String]?,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), calls: any CallRelay = LocalCallRelay(),
         recordings: RecordingService? = nil, triage: TriageService? = nil
     ) {
+        self.incidents = incidents
         self.triage = triage
         self.calls = calls
         self.recordings = recordings
@@ -113,6 +116,7 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
         SecurityHeadersMiddleware(tls: deps.settings.secure)
         ProblemMiddleware()
         SessionMiddleware(accounts: deps.accounts, settings: deps.settings)
+        EgressGuardMiddleware(incidents: deps.incidents)
     }
     OperationsController(
         readiness: deps.readiness, registry: deps.metrics, checkpoints: deps.checkpoints, consistency: deps.consistency

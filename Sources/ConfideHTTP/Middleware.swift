@@ -282,3 +282,27 @@ struct FormData {
     /// The value or an empty string.
     func string(_ key: String) -> String { values[key] ?? "" }
 }
+
+/// The egress guard (defence in depth behind the policy engine). Every response to a patient is
+/// held until the items of patient data the gate released for it have been resolved to their
+/// patient through the ground-truth chain; a response carrying anything that is not the
+/// requester's own is withheld and answered exactly as a denial is (404), and raises an incident.
+/// In observe-only mode (drills) the response goes out and the incident is still raised.
+struct EgressGuardMiddleware: RouterMiddleware {
+    typealias Context = ConfideRequestContext
+    let incidents: IncidentService
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let auth = context.auth, case .patient = auth.principal else { return try await next(request, context) }
+        let ledger = EgressLedger()
+        let response = try await EgressLedger.$current.withValue(ledger) { try await next(request, context) }
+        let released = ledger.items
+        // Fails closed: when the ground truth cannot be read, the error answers instead (500).
+        if released.isEmpty { return response }
+        if try await incidents.screen(released, for: auth.principal, requestID: context.requestID) { return response }
+        if response.headers[.contentType]?.hasPrefix("text/html") == true {
+            return ClinicNav.notFoundPage(for: auth.principal, csrf: auth.session.csrfToken)
+        }
+        throw Problem.notFound
+    }
+}

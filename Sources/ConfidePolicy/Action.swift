@@ -28,4 +28,7 @@ public enum ResourceKind: String, Sendable, Hashable, Codable, CaseIterable {
     case recordingConsent = "recording-consent"
     /// The platform-wide playback kill switch (not patient data).
     case playbackSwitch = "playback-switch"
+    /// Something the detection raised (egress guard, canaries): identifiers and metadata, never
+    /// clinical content.
+    case incident
 }

@@ -76,6 +76,11 @@ public enum PlaybackSwitchResource: PolicyResource {
     public static let kind = ResourceKind.playbackSwitch
 }
 
+/// An incident the detection raised.
+public enum IncidentResource: PolicyResource {
+    public static let kind = ResourceKind.incident
+}
+
 /// Permission to perform one action on one resource, minted only by the policy engine after an
 /// allow decision. Store ports that touch patient data take a `Grant`, never a bare identifier.
 public struct Grant<Resource: PolicyResource>: Sendable {

@@ -22,6 +22,12 @@ public struct Decision: Hashable, Sendable {
     public var isAllowed: Bool { effect == .allow }
 
     /// The decision recorded when the resource does not exist: deny, with no rule.
+    /// A decision taken by a control outside the policy (the egress guard), named by the
+    /// control's own id so the log tells it apart from every rule's decision.
+    public static func control(_ id: RuleID, allow: Bool) -> Decision {
+        Decision(effect: allow ? .allow : .deny, reasons: [id], errors: [])
+    }
+
     public static let resourceMissing = Decision(
         effect: .deny, reasons: [], errors: [EvaluationError(rule: "gate", message: "resource not found")])
 }

@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-29.1",
+        version: "2026-11-30.1",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -163,6 +163,10 @@ extension PolicySet {
                 id: "operator.playback-switch.v1", effect: .permit, principals: [.admin],
                 actions: [.read, .update], resources: [.playbackSwitch],
                 rationale: "platform operators can disable all playback at once in an incident, and enable it again"),
+            Rule(
+                id: "operator.incidents.v1", effect: .permit, principals: [.admin],
+                actions: [.read, .list, .update], resources: [.incident],
+                rationale: "platform operators see the incidents the detection raised (identifiers and metadata only) and acknowledge them"),
             Rule(
                 id: "system.seed.v1", effect: .permit, principals: [.system],
                 actions: [.create], resources: [.patientRecord], when: .ownerAssignedByServer,

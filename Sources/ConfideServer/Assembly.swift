@@ -8,6 +8,7 @@ public import ConfideHTTP
 public import Logging
 import Prometheus
 import ConfideTriage
+import ConfideBreach
 
 /// Wires the parts together: stores, the gate, the account service and the HTTP dependencies.
 public struct ConfideAssembly: Sendable {
@@ -63,8 +64,21 @@ public struct ConfideAssembly: Sendable {
         do { knowledge = try KnowledgeBase.bundled() } catch let error as KnowledgeBaseError { throw ConfigurationError(error.description) }
         let triage = TriageService(stores: stores, gate: gate, clock: SystemWallClock(), engine: TriageEngine(knowledge: knowledge))
         self.triage = triage
+        if configuration.egress == .observe {
+            logger.warning("the egress guard is observe-only: responses carrying another patient's data go out (drills only)")
+        }
+        let incidents = IncidentService(
+            stores: stores, gate: gate, clock: SystemWallClock(), mode: configuration.egress, logger: logger,
+            alert: { incident in
+                metrics.makeCounter(
+                    descriptor: MetricNameDescriptor(
+                        namespace: "confide", metricName: "egress_incidents", unitName: "total",
+                        helpText: "Responses to a patient that carried another patient's data (withheld, or observed in drills)"),
+                    labels: [("kind", incident.kind.rawValue), ("resource", incident.resourceType)]
+                ).increment()
+            })
         self.http = ConfideHTTPDependencies(
-            accounts: accounts, clinic: clinic, events: events, settings: HTTPSettings(
+            accounts: accounts, clinic: clinic, incidents: incidents, events: events, settings: HTTPSettings(
                 maxBodyBytes: configuration.maxBodyBytes, secure: configuration.tls != nil || configuration.publicURL.hasPrefix("https://"),
                 trustedProxies: configuration.trustedProxies),
             readiness: { try await system.ping() },

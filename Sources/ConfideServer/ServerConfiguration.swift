@@ -3,6 +3,7 @@ public import ConfideClinic
 import ConfideCore
 public import ConfideHTTP
 public import ConfideVault
+public import ConfideBreach
 public import ConfideObjectStore
 import AsyncHTTPClient
 import Foundation
@@ -51,6 +52,7 @@ public struct ServeFlags: Sendable {
     public var s3Prefix: String?
     public var s3AccessKeyFile: String?
     public var s3SecretKeyFile: String?
+    public var egressGuard: String?
 
     public init() {}
 }
@@ -96,6 +98,8 @@ public struct ServerConfiguration: Sendable {
     public var recordings = RecordingConfiguration()
     /// Sealed chunks in an S3-compatible object store instead of `mediaDir` (credentials from files; no defaults).
     public var s3: S3Configuration?
+    /// What the egress guard does with a response that carries another patient's data.
+    public var egress: EgressMode = .enforce
 
     /// Resolves and validates the configuration.
     /// - Parameters:
@@ -246,6 +250,9 @@ public struct ServerConfiguration: Sendable {
             throw ConfigurationError("`--vault-key-file` and `--vault-naming-key-file` go together (make each with `confide vault keygen --out FILE`)")
         }
         configuration.mediaDir = flags.mediaDir ?? env("CONFIDE_MEDIA_DIR") ?? (dataDir as NSString).appendingPathComponent("media")
+        let egress = flags.egressGuard ?? env("CONFIDE_EGRESS_GUARD") ?? "enforce"
+        guard let mode = EgressMode(rawValue: egress) else { throw ConfigurationError("`--egress-guard` must be `enforce` or `observe`") }
+        configuration.egress = mode
         configuration.ffmpeg = flags.ffmpeg ?? env("CONFIDE_FFMPEG")
         if let ffmpeg = configuration.ffmpeg, !FileManager.default.isExecutableFile(atPath: ffmpeg) {
             throw ConfigurationError("`--ffmpeg` must name an executable file")

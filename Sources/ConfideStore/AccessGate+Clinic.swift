@@ -1,4 +1,5 @@
-import ConfideAudit
+public import ConfideAudit
+public import ConfideBreach
 public import ConfideCore
 public import ConfidePolicy
 
@@ -32,6 +33,7 @@ extension AccessGate {
             throw AccessDenied.denied(decision)
         }
         let entry = try recorder.entry(request, facts: facts, decision: decision, outcome: .allowed, requestID: requestID)
+        EgressLedger.note(request, facts: facts)
         return AuditedWrite(grant: grant, entry: entry)
     }
 
@@ -66,9 +68,24 @@ extension AccessGate {
         entries.reserveCapacity(items.count)
         for item in items {
             let facts = ResourceFacts(resourceID: item.id, owningPatient: item.patient)
+            EgressLedger.note(request, facts: facts)
             entries.append(
                 try recorder.entry(request, facts: facts, decision: scope.presentationDecision, outcome: .allowed, requestID: requestID))
         }
         try await recorder.append(entries)
+    }
+
+    /// The audit entries of an egress-guard event, one per item: the patient is the item's real
+    /// owner (the ground truth); enforced, the entry is a denial (the response was withheld),
+    /// observe-only an allowance (it went out).
+    public func egressEntries(_ violations: [EgressViolation], principal: Principal, enforced: Bool, requestID: String) throws -> [AuditEntry] {
+        let decision = Decision.control(enforced ? "egress-guard.withheld.v1" : "egress-guard.observed.v1", allow: !enforced)
+        return try violations.map { v in
+            let request = AccessRequest(
+                principal: principal, action: Action(rawValue: v.item.action) ?? .read,
+                resource: ResourceKind(rawValue: v.item.resourceType) ?? .patientRecord, purpose: "egress-guard")
+            let facts = ResourceFacts(resourceID: v.item.resourceID, owningPatient: v.owner.flatMap { Patient.ID(string: $0) })
+            return try recorder.entry(request, facts: facts, decision: decision, outcome: enforced ? .denied : .allowed, requestID: requestID)
+        }
     }
 }

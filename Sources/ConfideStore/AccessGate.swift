@@ -114,6 +114,7 @@ public struct AccessGate: Sendable {
         let (decision, grant) = engine.authorize(request, facts: facts, as: R.self)
         try await recorder.record(request, facts: facts, decision: decision, outcome: grant == nil ? .denied : .allowed, requestID: requestID)
         guard let grant else { throw AccessDenied.denied(decision) }
+        EgressLedger.note(request, facts: facts)
         return grant
     }
 }

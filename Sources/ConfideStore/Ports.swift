@@ -133,13 +133,16 @@ public struct ConfideStores: Sendable {
     public let triage: any TriageStore
     /// The breach report's evidence (plain queries, not the policy's loaders).
     public let breach: any BreachEvidence
+    /// What the detection raised.
+    public let incidents: any IncidentStore
 
     public init(
         credentials: any CredentialStore, patients: any PatientRecordStore, staff: any StaffStore, system: any SystemStore,
         facts: any FactsStore, audit: any AuditStore, clinic: any ClinicStore, clinicFacts: any ClinicFactsStore, calls: any CallStore,
-        recordings: any RecordingStore, triage: any TriageStore, breach: any BreachEvidence
+        recordings: any RecordingStore, triage: any TriageStore, breach: any BreachEvidence, incidents: any IncidentStore
     ) {
         self.breach = breach
+        self.incidents = incidents
         self.calls = calls
         self.recordings = recordings
         self.triage = triage

@@ -546,5 +546,30 @@ enum Migrations {
                 "CREATE INDEX triage_sessions_patient ON triage_sessions (patient_id, created_at)",
                 "CREATE UNIQUE INDEX triage_sessions_consultation ON triage_sessions (consultation_id)",
             ]),
+        Migration(
+            version: 14,
+            name: "incidents",
+            statements: [
+                // What the detection raised (the egress guard, later canaries and sprees), for the
+                // operators' incidents page: identifiers and metadata only, never clinical content.
+                """
+                CREATE TABLE incidents (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    detected_at BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    patient_id TEXT,
+                    recorded_patient_id TEXT,
+                    resource_type TEXT NOT NULL,
+                    resource_id TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    request_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    acknowledged_by TEXT,
+                    acknowledged_at BIGINT
+                )
+                """,
+                "CREATE INDEX incidents_detected ON incidents (detected_at, id)",
+            ]),
     ]
 }

@@ -53,10 +53,15 @@ extension SQLStores: RecordingStore {
 
     public func recordingFacts(_ id: String, for principal: Principal) async throws -> ResourceFacts? {
         try await read { db in
-            guard let row = try await db.raw("SELECT consultation_id FROM recordings WHERE id = \(bind: id)").first() else { return nil }
+            guard let row = try await db.raw("SELECT consultation_id, patient_id FROM recordings WHERE id = \(bind: id)").first() else {
+                return nil
+            }
             let consultation = try row.decode(column: "consultation_id", as: String.self)
             guard var facts = try await self.consultationFacts(consultation, principal: principal, db: db) else { return nil }
             facts.resourceID = id
+            if self.faults.recordingOwnerFromRow {
+                facts.owningPatient = try row.id("patient_id")
+            }
             // A call guest's invitation opens the call, not its recordings.
             facts.callGuest = false
             facts.playbackSuspended = try await self.playbackSuspended(db)
@@ -235,7 +240,9 @@ extension SQLStores: RecordingStore {
     }
 
     public func recordings(_ scope: Scope<RecordingResource>, consultation: Consultation.ID?, limit: Int) async throws -> [RecordingDetail] {
-        let predicate = scope.predicate.sql(recordingColumns)
+        var columns = recordingColumns
+        if faults.recordingOwnerFromRow { columns.patient = "r.patient_id" }
+        let predicate = scope.predicate.sql(columns)
         let filter: SQLQueryString = consultation.map { "r.consultation_id = \(bind: $0.description)" } ?? "1 = 1"
         let cap = Int64(min(max(limit, 1), 500))
         return try await read { db in

@@ -8,14 +8,19 @@ import SQLKit
 /// The one SQL implementation of every store port, over any `SQLBackend`.
 public struct SQLStores: Sendable {
     let backend: any SQLBackend
+    /// Test-only faults (always `none` in a release build).
+    let faults: InjectedFaults
 
-    public init(backend: any SQLBackend) { self.backend = backend }
+    public init(backend: any SQLBackend, faults: InjectedFaults = .none) {
+        self.backend = backend
+        self.faults = faults
+    }
 
     /// All ports backed by this database.
     public var stores: ConfideStores {
         ConfideStores(
             credentials: self, patients: self, staff: self, system: self, facts: self, audit: self, clinic: self, clinicFacts: self, calls: self,
-            recordings: self, triage: self, breach: self)
+            recordings: self, triage: self, breach: self, incidents: self)
     }
 
     func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {

@@ -63,15 +63,22 @@ public struct ClinicFixture: Sendable {
 
     /// A new patient registered with the practice.
     public func patient(_ world: TestWorld, name: String = "Patient", register: Bool = true) async throws -> Principal {
+        try await patientLogin(world, name: name, register: register).principal
+    }
+
+    /// A new patient registered with the practice, with the email that signs them in (the password
+    /// is `Fixtures.password`).
+    public func patientLogin(_ world: TestWorld, name: String = "Patient", register: Bool = true) async throws
+        -> (principal: Principal, email: String)
+    {
+        let email = Fixtures.email(name.lowercased())
         let profile = try await world.accounts.seedPatient(
-            RegistrationInput(
-                email: Fixtures.email(name.lowercased()), password: Fixtures.password, givenName: name, familyName: "Fixture",
-                birthDate: "1980-01-01"),
+            RegistrationInput(email: email, password: Fixtures.password, givenName: name, familyName: "Fixture", birthDate: "1980-01-01"),
             job: "test")
         guard let id = profile.patient else { throw ClinicError(.notFound, "no patient") }
         let principal = Principal.patient(account: profile.account, patient: id)
         if register { try await world.clinic.registerWithPractice(practice.id, ClinicRequest(principal: principal, requestID: "test")) }
-        return principal
+        return (principal, email)
     }
 
     /// The GP's account.

@@ -9,6 +9,8 @@ public import Hummingbird
 import Logging
 public import ConfideVault
 import ConfideTriage
+public import ConfideBreach
+public import ConfideStoreSQL
 
 /// Everything one test needs: fresh stores, the account service with a fixed clock and a cheap
 /// bcrypt cost, the router, and the captured logs.
@@ -25,6 +27,8 @@ public struct TestWorld: Sendable {
     public let vault: Vault
     /// The symptom checker over the bundled knowledge base (loaded once per test process).
     public let triage: TriageService
+    /// The egress guard and its incidents (enforcing unless the test chose observe-only).
+    public let incidents: IncidentService
 
     static let triageEngine: Result<TriageEngine, any Error> = Result { TriageEngine(knowledge: try KnowledgeBase.bundled()) }
 
@@ -58,12 +62,18 @@ public struct TestWorld: Sendable {
         let recordings = RecordingService(
             clinic: clinic, vault: vault, remuxer: nil, configuration: self.recordings.configuration, alert: { _ in })
         let triage = TriageService(stores: stores, gate: gate, clock: clock, engine: try Self.triageEngine.get())
+        let incidents = Self.incidents(stores: stores, gate: gate, clock: clock, mode: self.incidents.mode, logger: logger)
         let deps = ConfideHTTPDependencies(
-            accounts: accounts, clinic: clinic, events: swapped.primary, settings: self.deps.settings, readiness: { try await system.ping() },
-            checkpoints: self.deps.checkpoints, consistency: self.deps.consistency, calls: swapped.calls, recordings: recordings, triage: triage)
+            accounts: accounts, clinic: clinic, incidents: incidents, events: swapped.primary, settings: self.deps.settings,
+            readiness: { try await system.ping() }, checkpoints: self.deps.checkpoints, consistency: self.deps.consistency, calls: swapped.calls,
+            recordings: recordings, triage: triage)
         return TestWorld(
             stores: stores, accounts: accounts, clinic: clinic, events: swapped, clock: clock, logs: logs, deps: deps, recordings: recordings,
-            vault: vault, triage: triage)
+            vault: vault, triage: triage, incidents: incidents)
+    }
+
+    static func incidents(stores: ConfideStores, gate: AccessGate, clock: TestClock, mode: EgressMode, logger: Logger) -> IncidentService {
+        IncidentService(stores: stores, gate: gate, clock: clock, mode: mode, logger: logger, alert: { _ in })
     }
 
     static func clinic(
@@ -81,9 +91,10 @@ public struct TestWorld: Sendable {
 
     /// Runs `body` in a fresh world and disposes of it.
     public static func with<R>(
-        accountsConfiguration: AccountsConfiguration? = nil, secure: Bool = false, _ body: (TestWorld) async throws -> R
+        accountsConfiguration: AccountsConfiguration? = nil, secure: Bool = false, egress: EgressMode = .enforce,
+        faults: InjectedFaults = .none, _ body: (TestWorld) async throws -> R
     ) async throws -> R {
-        try await TestDatabase.withStoresAndEvents { stores, events in
+        try await TestDatabase.withStoresAndEvents(faults: faults) { stores, events in
             let logs = LogCapture()
             let logger = logs.logger()
             let clock = TestClock(Date())
@@ -109,8 +120,9 @@ public struct TestWorld: Sendable {
                 logger.critical("recording invariant alert", metadata: ["recording": "\(alert.recording)"])
             })
             let triage = TriageService(stores: stores, gate: gate, clock: clock, engine: try triageEngine.get())
+            let incidents = incidents(stores: stores, gate: gate, clock: clock, mode: egress, logger: logger)
             let deps = ConfideHTTPDependencies(
-                accounts: accounts, clinic: clinic, events: events.primary, settings: settings, readiness: { try await system.ping() },
+                accounts: accounts, clinic: clinic, incidents: incidents, events: events.primary, settings: settings, readiness: { try await system.ping() },
                 checkpoints: { [audit = stores.audit] in
                     CheckpointFeed(
                         origin: "confide.test", verifierKey: "confide.test+00000000+AA==",
@@ -121,7 +133,7 @@ public struct TestWorld: Sendable {
             return try await body(
                 TestWorld(
                     stores: stores, accounts: accounts, clinic: clinic, events: events, clock: clock, logs: logs, deps: deps, recordings: recordings,
-                    vault: vault, triage: triage))
+                    vault: vault, triage: triage, incidents: incidents))
         }
     }
 }

@@ -1,6 +1,6 @@
 public import ConfideStore
 import ConfideStorePostgres
-import ConfideStoreSQL
+public import ConfideStoreSQL
 import ConfideStoreSQLite
 import Foundation
 import Logging
@@ -25,11 +25,13 @@ public enum TestDatabase {
 
     /// Runs `body` with fresh stores and two event channels on them, as two server instances
     /// would have (with SQLite both are the one in-process channel).
-    public static func withStoresAndEvents<R>(_ body: (ConfideStores, TestEvents) async throws -> R) async throws -> R {
+    public static func withStoresAndEvents<R>(faults: InjectedFaults = .none, _ body: (ConfideStores, TestEvents) async throws -> R)
+        async throws -> R
+    {
         let slots = postgresURL == nil ? nil : postgresSlots
         await slots?.acquire()
         do {
-            let (stores, events, cleanup) = try await make()
+            let (stores, events, cleanup) = try await make(faults: faults)
             do {
                 let result = try await body(stores, events)
                 try await cleanup()
@@ -46,7 +48,7 @@ public enum TestDatabase {
     }
 
     /// Fresh migrated stores and the function that disposes of them.
-    public static func make() async throws -> (ConfideStores, TestEvents, @Sendable () async throws -> Void) {
+    public static func make(faults: InjectedFaults = .none) async throws -> (ConfideStores, TestEvents, @Sendable () async throws -> Void) {
         let logger = Logger(label: "confide.test.db", factory: { _ in SwiftLogNoOpLogHandler() })
         if let url = postgresURL {
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
@@ -61,7 +63,7 @@ public enum TestDatabase {
                 throw error
             }
             let backend = try PostgresBackend(url: url, schema: schema, maxConnectionsPerEventLoop: 2, logger: logger)
-            let stores = SQLStores(backend: backend).stores
+            let stores = SQLStores(backend: backend, faults: faults).stores
             let first = try PostgresEventChannel(backend: backend, url: url, channel: schema, logger: logger)
             let second = try PostgresEventChannel(backend: backend, url: url, channel: schema, logger: logger)
             let firstCalls = try PostgresCallRelay(backend: backend, url: url, channel: schema + "_calls", logger: logger)
@@ -87,7 +89,7 @@ public enum TestDatabase {
             }
             return (stores, TestEvents(primary: first, sibling: second, calls: firstCalls, siblingCalls: secondCalls), cleanup)
         }
-        let stores = SQLStores(backend: try await SQLiteBackend.open(path: nil, logger: logger)).stores
+        let stores = SQLStores(backend: try await SQLiteBackend.open(path: nil, logger: logger), faults: faults).stores
         do {
             _ = try await stores.system.migrate()
         } catch {

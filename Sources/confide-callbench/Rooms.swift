@@ -1,4 +1,5 @@
 import ConfideAccounts
+import ConfideBreach
 import ConfideClinic
 import ConfideCore
 import ConfideHTTP
@@ -73,8 +74,9 @@ struct CallWorld: Sendable {
             stores: stores, gate: gate, clock: clock, events: events, configuration: configuration, logger: logger,
             seal: { account, subject, body in try await accounts.sealedNotice(to: account, subject: subject, body: body) })
         let system = stores.system
+        let incidents = IncidentService(stores: stores, gate: gate, clock: clock, mode: .enforce, logger: logger, alert: { _ in })
         let deps = ConfideHTTPDependencies(
-            accounts: accounts, clinic: clinic, events: events, settings: HTTPSettings(maxBodyBytes: 64 * 1024),
+            accounts: accounts, clinic: clinic, incidents: incidents, events: events, settings: HTTPSettings(maxBodyBytes: 64 * 1024),
             readiness: { try await system.ping() },
             checkpoints: { CheckpointFeed(origin: "confide.bench", verifierKey: "confide.bench+00000000+AA==", notes: []) },
             consistency: { _, _ in nil }, calls: calls)

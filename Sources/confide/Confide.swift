@@ -174,6 +174,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Recording retention per country, COUNTRY=DAYS, e.g. GB=3650 (repeatable; env CONFIDE_RECORDING_RETENTION, comma-separated).")
     var recordingRetention: [String] = []
 
+    @Option(help: "The egress guard: `enforce` withholds a response to a patient that carries another patient's data; `observe` only raises the incident, for drills (env CONFIDE_EGRESS_GUARD; default enforce).")
+    var egressGuard: String?
+
     func run() async throws {
         var flags = database.flags()
         flags.host = host
@@ -196,6 +199,7 @@ struct Serve: AsyncParsableCommand {
         flags.ffmpeg = ffmpeg
         flags.recordingUploadTimeoutSeconds = recordingUploadTimeoutSeconds
         flags.recordingRetention = recordingRetention
+        flags.egressGuard = egressGuard
         let configuration = try resolveConfiguration(flags)
         let logger = makeLogger()
         let (stores, events, calls) = try await openDatabase(configuration.database, dataDir: configuration.dataDir, logger: logger)

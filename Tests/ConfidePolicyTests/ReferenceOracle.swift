@@ -149,6 +149,8 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
     case triageSession(Consultation.ID)
     /// The platform-wide playback kill switch.
     case playbackSwitch
+    /// An incident the detection raised.
+    case incident
     /// Other clinical content of a consultation (triage session, message).
     case clinicalContent(ResourceKind, Consultation.ID)
     case careConsent(String)
@@ -179,6 +181,7 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .recordingConsent: .recordingConsent
         case .triageSession, .newTriageSession: .triageSession
         case .playbackSwitch: .playbackSwitch
+        case .incident: .incident
         case .careConsent, .newConsent: .careConsent
         case .practice: .practice
         case .availability: .availability
@@ -209,6 +212,7 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .triageSession(let c): return "triage session of \(short(c))"
         case .newTriageSession(let p, let s): return "new triage session \(short(p)) serverAssigned=\(s)"
         case .playbackSwitch: return "playback switch"
+        case .incident: return "incident"
         case .careConsent(let id): return "care-consent \(short(id))"
         case .practice(let p): return "practice \(short(p))"
         case .availability(let c, let p): return "availability \(short(c))/\(short(p))"
@@ -238,6 +242,7 @@ extension World {
             ]
         }
         out.append(.playbackSwitch)
+        out.append(.incident)
         out += consents.map { .careConsent($0.id) }
         out += availability.map { .availability(clinician: $0.clinician, practice: $0.practice) }
         out += staff.map { .staffAccount($0.account) }
@@ -320,6 +325,9 @@ func oracle(
         case .playbackSwitch:
             // "can disable all playback at once in an incident, and enable it again"
             return action == .read || action == .update
+        case .incident:
+            // "see the incidents the detection raised ... and acknowledge them"
+            return [.read, .list, .update].contains(action)
         default:
             // Operators run the platform; they do not book, so they do not search slots.
             return false

@@ -89,6 +89,8 @@ extension World {
             return ResourceFacts(resourceID: "new-triage", owningPatient: patient, serverAssignedOwner: serverAssigned)
         case .playbackSwitch:
             return ResourceFacts(resourceID: "playback")
+        case .incident:
+            return ResourceFacts(resourceID: "incident")
         case .clinicalContent(_, let id):
             // No loader yet: the consultation's facts are the natural ones (and no rule permits these kinds).
             return consultationFacts(id, for: principal)

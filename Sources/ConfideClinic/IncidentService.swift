@@ -1,0 +1,82 @@
+public import ConfideBreach
+public import ConfideCore
+import ConfidePolicy
+public import ConfideStore
+public import Foundation
+public import Logging
+
+/// The egress guard in service and the incidents it raises. The guard runs for every response to
+/// a patient: each item of patient data the gate released during the request is resolved through
+/// the ground-truth chain, and an item that is not the requester's own withholds the response
+/// (enforce) or is only reported (observe-only, for drills). Either way the event is audited,
+/// kept as an incident for operators, and reported to `alert` (metrics, the log).
+public struct IncidentService: Sendable {
+    let stores: ConfideStores
+    let gate: AccessGate
+    let clock: any WallClock
+    let logger: Logger
+    public let mode: EgressMode
+    let alert: @Sendable (IncidentRecord) -> Void
+
+    public init(
+        stores: ConfideStores, gate: AccessGate, clock: any WallClock, mode: EgressMode, logger: Logger,
+        alert: @escaping @Sendable (IncidentRecord) -> Void
+    ) {
+        self.stores = stores
+        self.gate = gate
+        self.clock = clock
+        self.mode = mode
+        self.logger = logger
+        self.alert = alert
+    }
+
+    /// Whether the response that released `items` may leave for `principal`. Only patients are
+    /// screened (the guard's rule is "it must be the requester's own"; staff access is the policy's
+    /// and the breach report's to judge).
+    /// - Throws: when the ground truth cannot be read or the incident cannot be recorded (the caller
+    ///   fails closed).
+    public func screen(_ items: [ReleasedItem], for principal: Principal, requestID: String) async throws -> Bool {
+        guard case .patient(_, let patient) = principal, !items.isEmpty else { return true }
+        let violations = try await EgressGuard(evidence: stores.breach).violations(of: items, for: patient.description)
+        guard !violations.isEmpty else { return true }
+        let enforced = mode == .enforce
+        let at = clock.now()
+        let incidents = violations.map { v in
+            IncidentRecord(
+                id: UUID().uuidString.lowercased(), kind: enforced ? .egressWithheld : .egressObserved, detectedAt: at,
+                actor: principal.description, patient: v.owner, recordedPatient: v.item.recordedPatient, resourceType: v.item.resourceType,
+                resourceID: v.item.resourceID, action: v.item.action, requestID: requestID)
+        }
+        try await stores.incidents.raise(
+            incidents, audit: try gate.egressEntries(violations, principal: principal, enforced: enforced, requestID: requestID))
+        for incident in incidents {
+            logger.critical(
+                "egress guard: a response carried another patient's data",
+                metadata: [
+                    "incident": "\(incident.id)", "kind": "\(incident.kind.rawValue)", "resource": "\(incident.resourceType)",
+                    "request": "\(requestID)",
+                ])
+            alert(incident)
+        }
+        return !enforced
+    }
+
+    // MARK: operators
+
+    /// The incidents, newest first (operators; the list decision is audited).
+    public func incidents(status: IncidentRecord.Status?, before: Date?, limit: Int, _ r: ClinicRequest) async throws -> [IncidentRecord] {
+        let scope = try await gate.scope(.list, by: r.principal, purpose: "incidents", requestID: r.requestID, as: IncidentResource.self)
+        return try await stores.incidents.incidents(scope, status: status, before: before?.epochMilliseconds, limit: min(max(limit, 1), 500))
+    }
+
+    /// Acknowledges an open incident (operators; audited with the change).
+    public func acknowledge(_ id: String, _ r: ClinicRequest) async throws {
+        let write = try await gate.authorizeWrite(
+            .update, id, facts: ResourceFacts(resourceID: id), by: r.principal, purpose: "incidents", requestID: r.requestID,
+            as: IncidentResource.self)
+        guard try await stores.incidents.acknowledge(write, by: r.principal.description, at: clock.now()) else {
+            try await gate.recordRefusal(write)
+            throw ClinicError(.notFound, "no such open incident")
+        }
+    }
+}
