@@ -195,7 +195,7 @@ let package = Package(
             name: "confide",
             dependencies: [
                 "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer", "ConfideMail", "ConfideAudit", "ConfideClinic",
-                "ConfideObjectStore", "ConfideVault", "ConfideTriage", "ConfideBreach",
+                "ConfideObjectStore", "ConfideVault", "ConfideTriage", "ConfideBreach", "ConfideStoreSQL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

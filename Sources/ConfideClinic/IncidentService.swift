@@ -1,6 +1,6 @@
 public import ConfideBreach
 public import ConfideCore
-import ConfidePolicy
+public import ConfidePolicy
 public import ConfideStore
 public import Foundation
 public import Logging
@@ -66,6 +66,8 @@ public struct IncidentService: Sendable {
     /// The incidents, newest first (operators; the list decision is audited).
     public func incidents(status: IncidentRecord.Status?, before: Date?, limit: Int, _ r: ClinicRequest) async throws -> [IncidentRecord] {
         let scope = try await gate.scope(.list, by: r.principal, purpose: "incidents", requestID: r.requestID, as: IncidentResource.self)
+        // Like every operator route, the list is not there at all for anyone else.
+        guard scope.predicate != .constant(false) else { throw AccessDenied.notFound }
         return try await stores.incidents.incidents(scope, status: status, before: before?.epochMilliseconds, limit: min(max(limit, 1), 500))
     }
 

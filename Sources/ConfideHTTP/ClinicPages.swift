@@ -9,6 +9,12 @@ import NIOCore
 enum ClinicHTML {
     /// An instant as `<time datetime="ISO-UTC">` reading in the practice's zone; `/static/local-time.js`
     /// rewrites the text into the viewer's zone (and keeps the practice time in the title).
+    /// An instant in UTC as `<time>`, rewritten into the viewer's zone by `/static/local-time.js`.
+    static func isoTime(_ date: Date) -> String {
+        let iso = ISO8601DateFormatter().string(from: date)
+        return #"<time datetime="\#(iso)" data-local="datetime">\#(iso)</time>"#
+    }
+
     static func time(_ date: Date, _ zone: ZoneName) -> String {
         let iso = ISO8601DateFormatter().string(from: date)
         return #"<time datetime="\#(iso)" data-zone="\#(esc(zone.identifier))">\#(esc(ZonedFormat.display(date, in: zone.timeZone)))</time>"#
@@ -117,8 +123,10 @@ enum ClinicNav {
              ("/clinic/practice", "My practice")]
         case .clinician:
             [("/clinic/day", "Today"), ("/clinic/waiting-room", "Waiting room"), ("/clinic/availability", "Availability")]
-        case .practiceAdmin, .admin:
+        case .practiceAdmin:
             [("/clinic/practices", "Practices")]
+        case .admin:
+            [("/clinic/practices", "Practices"), ("/clinic/incidents", "Incidents")]
         case .anonymous, .system:
             []
         }

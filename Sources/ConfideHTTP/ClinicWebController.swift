@@ -123,6 +123,9 @@ struct ClinicWebController {
 
     /// Fixed notices picked by a key in the query (no free text from the URL reaches the page).
     static let notices: [String: String] = [
+        "incident-acknowledged": "The incident is acknowledged.",
+        "playback-suspended": "Playback of all recordings is suspended on every server until you allow it again.",
+        "playback-allowed": "Playback is allowed again.",
         "registered": "You are registered with your practice. You can now book an appointment.",
         "booked": "Your appointment is booked. We have sent you an email (it never contains clinical details).",
         "checked-in": "You are checked in. Your clinician will start the consultation shortly.",

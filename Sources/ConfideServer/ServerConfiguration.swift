@@ -4,6 +4,7 @@ import ConfideCore
 public import ConfideHTTP
 public import ConfideVault
 public import ConfideBreach
+public import ConfideStoreSQL
 public import ConfideObjectStore
 import AsyncHTTPClient
 import Foundation
@@ -100,6 +101,8 @@ public struct ServerConfiguration: Sendable {
     public var s3: S3Configuration?
     /// What the egress guard does with a response that carries another patient's data.
     public var egress: EgressMode = .enforce
+    /// Test-only faults from `CONFIDE_TEST_FAULTS` (drills); a release build refuses to start with any.
+    public var faults: InjectedFaults = .none
 
     /// Resolves and validates the configuration.
     /// - Parameters:
@@ -253,6 +256,11 @@ public struct ServerConfiguration: Sendable {
         let egress = flags.egressGuard ?? env("CONFIDE_EGRESS_GUARD") ?? "enforce"
         guard let mode = EgressMode(rawValue: egress) else { throw ConfigurationError("`--egress-guard` must be `enforce` or `observe`") }
         configuration.egress = mode
+        do {
+            configuration.faults = try InjectedFaults.parse(env("CONFIDE_TEST_FAULTS") ?? "")
+        } catch {
+            throw ConfigurationError("`CONFIDE_TEST_FAULTS`: \(error.message)")
+        }
         configuration.ffmpeg = flags.ffmpeg ?? env("CONFIDE_FFMPEG")
         if let ffmpeg = configuration.ffmpeg, !FileManager.default.isExecutableFile(atPath: ffmpeg) {
             throw ConfigurationError("`--ffmpeg` must name an executable file")

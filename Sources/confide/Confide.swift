@@ -8,6 +8,7 @@ import ConfideMail
 import ConfideObjectStore
 import ConfideServer
 import ConfideStore
+import ConfideStoreSQL
 import ConfideVault
 import Foundation
 import Logging
@@ -202,7 +203,11 @@ struct Serve: AsyncParsableCommand {
         flags.egressGuard = egressGuard
         let configuration = try resolveConfiguration(flags)
         let logger = makeLogger()
-        let (stores, events, calls) = try await openDatabase(configuration.database, dataDir: configuration.dataDir, logger: logger)
+        if configuration.faults != .none {
+            logger.critical("test-only faults are injected (CONFIDE_TEST_FAULTS): this server is for drills only")
+        }
+        let (stores, events, calls) = try await openDatabase(
+            configuration.database, dataDir: configuration.dataDir, logger: logger, faults: configuration.faults)
         let applied = try await stores.system.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["confide.migrations": "\(applied)"]) }
         let assembly: ConfideAssembly

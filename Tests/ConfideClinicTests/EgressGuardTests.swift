@@ -111,8 +111,8 @@ struct EgressGuardTests {
             #expect(guarded.count == 3)
             #expect(guarded.allSatisfy { $0.decision == .denied && $0.patientID == patientID(alice)?.description && $0.purpose == "egress-guard" })
             // Only operators see incidents; acknowledging one is audited and happens once.
-            #expect(try await world.incidents.incidents(status: nil, before: nil, limit: 50, .by(clinic.gp)).isEmpty)
-            #expect(try await world.incidents.incidents(status: nil, before: nil, limit: 50, .by(alice)).isEmpty)
+            #expect(await isDenied { _ = try await world.incidents.incidents(status: nil, before: nil, limit: 50, .by(clinic.gp)) })
+            #expect(await isDenied { _ = try await world.incidents.incidents(status: nil, before: nil, limit: 50, .by(alice)) })
             #expect(await isDenied { try await world.incidents.acknowledge(incidents[1].id, .by(clinic.practiceAdmin)) })
             try await world.incidents.acknowledge(incidents[0].id, .by(clinic.operator_))
             #expect(await clinicErrorCode { try await world.incidents.acknowledge(incidents[0].id, .by(clinic.operator_)) } == .notFound)

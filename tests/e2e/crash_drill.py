@@ -45,6 +45,8 @@ class Instance:
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.extra: list[str] = []
+        # Extra environment (e.g. CONFIDE_TEST_FAULTS for a drill).
+        self.env: dict[str, str] = {}
 
     def args(self) -> list[str]:
         cmd = [BIN, "serve", "--demo", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data),
@@ -54,6 +56,7 @@ class Instance:
     def start(self, timeout: float = 90) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_") and k != "DATABASE_URL"}
         env.update({"CONFIDE_RECORDING_JOB_SECONDS": "1", "CONFIDE_AUDIT_CHECKPOINT_SECONDS": "1"})
+        env.update(self.env)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)

@@ -1,0 +1,208 @@
+import ConfideAccounts
+import ConfideClinic
+import ConfideCore
+import ConfideStore
+import Foundation
+import Hummingbird
+
+/// Incidents for platform operators: the JSON API and the incidents page, which also carries the
+/// playback kill switch (one place to act from in an incident). Identifiers and metadata only,
+/// never clinical content. Everything goes through `IncidentService` / `RecordingService`, so
+/// through the gate: anyone but an operator gets the same "not found" as a missing page.
+struct IncidentController {
+    let incidents: IncidentService
+    let recordings: RecordingService?
+    let pages: ClinicWebController
+
+    func register(on router: Router<ConfideRequestContext>) {
+        let api = router.group("api/v1").group(context: SignedInContext.self)
+        api.get("admin/incidents", use: list)
+        api.post("admin/incidents/:incidentID/acknowledge", use: acknowledge)
+        let web = router.group("clinic").group(context: SignedInPageContext.self)
+        web.get("incidents", use: page)
+        web.post("incidents/:incidentID/acknowledge", use: acknowledgeSubmit)
+        web.post("incidents/playback-switch", use: playbackSwitchSubmit)
+    }
+
+    struct IncidentJSON: Encodable {
+        let id: String
+        let kind: String
+        let detected_at: String
+        let actor: String
+        let patient_id: String?
+        let recorded_patient_id: String?
+        let resource_type: String
+        let resource_id: String
+        let action: String
+        let request_id: String
+        let status: String
+        let acknowledged_by: String?
+        let acknowledged_at: String?
+
+        init(_ i: IncidentRecord) {
+            id = i.id
+            kind = i.kind.rawValue
+            detected_at = CallController.iso(i.detectedAt)
+            actor = i.actor
+            patient_id = i.patient
+            recorded_patient_id = i.recordedPatient
+            resource_type = i.resourceType
+            resource_id = i.resourceID
+            action = i.action
+            request_id = i.requestID
+            status = i.status.rawValue
+            acknowledged_by = i.acknowledgedBy
+            acknowledged_at = i.acknowledgedAt.map(CallController.iso)
+        }
+    }
+
+    struct IncidentListJSON: Encodable { let incidents: [IncidentJSON] }
+
+    /// The list's filters from the query: `status`, `before` (ISO 8601) and `limit` (1...500).
+    static func filters(_ request: Request) throws -> (IncidentRecord.Status?, Date?, Int) {
+        let q = request.uri.queryParameters
+        var status: IncidentRecord.Status?
+        if let raw = q.get("status"), !raw.isEmpty {
+            guard let s = IncidentRecord.Status(rawValue: raw) else {
+                throw Problem(.unprocessableContent, "invalid-value", "status is `open` or `acknowledged`", field: "status")
+            }
+            status = s
+        }
+        let before = try q.get("before").flatMap { $0.isEmpty ? nil : $0 }.map { try Parse.instant($0, "before") }
+        var limit = 100
+        if let raw = q.get("limit"), !raw.isEmpty {
+            guard let n = Int(raw), (1...500).contains(n) else {
+                throw Problem(.unprocessableContent, "invalid-value", "limit is a whole number from 1 to 500", field: "limit")
+            }
+            limit = n
+        }
+        return (status, before, limit)
+    }
+
+    /// An incident id in a path: anything that is not a lower-case UUID is simply not found.
+    static func incidentID(_ context: some RequestContext) throws -> String {
+        guard let raw = context.parameters.get("incidentID"), raw.count == 36, UUID(uuidString: raw) != nil, raw == raw.lowercased() else {
+            throw Problem.notFound
+        }
+        return raw
+    }
+
+    // MARK: JSON
+
+    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> Response {
+        let (status, before, limit) = try Self.filters(request)
+        let r = ClinicRequest(principal: context.principal, requestID: context.meta.requestID)
+        let found = try await clinicCall { try await incidents.incidents(status: status, before: before, limit: limit, r) }
+        return try jsonResponse(IncidentListJSON(incidents: found.map(IncidentJSON.init)))
+    }
+
+    @Sendable func acknowledge(_ request: Request, context: SignedInContext) async throws -> Response {
+        let id = try Self.incidentID(context)
+        try await clinicCall { try await incidents.acknowledge(id, ClinicRequest(principal: context.principal, requestID: context.meta.requestID)) }
+        return Response(status: .noContent)
+    }
+
+    // MARK: the page
+
+    @Sendable func page(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await pages.guarded(context) {
+            let (status, before, limit) = try Self.filters(request)
+            let r = pages.req(context)
+            let found = try await incidents.incidents(status: status, before: before, limit: limit, r)
+            let killSwitch = try await recordings?.playbackSwitch(r)
+            return pages.render(context, title: "Incidents", body: Self.body(found, killSwitch: killSwitch, csrf: context.csrfToken, request: request))
+        }
+    }
+
+    static func body(_ found: [IncidentRecord], killSwitch: PlaybackSwitchState?, csrf: String, request: Request) -> String {
+        let notice = ClinicWebController.query(request, "notice").flatMap { ClinicWebController.notices[$0] }
+            .map { #"<p class="notice" role="status" id="notice">\#(esc($0))</p>"# } ?? ""
+        let switchSection: String
+        if let s = killSwitch {
+            let state = s.engaged
+                ? "Playback of all recordings is <strong>suspended</strong>"
+                : "Playback is <strong>allowed</strong>"
+            let last = s.changedAt.map { " (changed by \(esc(s.changedBy)) at \(ClinicHTML.isoTime($0)): \(esc(s.reason)))" } ?? ""
+            switchSection = """
+                <section aria-labelledby="switch-h"><h2 id="switch-h">Playback kill switch</h2>
+                <p id="playback-state" data-engaged="\(s.engaged)">\(state)\(last).</p>
+                <form method="post" action="/clinic/incidents/playback-switch" class="stack">
+                <input type="hidden" name="_csrf" value="\(esc(csrf))">
+                <input type="hidden" name="engaged" value="\(s.engaged ? "false" : "true")">
+                <label for="switch-reason">Reason (kept with the switch and in the audit log)</label>
+                <input id="switch-reason" name="reason" maxlength="500" required>
+                <button type="submit" id="playback-toggle">\(s.engaged ? "Allow playback again" : "Suspend all playback")</button>
+                </form></section>
+                """
+        } else {
+            switchSection = "<p>Recordings are not configured on this server, so there is no playback to suspend.</p>"
+        }
+        let rows = found.map { i in
+            let ack = i.status == .open
+                ? """
+                <form method="post" action="/clinic/incidents/\(esc(i.id))/acknowledge"><input type="hidden" name="_csrf" value="\(esc(csrf))">\
+                <button type="submit" class="secondary">Acknowledge</button></form>
+                """
+                : "acknowledged by \(esc(i.acknowledgedBy ?? "")) \(i.acknowledgedAt.map(ClinicHTML.isoTime) ?? "")"
+            return """
+                <tr data-incident="\(esc(i.id))" data-kind="\(esc(i.kind.rawValue))"><td>\(ClinicHTML.isoTime(i.detectedAt))</td>\
+                <td>\(esc(Self.kindLabel(i.kind)))</td><td>\(esc(i.actor))</td><td>\(esc(i.action)) \(esc(i.resourceType))<br><code>\(esc(i.resourceID))</code></td>\
+                <td><code>\(esc(i.patient ?? "-"))</code></td><td><code>\(esc(i.recordedPatient ?? "-"))</code></td>\
+                <td><code>\(esc(i.requestID))</code></td><td>\(ack)</td></tr>
+                """
+        }.joined()
+        let table = found.isEmpty
+            ? #"<p id="no-incidents">No incidents match.</p>"#
+            : """
+            <table id="incidents"><thead><tr><th scope="col">Detected</th><th scope="col">What</th><th scope="col">Who</th>\
+            <th scope="col">Resource</th><th scope="col">Whose data (ground truth)</th><th scope="col">Owner field said</th>\
+            <th scope="col">Request</th><th scope="col">Status</th></tr></thead><tbody>\(rows)</tbody></table>
+            """
+        return """
+            <h1>Incidents</h1>
+            \(notice)
+            <p class="muted">What the detection raised. Identifiers and metadata only; patient records and media are not shown here.</p>
+            \(switchSection)
+            <h2>Raised</h2>
+            <p><a href="/clinic/incidents?status=open">Open</a> · <a href="/clinic/incidents">All</a></p>
+            \(table)
+            """
+    }
+
+    static func kindLabel(_ kind: IncidentRecord.Kind) -> String {
+        switch kind {
+        case .egressWithheld: "Egress guard withheld a response carrying another patient's data"
+        case .egressObserved: "Egress guard saw a response carrying another patient's data (observe-only: it went out)"
+        }
+    }
+
+    @Sendable func acknowledgeSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        var request = request
+        _ = try await pages.form(&request)
+        return try await pages.guarded(context) {
+            try await incidents.acknowledge(try Self.incidentID(context), pages.req(context))
+            return ClinicWebController.redirect("/clinic/incidents?notice=incident-acknowledged")
+        }
+    }
+
+    @Sendable func playbackSwitchSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        var request = request
+        let form = try await pages.form(&request)
+        return try await pages.guarded(context) {
+            guard let recordings else { throw Problem.notFound }
+            let engaged = form["engaged"] == "true"
+            do {
+                try await recordings.setPlaybackSwitch(engaged: engaged, reason: form["reason"] ?? "", pages.req(context))
+            } catch let e as ClinicError where e.code != .notFound {
+                let r = pages.req(context)
+                let found = try await incidents.incidents(status: nil, before: nil, limit: 100, r)
+                let body = Self.body(found, killSwitch: try await recordings.playbackSwitch(r), csrf: context.csrfToken, request: request)
+                return pages.render(
+                    context, title: "Incidents",
+                    body: #"<p class="alert" role="alert" id="switch-error">\#(esc(ClinicHTML.sentence(e.message)))</p>"# + body,
+                    status: e.problem.status)
+            }
+            return ClinicWebController.redirect("/clinic/incidents?notice=\(engaged ? "playback-suspended" : "playback-allowed")")
+        }
+    }
+}
