@@ -80,12 +80,7 @@ struct IncidentController {
     }
 
     /// An incident id in a path: anything that is not a lower-case UUID is simply not found.
-    static func incidentID(_ context: some RequestContext) throws -> String {
-        guard let raw = context.parameters.get("incidentID"), raw.count == 36, UUID(uuidString: raw) != nil, raw == raw.lowercased() else {
-            throw Problem.notFound
-        }
-        return raw
-    }
+    static func incidentID(_ context: some RequestContext) throws -> String { try RecordingController.pathUUID(context, "incidentID") }
 
     // MARK: JSON
 

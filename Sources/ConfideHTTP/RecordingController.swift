@@ -42,7 +42,7 @@ struct RecordingController {
     func req(_ context: SignedInContext) -> ClinicRequest { ClinicRequest(principal: context.principal, requestID: context.meta.requestID) }
 
     /// A recording or consent id in a path: anything that is not a lower-case UUID is simply not found.
-    static func pathUUID(_ context: SignedInContext, _ name: String) throws -> String {
+    static func pathUUID(_ context: some RequestContext, _ name: String) throws -> String {
         guard let raw = context.parameters.get(name), raw.count == 36, UUID(uuidString: raw) != nil, raw == raw.lowercased() else {
             throw Problem.notFound
         }
