@@ -195,7 +195,7 @@ let package = Package(
             name: "confide",
             dependencies: [
                 "ConfideCore", "ConfideStore", "ConfideAccounts", "ConfideHTTP", "ConfideServer", "ConfideMail", "ConfideAudit", "ConfideClinic",
-                "ConfideObjectStore", "ConfideVault", "ConfideTriage", "ConfideBreach", "ConfideStoreSQL",
+                "ConfideObjectStore", "ConfideVault", "ConfideTriage", "ConfideBreach", "ConfideStoreSQL", "ConfidePolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

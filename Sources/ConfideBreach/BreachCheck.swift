@@ -79,10 +79,18 @@ public struct BreachFinding: Sendable, Hashable, Codable {
     }
 }
 
+/// The purpose of the egress guard's audit entries.
+public let egressGuardPurpose = "egress-guard"
+
+/// The key of an access within its request: the guard's entry for a withheld item names the same.
+public func accessKey(_ entry: AuditEntry) -> String {
+    entry.requestID + "\u{0}" + entry.resourceType + "\u{0}" + entry.resourceID
+}
+
 /// The resource kinds that are patient data (the only ones a breach can be about).
 public let patientDataKinds: Set<String> = [
     "patient-record", "consultation", "note", "prescription", "document", "recording", "recording-consent", "triage-session",
-    "care-consent", "message", "audit-entry",
+    "care-consent", "message", "audit-entry", "breach-notice",
 ]
 
 /// Kinds whose ground truth is a consultation (its clinician is the assigned one).
@@ -111,6 +119,9 @@ public struct BreachChecker: Sendable {
     /// The finding for an entry, or `nil` when the access is justified (or not an exposure at all).
     public func check(_ entry: AuditEntry, index: UInt64) async throws -> BreachFinding? {
         guard entry.decision == .allowed, patientDataKinds.contains(entry.resourceType) else { return nil }
+        // The egress guard's own entries record what became of a response whose accesses the
+        // gate already recorded; they are not accesses of their own.
+        guard entry.purpose != egressGuardPurpose else { return nil }
         // Scope decisions (a list's own entry, not an item) name no resource.
         guard entry.resourceID != "-" else { return nil }
         let truth: GroundTruth
@@ -161,11 +172,14 @@ public struct BreachChecker: Sendable {
             return finding("a practice admin saw clinical data")
         case "admin":
             if entry.resourceType == "recording", entry.action == "delete" { return nil }
+            // Operators review and send the breach notices (what was seen and when, no clinical content).
+            if entry.resourceType == "breach-notice", ["list", "read", "update"].contains(entry.action) { return nil }
             return finding("a platform operator saw clinical data")
         case "system":
             if entry.resourceType == "recording", ["list", "update", "delete"].contains(entry.action) { return nil }
             if entry.resourceType == "consultation", ["list", "update"].contains(entry.action) { return nil }
             if entry.resourceType == "patient-record", entry.action == "create" { return nil }
+            if entry.resourceType == "breach-notice", entry.action == "create" { return nil }
             return finding("a system job touched patient data outside its jobs")
         default:
             if entry.resourceType == "patient-record", entry.action == "create" { return nil }  // self-registration

@@ -120,13 +120,13 @@ enum ClinicNav {
         case .patient:
             [("/clinic/consultations", "My consultations"), ("/clinic/records", "My records"), ("/clinic/triage", "Check symptoms"), ("/clinic/book", "Book"),
              ("/clinic/care-team", "Care team access"),
-             ("/clinic/practice", "My practice")]
+             ("/clinic/practice", "My practice"), ("/clinic/notices", "My notices")]
         case .clinician:
             [("/clinic/day", "Today"), ("/clinic/waiting-room", "Waiting room"), ("/clinic/availability", "Availability")]
         case .practiceAdmin:
             [("/clinic/practices", "Practices")]
         case .admin:
-            [("/clinic/practices", "Practices"), ("/clinic/incidents", "Incidents")]
+            [("/clinic/practices", "Practices"), ("/clinic/incidents", "Incidents"), ("/clinic/notices", "Notices")]
         case .anonymous, .system:
             []
         }

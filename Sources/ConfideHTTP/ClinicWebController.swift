@@ -124,6 +124,8 @@ struct ClinicWebController {
     /// Fixed notices picked by a key in the query (no free text from the URL reaches the page).
     static let notices: [String: String] = [
         "incident-acknowledged": "The incident is acknowledged.",
+        "notice-saved": "The draft is saved.",
+        "notice-sent": "The notice is sent.",
         "playback-suspended": "Playback of all recordings is suspended on every server until you allow it again.",
         "playback-allowed": "Playback is allowed again.",
         "registered": "You are registered with your practice. You can now book an appointment.",

@@ -127,6 +127,7 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
     let pages = ClinicWebController(clinic: deps.clinic, triage: deps.triage, settings: deps.settings)
     pages.register(on: router)
     IncidentController(incidents: deps.incidents, recordings: deps.recordings, pages: pages).register(on: router)
+    NoticeController(notices: NoticeService(clinic: deps.clinic), pages: pages, settings: deps.settings).register(on: router)
     CallController(accounts: deps.accounts, clinic: deps.clinic, relay: deps.calls, settings: deps.settings).register(on: router)
     RecordingController(recordings: deps.recordings, relay: deps.calls, settings: deps.settings).register(on: router)
     TriageController(triage: deps.triage, settings: deps.settings).register(on: router)

@@ -31,4 +31,7 @@ public enum ResourceKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// Something the detection raised (egress guard, canaries): identifiers and metadata, never
     /// clinical content.
     case incident
+    /// A breach notice: a letter to an affected patient (theirs once sent) or the regulator summary.
+    /// It tells what was seen and when, never clinical content.
+    case breachNotice = "breach-notice"
 }

@@ -81,6 +81,11 @@ public enum IncidentResource: PolicyResource {
     public static let kind = ResourceKind.incident
 }
 
+/// A breach notice (a patient's letter or the regulator summary).
+public enum BreachNoticeResource: PolicyResource {
+    public static let kind = ResourceKind.breachNotice
+}
+
 /// Permission to perform one action on one resource, minted only by the policy engine after an
 /// allow decision. Store ports that touch patient data take a `Grant`, never a bare identifier.
 public struct Grant<Resource: PolicyResource>: Sendable {

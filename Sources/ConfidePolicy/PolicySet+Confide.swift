@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-30.1",
+        version: "2026-11-30.2",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -49,6 +49,10 @@ extension PolicySet {
                 id: "patient.own-recording-consents.v1", effect: .permit, principals: [.patient],
                 actions: [.read, .list, .update], resources: [.recordingConsent], when: .principalIsOwningPatient,
                 rationale: "a patient sees, answers and withdraws the requests to record their consultations"),
+            Rule(
+                id: "patient.own-breach-notices.v1", effect: .permit, principals: [.patient],
+                actions: [.read, .list], resources: [.breachNotice], when: .all([.principalIsOwningPatient, .resourceIsSigned]),
+                rationale: "a patient reads the breach notices sent to them (never a draft)"),
             Rule(
                 id: "patient.own-triage.v1", effect: .permit, principals: [.patient],
                 actions: [.read, .list, .update], resources: [.triageSession], when: .principalIsOwningPatient,
@@ -167,6 +171,14 @@ extension PolicySet {
                 id: "operator.incidents.v1", effect: .permit, principals: [.admin],
                 actions: [.read, .list, .update], resources: [.incident],
                 rationale: "platform operators see the incidents the detection raised (identifiers and metadata only) and acknowledge them"),
+            Rule(
+                id: "operator.breach-notices.v1", effect: .permit, principals: [.admin],
+                actions: [.read, .list, .update], resources: [.breachNotice],
+                rationale: "platform operators review, edit and send the drafted breach notices (what was seen and when; never clinical content)"),
+            Rule(
+                id: "system.breach-notices.v1", effect: .permit, principals: [.system],
+                actions: [.create], resources: [.breachNotice], when: .ownerAssignedByServer,
+                rationale: "the breach report drafts a notice per affected patient and a regulator summary on the visibly separate system path"),
             Rule(
                 id: "system.seed.v1", effect: .permit, principals: [.system],
                 actions: [.create], resources: [.patientRecord], when: .ownerAssignedByServer,

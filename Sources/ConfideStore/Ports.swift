@@ -135,12 +135,16 @@ public struct ConfideStores: Sendable {
     public let breach: any BreachEvidence
     /// What the detection raised.
     public let incidents: any IncidentStore
+    /// Breach notices.
+    public let notices: any BreachNoticeStore
 
     public init(
         credentials: any CredentialStore, patients: any PatientRecordStore, staff: any StaffStore, system: any SystemStore,
         facts: any FactsStore, audit: any AuditStore, clinic: any ClinicStore, clinicFacts: any ClinicFactsStore, calls: any CallStore,
-        recordings: any RecordingStore, triage: any TriageStore, breach: any BreachEvidence, incidents: any IncidentStore
+        recordings: any RecordingStore, triage: any TriageStore, breach: any BreachEvidence, incidents: any IncidentStore,
+        notices: any BreachNoticeStore
     ) {
+        self.notices = notices
         self.breach = breach
         self.incidents = incidents
         self.calls = calls

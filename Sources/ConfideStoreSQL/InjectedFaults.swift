@@ -7,10 +7,13 @@ public struct InjectedFaults: Sendable, Hashable {
     /// The 2020 read path: a recording's patient is taken from the recording's own owner field
     /// instead of through its consultation, for the policy's facts and the list scopes alike.
     public private(set) var recordingOwnerFromRow = false
+    /// The 2020 write: a new recording is bound to the patient of the most recent recording of
+    /// another consultation (a stale "current patient"), and the write-time binding check is bypassed.
+    public private(set) var recordingBindsWrongPatient = false
 
     public static let none = InjectedFaults()
 
-    /// Parses a comma-separated list of fault names (`recording-owner-from-row`).
+    /// Parses a comma-separated list of fault names (`recording-owner-from-row`, `recording-binds-wrong-patient`).
     /// - Throws: `InjectedFaultError` for an unknown name, or for any name in a release build.
     public static func parse(_ names: String) throws(InjectedFaultError) -> InjectedFaults {
         var faults = InjectedFaults()
@@ -18,7 +21,9 @@ public struct InjectedFaults: Sendable, Hashable {
             #if DEBUG
             switch name {
             case "recording-owner-from-row": faults.recordingOwnerFromRow = true
-            default: throw InjectedFaultError(message: "unknown fault `\(name)` (known: recording-owner-from-row)")
+            case "recording-binds-wrong-patient": faults.recordingBindsWrongPatient = true
+            default:
+                throw InjectedFaultError(message: "unknown fault `\(name)` (known: recording-owner-from-row, recording-binds-wrong-patient)")
             }
             #else
             throw InjectedFaultError(message: "fault injection is compiled out of release builds")

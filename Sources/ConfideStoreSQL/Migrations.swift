@@ -571,5 +571,32 @@ enum Migrations {
                 """,
                 "CREATE INDEX incidents_detected ON incidents (detected_at, id)",
             ]),
+        Migration(
+            version: 15,
+            name: "breach notices",
+            statements: [
+                // Drafted by the breach report (one letter per affected patient, one regulator
+                // summary), reviewed, edited and sent by an operator. patient_id is set at drafting
+                // from the report's ground truth and never changed.
+                """
+                CREATE TABLE breach_notices (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    patient_id TEXT REFERENCES patients(id),
+                    subject TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    window_from BIGINT NOT NULL,
+                    window_to BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    updated_by TEXT,
+                    sent_at BIGINT,
+                    sent_by TEXT,
+                    version BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX breach_notices_patient ON breach_notices (patient_id, created_at)",
+            ]),
     ]
 }

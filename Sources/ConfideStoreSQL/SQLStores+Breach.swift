@@ -45,6 +45,10 @@ extension SQLStores: BreachEvidence {
                     truth = c
                 }
                 return truth
+            case "breach-notice":
+                let patient = try await db.raw("SELECT patient_id FROM breach_notices WHERE id = \(bind: id)").first()?
+                    .decode(column: "patient_id", as: String?.self)
+                return GroundTruth(patient: patient)
             case "care-consent":
                 let patient = try await db.raw("SELECT patient_id FROM care_consents WHERE id = \(bind: id)").first()?
                     .decode(column: "patient_id", as: String.self)

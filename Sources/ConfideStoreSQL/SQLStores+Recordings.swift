@@ -201,6 +201,16 @@ extension SQLStores: RecordingStore {
                 guard active == nil else { throw RecordingStartRefusal.alreadyRecording }
                 var bound = recording
                 bound.patient = try c.id("patient_id")
+                if self.faults.recordingBindsWrongPatient,
+                    let stale = try await db.raw(
+                        """
+                        SELECT patient_id FROM recordings WHERE consultation_id <> \(bind: recording.consultation.description)
+                        ORDER BY started_at DESC, id DESC LIMIT 1
+                        """
+                    ).first()
+                {
+                    bound.patient = try stale.id("patient_id")
+                }
                 bound.clinician = try c.id("clinician_id")
                 bound.practice = try c.id("practice_id")
                 bound.consent = consent
@@ -286,6 +296,7 @@ extension SQLStores: RecordingStore {
     /// INVARIANT (checked on every chunk and segment write, fails closed): the recording's bound
     /// consultation, patient, clinician and practice are the consultation's, and `uploader` is its clinician.
     func bindingHolds(_ r: RecordingRecord, uploader: Account.ID?, db: any SQLDatabase) async throws -> Bool {
+        if faults.recordingBindsWrongPatient { return uploader == nil || uploader == r.clinician }
         guard
             let c = try await db.raw("SELECT patient_id, clinician_id, practice_id FROM consultations WHERE id = \(bind: r.consultation.description)")
                 .first()

@@ -20,7 +20,7 @@ public struct SQLStores: Sendable {
     public var stores: ConfideStores {
         ConfideStores(
             credentials: self, patients: self, staff: self, system: self, facts: self, audit: self, clinic: self, clinicFacts: self, calls: self,
-            recordings: self, triage: self, breach: self, incidents: self)
+            recordings: self, triage: self, breach: self, incidents: self, notices: self)
     }
 
     func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {

@@ -2,7 +2,9 @@ import ArgumentParser
 import ConfideAccounts
 import ConfideAudit
 import ConfideBreach
+import ConfideClinic
 import ConfideCore
+import ConfidePolicy
 import ConfideServer
 import ConfideStore
 import Foundation
@@ -154,6 +156,10 @@ struct Breach: AsyncParsableCommand {
         var json = false
         @Flag(help: "CSV rows, one per finding (the summary goes to standard error).")
         var csv = false
+        @Flag(help: "Draft a notice per affected patient and a regulator summary, for operators to review and send at /clinic/notices.")
+        var draftNotices = false
+        @Option(help: "Whom the notices tell people to contact (required with --draft-notices), e.g. \"Our Data Protection Officer, dpo@example.org\".")
+        var contact: String?
 
         static func instant(_ raw: String?, _ name: String) throws -> Date {
             guard let raw, !raw.isEmpty else { throw fail("give --\(name): the report needs a closed window (--from and --to)") }
@@ -170,6 +176,9 @@ struct Breach: AsyncParsableCommand {
             let end = try Self.instant(to, "to")
             guard start < end else { throw fail("the window is reversed or empty: --from must be before --to") }
             if json && csv { throw fail("choose one of --json and --csv") }
+            if draftNotices, (contact ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+                throw fail("--draft-notices needs --contact: whom the letters tell people to contact")
+            }
             if let type = resourceType, !patientDataKinds.contains(type) {
                 throw fail("--resource-type \(type) is not patient data; choose one of \(patientDataKinds.sorted().joined(separator: ", "))")
             }
@@ -196,6 +205,14 @@ struct Breach: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             var tally = BreachTally()
             var first = true
+            // Responses the egress guard withheld never left the server: a first pass collects them
+            // (their entries follow the gate's within the request, so the pass runs a minute past the end).
+            var withheld: Set<String> = []
+            try await Breach.forEachEntry(stores, verification, from: start, to: end.addingTimeInterval(60)) { _, entry in
+                if entry.purpose == egressGuardPurpose, entry.decision == .denied { withheld.insert(accessKey(entry)) }
+            }
+            var withheldCount = 0
+            var exposures: [String: PatientExposure] = [:]
             if json { print(#"{"window":{"from":"\#(window.from)","to":"\#(window.to)"},"findings":["#) }
             if csv { print("index,time,patient,recorded_patient,actor,action,resource_type,resource_id,exposure,detail,why") }
             try await Breach.forEachEntry(stores, verification, from: start, to: end) { index, entry in
@@ -203,7 +220,12 @@ struct Breach: AsyncParsableCommand {
                 if let actorFilter, !entry.actor.hasSuffix(actorFilter) { return }
                 tally.examined(entry)
                 guard let finding = try await checker.check(entry, index: index) else { return }
+                if withheld.contains(accessKey(entry)) {
+                    withheldCount += 1
+                    return
+                }
                 tally.add(finding)
+                if draftNotices { exposures[finding.patient, default: PatientExposure(patient: finding.patient)].add(finding) }
                 if json {
                     print((first ? "" : ",") + String(decoding: try encoder.encode(finding), as: UTF8.self))
                     first = false
@@ -224,10 +246,23 @@ struct Breach: AsyncParsableCommand {
                 measures: "To be completed by the operator: containment (playback kill switch, suspended accounts), the fix, and notices sent.")
             // The run is itself an audit entry (a search across patients, by the system path).
             try await Breach.auditRun(stores, "breach-report")
+            var drafted: [BreachNoticeRecord] = []
+            if draftNotices, let contact, summary.findings > 0 {
+                let letters = exposures.keys.sorted().compactMap { exposures[$0] }.map {
+                    NoticeDrafter.letter($0, from: window.from, to: window.to, contact: contact, time: Breach.time)
+                }
+                let gate = AccessGate(facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: SystemWallClock()))
+                drafted = try await NoticeService.draft(
+                    letters + [NoticeDrafter.regulatorSummary(summary, contact: contact)], window: (start, end), stores: stores, gate: gate,
+                    at: Date(), requestID: "breach-report-\(UUID().uuidString.lowercased())")
+            }
             if json {
                 let s = String(decoding: try encoder.encode(summary), as: UTF8.self)
                 let patients = String(decoding: try encoder.encode(tally.affectedPatients), as: UTF8.self)
-                print(#"],"summary":\#(s),"affected_patients":\#(patients),"log_entries_verified":\#(verification.entryCount)}"#)
+                let notices = drafted.map { #"{"id":"\#($0.id)","kind":"\#($0.kind.rawValue)","patient":\#($0.patient.map { "\"\($0)\"" } ?? "null")}"# }
+                print(
+                    #"],"summary":\#(s),"affected_patients":\#(patients),"withheld_by_egress_guard":\#(withheldCount),"#
+                        + #""notices_drafted":[\#(notices.joined(separator: ","))],"log_entries_verified":\#(verification.entryCount)}"#)
                 return
             }
             func say(_ line: String) {
@@ -239,7 +274,11 @@ struct Breach: AsyncParsableCommand {
             say("Nature: \(summary.nature)")
             say("Likely consequences: \(summary.likelyConsequences)")
             say("Measures taken: \(summary.measuresTaken)")
+            say("Withheld by the egress guard (never left the server, not counted above): \(withheldCount).")
             if !tally.affectedPatients.isEmpty { say("Affected patients: \(tally.affectedPatients.joined(separator: " "))") }
+            if draftNotices {
+                say("Notices drafted: \(drafted.count) (\(drafted.filter { $0.kind == .patient }.count) letters and \(drafted.isEmpty ? 0 : 1) regulator summary), to review and send at /clinic/notices.")
+            }
         }
     }
 }

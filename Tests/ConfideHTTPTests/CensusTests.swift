@@ -108,6 +108,7 @@ struct CensusTests {
                         "consentID": UUID().uuidString.lowercased(), "accountID": Account.ID().description, "index": "0",
                         "invitationID": UUID().uuidString.lowercased(), "recordingID": UUID().uuidString.lowercased(),
                         "segment": "0", "sessionID": UUID().uuidString.lowercased(), "incidentID": UUID().uuidString.lowercased(),
+                        "noticeID": UUID().uuidString.lowercased(),
                     ]
                     let path = fill(String(parts[1]), fresh)
                     #expect(!path.contains("{"), "\(route) was probed with an unfilled parameter")
@@ -211,6 +212,7 @@ struct CensusTests {
                     "segment": ["0", "1"],
                     "sessionID": [triage.id, UUID().uuidString.lowercased()] + ids,
                     "incidentID": [UUID().uuidString.lowercased()] + ids,
+                    "noticeID": [UUID().uuidString.lowercased()] + ids,
                     "accountID": [clinic.gpAccount.description, aliceAccount.description] + ids,
                     // Every audit entry written so far (most are about patient A); also a recording chunk's index.
                     "index": (0..<auditSize).map(String.init) + ids,

@@ -22,6 +22,7 @@ extension PolicyEngine {
         case .recordingConsent: scope(request, as: RecordingConsentResource.self).1.predicate
         case .playbackSwitch: scope(request, as: PlaybackSwitchResource.self).1.predicate
         case .incident: scope(request, as: IncidentResource.self).1.predicate
+        case .breachNotice: scope(request, as: BreachNoticeResource.self).1.predicate
         case .note: scope(request, as: NoteResource.self).1.predicate
         case .prescription: scope(request, as: PrescriptionResource.self).1.predicate
         case .document: scope(request, as: DocumentResource.self).1.predicate

@@ -151,6 +151,10 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
     case playbackSwitch
     /// An incident the detection raised.
     case incident
+    /// A breach notice to a patient, drafted or sent; the regulator summary; one still to be drafted.
+    case breachNotice(Patient.ID, sent: Bool)
+    case regulatorNotice
+    case newBreachNotice(Patient.ID)
     /// Other clinical content of a consultation (triage session, message).
     case clinicalContent(ResourceKind, Consultation.ID)
     case careConsent(String)
@@ -182,6 +186,7 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .triageSession, .newTriageSession: .triageSession
         case .playbackSwitch: .playbackSwitch
         case .incident: .incident
+        case .breachNotice, .regulatorNotice, .newBreachNotice: .breachNotice
         case .careConsent, .newConsent: .careConsent
         case .practice: .practice
         case .availability: .availability
@@ -193,7 +198,7 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
     /// Whether the resource is still to be created (decided only for `create`).
     var isNew: Bool {
         switch self {
-        case .newBooking, .newConsent, .newPatientRecord, .newTriageSession: true
+        case .newBooking, .newConsent, .newPatientRecord, .newTriageSession, .newBreachNotice: true
         default: false
         }
     }
@@ -213,6 +218,9 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .newTriageSession(let p, let s): return "new triage session \(short(p)) serverAssigned=\(s)"
         case .playbackSwitch: return "playback switch"
         case .incident: return "incident"
+        case .breachNotice(let p, let sent): return "breach notice \(short(p)) sent=\(sent)"
+        case .regulatorNotice: return "regulator notice"
+        case .newBreachNotice(let p): return "new breach notice \(short(p))"
         case .careConsent(let id): return "care-consent \(short(id))"
         case .practice(let p): return "practice \(short(p))"
         case .availability(let c, let p): return "availability \(short(c))/\(short(p))"
@@ -243,6 +251,8 @@ extension World {
         }
         out.append(.playbackSwitch)
         out.append(.incident)
+        out += patients.flatMap { p in [true, false].map { WorldResource.breachNotice(p.id, sent: $0) } }
+        out.append(.regulatorNotice)
         out += consents.map { .careConsent($0.id) }
         out += availability.map { .availability(clinician: $0.clinician, practice: $0.practice) }
         out += staff.map { .staffAccount($0.account) }
@@ -260,6 +270,7 @@ extension World {
                 out += [true, false].map { .newBooking(patient: p.id, clinician: clinician, practice: practice, serverAssigned: $0) }
             }
             out += [true, false].map { .newTriageSession(p.id, serverAssigned: $0) }
+            out.append(.newBreachNotice(p.id))
             if !teams.isEmpty {
                 let team = teams[i % teams.count].id
                 out += [true, false].map { .newConsent(patient: p.id, team: team, serverAssigned: $0) }
@@ -307,6 +318,8 @@ func oracle(
         // The recording jobs "finalise uploads that stopped and erase recordings past their retention
         // period (never reading media)".
         case .recording(let id): return world.visit(id) != nil && [.list, .update, .delete].contains(action)
+        // "the breach report drafts a notice per affected patient and a regulator summary"
+        case .newBreachNotice: return action == .create
         default: return false
         }
 
@@ -327,6 +340,9 @@ func oracle(
             return action == .read || action == .update
         case .incident:
             // "see the incidents the detection raised ... and acknowledge them"
+            return [.read, .list, .update].contains(action)
+        case .breachNotice, .regulatorNotice:
+            // "review, edit and send the drafted breach notices"
             return [.read, .list, .update].contains(action)
         default:
             // Operators run the platform; they do not book, so they do not search slots.
@@ -404,6 +420,9 @@ func oracle(
             return c.patient == me && [.read, .list, .update].contains(action)
         case .newConsent(let patient, _, let serverAssigned):
             return patient == me && serverAssigned
+        case .breachNotice(let patient, let sent):
+            // "reads the breach notices sent to them (never a draft)"
+            return patient == me && sent && readsOrLists
         case .practice:
             return readsOrLists
         case .availability:

@@ -91,6 +91,15 @@ extension World {
             return ResourceFacts(resourceID: "playback")
         case .incident:
             return ResourceFacts(resourceID: "incident")
+        case .breachNotice(let patient, let sent):
+            // As the notice store: the patient it is addressed to; "signed" once sent.
+            var f = ResourceFacts(resourceID: "notice-\(patient)-\(sent)", owningPatient: patient)
+            f.signed = sent
+            return f
+        case .regulatorNotice:
+            return ResourceFacts(resourceID: "notice-regulator")
+        case .newBreachNotice(let patient):
+            return ResourceFacts(resourceID: "new-notice", owningPatient: patient, serverAssignedOwner: true)
         case .clinicalContent(_, let id):
             // No loader yet: the consultation's facts are the natural ones (and no rule permits these kinds).
             return consultationFacts(id, for: principal)
