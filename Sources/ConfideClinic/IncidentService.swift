@@ -1,6 +1,6 @@
 public import ConfideBreach
 public import ConfideCore
-public import ConfidePolicy
+import ConfidePolicy
 public import ConfideStore
 public import Foundation
 public import Logging

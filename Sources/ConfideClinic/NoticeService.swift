@@ -1,6 +1,6 @@
 public import ConfideBreach
-public import ConfideCore
-public import ConfidePolicy
+import ConfideCore
+import ConfidePolicy
 public import ConfideStore
 public import Foundation
 

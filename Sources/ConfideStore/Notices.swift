@@ -1,4 +1,3 @@
-public import ConfideAudit
 public import ConfideCore
 public import ConfidePolicy
 public import Foundation

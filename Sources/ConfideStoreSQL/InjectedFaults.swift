@@ -7,8 +7,8 @@ public struct InjectedFaults: Sendable, Hashable {
     /// The 2020 read path: a recording's patient is taken from the recording's own owner field
     /// instead of through its consultation, for the policy's facts and the list scopes alike.
     public private(set) var recordingOwnerFromRow = false
-    /// The 2020 write: a new recording is bound to the patient of the most recent recording of
-    /// another consultation (a stale "current patient"), and the write-time binding check is bypassed.
+    /// The 2020 write: a new recording is bound to the patient of the consultation recorded just
+    /// before (a stale "current patient"), and the write-time binding check is bypassed.
     public private(set) var recordingBindsWrongPatient = false
 
     public static let none = InjectedFaults()

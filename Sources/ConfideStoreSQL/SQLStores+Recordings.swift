@@ -204,8 +204,8 @@ extension SQLStores: RecordingStore {
                 if self.faults.recordingBindsWrongPatient,
                     let stale = try await db.raw(
                         """
-                        SELECT patient_id FROM recordings WHERE consultation_id <> \(bind: recording.consultation.description)
-                        ORDER BY started_at DESC, id DESC LIMIT 1
+                        SELECT c.patient_id FROM recordings r JOIN consultations c ON c.id = r.consultation_id
+                        WHERE r.consultation_id <> \(bind: recording.consultation.description) ORDER BY r.started_at DESC, r.id DESC LIMIT 1
                         """
                     ).first()
                 {
