@@ -305,7 +305,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfideServerTests",
-            dependencies: ["ConfideAccounts", "ConfideServer", "ConfideStore", "ConfideTesting"],
+            dependencies: ["ConfideAccounts", "ConfideServer", "ConfideStore", "ConfideTesting", "ConfideAudit", "ConfideCore", "ConfidePolicy",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -24,7 +24,8 @@ public struct AuditVerifier: Sendable {
         self.checkpointVerifier = checkpointVerifier
     }
 
-    /// Verifies a whole log.
+    /// Verifies a whole log held in memory (tests, small logs). The same checks as
+    /// `AuditStreamVerifier`, which this feeds.
     /// - Parameters:
     ///   - entries: every stored entry encoding, in index order.
     ///   - checkpoints: every stored signed checkpoint note, in any order.
@@ -35,94 +36,114 @@ public struct AuditVerifier: Sendable {
         checkpoints: [[UInt8]],
         storedLeafHashes: [MerkleHash]? = nil
     ) -> AuditVerificationReport {
-        var findings: [AuditVerificationReport.Finding] = []
-
-        // 1. Entries and leaf hashes.
-        var leafHashes: [MerkleHash] = []
-        leafHashes.reserveCapacity(entries.count)
+        var stream = AuditStreamVerifier(origin: origin, checkpointVerifier: checkpointVerifier, checkpoints: checkpoints)
         for (i, data) in entries.enumerated() {
-            let index = LogIndex(UInt64(i))
-            do {
-                let entry = try AuditEntry(encoded: data)
-                if entry.encoded() != data { findings.append(.malformedEntry(index, reason: "not canonical")) }
-            } catch {
-                findings.append(.malformedEntry(index, reason: String(describing: error)))
-            }
-            leafHashes.append(RFC6962.leafHash(data))
+            stream.add(data, storedLeafHash: storedLeafHashes.flatMap { i < $0.count ? $0[i] : nil })
         }
-        if let storedLeafHashes {
-            if storedLeafHashes.count != leafHashes.count {
-                findings.append(
-                    .leafHashCountMismatch(stored: UInt64(storedLeafHashes.count), entries: UInt64(entries.count))
-                )
-            }
-            for (i, (stored, computed)) in zip(storedLeafHashes, leafHashes).enumerated() where stored != computed {
-                findings.append(.leafHashMismatch(LogIndex(UInt64(i))))
-            }
-        }
+        return stream.finish(storedLeafHashCount: storedLeafHashes.map { UInt64($0.count) })
+    }
+}
 
-        // 2. Checkpoint notes.
-        var good: [(position: Int, checkpoint: Checkpoint)] = []
+/// The same fsck over a log read in batches: it holds one batch, the checkpoints and O(log n)
+/// subtree roots, never the log. Roots at every checkpoint size come from one compact range over
+/// the stream. Two consecutive checkpoints are consistent exactly when a consistency proof
+/// recomputed from the entries would verify: equal sizes need equal roots, the empty tree's root
+/// must be the empty root, and otherwise both signed roots must be the recomputed ones (a proof
+/// from the real leaves links only the real roots, under SHA-256's collision resistance).
+public struct AuditStreamVerifier: Sendable {
+    struct Covered: Sendable {
+        let position: Int
+        let checkpoint: Checkpoint
+        let matched: Bool
+    }
+
+    var malformed: [AuditVerificationReport.Finding] = []
+    var leafMismatches: [AuditVerificationReport.Finding] = []
+    var checkpointFindings: [AuditVerificationReport.Finding] = []
+    /// The well-formed checkpoints, by size; `next` is the first not yet reached.
+    var good: [(position: Int, checkpoint: Checkpoint)] = []
+    var next = 0
+    var covered: [Covered] = []
+    var rootFindings: [AuditVerificationReport.Finding] = []
+    var range = CompactRange()
+    var lastGoodSize: UInt64 = 0
+    let checkpointCount: Int
+
+    /// Checks the checkpoint notes (few); entries follow with `add`.
+    public init(origin: String, checkpointVerifier: CheckpointVerifier, checkpoints: [[UInt8]]) {
+        checkpointCount = checkpoints.count
         for (position, note) in checkpoints.enumerated() {
             do {
                 let signed = try checkpointVerifier.verify(note: note)
                 guard signed.checkpoint.origin == origin else { throw AuditLogError.unexpectedOrigin }
                 good.append((position, signed.checkpoint))
             } catch {
-                findings.append(.malformedCheckpoint(position: position, reason: String(describing: error)))
+                checkpointFindings.append(.malformedCheckpoint(position: position, reason: String(describing: error)))
             }
         }
         good.sort { ($0.checkpoint.size, $0.position) < ($1.checkpoint.size, $1.position) }
+        reachCheckpoints()
+    }
 
-        // 3. Roots at every checkpoint size, in one pass over the leaves.
-        let logSize = UInt64(leafHashes.count)
-        var range = CompactRange()
-        var lastGoodSize: UInt64 = 0
-        var covered: [(position: Int, checkpoint: Checkpoint)] = []
-        for item in good {
-            let size = item.checkpoint.size
-            guard size <= logSize else {
-                findings.append(.checkpointBeyondLog(position: item.position, size: size, logSize: logSize))
-                continue
-            }
-            while range.size < size { range.append(leafHashes[Int(range.size)]) }
-            if range.rootHash == item.checkpoint.rootHash {
-                lastGoodSize = size
-            } else {
-                findings.append(.rootMismatch(position: item.position, size: size, suspectEntries: lastGoodSize..<size))
-            }
-            covered.append(item)
+    /// The number of entries added so far.
+    public var count: UInt64 { range.size }
+
+    /// Adds the next entry's stored encoding, with the leaf hash the store kept for it (if any).
+    public mutating func add(_ data: [UInt8], storedLeafHash: MerkleHash?) {
+        let index = LogIndex(range.size)
+        do {
+            let entry = try AuditEntry(encoded: data)
+            if entry.encoded() != data { malformed.append(.malformedEntry(index, reason: "not canonical")) }
+        } catch {
+            malformed.append(.malformedEntry(index, reason: String(describing: error)))
         }
+        let leaf = RFC6962.leafHash(data)
+        if let storedLeafHash, storedLeafHash != leaf { leafMismatches.append(.leafHashMismatch(index)) }
+        range.append(leaf)
+        reachCheckpoints()
+    }
 
-        // 4. Consistency between consecutive checkpoints, with proofs recomputed from the leaves.
+    /// Checks the root of every checkpoint whose size the stream has just reached.
+    mutating func reachCheckpoints() {
+        while next < good.count, good[next].checkpoint.size == range.size {
+            let item = good[next]
+            let matched = range.rootHash == item.checkpoint.rootHash
+            if matched {
+                lastGoodSize = item.checkpoint.size
+            } else {
+                rootFindings.append(.rootMismatch(position: item.position, size: item.checkpoint.size, suspectEntries: lastGoodSize..<item.checkpoint.size))
+            }
+            covered.append(Covered(position: item.position, checkpoint: item.checkpoint, matched: matched))
+            next += 1
+        }
+    }
+
+    /// The report, once every entry was added. `storedLeafHashCount`: how many leaf hashes the store
+    /// kept (`nil` when it keeps none).
+    public func finish(storedLeafHashCount: UInt64?) -> AuditVerificationReport {
+        let logSize = range.size
+        var findings = malformed
+        if let stored = storedLeafHashCount, stored != logSize {
+            findings.append(.leafHashCountMismatch(stored: stored, entries: logSize))
+        }
+        findings += leafMismatches + checkpointFindings + rootFindings
+        for item in good[next...] {
+            findings.append(.checkpointBeyondLog(position: item.position, size: item.checkpoint.size, logSize: logSize))
+        }
         for (older, newer) in zip(covered, covered.dropFirst()) {
             let ok: Bool
-            do {
-                let proof = try RFC6962.consistencyProof(
-                    from: older.checkpoint.size,
-                    to: newer.checkpoint.size,
-                    leafHashes: leafHashes
-                )
-                ok = RFC6962.verifyConsistency(
-                    oldSize: older.checkpoint.size,
-                    newSize: newer.checkpoint.size,
-                    oldRoot: older.checkpoint.rootHash,
-                    newRoot: newer.checkpoint.rootHash,
-                    proof: proof
-                )
-            } catch {
-                ok = false
+            if older.checkpoint.size == newer.checkpoint.size {
+                ok = older.checkpoint.rootHash == newer.checkpoint.rootHash
+            } else if older.checkpoint.size == 0 {
+                ok = older.checkpoint.rootHash == RFC6962.emptyRoot
+            } else {
+                ok = older.matched && newer.matched
             }
             if !ok { findings.append(.inconsistentCheckpoints(older: older.position, newer: newer.position)) }
         }
-
         let largest = covered.last?.checkpoint.size ?? 0
         return AuditVerificationReport(
-            entryCount: logSize,
-            checkpointCount: checkpoints.count,
-            findings: findings,
-            uncheckpointedEntries: largest..<logSize
-        )
+            entryCount: logSize, checkpointCount: checkpointCount, findings: findings, uncheckpointedEntries: largest..<logSize)
     }
 }
 

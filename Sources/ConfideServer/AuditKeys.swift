@@ -82,14 +82,27 @@ public struct CheckpointPublisher: Sendable {
 /// checkpoint against it.
 public enum AuditCheck {
 
-    public static func verify(audit: any AuditStore, key: CheckpointVerifier, origin: String) async throws -> AuditVerificationReport {
-        var entries: [[UInt8]] = []
+    /// Verifies the whole log in batches of `batch` entries: memory holds one batch, never the log.
+    public static func verify(audit: any AuditStore, key: CheckpointVerifier, origin: String, batch: Int = 5_000) async throws
+        -> AuditVerificationReport
+    {
+        var stream = AuditStreamVerifier(origin: origin, checkpointVerifier: key, checkpoints: try await audit.checkpointNotes())
+        var storedLeaves: UInt64 = 0
         while true {
-            let batch = try await audit.encodedEntries(from: UInt64(entries.count), limit: 10_000)
-            entries += batch
-            if batch.count < 10_000 { break }
+            let entries = try await audit.encodedEntries(from: stream.count, limit: batch)
+            let leaves = try await audit.leafHashes(from: stream.count, limit: batch)
+            storedLeaves += UInt64(leaves.count)
+            for (i, data) in entries.enumerated() { stream.add(data, storedLeafHash: i < leaves.count ? leaves[i] : nil) }
+            if entries.count < batch {
+                // Leaf hashes stored beyond the last entry are counted, not held.
+                while true {
+                    let extra = try await audit.leafHashes(from: storedLeaves, limit: batch).count
+                    storedLeaves += UInt64(extra)
+                    if extra < batch { break }
+                }
+                break
+            }
         }
-        return AuditVerifier(origin: origin, checkpointVerifier: key)
-            .verify(entries: entries, checkpoints: try await audit.checkpointNotes(), storedLeafHashes: try await audit.leafHashes())
+        return stream.finish(storedLeafHashCount: storedLeaves)
     }
 }

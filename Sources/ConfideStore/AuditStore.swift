@@ -15,6 +15,8 @@ public protocol AuditStore: Sendable {
     func encodedEntries(from start: UInt64, limit: Int) async throws -> [[UInt8]]
     /// Every stored leaf hash in index order.
     func leafHashes() async throws -> [MerkleHash]
+    /// Stored leaf hashes in index order, from `start` (at most `limit`).
+    func leafHashes(from start: UInt64, limit: Int) async throws -> [MerkleHash]
     /// Stores a signed checkpoint; a second checkpoint of the same size (another instance) is ignored.
     func storeCheckpoint(_ checkpoint: SignedCheckpoint, at: Date) async throws
     /// Every signed checkpoint note, oldest first.

@@ -56,14 +56,20 @@ extension SQLStores: AuditStore {
     }
 
     public func leafHashes() async throws -> [MerkleHash] {
+        try await read { db in try await db.raw("SELECT leaf_hash FROM audit_entries ORDER BY idx").all().map(Self.leafHash) }
+    }
+
+    public func leafHashes(from start: UInt64, limit: Int) async throws -> [MerkleHash] {
         try await read { db in
-            try await db.raw("SELECT leaf_hash FROM audit_entries ORDER BY idx").all().map { row in
-                guard let hash = MerkleHash(hex: try row.decode(column: "leaf_hash", as: String.self)) else {
-                    throw RowError(column: "leaf_hash")
-                }
-                return hash
-            }
+            try await db.raw(
+                "SELECT leaf_hash FROM audit_entries WHERE idx >= \(bind: Int64(start)) ORDER BY idx LIMIT \(bind: Int64(max(limit, 0)))"
+            ).all().map(Self.leafHash)
         }
+    }
+
+    static func leafHash(_ row: any SQLRow) throws -> MerkleHash {
+        guard let hash = MerkleHash(hex: try row.decode(column: "leaf_hash", as: String.self)) else { throw RowError(column: "leaf_hash") }
+        return hash
     }
 
     public func storeCheckpoint(_ checkpoint: SignedCheckpoint, at: Date) async throws {

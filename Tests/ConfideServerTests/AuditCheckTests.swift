@@ -1,0 +1,84 @@
+import ConfideAudit
+import ConfideCore
+import ConfidePolicy
+import ConfideServer
+import ConfideStore
+import ConfideTesting
+import Crypto
+import Foundation
+import Synchronization
+import Testing
+
+/// Forwards to a real audit store and records how it is read: the size of every batch, and any
+/// read of the whole log at once.
+final class CountingAuditStore: AuditStore {
+    let inner: any AuditStore
+    let reads = Mutex<(largestBatch: Int, wholeLog: Int)>((0, 0))
+
+    init(_ inner: any AuditStore) { self.inner = inner }
+
+    func append(_ entries: [AuditEntry]) async throws -> [LogIndex] { try await inner.append(entries) }
+    func auditSize() async throws -> UInt64 { try await inner.auditSize() }
+    func encodedEntries(from start: UInt64, limit: Int) async throws -> [[UInt8]] {
+        reads.withLock { $0.largestBatch = max($0.largestBatch, limit) }
+        return try await inner.encodedEntries(from: start, limit: limit)
+    }
+    func leafHashes() async throws -> [MerkleHash] {
+        reads.withLock { $0.wholeLog += 1 }
+        return try await inner.leafHashes()
+    }
+    func leafHashes(from start: UInt64, limit: Int) async throws -> [MerkleHash] {
+        reads.withLock { $0.largestBatch = max($0.largestBatch, limit) }
+        return try await inner.leafHashes(from: start, limit: limit)
+    }
+    func storeCheckpoint(_ checkpoint: SignedCheckpoint, at: Date) async throws { try await inner.storeCheckpoint(checkpoint, at: at) }
+    func checkpointNotes() async throws -> [[UInt8]] { try await inner.checkpointNotes() }
+    func encodedEntry(at index: LogIndex) async throws -> [UInt8]? { try await inner.encodedEntry(at: index) }
+    func accessLog(_ scope: Scope<AuditEntryResource>, before: UInt64?, limit: Int) async throws -> [(LogIndex, AuditEntry)] {
+        try await inner.accessLog(scope, before: before, limit: limit)
+    }
+}
+
+@Suite("audit verify streams the log")
+struct AuditCheckTests {
+    func entry(_ n: Int) throws -> AuditEntry {
+        try AuditEntry(
+            time: 1_795_000_000_000 + Int64(n), actor: "system:test", action: "read", resourceType: "patient-record", resourceID: "r\(n)",
+            patientID: nil, decision: .allowed, ruleIDs: ["rule.v1"], requestID: "req\(n)", purpose: "care")
+    }
+
+    @Test("verification reads the log in batches (never all of it), agrees with the in-memory verifier, and names a changed entry")
+    func batched() async throws {
+        try await TestDatabase.withStores { stores in
+            let signer = try CheckpointSigner(keyName: "confide.test", privateKey: Curve25519.Signing.PrivateKey())
+            // 47 entries with checkpoints at 10, 20 and 47 (batches of 7 straddle every checkpoint).
+            for i in 0..<47 {
+                _ = try await stores.audit.append([try entry(i)])
+                if [10, 20, 47].contains(i + 1) {
+                    let log = MerkleLog(encodedEntries: try await stores.audit.encodedEntries(from: 0, limit: 100))
+                    try await stores.audit.storeCheckpoint(try signer.sign(try log.checkpoint(origin: "confide.test")), at: Date())
+                }
+            }
+            let counting = CountingAuditStore(stores.audit)
+            let clean = try await AuditCheck.verify(audit: counting, key: signer.verifier, origin: "confide.test", batch: 7)
+            #expect(clean.isValid && clean.entryCount == 47 && clean.checkpointCount == 3, "\(clean.findings)")
+            #expect(counting.reads.withLock { $0 } == (7, 0))
+            let inMemory = AuditVerifier(origin: "confide.test", checkpointVerifier: signer.verifier).verify(
+                entries: try await stores.audit.encodedEntries(from: 0, limit: 100), checkpoints: try await stores.audit.checkpointNotes(),
+                storedLeafHashes: try await stores.audit.leafHashes())
+            #expect(inMemory == clean)
+            // Change entry 13 (leaving its stored leaf hash): both verifiers name it, and the same findings.
+            var changed = try await stores.audit.encodedEntries(from: 13, limit: 1)[0]
+            changed[changed.count - 1] ^= 0x01
+            try await TestDatabase.execute(
+                ["UPDATE audit_entries SET entry = '\(Data(changed).base64EncodedString())' WHERE idx = 13"], on: stores)
+            let tampered = try await AuditCheck.verify(audit: counting, key: signer.verifier, origin: "confide.test", batch: 7)
+            #expect(!tampered.isValid && tampered.firstBadIndex == LogIndex(13))
+            let tamperedInMemory = AuditVerifier(origin: "confide.test", checkpointVerifier: signer.verifier).verify(
+                entries: try await stores.audit.encodedEntries(from: 0, limit: 100), checkpoints: try await stores.audit.checkpointNotes(),
+                storedLeafHashes: try await stores.audit.leafHashes())
+            #expect(tamperedInMemory == tampered)
+            #expect(counting.reads.withLock { $0.wholeLog } == 0)
+        }
+    }
+}
