@@ -174,6 +174,8 @@ public struct BreachChecker: Sendable {
             if entry.resourceType == "recording", entry.action == "delete" { return nil }
             // Operators review and send the breach notices (what was seen and when, no clinical content).
             if entry.resourceType == "breach-notice", ["list", "read", "update"].contains(entry.action) { return nil }
+            // Operators search the audit log: identifiers and metadata, never clinical text.
+            if entry.resourceType == "audit-entry", ["search", "read"].contains(entry.action) { return nil }
             return finding("a platform operator saw clinical data")
         case "system":
             if entry.resourceType == "recording", ["list", "update", "delete"].contains(entry.action) { return nil }

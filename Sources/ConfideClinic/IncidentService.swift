@@ -1,3 +1,4 @@
+public import ConfideAudit
 public import ConfideBreach
 public import ConfideCore
 import ConfidePolicy
@@ -80,5 +81,19 @@ public struct IncidentService: Sendable {
             try await gate.recordRefusal(write)
             throw ClinicError(.notFound, "no such open incident")
         }
+    }
+
+    /// The operators' audit search, newest first (identifiers and metadata; entries never hold
+    /// clinical text). The search is audited and so is each entry it shows. Anyone else: not found.
+    public func searchAudit(_ filter: AuditSearchFilter, before: UInt64?, limit: Int, _ r: ClinicRequest) async throws
+        -> (entries: [(LogIndex, AuditEntry)], next: UInt64?)
+    {
+        let scope: Scope<AuditEntryResource> = try await gate.scope(.search, by: r.principal, purpose: "audit-search", requestID: r.requestID)
+        guard scope.predicate != .constant(false) else { throw AccessDenied.notFound }
+        let found = try await stores.audit.searchEntries(scope, filter: filter, before: before, limit: limit, scanLimit: 20_000)
+        try await gate.recordPresented(
+            scope, items: found.entries.map { (String($0.0.rawValue), $0.1.patientID.flatMap { Patient.ID(string: $0) }) }, purpose: "audit-search",
+            requestID: r.requestID)
+        return (found.entries, found.scannedTo)
     }
 }

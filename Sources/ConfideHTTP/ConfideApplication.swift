@@ -2,6 +2,7 @@ public import ConfideAccounts
 public import ConfideClinic
 public import ConfideStore
 import ConfideCore
+public import Foundation
 public import Hummingbird
 import Logging
 public import Prometheus
@@ -46,6 +47,27 @@ public struct HTTPSettings: Sendable {
 }
 
 /// The published checkpoint history of the audit log (public: no personal data).
+/// The latest background verification of the audit log (for the operators' audit page).
+public struct AuditHealth: Sendable, Hashable {
+    public var at: Date
+    public var entries: UInt64
+    public var checkpoints: Int
+    public var valid: Bool
+    public var firstBadIndex: UInt64?
+    public var firstBadCheckpoint: Int?
+    public var uncheckpointed: UInt64
+
+    public init(at: Date, entries: UInt64, checkpoints: Int, valid: Bool, firstBadIndex: UInt64?, firstBadCheckpoint: Int?, uncheckpointed: UInt64) {
+        self.at = at
+        self.entries = entries
+        self.checkpoints = checkpoints
+        self.valid = valid
+        self.firstBadIndex = firstBadIndex
+        self.firstBadCheckpoint = firstBadCheckpoint
+        self.uncheckpointed = uncheckpointed
+    }
+}
+
 public struct CheckpointFeed: Sendable {
     public let origin: String
     /// The note verifier key (`name+keyid+base64`), to check the signatures offline.
@@ -83,6 +105,8 @@ public struct ConfideHTTPDependencies: Sendable {
     public let checkpoints: @Sendable () async throws -> CheckpointFeed
     /// A consistency proof between two tree sizes (hex hashes); `nil` when a size is out of range.
     public let consistency: @Sendable (UInt64, UInt64) async throws -> [String]?
+    /// The latest background verification of the audit log (`nil` before the first run).
+    public let auditHealth: @Sendable () async -> AuditHealth?
 
     public init(
         accounts: AccountService, clinic: ClinicService, incidents: IncidentService, events: any EventChannel, settings: HTTPSettings,
@@ -90,8 +114,9 @@ public struct ConfideHTTPDependencies: Sendable {
         checkpoints: @escaping @Sendable () async throws -> CheckpointFeed,
         consistency: @escaping @Sendable (UInt64, UInt64) async throws -> [String]?,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), calls: any CallRelay = LocalCallRelay(),
-        recordings: RecordingService? = nil, triage: TriageService? = nil
+        recordings: RecordingService? = nil, triage: TriageService? = nil, auditHealth: @escaping @Sendable () async -> AuditHealth? = { nil }
     ) {
+        self.auditHealth = auditHealth
         self.incidents = incidents
         self.triage = triage
         self.calls = calls
@@ -126,7 +151,9 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
     WebController(accounts: deps.accounts, settings: deps.settings).register(on: router)
     let pages = ClinicWebController(clinic: deps.clinic, triage: deps.triage, settings: deps.settings)
     pages.register(on: router)
-    IncidentController(incidents: deps.incidents, recordings: deps.recordings, pages: pages).register(on: router)
+    IncidentController(
+        incidents: deps.incidents, recordings: deps.recordings, pages: pages, checkpoints: deps.checkpoints, auditHealth: deps.auditHealth
+    ).register(on: router)
     NoticeController(notices: NoticeService(clinic: deps.clinic), pages: pages, settings: deps.settings).register(on: router)
     CallController(accounts: deps.accounts, clinic: deps.clinic, relay: deps.calls, settings: deps.settings).register(on: router)
     RecordingController(recordings: deps.recordings, relay: deps.calls, settings: deps.settings).register(on: router)

@@ -1,4 +1,5 @@
 import ConfideAccounts
+import ConfideAudit
 import ConfideClinic
 import ConfideCore
 import ConfideStore
@@ -13,6 +14,8 @@ struct IncidentController {
     let incidents: IncidentService
     let recordings: RecordingService?
     let pages: ClinicWebController
+    let checkpoints: @Sendable () async throws -> CheckpointFeed
+    let auditHealth: @Sendable () async -> AuditHealth?
 
     func register(on router: Router<ConfideRequestContext>) {
         let api = router.group("api/v1").group(context: SignedInContext.self)
@@ -22,6 +25,162 @@ struct IncidentController {
         web.get("incidents", use: page)
         web.post("incidents/:incidentID/acknowledge", use: acknowledgeSubmit)
         web.post("incidents/playback-switch", use: playbackSwitchSubmit)
+        api.get("admin/audit-entries", use: searchAudit)
+        web.get("audit", use: auditPage)
+    }
+
+    // MARK: audit search
+
+    struct AuditEntryJSON: Encodable {
+        let index: UInt64
+        let time: String
+        let actor: String
+        let action: String
+        let resource_type: String
+        let resource_id: String
+        let patient_id: String?
+        let decision: String
+        let rule_ids: [String]
+        let request_id: String
+        let purpose: String
+
+        init(_ index: LogIndex, _ e: AuditEntry) {
+            self.index = index.rawValue
+            time = CallController.iso(Date(timeIntervalSince1970: Double(e.time) / 1000))
+            actor = e.actor
+            action = e.action
+            resource_type = e.resourceType
+            resource_id = e.resourceID
+            patient_id = e.patientID
+            decision = e.decision.rawValue
+            rule_ids = e.ruleIDs
+            request_id = e.requestID
+            purpose = e.purpose
+        }
+    }
+
+    struct AuditSearchJSON: Encodable {
+        let entries: [AuditEntryJSON]
+        /// Pass as `before` for the next (older) page; absent at the end.
+        let next_before: UInt64?
+    }
+
+    /// The search from the query; a bad value is a clear 422 naming the field.
+    static func auditQuery(_ request: Request) throws -> (AuditSearchFilter, UInt64?, Int) {
+        let q = request.uri.queryParameters
+        func text(_ name: String, max: Int = 200) throws -> String? {
+            guard let raw = q.get(name)?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            guard raw.count <= max, raw.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+                throw Problem(.unprocessableContent, "invalid-value", "\(name) is an identifier without spaces", field: name)
+            }
+            return raw
+        }
+        var filter = AuditSearchFilter(patient: try text("patient"), actor: try text("actor"), resourceType: try text("resource_type"),
+                                       resourceID: try text("resource_id"))
+        filter.from = try text("from").map { try Parse.instant($0, "from").epochMilliseconds }
+        filter.to = try text("to").map { try Parse.instant($0, "to").epochMilliseconds }
+        if let f = filter.from, let t = filter.to, f >= t {
+            throw Problem(.unprocessableContent, "invalid-value", "from must be before to", field: "from")
+        }
+        var before: UInt64?
+        if let raw = try text("before") {
+            guard let n = UInt64(raw) else { throw Problem(.unprocessableContent, "invalid-value", "before is a log index", field: "before") }
+            before = n
+        }
+        var limit = 100
+        if let raw = try text("limit") {
+            guard let n = Int(raw), (1...500).contains(n) else {
+                throw Problem(.unprocessableContent, "invalid-value", "limit is a whole number from 1 to 500", field: "limit")
+            }
+            limit = n
+        }
+        return (filter, before, limit)
+    }
+
+    @Sendable func searchAudit(_ request: Request, context: SignedInContext) async throws -> Response {
+        let (filter, before, limit) = try Self.auditQuery(request)
+        let r = ClinicRequest(principal: context.principal, requestID: context.meta.requestID)
+        let found = try await clinicCall { try await incidents.searchAudit(filter, before: before, limit: limit, r) }
+        return try jsonResponse(AuditSearchJSON(entries: found.entries.map { AuditEntryJSON($0.0, $0.1) }, next_before: found.next))
+    }
+
+    @Sendable func auditPage(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await pages.guarded(context) {
+            let r = pages.req(context)
+            let query: (AuditSearchFilter, UInt64?, Int)
+            var error = ""
+            do { query = try Self.auditQuery(request) } catch let p as Problem {
+                error = #"<p class="alert" role="alert" id="audit-error">\#(esc(ClinicHTML.sentence(p.title)))</p>"#
+                query = (AuditSearchFilter(), nil, 100)
+            }
+            let found = try await incidents.searchAudit(query.0, before: query.1, limit: query.2, r)
+            let health = await auditHealth()
+            let feed = try await checkpoints()
+            return pages.render(
+                context, title: "Audit log",
+                body: Self.auditBody(found, filter: query.0, health: health, feed: feed, error: error, request: request), wide: true)
+        }
+    }
+
+    static func auditBody(
+        _ found: (entries: [(LogIndex, AuditEntry)], next: UInt64?), filter: AuditSearchFilter, health: AuditHealth?, feed: CheckpointFeed,
+        error: String, request: Request
+    ) -> String {
+        let verification: String
+        if let h = health {
+            verification = h.valid
+                ? #"<p id="verification" data-valid="true">Verified \#(ClinicHTML.isoTime(h.at)): \#(h.entries) entries and \#(h.checkpoints) checkpoints, no problem found (\#(h.uncheckpointed) entries not yet under a checkpoint).</p>"#
+                : #"<p class="alert" role="alert" id="verification" data-valid="false">Verification \#(ClinicHTML.isoTime(h.at)) FAILED: first bad index \#(h.firstBadIndex.map(String.init) ?? "-"), first bad checkpoint \#(h.firstBadCheckpoint.map(String.init) ?? "-"). Run <code>confide audit verify</code>.</p>"#
+        } else {
+            verification = #"<p id="verification">No verification has run on this server yet; <code>confide audit verify</code> runs one.</p>"#
+        }
+        let recent = feed.notes.suffix(5).reversed().map { note in
+            let lines = note.split(separator: "\n", omittingEmptySubsequences: false)
+            let size = lines.count > 1 ? String(lines[1]) : "?"
+            let root = lines.count > 2 ? String(lines[2].prefix(16)) : "?"
+            return "<li>size \(esc(size)), root <code>\(esc(root))…</code></li>"
+        }.joined()
+        func value(_ v: String?) -> String { esc(v ?? "") }
+        let iso = ISO8601DateFormatter()
+        let from = filter.from.map { iso.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) }
+        let to = filter.to.map { iso.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) }
+        let rows = found.entries.map { (index, e) in
+            """
+            <tr data-index="\(index.rawValue)"><td>\(index.rawValue)</td><td>\(ClinicHTML.isoTime(Date(timeIntervalSince1970: Double(e.time) / 1000)))</td>\
+            <td><code>\(esc(e.actor))</code></td><td>\(esc(e.action))</td><td>\(esc(e.resourceType)) <code>\(esc(e.resourceID))</code></td>\
+            <td><code>\(esc(e.patientID ?? "-"))</code></td><td>\(esc(e.decision.rawValue))</td><td>\(esc(e.ruleIDs.joined(separator: " ")))</td>\
+            <td>\(esc(e.purpose))</td></tr>
+            """
+        }.joined()
+        var more = ""
+        if let next = found.next {
+            var parts = ["before=\(next)"]
+            for (k, v) in [("patient", filter.patient), ("actor", filter.actor), ("resource_type", filter.resourceType), ("resource_id", filter.resourceID), ("from", from), ("to", to)] {
+                if let v { parts.append("\(k)=\(v.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")") }
+            }
+            more = #"<p><a id="audit-older" href="/clinic/audit?\#(parts.joined(separator: "&amp;"))">Older entries</a></p>"#
+        }
+        return """
+            <h1>Audit log</h1>
+            <p class="muted">Every access decision, allowed or not. Identifiers and metadata only; the log never holds clinical text. Your searches are in the log too.</p>
+            <section aria-labelledby="verify-h"><h2 id="verify-h">Integrity</h2>\(verification)
+            <p>Signed checkpoints (newest first; the full history is public at <a href="/api/v1/audit/checkpoints">/api/v1/audit/checkpoints</a>):</p><ul id="checkpoints">\(recent)</ul></section>
+            <h2>Search</h2>\(error)
+            <form method="get" action="/clinic/audit" class="stack" id="audit-search">
+            <label for="a-patient">Patient id</label><input id="a-patient" name="patient" value="\(value(filter.patient))">
+            <label for="a-actor">Actor (account id, or kind:account)</label><input id="a-actor" name="actor" value="\(value(filter.actor))">
+            <label for="a-type">Resource type</label><input id="a-type" name="resource_type" value="\(value(filter.resourceType))">
+            <label for="a-id">Resource id</label><input id="a-id" name="resource_id" value="\(value(filter.resourceID))">
+            <label for="a-from">From (ISO 8601)</label><input id="a-from" name="from" value="\(value(from))">
+            <label for="a-to">To (ISO 8601)</label><input id="a-to" name="to" value="\(value(to))">
+            <button type="submit">Search</button></form>
+            \(found.entries.isEmpty ? #"<p id="no-entries">No entries match.</p>"# : """
+            <table id="audit-entries"><thead><tr><th scope="col">#</th><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th>\
+            <th scope="col">Resource</th><th scope="col">Patient</th><th scope="col">Decision</th><th scope="col">Rules</th><th scope="col">Purpose</th></tr></thead>\
+            <tbody>\(rows)</tbody></table>
+            """)
+            \(more)
+            """
     }
 
     struct IncidentJSON: Encodable {

@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-30.2",
+        version: "2026-11-30.3",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -171,6 +171,10 @@ extension PolicySet {
                 id: "operator.incidents.v1", effect: .permit, principals: [.admin],
                 actions: [.read, .list, .update], resources: [.incident],
                 rationale: "platform operators see the incidents the detection raised (identifiers and metadata only) and acknowledge them"),
+            Rule(
+                id: "operator.audit-search.v1", effect: .permit, principals: [.admin],
+                actions: [.search, .read], resources: [.auditEntry],
+                rationale: "platform operators search the audit log by patient, actor, resource and time (identifiers and metadata; entries never hold clinical text)"),
             Rule(
                 id: "operator.breach-notices.v1", effect: .permit, principals: [.admin],
                 actions: [.read, .list, .update], resources: [.breachNotice],

@@ -24,6 +24,8 @@ public struct ConfideAssembly: Sendable {
 
     /// The checkpoint signing key; `nil` for commands that do not publish checkpoints.
     public let auditKey: AuditSigningKey?
+    /// The background verification of the audit log (`nil` without a signing key).
+    public let auditHealth: AuditHealthMonitor?
 
     public init(
         configuration: ServerConfiguration, stores: ConfideStores, events: any EventChannel, calls: any CallRelay = LocalCallRelay(),
@@ -77,6 +79,15 @@ public struct ConfideAssembly: Sendable {
                     labels: [("kind", incident.kind.rawValue), ("resource", incident.resourceType)]
                 ).increment()
             })
+        let health = auditKey.map { key in
+            AuditHealthMonitor(audit: stores.audit, key: key, logger: logger) { valid in
+                metrics.makeGauge(
+                    descriptor: MetricNameDescriptor(
+                        namespace: "confide", metricName: "audit_log_verified", unitName: "", helpText: "1 when the latest verification of the audit log found nothing")
+                ).set(to: valid ? 1.0 : 0.0)
+            }
+        }
+        self.auditHealth = health
         self.http = ConfideHTTPDependencies(
             accounts: accounts, clinic: clinic, incidents: incidents, events: events, settings: HTTPSettings(
                 maxBodyBytes: configuration.maxBodyBytes, secure: configuration.tls != nil || configuration.publicURL.hasPrefix("https://"),
@@ -88,6 +99,6 @@ public struct ConfideAssembly: Sendable {
                     notes: try await audit.checkpointNotes().map { String(decoding: $0, as: UTF8.self) })
             },
             consistency: { [audit = stores.audit] from, to in try await audit.consistencyProof(from: from, to: to) }, metrics: metrics,
-            calls: calls, recordings: recordings, triage: triage)
+            calls: calls, recordings: recordings, triage: triage, auditHealth: { await health?.current() })
     }
 }

@@ -1,6 +1,7 @@
 public import ConfideAudit
 import ConfideCore
 public import ConfideStore
+public import ConfideHTTP
 import Crypto
 import Foundation
 import ConfideAccounts
@@ -104,5 +105,49 @@ public enum AuditCheck {
             }
         }
         return stream.finish(storedLeafHashCount: storedLeaves)
+    }
+}
+
+/// Verifies the whole log in the background (streaming) and keeps the latest result for the
+/// operators' audit page; a failed verification is a critical log line and a metric.
+public actor AuditHealthMonitor {
+    let audit: any AuditStore
+    let key: AuditSigningKey
+    let logger: Logger
+    let record: @Sendable (Bool) -> Void
+    var latest: AuditHealth?
+
+    public init(audit: any AuditStore, key: AuditSigningKey, logger: Logger, record: @escaping @Sendable (Bool) -> Void) {
+        self.audit = audit
+        self.key = key
+        self.logger = logger
+        self.record = record
+    }
+
+    public func current() -> AuditHealth? { latest }
+
+    /// Runs one verification and keeps its result.
+    public func check() async {
+        do {
+            let r = try await AuditCheck.verify(audit: audit, key: key.signer.verifier, origin: key.origin)
+            latest = AuditHealth(
+                at: Date(), entries: r.entryCount, checkpoints: r.checkpointCount, valid: r.isValid, firstBadIndex: r.firstBadIndex?.rawValue,
+                firstBadCheckpoint: r.firstBadCheckpoint, uncheckpointed: UInt64(r.uncheckpointedEntries.count))
+            record(r.isValid)
+            if !r.isValid {
+                logger.critical(
+                    "audit log verification failed",
+                    metadata: ["confide.audit.first_bad_index": "\(r.firstBadIndex?.rawValue.description ?? "-")"])
+            }
+        } catch {
+            logger.error("audit log verification could not run", metadata: ["confide.error.type": "\(type(of: error))"])
+        }
+    }
+
+    public func run(interval: Duration) async {
+        while !Task.isCancelled {
+            await check()
+            try? await Task.sleep(for: interval)
+        }
     }
 }

@@ -23,6 +23,11 @@ public protocol AuditStore: Sendable {
     func checkpointNotes() async throws -> [[UInt8]]
     /// The stored encoding of one entry, or `nil` beyond the end.
     func encodedEntry(at index: LogIndex) async throws -> [UInt8]?
+    /// Entries the scope admits matching the filters, newest first, before index `before`: the
+    /// operators' audit search. Patient, actor and time are filtered in the database; resource type
+    /// and id in the entries of at most `scanLimit` rows (the caller pages on with `before`).
+    func searchEntries(_ scope: Scope<AuditEntryResource>, filter: AuditSearchFilter, before: UInt64?, limit: Int, scanLimit: Int)
+        async throws -> (entries: [(LogIndex, AuditEntry)], scannedTo: UInt64?)
     /// The entries about a patient's data that the scope admits, newest first, before `before`.
     func accessLog(_ scope: Scope<AuditEntryResource>, before: UInt64?, limit: Int) async throws -> [(LogIndex, AuditEntry)]
 }
@@ -71,5 +76,29 @@ public struct AuditLogRecorder: DecisionRecorder {
     /// stays out of the log (the clinic keeps it, keyed by the request, for review).
     static func purpose(_ request: AccessRequest) -> String {
         request.invokesBreakGlass ? "break-glass" : request.purpose
+    }
+}
+
+/// What an operator searches the audit log for.
+public struct AuditSearchFilter: Sendable, Hashable {
+    public var patient: String?
+    /// An actor as the log writes it (`clinician:<account>`), or just the account id.
+    public var actor: String?
+    public var resourceType: String?
+    public var resourceID: String?
+    /// Epoch milliseconds, `[from, to)`.
+    public var from: Int64?
+    public var to: Int64?
+
+    public init(
+        patient: String? = nil, actor: String? = nil, resourceType: String? = nil, resourceID: String? = nil, from: Int64? = nil,
+        to: Int64? = nil
+    ) {
+        self.patient = patient
+        self.actor = actor
+        self.resourceType = resourceType
+        self.resourceID = resourceID
+        self.from = from
+        self.to = to
     }
 }

@@ -117,6 +117,41 @@ extension SQLStores: AuditStore {
         }
     }
 
+    public func searchEntries(_ scope: Scope<AuditEntryResource>, filter: AuditSearchFilter, before: UInt64?, limit: Int, scanLimit: Int)
+        async throws -> (entries: [(LogIndex, AuditEntry)], scannedTo: UInt64?)
+    {
+        var conditions: [SQLQueryString] = [scope.predicate.sql(ScopeColumns(patient: "patient_id"))]
+        if let p = filter.patient { conditions.append("patient_id = \(bind: p)") }
+        if let a = filter.actor {
+            conditions.append(a.contains(":") ? "actor = \(bind: a)" : "actor LIKE \(bind: "%:" + a)")
+        }
+        if let from = filter.from { conditions.append("time >= \(bind: from)") }
+        if let to = filter.to { conditions.append("time < \(bind: to)") }
+        conditions.append("idx < \(bind: Int64(clamping: before ?? UInt64(Int64.max)))")
+        let whereClause = conditions.dropFirst().reduce(conditions[0]) { $0 + " AND " + $1 }
+        let wanted = min(max(limit, 1), 500)
+        return try await read { db in
+            let rows = try await db.raw(
+                "SELECT idx, entry FROM audit_entries WHERE \(whereClause) ORDER BY idx DESC LIMIT \(bind: Int64(max(scanLimit, wanted)))"
+            ).all()
+            var out: [(LogIndex, AuditEntry)] = []
+            var last: UInt64?
+            for row in rows {
+                guard let data = Data(base64Encoded: try row.decode(column: "entry", as: String.self)) else { throw RowError(column: "entry") }
+                let index = UInt64(try row.decode(column: "idx", as: Int64.self))
+                last = index
+                let entry = try AuditEntry(encoded: Array(data))
+                if let t = filter.resourceType, entry.resourceType != t { continue }
+                if let id = filter.resourceID, entry.resourceID != id { continue }
+                out.append((LogIndex(index), entry))
+                if out.count == wanted { break }
+            }
+            // Where a next page starts: after the last row looked at, unless the scan ran out of rows.
+            let more = out.count == wanted || rows.count == max(scanLimit, wanted)
+            return (out, more ? last : nil)
+        }
+    }
+
     public func accessLog(_ scope: Scope<AuditEntryResource>, before: UInt64?, limit: Int) async throws -> [(LogIndex, AuditEntry)] {
         // INVARIANT: nobody lists every patient's access log here: a scope without a patient
         // condition admits nothing.

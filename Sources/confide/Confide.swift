@@ -237,6 +237,10 @@ struct Serve: AsyncParsableCommand {
             let publisher = CheckpointPublisher(audit: stores.audit, key: key, logger: logger)
             let interval = Int(ProcessInfo.processInfo.environment["CONFIDE_AUDIT_CHECKPOINT_SECONDS"] ?? "") ?? 10
             background.append((name: "audit-checkpoints", job: { try await publisher.run(interval: .seconds(max(1, interval))) }))
+            if let health = assembly.auditHealth {
+                let every = Int(ProcessInfo.processInfo.environment["CONFIDE_AUDIT_VERIFY_SECONDS"] ?? "") ?? 600
+                background.append((name: "audit-verify", job: { await health.run(interval: .seconds(max(1, every))) }))
+            }
         }
         // Reminders: every instance runs the job; the database lets exactly one send each.
         background.append((name: "reminders", job: { [clinic = assembly.clinic] in try await clinic.runReminders(interval: .seconds(60)) }))

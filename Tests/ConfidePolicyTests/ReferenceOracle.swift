@@ -344,6 +344,9 @@ func oracle(
         case .breachNotice, .regulatorNotice:
             // "review, edit and send the drafted breach notices"
             return [.read, .list, .update].contains(action)
+        case .auditEntry:
+            // "search the audit log by patient, actor, resource and time"
+            return action == .search || action == .read
         default:
             // Operators run the platform; they do not book, so they do not search slots.
             return false

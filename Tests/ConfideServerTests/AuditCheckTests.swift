@@ -34,6 +34,11 @@ final class CountingAuditStore: AuditStore {
     func storeCheckpoint(_ checkpoint: SignedCheckpoint, at: Date) async throws { try await inner.storeCheckpoint(checkpoint, at: at) }
     func checkpointNotes() async throws -> [[UInt8]] { try await inner.checkpointNotes() }
     func encodedEntry(at index: LogIndex) async throws -> [UInt8]? { try await inner.encodedEntry(at: index) }
+    func searchEntries(_ scope: Scope<AuditEntryResource>, filter: AuditSearchFilter, before: UInt64?, limit: Int, scanLimit: Int)
+        async throws -> (entries: [(LogIndex, AuditEntry)], scannedTo: UInt64?)
+    {
+        try await inner.searchEntries(scope, filter: filter, before: before, limit: limit, scanLimit: scanLimit)
+    }
     func accessLog(_ scope: Scope<AuditEntryResource>, before: UInt64?, limit: Int) async throws -> [(LogIndex, AuditEntry)] {
         try await inner.accessLog(scope, before: before, limit: limit)
     }

@@ -97,6 +97,19 @@ def test_guard_withholds_misbound_recordings_and_raises_incidents(tmp_path):
                             headers={"Authorization": f"Bearer {tok(operator)}"}, timeout=10, allow_redirects=False)
         assert off.status_code == 303
         assert _call(inst.base, bob["token"], "GET", f"/api/v1/recordings/{bob_up.recording}/segments/0/media").status_code == 200
+        # The audit search shows the guard's denials about Alice's recording; only operators search.
+        found = _call(inst.base, tok(operator), "GET", f"/api/v1/admin/audit-entries?resource_id={alice_up.recording}&limit=500")
+        assert found.status_code == 200, found.text
+        rules = [e["rule_ids"] for e in found.json()["entries"]]
+        assert rules.count(["egress-guard.withheld.v1"]) == 3, rules
+        assert _call(inst.base, tok(gp), "GET", "/api/v1/admin/audit-entries").status_code == 404
+        assert _call(inst.base, bob["token"], "GET", "/api/v1/admin/audit-entries").status_code == 404
+        assert _call(inst.base, tok(operator), "GET", "/api/v1/admin/audit-entries?from=2026-12-01&to=2026-11-01").status_code == 422
+        audit_page = requests.get(inst.base + f"/clinic/audit?resource_id={alice_up.recording}",
+                                  headers={"Authorization": f"Bearer {tok(operator)}"}, timeout=10)
+        assert audit_page.status_code == 200 and 'id="audit-entries"' in audit_page.text and 'id="verification"' in audit_page.text
+        assert 'data-valid="true"' in audit_page.text or "No verification has run" in audit_page.text
+        assert "Crash" not in audit_page.text
         metrics = requests.get(inst.base + "/metrics", timeout=10).text
         assert 'confide_egress_incidents_total{kind="egress-withheld",resource="recording"} 3' in metrics, \
             [l for l in metrics.splitlines() if "egress" in l]
