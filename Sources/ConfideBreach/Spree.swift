@@ -41,8 +41,14 @@ public struct SpreeDetector: Sendable {
 
     public init(rule: SpreeRule = .defaults) { self.rule = rule }
 
+    /// What counts as opening a patient's record: clinical content, media and the record itself. An
+    /// appointment (a practice admin's book), an access-log entry, a consent or a breach notice does not.
+    public static let contentKinds: Set<String> = ["patient-record", "note", "prescription", "document", "recording", "triage-session", "message"]
+
     public mutating func add(_ entry: AuditEntry, index: UInt64) -> Spree? {
-        guard entry.decision == .allowed, ["read", "play", "download"].contains(entry.action), let patient = entry.patientID else { return nil }
+        guard entry.decision == .allowed, ["read", "play", "download"].contains(entry.action), Self.contentKinds.contains(entry.resourceType),
+            let patient = entry.patientID
+        else { return nil }
         let kind = String(entry.actor.prefix { $0 != ":" })
         guard let limit = rule.limits[kind] else { return nil }
         var seen = recent[entry.actor, default: []]

@@ -96,4 +96,11 @@ public struct IncidentService: Sendable {
             requestID: r.requestID)
         return (found.entries, found.scannedTo)
     }
+
+    /// Marks a patient record as a canary: a synthetic record nobody has a reason to touch, so any
+    /// access to it is an incident at once. The system path only (`confide canary create`, the demo).
+    public func markCanary(_ patient: Patient.ID, _ r: ClinicRequest) async throws {
+        guard case .system = r.principal else { throw AccessDenied.notFound }
+        try await stores.incidents.addCanary(patient.description, at: clock.now())
+    }
 }

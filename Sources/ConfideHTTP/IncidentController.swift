@@ -327,6 +327,8 @@ struct IncidentController {
         switch kind {
         case .egressWithheld: "Egress guard withheld a response carrying another patient's data"
         case .egressObserved: "Egress guard saw a response carrying another patient's data (observe-only: it went out)"
+        case .canaryAccess: "Access to a canary patient (a synthetic record nobody has a reason to touch)"
+        case .spree: "Opened or played the records of more distinct patients within an hour than the role allows"
         }
     }
 

@@ -24,7 +24,9 @@ public struct ConfideAssembly: Sendable {
 
     /// The checkpoint signing key; `nil` for commands that do not publish checkpoints.
     public let auditKey: AuditSigningKey?
-    /// The background verification of the audit log (`nil` without a signing key).
+    /// The egress guard, incidents, canaries and the operators' audit search.
+    public let incidents: IncidentService
+        /// The background verification of the audit log (`nil` without a signing key).
     public let auditHealth: AuditHealthMonitor?
 
     public init(
@@ -34,8 +36,21 @@ public struct ConfideAssembly: Sendable {
         let auditKey = withAuditKey ? try configuration.auditSigningKey() : nil
         self.auditKey = auditKey
         self.stores = stores
-        let gate = AccessGate(
-            engine: PolicyEngine(), facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: SystemWallClock()))
+        let metrics = PrometheusCollectorRegistry()
+        let raised: @Sendable (IncidentRecord) -> Void = { incident in
+            logger.critical("incident raised", metadata: ["incident": "\(incident.id)", "kind": "\(incident.kind.rawValue)", "request": "\(incident.requestID)"])
+            metrics.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    namespace: "confide", metricName: "incidents", unitName: "total",
+                    helpText: "Incidents raised by detection: egress guard, canary accesses, sprees"),
+                labels: [("kind", incident.kind.rawValue), ("resource", incident.resourceType)]
+            ).increment()
+        }
+        // Every decision is appended, then watched for canary accesses and sprees.
+        let recorder = DetectingRecorder(
+            inner: AuditLogRecorder(store: stores.audit, clock: SystemWallClock()), incidents: stores.incidents, clock: SystemWallClock(),
+            alert: raised)
+        let gate = AccessGate(engine: PolicyEngine(), facts: stores.facts, recorder: recorder)
         self.accounts = AccountService(
             stores: stores, gate: gate, configuration: configuration.accounts, masterKey: try configuration.masterKey(), logger: logger)
         let accounts = self.accounts
@@ -46,7 +61,6 @@ public struct ConfideAssembly: Sendable {
             stores: stores, gate: gate, clock: SystemWallClock(), events: events, configuration: clinicConfiguration, logger: logger,
             seal: { account, subject, body in try await accounts.sealedNotice(to: account, subject: subject, body: body) })
         let system = stores.system
-        let metrics = PrometheusCollectorRegistry()
         let clinic = self.clinic
         let recordings = try configuration.vault().map { vault in
             RecordingService(
@@ -69,16 +83,8 @@ public struct ConfideAssembly: Sendable {
         if configuration.egress == .observe {
             logger.warning("the egress guard is observe-only: responses carrying another patient's data go out (drills only)")
         }
-        let incidents = IncidentService(
-            stores: stores, gate: gate, clock: SystemWallClock(), mode: configuration.egress, logger: logger,
-            alert: { incident in
-                metrics.makeCounter(
-                    descriptor: MetricNameDescriptor(
-                        namespace: "confide", metricName: "egress_incidents", unitName: "total",
-                        helpText: "Responses to a patient that carried another patient's data (withheld, or observed in drills)"),
-                    labels: [("kind", incident.kind.rawValue), ("resource", incident.resourceType)]
-                ).increment()
-            })
+        let incidents = IncidentService(stores: stores, gate: gate, clock: SystemWallClock(), mode: configuration.egress, logger: logger, alert: raised)
+        self.incidents = incidents
         let health = auditKey.map { key in
             AuditHealthMonitor(audit: stores.audit, key: key, logger: logger) { valid in
                 metrics.makeGauge(

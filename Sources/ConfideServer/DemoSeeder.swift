@@ -1,6 +1,6 @@
 public import ConfideAccounts
 public import ConfideClinic
-import ConfideCore
+public import ConfideCore
 import ConfideStore
 import Foundation
 
@@ -42,7 +42,7 @@ public enum DemoSeeder {
     }
 
     /// Seeds once. Returns the logins when it seeded, `nil` when the demo data was already there.
-    public static func seed(_ accounts: AccountService, clinic: ClinicService) async throws -> [Login]? {
+    public static func seed(_ accounts: AccountService, clinic: ClinicService, incidents: IncidentService? = nil) async throws -> [Login]? {
         var logins: [Login] = []
         var ids: [String: Account.ID] = [:]
         for (input, role) in staff {
@@ -91,8 +91,34 @@ public enum DemoSeeder {
             try await clinic.registerWithPractice(index == 2 ? lakeshore.id : riverside.id, r)
             if index == 0 { _ = try await clinic.grantConsent(team: team.id, r) }
         }
+        // A canary patient at Riverside: nobody has a reason to open this record, so any access is an incident.
+        if let incidents {
+            _ = try await createCanary(accounts, clinic: clinic, incidents: incidents, practice: riverside.id)
+        }
         return logins
     }
+
+    /// Creates a synthetic patient (random unguessable email and password, never a login) registered
+    /// with `practice`, and marks it a canary. Returns its patient id.
+    public static func createCanary(_ accounts: AccountService, clinic: ClinicService, incidents: IncidentService, practice: Practice.ID?)
+        async throws -> Patient.ID
+    {
+        let tag = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let profile = try await accounts.seedPatient(
+            RegistrationInput(
+                email: "canary-\(tag.prefix(12))@canary.confide.invalid", password: "canary-" + tag, givenName: "Casey", familyName: "Canary",
+                birthDate: "1970-01-01"),
+            job: "canary")
+        guard let patient = profile.patient else { throw CanaryError() }
+        if let practice {
+            try await clinic.registerWithPractice(
+                practice, ClinicRequest(principal: .patient(account: profile.account, patient: patient), requestID: "canary"))
+        }
+        try await incidents.markCanary(patient, ClinicRequest(principal: .system(job: "canary"), requestID: "canary"))
+        return patient
+    }
+
+    struct CanaryError: Error {}
 
     /// The text printed at start-up and kept (mode 0600) in the data directory.
     public static func describe(_ logins: [Login]) -> String {

@@ -37,6 +37,10 @@ public struct IncidentRecord: Sendable, Hashable {
         case egressWithheld = "egress-withheld"
         /// The egress guard (observe-only) let such a response go.
         case egressObserved = "egress-observed"
+        /// Someone accessed a canary patient (a synthetic record nobody has a reason to touch).
+        case canaryAccess = "canary-access"
+        /// A principal opened or played the records of more distinct patients in an hour than their role's limit.
+        case spree
     }
 
     public enum Status: String, Sendable, CaseIterable {
@@ -89,6 +93,10 @@ public protocol IncidentStore: Sendable {
     /// The incidents the scope admits, newest first, detected before `before` (ms) when given.
     func incidents(_ scope: Scope<IncidentResource>, status: IncidentRecord.Status?, before: Int64?, limit: Int) async throws
         -> [IncidentRecord]
-    /// Acknowledges an open incident; `false` when it does not exist or is not open.
+    /// The canary patients (synthetic records watched for any access).
+    func canaryPatients() async throws -> Set<String>
+    /// Marks a patient record as a canary (the system path: `confide canary add`).
+    func addCanary(_ patient: String, at: Date) async throws
+        /// Acknowledges an open incident; `false` when it does not exist or is not open.
     func acknowledge(_ write: AuditedWrite<IncidentResource>, by: String, at: Date) async throws -> Bool
 }

@@ -598,5 +598,12 @@ enum Migrations {
                 """,
                 "CREATE INDEX breach_notices_patient ON breach_notices (patient_id, created_at)",
             ]),
+        Migration(
+            version: 16,
+            name: "canary patients",
+            statements: [
+                // Synthetic patient records nobody has a reason to touch: any access is an incident.
+                "CREATE TABLE canary_patients (patient_id TEXT PRIMARY KEY REFERENCES patients(id), created_at BIGINT NOT NULL)",
+            ]),
     ]
 }

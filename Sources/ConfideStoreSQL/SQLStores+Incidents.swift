@@ -53,6 +53,19 @@ extension SQLStores: IncidentStore {
         }
     }
 
+    public func canaryPatients() async throws -> Set<String> {
+        try await read { db in
+            Set(try await db.raw("SELECT patient_id FROM canary_patients").all().map { try $0.decode(column: "patient_id", as: String.self) })
+        }
+    }
+
+    public func addCanary(_ patient: String, at: Date) async throws {
+        try await backend.transaction { db in
+            guard try await db.raw("SELECT 1 AS x FROM canary_patients WHERE patient_id = \(bind: patient)").first() == nil else { return }
+            try await db.raw("INSERT INTO canary_patients (patient_id, created_at) VALUES (\(bind: patient), \(bind: at.epochMilliseconds))").run()
+        }
+    }
+
     public func acknowledge(_ write: AuditedWrite<IncidentResource>, by: String, at: Date) async throws -> Bool {
         try check(write, [.update])
         return try await backend.transaction { db in

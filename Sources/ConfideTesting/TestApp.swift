@@ -98,7 +98,12 @@ public struct TestWorld: Sendable {
             let logs = LogCapture()
             let logger = logs.logger()
             let clock = TestClock(Date())
-            let gate = AccessGate(facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: clock))
+            // As in production: every decision is appended, then watched for canaries and sprees.
+            let gate = AccessGate(
+                facts: stores.facts,
+                recorder: DetectingRecorder(
+                    inner: AuditLogRecorder(store: stores.audit, clock: clock), incidents: stores.incidents, clock: clock, canaryRefresh: 0,
+                    alert: { _ in }))
             let (key, _) = MasterKey.generate()
             let accounts = AccountService(
                 stores: stores, gate: gate,

@@ -18,7 +18,7 @@ struct Confide: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "confide",
         abstract: "Confide: a telehealth service where every access to patient data passes one policy engine.",
-        subcommands: [Serve.self, Migrate.self, User.self, Audit.self, Vault.self, Triage.self, Breach.self, DevCert.self])
+        subcommands: [Serve.self, Migrate.self, User.self, Audit.self, Vault.self, Triage.self, Breach.self, Canary.self, DevCert.self])
 }
 
 /// Options shared by every command that opens the database.
@@ -223,7 +223,7 @@ struct Serve: AsyncParsableCommand {
         var banner: [String] = []
         if configuration.demo {
             let loginsPath = (configuration.dataDir as NSString).appendingPathComponent("demo-logins.txt")
-            if let logins = try await DemoSeeder.seed(assembly.accounts, clinic: assembly.clinic) {
+            if let logins = try await DemoSeeder.seed(assembly.accounts, clinic: assembly.clinic, incidents: assembly.incidents) {
                 let text = DemoSeeder.describe(logins)
                 if !FileManager.default.createFile(atPath: loginsPath, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) {
                     logger.warning("could not write demo-logins.txt into the data directory")
@@ -611,6 +611,47 @@ struct User: AsyncParsableCommand {
                 try? await stores.system.shutdown()
                 let text = error.validation.map { "`\($0.field)`: \($0.message)" } ?? error.code.rawValue
                 throw fail(text)
+            } catch {
+                try? await stores.system.shutdown()
+                throw error
+            }
+            try await stores.system.shutdown()
+        }
+    }
+}
+
+struct Canary: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Canary patients: synthetic records nobody has a reason to touch; any access raises an incident at once.",
+        subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a canary patient (optionally registered with a practice) and print its id.")
+
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Register the canary with this practice (its id), so that it looks like any other patient there.")
+        var practice: String?
+
+        func run() async throws {
+            let configuration = try resolveConfiguration(database.flags(), requireAuditKey: false)
+            let practiceID: Practice.ID?
+            if let practice {
+                guard let id = Practice.ID(string: practice) else { throw fail("--practice \(practice) is not a practice id") }
+                practiceID = id
+            } else {
+                practiceID = nil
+            }
+            let logger = makeLogger()
+            let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: logger)
+            do {
+                _ = try await stores.system.migrate()
+                let assembly = try ConfideAssembly(
+                    configuration: configuration, stores: stores, events: LocalEventChannel(), logger: logger, withAuditKey: false)
+                let patient = try await DemoSeeder.createCanary(assembly.accounts, clinic: assembly.clinic, incidents: assembly.incidents, practice: practiceID)
+                print("Created canary patient \(patient). Any access to it is an incident on /clinic/incidents.")
+            } catch let error as ClinicError {
+                try? await stores.system.shutdown()
+                throw fail(error.code == .notFound ? "no such practice" : error.message)
             } catch {
                 try? await stores.system.shutdown()
                 throw error

@@ -54,6 +54,17 @@ def test_breach_report_clean_run_bad_input_and_a_tampered_log(tmp_path):
     assert bad_canary.returncode != 0 and "not a patient id" in bad_canary.stderr
     bad_limit = run("breach", "scan", "--demo", "--data-dir", str(data), *window, "--limit", "wizard=3")
     assert bad_limit.returncode != 0 and "kind=N" in bad_limit.stderr
+    # The demo seeds one canary patient; `confide canary create` makes more (registered with a practice).
+    with sqlite3.connect(data / "confide.sqlite") as db:
+        assert db.execute("select count(*) from canary_patients").fetchone()[0] == 1
+        riverside = db.execute("select id from practices where name = 'Riverside Medical Centre'").fetchone()[0]
+    made = run("canary", "create", "--demo", "--data-dir", str(data), "--practice", riverside)
+    assert made.returncode == 0 and "Created canary patient" in made.stdout, made.stdout + made.stderr
+    canary_id = made.stdout.split("Created canary patient ")[1].split(".")[0]
+    with sqlite3.connect(data / "confide.sqlite") as db:
+        assert db.execute("select count(*) from canary_patients where patient_id = ?", (canary_id,)).fetchone()[0] == 1
+    bad = run("canary", "create", "--demo", "--data-dir", str(data), "--practice", "nope")
+    assert bad.returncode != 0 and "not a practice id" in bad.stderr
     # Each run is itself in the log (a search by the system path).
     with sqlite3.connect(data / "confide.sqlite") as db:
         runs = [base64.b64decode(e) for (e,) in db.execute("select entry from audit_entries")]

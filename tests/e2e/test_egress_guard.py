@@ -111,7 +111,7 @@ def test_guard_withholds_misbound_recordings_and_raises_incidents(tmp_path):
         assert 'data-valid="true"' in audit_page.text or "No verification has run" in audit_page.text
         assert "Crash" not in audit_page.text
         metrics = requests.get(inst.base + "/metrics", timeout=10).text
-        assert 'confide_egress_incidents_total{kind="egress-withheld",resource="recording"} 3' in metrics, \
+        assert 'confide_incidents_total{kind="egress-withheld",resource="recording"} 3' in metrics, \
             [l for l in metrics.splitlines() if "egress" in l]
         # The server log names the incidents by id only.
         log = inst.tail(2000)
