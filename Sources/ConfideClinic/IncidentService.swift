@@ -72,6 +72,15 @@ public struct IncidentService: Sendable {
         return try await stores.incidents.incidents(scope, status: status, before: before?.epochMilliseconds, limit: min(max(limit, 1), 500))
     }
 
+    /// One incident (operators; audited).
+    public func incident(_ id: String, _ r: ClinicRequest) async throws -> IncidentRecord {
+        let exists = try await stores.incidents.incidentExists(id)
+        let grant: Grant<IncidentResource> = try await gate.authorize(
+            .read, id, facts: exists ? ResourceFacts(resourceID: id) : nil, by: r.principal, purpose: "incidents", requestID: r.requestID)
+        guard let found = try await stores.incidents.incident(grant) else { throw ClinicError(.notFound, "no such incident") }
+        return found
+    }
+
     /// Acknowledges an open incident (operators; audited with the change).
     public func acknowledge(_ id: String, _ r: ClinicRequest) async throws {
         let write = try await gate.authorizeWrite(

@@ -124,6 +124,7 @@ struct ClinicWebController {
     /// Fixed notices picked by a key in the query (no free text from the URL reaches the page).
     static let notices: [String: String] = [
         "incident-acknowledged": "The incident is acknowledged.",
+        "actor-suspended": "The account is suspended: it can no longer sign in, and its sessions have ended.",
         "notice-saved": "The draft is saved.",
         "notice-sent": "The notice is sent.",
         "playback-suspended": "Playback of all recordings is suspended on every server until you allow it again.",

@@ -152,7 +152,7 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
     let pages = ClinicWebController(clinic: deps.clinic, triage: deps.triage, settings: deps.settings)
     pages.register(on: router)
     IncidentController(
-        incidents: deps.incidents, recordings: deps.recordings, pages: pages, checkpoints: deps.checkpoints, auditHealth: deps.auditHealth
+        accounts: deps.accounts, incidents: deps.incidents, recordings: deps.recordings, pages: pages, checkpoints: deps.checkpoints, auditHealth: deps.auditHealth
     ).register(on: router)
     NoticeController(notices: NoticeService(clinic: deps.clinic), pages: pages, settings: deps.settings).register(on: router)
     CallController(accounts: deps.accounts, clinic: deps.clinic, relay: deps.calls, settings: deps.settings).register(on: router)

@@ -11,6 +11,7 @@ import Hummingbird
 /// never clinical content. Everything goes through `IncidentService` / `RecordingService`, so
 /// through the gate: anyone but an operator gets the same "not found" as a missing page.
 struct IncidentController {
+    let accounts: AccountService
     let incidents: IncidentService
     let recordings: RecordingService?
     let pages: ClinicWebController
@@ -25,8 +26,49 @@ struct IncidentController {
         web.get("incidents", use: page)
         web.post("incidents/:incidentID/acknowledge", use: acknowledgeSubmit)
         web.post("incidents/playback-switch", use: playbackSwitchSubmit)
+        api.post("admin/incidents/:incidentID/suspend-actor", use: suspendActor)
+        web.post("incidents/:incidentID/suspend-actor", use: suspendActorSubmit)
         api.get("admin/audit-entries", use: searchAudit)
         web.get("audit", use: auditPage)
+    }
+
+    // MARK: suspending the principal behind an incident
+
+    /// The staff account behind an incident's actor (`clinician:<id>`, `practice-admin:<id>`,
+    /// `admin:<id>`); patients are not suspended from here.
+    static func staffAccount(_ actor: String) -> Account.ID? {
+        let parts = actor.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, ["clinician", "practice-admin", "admin"].contains(parts[0]) else { return nil }
+        return Account.ID(string: parts[1])
+    }
+
+    static let notStaff = Problem(
+        .conflict, "not-a-staff-account", "only a staff account can be suspended from an incident; a patient account is handled by support")
+
+    /// Deactivates the incident's staff account and ends its sessions at once (audited).
+    func suspend(_ id: String, _ principal: Principal, _ meta: RequestMeta) async throws {
+        let incident = try await incidents.incident(id, ClinicRequest(principal: principal, requestID: meta.requestID))
+        guard let account = Self.staffAccount(incident.actor) else { throw Self.notStaff }
+        try await accounts.deactivateStaff(account, by: principal, meta: meta)
+    }
+
+    @Sendable func suspendActor(_ request: Request, context: SignedInContext) async throws -> Response {
+        let id = try Self.incidentID(context)
+        try await clinicCall { try await suspend(id, context.principal, context.meta) }
+        return Response(status: .noContent)
+    }
+
+    @Sendable func suspendActorSubmit(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        var request = request
+        _ = try await pages.form(&request)
+        return try await pages.guarded(context) {
+            do {
+                try await suspend(try Self.incidentID(context), context.auth.principal, context.meta)
+            } catch let p as Problem where p.status == .conflict {
+                return pages.errorPage(context, ClinicHTML.sentence(p.title), status: .conflict)
+            }
+            return ClinicWebController.redirect("/clinic/incidents?notice=actor-suspended")
+        }
     }
 
     // MARK: audit search
@@ -298,11 +340,17 @@ struct IncidentController {
                 <button type="submit" class="secondary">Acknowledge</button></form>
                 """
                 : "acknowledged by \(esc(i.acknowledgedBy ?? "")) \(i.acknowledgedAt.map(ClinicHTML.isoTime) ?? "")"
+            let suspend = Self.staffAccount(i.actor) == nil
+                ? ""
+                : """
+                <form method="post" action="/clinic/incidents/\(esc(i.id))/suspend-actor"><input type="hidden" name="_csrf" value="\(esc(csrf))">\
+                <button type="submit" class="secondary">Suspend this account</button></form>
+                """
             return """
                 <tr data-incident="\(esc(i.id))" data-kind="\(esc(i.kind.rawValue))"><td>\(ClinicHTML.isoTime(i.detectedAt))</td>\
                 <td>\(esc(Self.kindLabel(i.kind)))</td><td>\(esc(i.actor))</td><td>\(esc(i.action)) \(esc(i.resourceType))<br><code>\(esc(i.resourceID))</code></td>\
                 <td><code>\(esc(i.patient ?? "-"))</code></td><td><code>\(esc(i.recordedPatient ?? "-"))</code></td>\
-                <td><code>\(esc(i.requestID))</code></td><td>\(ack)</td></tr>
+                <td><code>\(esc(i.requestID))</code></td><td>\(ack)\(suspend)</td></tr>
                 """
         }.joined()
         let table = found.isEmpty

@@ -9,6 +9,7 @@ public import Logging
 import Prometheus
 import ConfideTriage
 import ConfideBreach
+import Foundation
 
 /// Wires the parts together: stores, the gate, the account service and the HTTP dependencies.
 public struct ConfideAssembly: Sendable {
@@ -49,7 +50,7 @@ public struct ConfideAssembly: Sendable {
         // Every decision is appended, then watched for canary accesses and sprees.
         let recorder = DetectingRecorder(
             inner: AuditLogRecorder(store: stores.audit, clock: SystemWallClock()), incidents: stores.incidents, clock: SystemWallClock(),
-            alert: raised)
+            canaryRefresh: TimeInterval(ProcessInfo.processInfo.environment["CONFIDE_CANARY_REFRESH_SECONDS"] ?? "") ?? 10, alert: raised)
         let gate = AccessGate(engine: PolicyEngine(), facts: stores.facts, recorder: recorder)
         self.accounts = AccountService(
             stores: stores, gate: gate, configuration: configuration.accounts, masterKey: try configuration.masterKey(), logger: logger)

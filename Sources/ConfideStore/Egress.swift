@@ -97,6 +97,10 @@ public protocol IncidentStore: Sendable {
     func canaryPatients() async throws -> Set<String>
     /// Marks a patient record as a canary (the system path: `confide canary add`).
     func addCanary(_ patient: String, at: Date) async throws
+        /// Whether an incident with this id exists (the gate's facts for one).
+    func incidentExists(_ id: String) async throws -> Bool
+    /// One incident.
+    func incident(_ grant: Grant<IncidentResource>) async throws -> IncidentRecord?
         /// Acknowledges an open incident; `false` when it does not exist or is not open.
     func acknowledge(_ write: AuditedWrite<IncidentResource>, by: String, at: Date) async throws -> Bool
 }

@@ -34,23 +34,31 @@ extension SQLStores: IncidentStore {
             let rows = try await db.raw(
                 "SELECT * FROM incidents WHERE \(where_) ORDER BY detected_at DESC, id DESC LIMIT \(bind: Int64(max(0, limit)))"
             ).all()
-            return try rows.map { row in
-                guard let kind = IncidentRecord.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else {
-                    throw RowError(column: "kind")
-                }
-                guard let status = IncidentRecord.Status(rawValue: try row.decode(column: "status", as: String.self)) else {
-                    throw RowError(column: "status")
-                }
-                return IncidentRecord(
-                    id: try row.decode(column: "id", as: String.self), kind: kind, detectedAt: try row.ms("detected_at"),
-                    actor: try row.decode(column: "actor", as: String.self), patient: try row.decode(column: "patient_id", as: String?.self),
-                    recordedPatient: try row.decode(column: "recorded_patient_id", as: String?.self),
-                    resourceType: try row.decode(column: "resource_type", as: String.self),
-                    resourceID: try row.decode(column: "resource_id", as: String.self), action: try row.decode(column: "action", as: String.self),
-                    requestID: try row.decode(column: "request_id", as: String.self), status: status,
-                    acknowledgedBy: try row.decode(column: "acknowledged_by", as: String?.self), acknowledgedAt: try row.msOptional("acknowledged_at"))
-            }
+            return try rows.map(Self.incident)
         }
+    }
+
+    static func incident(_ row: any SQLRow) throws -> IncidentRecord {
+        guard let kind = IncidentRecord.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else { throw RowError(column: "kind") }
+        guard let status = IncidentRecord.Status(rawValue: try row.decode(column: "status", as: String.self)) else {
+            throw RowError(column: "status")
+        }
+        return IncidentRecord(
+            id: try row.decode(column: "id", as: String.self), kind: kind, detectedAt: try row.ms("detected_at"),
+            actor: try row.decode(column: "actor", as: String.self), patient: try row.decode(column: "patient_id", as: String?.self),
+            recordedPatient: try row.decode(column: "recorded_patient_id", as: String?.self),
+            resourceType: try row.decode(column: "resource_type", as: String.self),
+            resourceID: try row.decode(column: "resource_id", as: String.self), action: try row.decode(column: "action", as: String.self),
+            requestID: try row.decode(column: "request_id", as: String.self), status: status,
+            acknowledgedBy: try row.decode(column: "acknowledged_by", as: String?.self), acknowledgedAt: try row.msOptional("acknowledged_at"))
+    }
+
+    public func incidentExists(_ id: String) async throws -> Bool {
+        try await read { db in try await db.raw("SELECT 1 AS x FROM incidents WHERE id = \(bind: id)").first() != nil }
+    }
+
+    public func incident(_ grant: Grant<IncidentResource>) async throws -> IncidentRecord? {
+        try await read { db in try await db.raw("SELECT * FROM incidents WHERE id = \(bind: grant.resourceID)").first().map(Self.incident) }
     }
 
     public func canaryPatients() async throws -> Set<String> {

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.skipif(bool(os.environ.get("CONFIDE_E2E_DATABASE_URL"))
 def test_guard_withholds_misbound_recordings_and_raises_incidents(tmp_path):
     inst = Instance(tmp_path / "data", None)
     inst.env["CONFIDE_TEST_FAULTS"] = "recording-owner-from-row"
+    inst.env["CONFIDE_CANARY_REFRESH_SECONDS"] = "0"
     inst.start()
     try:
         assert "test-only faults are injected" in inst.tail(400)
@@ -113,6 +114,22 @@ def test_guard_withholds_misbound_recordings_and_raises_incidents(tmp_path):
         metrics = requests.get(inst.base + "/metrics", timeout=10).text
         assert 'confide_incidents_total{kind="egress-withheld",resource="recording"} 3' in metrics, \
             [l for l in metrics.splitlines() if "egress" in l]
+        # A patient account behind an incident is not suspended from here.
+        is_bob = _call(inst.base, tok(operator), "POST", f"/api/v1/admin/incidents/{incidents[1]['id']}/suspend-actor")
+        assert is_bob.status_code == 409 and "not-a-staff-account" in is_bob.text, is_bob.text
+        # Canary: once Alice's record is a canary, the GP opening her consultation is an incident at once,
+        # and the operator suspends the GP from the incidents page: her sessions end.
+        with sqlite3.connect(tmp_path / "data" / "confide.sqlite", timeout=30) as db:
+            alice_patient = db.execute("select patient_id from consultations where id = ?", (alice_up.consultation,)).fetchone()[0]
+            db.execute("insert into canary_patients (patient_id, created_at) values (?, 0)", (alice_patient,))
+        assert _call(inst.base, tok(gp), "GET", f"/api/v1/consultations/{alice_up.consultation}").status_code == 200
+        canary = [i for i in _call(inst.base, tok(operator), "GET", "/api/v1/admin/incidents").json()["incidents"] if i["kind"] == "canary-access"]
+        assert canary and canary[0]["actor"].startswith("clinician:") and canary[0]["patient_id"] == alice_patient, canary
+        suspended = requests.post(inst.base + f"/clinic/incidents/{canary[0]['id']}/suspend-actor", data={"confirm": "1"},
+                                  headers={"Authorization": f"Bearer {tok(operator)}"}, timeout=10, allow_redirects=False)
+        assert suspended.status_code == 303, suspended.text
+        assert _call(inst.base, tok(gp), "GET", "/api/v1/me").status_code == 401
+        assert 'confide_incidents_total{kind="canary-access",resource="consultation"}' in requests.get(inst.base + "/metrics", timeout=10).text
         # The server log names the incidents by id only.
         log = inst.tail(2000)
         assert "egress guard" in log and "Crash" not in log
