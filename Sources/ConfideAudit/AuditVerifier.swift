@@ -46,10 +46,13 @@ public struct AuditVerifier: Sendable {
 
 /// The same fsck over a log read in batches: it holds one batch, the checkpoints and O(log n)
 /// subtree roots, never the log. Roots at every checkpoint size come from one compact range over
-/// the stream. Two consecutive checkpoints are consistent exactly when a consistency proof
-/// recomputed from the entries would verify: equal sizes need equal roots, the empty tree's root
-/// must be the empty root, and otherwise both signed roots must be the recomputed ones (a proof
-/// from the real leaves links only the real roots, under SHA-256's collision resistance).
+/// the stream. Two consecutive checkpoints count as consistent when equal sizes have equal roots,
+/// the empty tree has the empty root, and otherwise both signed roots are the ones recomputed from
+/// the stored entries. On an intact log that is what a recomputed consistency proof decides. When
+/// both checkpoints already fail their root check, a proof recomputed from tampered entries may
+/// still link them (it need not touch the changed leaves); this verifier then adds an
+/// inconsistency finding too. Validity, the first bad index and the first bad checkpoint are the
+/// same either way.
 public struct AuditStreamVerifier: Sendable {
     struct Covered: Sendable {
         let position: Int

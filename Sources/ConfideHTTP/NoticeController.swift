@@ -37,10 +37,19 @@ struct NoticeController {
         let window_to: String
         let created_at: String
         let updated_at: String
-        let updated_by: String?
+        var updated_by: String?
         let sent_at: String?
-        let sent_by: String?
+        var sent_by: String?
         let version: Int
+
+        /// A patient's view leaves out which operator edited or sent it.
+        init(_ n: BreachNoticeRecord, for principal: Principal) {
+            self.init(n)
+            if case .patient = principal {
+                updated_by = nil
+                sent_by = nil
+            }
+        }
 
         init(_ n: BreachNoticeRecord) {
             id = n.id
@@ -77,12 +86,13 @@ struct NoticeController {
 
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> Response {
         let found = try await clinicCall { try await notices.notices(req(context.principal, context.meta.requestID)) }
-        return try jsonResponse(NoticeListJSON(notices: found.map(NoticeJSON.init)))
+        return try jsonResponse(NoticeListJSON(notices: found.map { NoticeJSON($0, for: context.principal) }))
     }
 
     @Sendable func show(_ request: Request, context: SignedInContext) async throws -> Response {
         let id = try Self.noticeID(context)
-        return try jsonResponse(NoticeJSON(try await clinicCall { try await notices.notice(id, req(context.principal, context.meta.requestID)) }))
+        let n = try await clinicCall { try await notices.notice(id, req(context.principal, context.meta.requestID)) }
+        return try jsonResponse(NoticeJSON(n, for: context.principal))
     }
 
     @Sendable func edit(_ request: Request, context: SignedInContext) async throws -> Response {
@@ -149,7 +159,9 @@ struct NoticeController {
     static func noticeBody(_ n: BreachNoticeRecord, csrf: String, principal: Principal, error: String?) -> String {
         let alert = error.map { #"<p class="alert" role="alert" id="notice-error">\#(esc($0))</p>"# } ?? ""
         guard case .admin = principal, n.status == .draft else {
-            let sent = n.sentAt.map { "<p class=\"muted\" id=\"notice-status\">Sent \(ClinicHTML.isoTime($0)) by \(esc(n.sentBy ?? ""))</p>" } ?? ""
+            let by: String
+            if case .admin = principal { by = " by \(esc(n.sentBy ?? ""))" } else { by = "" }
+            let sent = n.sentAt.map { "<p class=\"muted\" id=\"notice-status\">Sent \(ClinicHTML.isoTime($0))\(by)</p>" } ?? ""
             return "<h1>\(esc(n.subject))</h1>\(sent)<div class=\"letter\" id=\"notice-body\">\(paragraphs(n.body))</div>"
         }
         return """

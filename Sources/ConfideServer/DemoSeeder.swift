@@ -103,11 +103,15 @@ public enum DemoSeeder {
     public static func createCanary(_ accounts: AccountService, clinic: ClinicService, incidents: IncidentService, practice: Practice.ID?)
         async throws -> Patient.ID
     {
+        // Nothing in the record says "canary": an ordinary name, birth date and email, chosen at random.
         let tag = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let given = ["Alex", "Sam", "Jordan", "Morgan", "Taylor", "Robin", "Jamie", "Casey", "Drew", "Avery"].randomElement() ?? "Alex"
+        let family = ["Hughes", "Patel", "Murray", "Evans", "Khan", "Walsh", "Reid", "Fraser", "Lloyd", "Chen"].randomElement() ?? "Hughes"
+        let birth = String(format: "%04d-%02d-%02d", Int.random(in: 1950...2000), Int.random(in: 1...12), Int.random(in: 1...28))
         let profile = try await accounts.seedPatient(
             RegistrationInput(
-                email: "canary-\(tag.prefix(12))@canary.confide.invalid", password: "canary-" + tag, givenName: "Casey", familyName: "Canary",
-                birthDate: "1970-01-01"),
+                email: "\(given.lowercased()).\(family.lowercased()).\(tag.prefix(6))@example.net", password: "canary-" + tag,
+                givenName: given, familyName: family, birthDate: birth),
             job: "canary")
         guard let patient = profile.patient else { throw CanaryError() }
         if let practice {

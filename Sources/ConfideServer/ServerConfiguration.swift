@@ -261,6 +261,8 @@ public struct ServerConfiguration: Sendable {
         } catch {
             throw ConfigurationError("`CONFIDE_TEST_FAULTS`: \(error.message)")
         }
+        // Test-only faults also need demo mode (fictional data only), in debug builds too.
+        if configuration.faults != .none, !demo { throw ConfigurationError("`CONFIDE_TEST_FAULTS` is for drills on demo data: add `--demo`") }
         configuration.ffmpeg = flags.ffmpeg ?? env("CONFIDE_FFMPEG")
         if let ffmpeg = configuration.ffmpeg, !FileManager.default.isExecutableFile(atPath: ffmpeg) {
             throw ConfigurationError("`--ffmpeg` must name an executable file")

@@ -123,7 +123,9 @@ extension SQLStores: AuditStore {
         var conditions: [SQLQueryString] = [scope.predicate.sql(ScopeColumns(patient: "patient_id"))]
         if let p = filter.patient { conditions.append("patient_id = \(bind: p)") }
         if let a = filter.actor {
-            conditions.append(a.contains(":") ? "actor = \(bind: a)" : "actor LIKE \(bind: "%:" + a)")
+            // An account id matches it under every kind of principal, exactly (no pattern).
+            let actors = a.contains(":") ? [a] : ["patient", "clinician", "practice-admin", "admin"].map { "\($0):\(a)" }
+            conditions.append("actor IN (\(binds: actors))")
         }
         if let from = filter.from { conditions.append("time >= \(bind: from)") }
         if let to = filter.to { conditions.append("time < \(bind: to)") }

@@ -220,7 +220,8 @@ struct Breach: AsyncParsableCommand {
                 if let actorFilter, !entry.actor.hasSuffix(actorFilter) { return }
                 tally.examined(entry)
                 guard let finding = try await checker.check(entry, index: index) else { return }
-                if withheld.contains(accessKey(entry)) {
+                // A withheld response never showed anything; a write it made had already happened.
+                if finding.exposure != .changed, withheld.contains(accessKey(entry)) {
                     withheldCount += 1
                     return
                 }
