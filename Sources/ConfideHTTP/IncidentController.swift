@@ -129,13 +129,7 @@ struct IncidentController {
             guard let n = UInt64(raw) else { throw Problem(.unprocessableContent, "invalid-value", "before is a log index", field: "before") }
             before = n
         }
-        var limit = 100
-        if let raw = try text("limit") {
-            guard let n = Int(raw), (1...500).contains(n) else {
-                throw Problem(.unprocessableContent, "invalid-value", "limit is a whole number from 1 to 500", field: "limit")
-            }
-            limit = n
-        }
+        let limit = try Self.limit(try text("limit"))
         return (filter, before, limit)
     }
 
@@ -270,14 +264,17 @@ struct IncidentController {
             status = s
         }
         let before = try q.get("before").flatMap { $0.isEmpty ? nil : $0 }.map { try Parse.instant($0, "before") }
-        var limit = 100
-        if let raw = q.get("limit"), !raw.isEmpty {
-            guard let n = Int(raw), (1...500).contains(n) else {
-                throw Problem(.unprocessableContent, "invalid-value", "limit is a whole number from 1 to 500", field: "limit")
-            }
-            limit = n
-        }
+        let limit = try Self.limit(q.get("limit").flatMap { $0.isEmpty ? nil : $0 })
         return (status, before, limit)
+    }
+
+    /// A page size from the query: 100 when absent, otherwise a whole number from 1 to 500 (422).
+    static func limit(_ raw: String?) throws -> Int {
+        guard let raw else { return 100 }
+        guard let n = Int(raw), (1...500).contains(n) else {
+            throw Problem(.unprocessableContent, "invalid-value", "limit is a whole number from 1 to 500", field: "limit")
+        }
+        return n
     }
 
     /// An incident id in a path: anything that is not a lower-case UUID is simply not found.
