@@ -66,9 +66,8 @@ public struct IncidentService: Sendable {
 
     /// The incidents, newest first (operators; the list decision is audited).
     public func incidents(status: IncidentRecord.Status?, before: Date?, limit: Int, _ r: ClinicRequest) async throws -> [IncidentRecord] {
-        let scope = try await gate.scope(.list, by: r.principal, purpose: "incidents", requestID: r.requestID, as: IncidentResource.self)
         // Like every operator route, the list is not there at all for anyone else.
-        guard scope.predicate != .constant(false) else { throw AccessDenied.notFound }
+        let scope = try await gate.visibleScope(.list, by: r.principal, purpose: "incidents", requestID: r.requestID, as: IncidentResource.self)
         return try await stores.incidents.incidents(scope, status: status, before: before?.epochMilliseconds, limit: min(max(limit, 1), 500))
     }
 
@@ -97,8 +96,7 @@ public struct IncidentService: Sendable {
     public func searchAudit(_ filter: AuditSearchFilter, before: UInt64?, limit: Int, _ r: ClinicRequest) async throws
         -> (entries: [(LogIndex, AuditEntry)], next: UInt64?)
     {
-        let scope: Scope<AuditEntryResource> = try await gate.scope(.search, by: r.principal, purpose: "audit-search", requestID: r.requestID)
-        guard scope.predicate != .constant(false) else { throw AccessDenied.notFound }
+        let scope: Scope<AuditEntryResource> = try await gate.visibleScope(.search, by: r.principal, purpose: "audit-search", requestID: r.requestID)
         let found = try await stores.audit.searchEntries(scope, filter: filter, before: before, limit: limit, scanLimit: 20_000)
         try await gate.recordPresented(
             scope, items: found.entries.map { (String($0.0.rawValue), $0.1.patientID.flatMap { Patient.ID(string: $0) }) }, purpose: "audit-search",

@@ -52,8 +52,7 @@ public struct NoticeService: Sendable {
     /// The notices the caller may see, newest first: every one for operators, the sent ones
     /// addressed to them for a patient.
     public func notices(_ r: ClinicRequest, limit: Int = 200) async throws -> [BreachNoticeRecord] {
-        let scope: Scope<BreachNoticeResource> = try await gate.scope(.list, by: r.principal, purpose: "breach-notice", requestID: r.requestID)
-        guard scope.predicate != .constant(false) else { throw AccessDenied.notFound }
+        let scope: Scope<BreachNoticeResource> = try await gate.visibleScope(.list, by: r.principal, purpose: "breach-notice", requestID: r.requestID)
         let found = try await store.notices(scope, limit: limit)
         try await gate.recordPresented(scope, items: found.map { ($0.id, $0.patient) }, purpose: "breach-notice", requestID: r.requestID)
         return found

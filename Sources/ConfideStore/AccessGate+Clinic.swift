@@ -57,6 +57,18 @@ extension AccessGate {
         return scope
     }
 
+    /// A list scope for a list that is not there at all for principals no rule lets list it (the
+    /// operators' lists): a scope that admits nothing is "not found", as a denial is. The decision is
+    /// recorded either way.
+    /// - Throws: `AccessDenied.notFound` when the scope admits nothing.
+    public func visibleScope<R: PolicyResource>(
+        _ action: Action = .list, by principal: Principal, purpose: String, requestID: String, as _: R.Type = R.self
+    ) async throws -> Scope<R> {
+        let scope: Scope<R> = try await self.scope(action, by: principal, purpose: purpose, requestID: requestID)
+        guard scope.predicate != .constant(false) else { throw AccessDenied.notFound }
+        return scope
+    }
+
     /// Records each item a list presented: one entry per item, appended in one batch before the
     /// response leaves (a list shows patient data as surely as opening it does).
     public func recordPresented<R: PolicyResource>(_ scope: Scope<R>, items: [(id: String, patient: Patient.ID?)], purpose: String, requestID: String)
