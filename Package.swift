@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "ConfideClinic",
             dependencies: [
-                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideVault", "ConfideTriage", "ConfideBreach",
+                "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideVault", "ConfideTriage", "ConfideBreach", "ConfideAudit",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -187,7 +187,7 @@ let package = Package(
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite",
                 "ConfideStorePostgres", "ConfideAccounts", "ConfideHTTP", "ConfideAudit", "ConfideClinic", "ConfideVault", "ConfideTriage",
                 "ConfideBreach", .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -18,11 +18,14 @@ public struct IncidentService: Sendable {
     let logger: Logger
     public let mode: EgressMode
     let alert: @Sendable (IncidentRecord) -> Void
+    /// The breach report, when the server has the checkpoint key to verify the log with.
+    let reporter: BreachReporter?
 
     public init(
         stores: ConfideStores, gate: AccessGate, clock: any WallClock, mode: EgressMode, logger: Logger,
-        alert: @escaping @Sendable (IncidentRecord) -> Void
+        auditKey: (verifier: CheckpointVerifier, origin: String)? = nil, alert: @escaping @Sendable (IncidentRecord) -> Void
     ) {
+        self.reporter = auditKey.map { BreachReporter(stores: stores, verifier: $0.verifier, origin: $0.origin) }
         self.stores = stores
         self.gate = gate
         self.clock = clock

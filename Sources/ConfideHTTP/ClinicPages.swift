@@ -126,7 +126,7 @@ enum ClinicNav {
         case .practiceAdmin:
             [("/clinic/practices", "Practices")]
         case .admin:
-            [("/clinic/practices", "Practices"), ("/clinic/incidents", "Incidents"), ("/clinic/notices", "Notices"), ("/clinic/audit", "Audit log")]
+            [("/clinic/practices", "Practices"), ("/clinic/incidents", "Incidents"), ("/clinic/notices", "Notices"), ("/clinic/breach-report", "Breach report"), ("/clinic/audit", "Audit log")]
         case .anonymous, .system:
             []
         }

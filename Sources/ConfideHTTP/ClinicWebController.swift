@@ -124,6 +124,8 @@ struct ClinicWebController {
     /// Fixed notices picked by a key in the query (no free text from the URL reaches the page).
     static let notices: [String: String] = [
         "incident-acknowledged": "The incident is acknowledged.",
+        "notices-drafted": "The breach report drafted a letter for each affected patient and a summary for the regulator: review, edit and send them below.",
+        "no-notices-drafted": "The breach report found no affected patient in that window, so there is nothing to draft.",
         "actor-suspended": "The account is suspended: it can no longer sign in, and its sessions have ended.",
         "notice-saved": "The draft is saved.",
         "notice-sent": "The notice is sent.",

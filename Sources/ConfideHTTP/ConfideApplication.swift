@@ -154,6 +154,7 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
     IncidentController(
         accounts: deps.accounts, incidents: deps.incidents, recordings: deps.recordings, pages: pages, checkpoints: deps.checkpoints, auditHealth: deps.auditHealth
     ).register(on: router)
+    BreachReportController(incidents: deps.incidents, pages: pages, settings: deps.settings).register(on: router)
     NoticeController(notices: NoticeService(clinic: deps.clinic), pages: pages, settings: deps.settings).register(on: router)
     CallController(accounts: deps.accounts, clinic: deps.clinic, relay: deps.calls, settings: deps.settings).register(on: router)
     RecordingController(recordings: deps.recordings, relay: deps.calls, settings: deps.settings).register(on: router)

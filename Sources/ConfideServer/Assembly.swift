@@ -84,7 +84,8 @@ public struct ConfideAssembly: Sendable {
         if configuration.egress == .observe {
             logger.warning("the egress guard is observe-only: responses carrying another patient's data go out (drills only)")
         }
-        let incidents = IncidentService(stores: stores, gate: gate, clock: SystemWallClock(), mode: configuration.egress, logger: logger, alert: raised)
+        let incidents = IncidentService(stores: stores, gate: gate, clock: SystemWallClock(), mode: configuration.egress, logger: logger,
+            auditKey: auditKey.map { ($0.signer.verifier, $0.origin) }, alert: raised)
         self.incidents = incidents
         let health = auditKey.map { key in
             AuditHealthMonitor(audit: stores.audit, key: key, logger: logger) { valid in

@@ -16,6 +16,9 @@ public struct ClinicFixture: Sendable {
     /// The GP's sign-in email and TOTP enrolment URI (password `Fixtures.password`).
     public let gpEmail: String
     public let gpTOTPURI: String
+    /// The operator's sign-in email and TOTP enrolment URI.
+    public let operatorEmail: String
+    public let operatorTOTPURI: String
     public let system = ClinicRequest(principal: .system(job: "test"), requestID: "test")
 
     /// Monday 30 November 2026, 08:00 in London (GMT): the GP's first slot is at 09:00.
@@ -26,6 +29,7 @@ public struct ClinicFixture: Sendable {
         world.clock.set(monday0800)
         let accounts = world.accounts
         var gpLogin = (email: "", uri: "")
+        var operatorLogin = (email: "", uri: "")
         func staff(_ name: String, _ kind: AccountKind, _ role: String?) async throws -> Account.ID {
             let email = Fixtures.email(name)
             let (id, uri) = try await accounts.createStaffWithCredentials(
@@ -34,6 +38,7 @@ public struct ClinicFixture: Sendable {
                     registrationNumber: role == nil ? nil : "REG-\(Int.random(in: 1000...9999))"),
                 password: Fixtures.password, job: "test")
             if name == "gp" { gpLogin = (email, uri) }
+            if name == "operator" { operatorLogin = (email, uri) }
             return id
         }
         let gp = try await staff("gp", .clinician, "gp")
@@ -58,7 +63,7 @@ public struct ClinicFixture: Sendable {
         return ClinicFixture(
             practice: practice, gp: .clinician(account: gp, role: .gp), nurse: .clinician(account: nurse, role: .nurse),
             practiceAdmin: .practiceAdmin(account: admin), operator_: .admin(account: op), team: team, gpEmail: gpLogin.email,
-            gpTOTPURI: gpLogin.uri)
+            gpTOTPURI: gpLogin.uri, operatorEmail: operatorLogin.email, operatorTOTPURI: operatorLogin.uri)
     }
 
     /// A new patient registered with the practice.

@@ -1,4 +1,6 @@
 public import ConfideAccounts
+public import ConfideAudit
+import Crypto
 public import ConfideClinic
 import ConfideCore
 public import ConfideHTTP
@@ -73,8 +75,14 @@ public struct TestWorld: Sendable {
     }
 
     static func incidents(stores: ConfideStores, gate: AccessGate, clock: TestClock, mode: EgressMode, logger: Logger) -> IncidentService {
-        IncidentService(stores: stores, gate: gate, clock: clock, mode: mode, logger: logger, alert: { _ in })
+        IncidentService(
+            stores: stores, gate: gate, clock: clock, mode: mode, logger: logger, auditKey: (auditSigner.verifier, "confide.test"), alert: { _ in })
     }
+
+    /// The checkpoint key of every test world (the breach report verifies the log with it).
+    public static let auditSigner: CheckpointSigner = {
+        do { return try CheckpointSigner(keyName: "confide.test", privateKey: Curve25519.Signing.PrivateKey()) } catch { fatalError("\(error)") }
+    }()
 
     static func clinic(
         stores: ConfideStores, gate: AccessGate, clock: TestClock, events: any EventChannel, accounts: AccountService, logger: Logger

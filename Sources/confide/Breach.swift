@@ -15,53 +15,24 @@ struct Breach: AsyncParsableCommand {
         subcommands: [Report.self, Scan.self])
 
     /// Opens the stores, verifies the whole audit log (refusing a log that does not verify, naming
-    /// where it breaks), runs `body`, and closes the stores.
+    /// where it breaks), runs `body` with the reporter, and closes the stores.
     static func withVerifiedLog(
-        _ database: DatabaseOptions, _ body: (ConfideStores, AuditVerificationReport) async throws -> Void
+        _ database: DatabaseOptions, _ body: (ConfideStores, BreachReporter, AuditVerificationReport) async throws -> Void
     ) async throws {
         let configuration = try resolveConfiguration(database.flags(), requireSecret: false)
         let key: AuditSigningKey
         do { key = try configuration.auditSigningKey() } catch let error as ConfigurationError { throw fail(error.description) }
         let stores = try await openStores(configuration.database, dataDir: configuration.dataDir, logger: makeLogger())
         do {
-            let verification = try await AuditCheck.verify(audit: stores.audit, key: key.signer.verifier, origin: key.origin)
-            guard verification.isValid else {
-                var message = "refusing to report: the audit log does not verify"
-                if let index = verification.firstBadIndex { message += "; first bad index \(index.rawValue)" }
-                if let checkpoint = verification.firstBadCheckpoint { message += "; first bad checkpoint at position \(checkpoint)" }
-                if let first = verification.findings.first { message += " (\(first))" }
-                throw fail(message)
-            }
-            try await body(stores, verification)
+            let reporter = BreachReporter(stores: stores, verifier: key.signer.verifier, origin: key.origin)
+            let verification: AuditVerificationReport
+            do { verification = try await reporter.verify() } catch let error as BreachReportError { throw fail(error.message) }
+            try await body(stores, reporter, verification)
         } catch {
             try? await stores.system.shutdown()
             throw error
         }
         try await stores.system.shutdown()
-    }
-
-    /// Calls `body` with each verified entry whose time is in `[start, end)`, in log order, reading
-    /// the log in batches (the report and the scan stream; they never hold the log).
-    static func forEachEntry(
-        _ stores: ConfideStores, _ verification: AuditVerificationReport, from start: Date, to end: Date,
-        _ body: (UInt64, AuditEntry) async throws -> Void
-    ) async throws {
-        let (lo, hi) = (start.epochMilliseconds, end.epochMilliseconds)
-        var next: UInt64 = 0
-        while next < verification.entryCount {
-            let batch = try await stores.audit.encodedEntries(from: next, limit: 5_000)
-            if batch.isEmpty { break }
-            for (offset, raw) in batch.enumerated() {
-                let entry = try AuditEntry(encoded: raw)
-                if entry.time >= lo && entry.time < hi { try await body(next + UInt64(offset), entry) }
-            }
-            next += UInt64(batch.count)
-        }
-    }
-
-    /// An entry's time (milliseconds since 1970) as ISO 8601.
-    static func time(_ milliseconds: Int64) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
     }
 
     /// Appends the run's own audit entry.
@@ -108,21 +79,21 @@ struct Breach: AsyncParsableCommand {
             }
             for id in canary where Patient.ID(string: id) == nil { throw fail("--canary \(id) is not a patient id") }
             let canaries = CanaryWatch(canaries: Set(canary.map { $0.lowercased() }))
-            try await Breach.withVerifiedLog(database) { stores, verification in
+            try await Breach.withVerifiedLog(database) { stores, reporter, verification in
                 var detector = SpreeDetector(rule: rule)
                 var touched = 0
                 var found = 0
-                try await Breach.forEachEntry(stores, verification, from: start, to: end) { index, entry in
+                try await reporter.forEachEntry(verification, from: start, to: end) { index, entry in
                     if canaries.touches(entry) {
                         touched += 1
                         print(
-                            "#\(index) \(Breach.time(entry.time)) CANARY \(entry.patientID ?? "-") touched by \(entry.actor): "
+                            "#\(index) \(BreachReporter.time(entry.time)) CANARY \(entry.patientID ?? "-") touched by \(entry.actor): "
                                 + "\(entry.action) \(entry.resourceType) \(entry.resourceID)")
                     }
                     guard let spree = detector.add(entry, index: index) else { return }
                     found += 1
                     print(
-                        "#\(spree.index) \(Breach.time(spree.to)) \(spree.actor) opened records of \(spree.patients) distinct patients "
+                        "#\(spree.index) \(BreachReporter.time(spree.to)) \(spree.actor) opened records of \(spree.patients) distinct patients "
                             + "within \(windowMinutes) minutes (limit \(spree.limit))")
                 }
                 try await Breach.auditRun(stores, "breach-scan")
@@ -172,97 +143,61 @@ struct Breach: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let start = try Self.instant(from, "from")
-            let end = try Self.instant(to, "to")
-            guard start < end else { throw fail("the window is reversed or empty: --from must be before --to") }
+            let query: BreachReportQuery
+            do {
+                query = try BreachReportQuery(
+                    from: try Self.instant(from, "from"), to: try Self.instant(to, "to"), resourceType: resourceType, actor: actor)
+            } catch let error as BreachReportError {
+                throw fail(error.message)
+            }
             if json && csv { throw fail("choose one of --json and --csv") }
             if draftNotices, (contact ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
                 throw fail("--draft-notices needs --contact: whom the letters tell people to contact")
             }
-            if let type = resourceType, !patientDataKinds.contains(type) {
-                throw fail("--resource-type \(type) is not patient data; choose one of \(patientDataKinds.sorted().joined(separator: ", "))")
-            }
-            try await Breach.withVerifiedLog(database) { stores, verification in
-                try await report(stores, verification: verification, start: start, end: end)
+            try await Breach.withVerifiedLog(database) { stores, reporter, verification in
+                do {
+                    try await report(stores, reporter, verification: verification, query: query)
+                } catch let error as BreachReportError { throw fail(error.message) }
             }
         }
 
-        func report(_ stores: ConfideStores, verification: AuditVerificationReport, start: Date, end: Date) async throws {
-            // The actor filter must name someone who exists.
-            var actorFilter: String?
-            if let actor {
-                let account = actor.split(separator: ":", maxSplits: 1).last.map(String.init) ?? actor
-                let exists = actor.hasPrefix("system:") ? true : try await stores.breach.accountExists(account)
-                guard exists else {
-                    throw fail("unknown actor \(actor): no account has this id")
-                }
-                actorFilter = account
-            }
-            let checker = BreachChecker(evidence: stores.breach)
-            let iso = ISO8601DateFormatter()
-            let window = (from: iso.string(from: start), to: iso.string(from: end))
+        func report(_ stores: ConfideStores, _ reporter: BreachReporter, verification: AuditVerificationReport, query: BreachReportQuery)
+            async throws
+        {
+            // The actor filter must name someone who exists (before any output).
+            _ = try await reporter.actorAccount(query.actor)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            var tally = BreachTally()
             var first = true
-            // Responses the egress guard withheld never left the server: a first pass collects them
-            // (their entries follow the gate's within the request, so the pass runs a minute past the end).
-            var withheld: Set<String> = []
-            try await Breach.forEachEntry(stores, verification, from: start, to: end.addingTimeInterval(60)) { _, entry in
-                if entry.purpose == egressGuardPurpose, entry.decision == .denied { withheld.insert(accessKey(entry)) }
-            }
-            var withheldCount = 0
-            var exposures: [String: PatientExposure] = [:]
-            if json { print(#"{"window":{"from":"\#(window.from)","to":"\#(window.to)"},"findings":["#) }
-            if csv { print("index,time,patient,recorded_patient,actor,action,resource_type,resource_id,exposure,detail,why") }
-            try await Breach.forEachEntry(stores, verification, from: start, to: end) { index, entry in
-                if let type = resourceType, entry.resourceType != type { return }
-                if let actorFilter, !entry.actor.hasSuffix(actorFilter) { return }
-                tally.examined(entry)
-                guard let finding = try await checker.check(entry, index: index) else { return }
-                // A withheld response never showed anything; a write it made had already happened.
-                if finding.exposure != .changed, withheld.contains(accessKey(entry)) {
-                    withheldCount += 1
-                    return
-                }
-                tally.add(finding)
-                if draftNotices { exposures[finding.patient, default: PatientExposure(patient: finding.patient)].add(finding) }
+            let iso = ISO8601DateFormatter()
+            if json { print(#"{"window":{"from":"\#(iso.string(from: query.from))","to":"\#(iso.string(from: query.to))"},"findings":["#) }
+            if csv { print(BreachReporter.csvHeader) }
+            let outcome = try await reporter.run(query, verification: verification, collectExposures: draftNotices) { finding in
                 if json {
                     print((first ? "" : ",") + String(decoding: try encoder.encode(finding), as: UTF8.self))
                     first = false
                 } else if csv {
-                    let fields = [
-                        String(finding.index), Breach.time(finding.time), finding.patient, finding.recordedPatient ?? "", finding.actor,
-                        finding.action, finding.resourceType, finding.resourceID, finding.exposure.rawValue, finding.detail ?? "", finding.why,
-                    ]
-                    print(fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ","))
+                    print(BreachReporter.csvRow(finding))
                 } else {
                     print(
-                        "#\(finding.index) \(Breach.time(finding.time)) \(finding.actor) \(finding.exposure.rawValue) \(finding.resourceType) "
+                        "#\(finding.index) \(BreachReporter.time(finding.time)) \(finding.actor) \(finding.exposure.rawValue) \(finding.resourceType) "
                             + "\(finding.resourceID) of patient \(finding.patient)\(finding.detail.map { " [\($0)]" } ?? ""): \(finding.why)")
                 }
             }
-            let summary = tally.summary(
-                from: window.from, to: window.to,
-                measures: "To be completed by the operator: containment (playback kill switch, suspended accounts), the fix, and notices sent.")
+            let summary = outcome.summary
             // The run is itself an audit entry (a search across patients, by the system path).
             try await Breach.auditRun(stores, "breach-report")
             var drafted: [BreachNoticeRecord] = []
-            if draftNotices, let contact, summary.findings > 0 {
-                let letters = exposures.keys.sorted().compactMap { exposures[$0] }.map {
-                    NoticeDrafter.letter($0, from: window.from, to: window.to, contact: contact, time: Breach.time)
-                }
+            if draftNotices, let contact {
                 let gate = AccessGate(facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: SystemWallClock()))
-                drafted = try await NoticeService.draft(
-                    letters + [NoticeDrafter.regulatorSummary(summary, contact: contact)], window: (start, end), stores: stores, gate: gate,
-                    at: Date(), requestID: "breach-report-\(UUID().uuidString.lowercased())")
+                drafted = try await reporter.draftNotices(outcome, query: query, contact: contact, gate: gate, at: Date())
             }
             if json {
                 let s = String(decoding: try encoder.encode(summary), as: UTF8.self)
-                let patients = String(decoding: try encoder.encode(tally.affectedPatients), as: UTF8.self)
+                let patients = String(decoding: try encoder.encode(outcome.affectedPatients), as: UTF8.self)
                 let notices = drafted.map { #"{"id":"\#($0.id)","kind":"\#($0.kind.rawValue)","patient":\#($0.patient.map { "\"\($0)\"" } ?? "null")}"# }
                 print(
-                    #"],"summary":\#(s),"affected_patients":\#(patients),"withheld_by_egress_guard":\#(withheldCount),"#
+                    #"],"summary":\#(s),"affected_patients":\#(patients),"withheld_by_egress_guard":\#(outcome.withheldByEgressGuard),"#
                         + #""notices_drafted":[\#(notices.joined(separator: ","))],"log_entries_verified":\#(verification.entryCount)}"#)
                 return
             }
@@ -270,13 +205,13 @@ struct Breach: AsyncParsableCommand {
                 if csv { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
             }
             say("Audit log verified: \(verification.entryCount) entries, \(verification.checkpointCount) checkpoints.")
-            say("Window \(window.from) to \(window.to): \(summary.entriesExamined) entries, \(summary.accessesChecked) accesses to patient data checked.")
+            say("Window \(summary.from) to \(summary.to): \(summary.entriesExamined) entries, \(summary.accessesChecked) accesses to patient data checked.")
             say("Findings: \(summary.findings); patients affected: \(summary.patientsAffected) (data opened or played for \(summary.patientsWhoseDataWasOpened)); records: \(summary.recordsConcerned); actors: \(summary.actors).")
             say("Nature: \(summary.nature)")
             say("Likely consequences: \(summary.likelyConsequences)")
             say("Measures taken: \(summary.measuresTaken)")
-            say("Withheld by the egress guard (never left the server, not counted above): \(withheldCount).")
-            if !tally.affectedPatients.isEmpty { say("Affected patients: \(tally.affectedPatients.joined(separator: " "))") }
+            say("Withheld by the egress guard (never left the server, not counted above): \(outcome.withheldByEgressGuard).")
+            if !outcome.affectedPatients.isEmpty { say("Affected patients: \(outcome.affectedPatients.joined(separator: " "))") }
             if draftNotices {
                 say("Notices drafted: \(drafted.count) (\(drafted.filter { $0.kind == .patient }.count) letters and \(drafted.isEmpty ? 0 : 1) regulator summary), to review and send at /clinic/notices.")
             }
