@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
@@ -129,6 +130,17 @@ def test_drill_observe_only_reports_exactly_the_affected_patients_and_drafts_the
     inst.start()
     try:
         _, operator = own_server_as(inst, "priya.nair@demo.confide.test")
+        # The same report from the admin pages and the API (the server running): the same findings.
+        window = {"from": result["window"]["from"], "to": result["window"]["to"]}
+        api = requests.get(inst.base + "/api/v1/admin/breach-report", params=window, headers={"Authorization": f"Bearer {tok(operator)}"}, timeout=60)
+        assert api.status_code == 200, api.text
+        assert api.json()["findings"] == findings and api.json()["affected_patients"] == result["affected_patients"]
+        page = requests.get(inst.base + "/clinic/breach-report", params=window, headers={"Authorization": f"Bearer {tok(operator)}"}, timeout=60)
+        assert page.status_code == 200 and f'data-findings="{len(findings)}"' in page.text, page.text[:3000]
+        assert sorted(set(re.findall(r'data-patient="([0-9a-f-]+)"', page.text))) == result["affected_patients"]
+        assert page.text.count('data-exposure="played"') == 1 and "Draft the notices" in page.text
+        p1 = ups[0].patient["token"]
+        assert requests.get(inst.base + "/api/v1/admin/breach-report", params=window, headers={"Authorization": f"Bearer {p1}"}, timeout=60).status_code == 404
         notices = _call(inst.base, tok(operator), "GET", "/api/v1/breach-notices").json()["notices"]
         letter = next(n for n in notices if n.get("patient_id") == pid[1])  # the regulator summary has none
         p2, p3 = ups[1].patient["token"], ups[2].patient["token"]
