@@ -1,6 +1,6 @@
 public import ConfideAudit
 public import ConfideBreach
-public import ConfideCore
+import ConfideCore
 import ConfidePolicy
 public import ConfideStore
 public import Foundation

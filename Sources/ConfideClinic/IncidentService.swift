@@ -94,6 +94,24 @@ public struct IncidentService: Sendable {
         }
     }
 
+    /// Suspends the patient account behind an incident (a patient whose response carried another
+    /// patient's data, or who touched a canary): it can no longer sign in, and its sessions end at
+    /// once. Operators only: the decision is an update of the incident (`operator.incidents.v1`,
+    /// purpose `suspend-actor`), audited like every other; anyone else gets "not found".
+    /// - Returns: `false` when the incident's actor is not a patient account (staff accounts are
+    ///   deactivated through the staff administration, system jobs cannot be suspended).
+    public func suspendPatientActor(_ id: String, _ r: ClinicRequest) async throws -> Bool {
+        let found = try await incident(id, r)
+        let parts = found.actor.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0] == "patient", let account = Account.ID(string: parts[1]) else { return false }
+        let _: Grant<IncidentResource> = try await gate.authorize(
+            .update, id, facts: ResourceFacts(resourceID: id), by: r.principal, purpose: "suspend-actor", requestID: r.requestID)
+        try await stores.credentials.setStatus(account: account, status: .deactivated)
+        try await stores.credentials.revokeSessions(account: account, keeping: nil, at: clock.now())
+        logger.warning("a patient account behind an incident was suspended", metadata: ["incident": "\(id)"])
+        return true
+    }
+
     /// The operators' audit search, newest first (identifiers and metadata; entries never hold
     /// clinical text). The search is audited and so is each entry it shows. Anyone else: not found.
     public func searchAudit(_ filter: AuditSearchFilter, before: UInt64?, limit: Int, _ r: ClinicRequest) async throws

@@ -35,21 +35,30 @@ struct IncidentController {
     // MARK: suspending the principal behind an incident
 
     /// The staff account behind an incident's actor (`clinician:<id>`, `practice-admin:<id>`,
-    /// `admin:<id>`); patients are not suspended from here.
+    /// `admin:<id>`), deactivated through the staff administration.
     static func staffAccount(_ actor: String) -> Account.ID? {
         let parts = actor.split(separator: ":", maxSplits: 1).map(String.init)
         guard parts.count == 2, ["clinician", "practice-admin", "admin"].contains(parts[0]) else { return nil }
         return Account.ID(string: parts[1])
     }
 
-    static let notStaff = Problem(
-        .conflict, "not-a-staff-account", "only a staff account can be suspended from an incident; a patient account is handled by support")
+    /// Whether the incident's actor is an account an operator can suspend (staff or patient; not a
+    /// system job or an anonymous caller).
+    static func suspendable(_ actor: String) -> Bool { staffAccount(actor) != nil || actor.hasPrefix("patient:") }
 
-    /// Deactivates the incident's staff account and ends its sessions at once (audited).
+    static let notAnAccount = Problem(
+        .conflict, "not-an-account", "the incident's actor is not an account (a system job or an anonymous caller), so there is nothing to suspend")
+
+    /// Suspends the incident's account and ends its sessions at once (audited): a staff account is
+    /// deactivated through the staff administration, a patient account through the incident.
     func suspend(_ id: String, _ principal: Principal, _ meta: RequestMeta) async throws {
-        let incident = try await incidents.incident(id, ClinicRequest(principal: principal, requestID: meta.requestID))
-        guard let account = Self.staffAccount(incident.actor) else { throw Self.notStaff }
-        try await accounts.deactivateStaff(account, by: principal, meta: meta)
+        let r = ClinicRequest(principal: principal, requestID: meta.requestID)
+        let incident = try await incidents.incident(id, r)
+        if let account = Self.staffAccount(incident.actor) {
+            try await accounts.deactivateStaff(account, by: principal, meta: meta)
+        } else if try await !incidents.suspendPatientActor(id, r) {
+            throw Self.notAnAccount
+        }
     }
 
     @Sendable func suspendActor(_ request: Request, context: SignedInContext) async throws -> Response {
@@ -337,7 +346,7 @@ struct IncidentController {
                 <button type="submit" class="secondary">Acknowledge</button></form>
                 """
                 : "acknowledged by \(esc(i.acknowledgedBy ?? "")) \(i.acknowledgedAt.map(ClinicHTML.isoTime) ?? "")"
-            let suspend = Self.staffAccount(i.actor) == nil
+            let suspend = !Self.suspendable(i.actor)
                 ? ""
                 : """
                 <form method="post" action="/clinic/incidents/\(esc(i.id))/suspend-actor"><input type="hidden" name="_csrf" value="\(esc(csrf))">\

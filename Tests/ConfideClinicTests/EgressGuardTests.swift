@@ -117,6 +117,16 @@ struct EgressGuardTests {
             try await world.incidents.acknowledge(incidents[0].id, .by(clinic.operator_))
             #expect(await clinicErrorCode { try await world.incidents.acknowledge(incidents[0].id, .by(clinic.operator_)) } == .notFound)
             #expect(try await world.incidents.incidents(status: .open, before: nil, limit: 50, .by(clinic.operator_)).count == 2)
+            // Suspending the patient behind one: operators only; then Bob can no longer sign in.
+            #expect(await isDenied { _ = try await world.incidents.suspendPatientActor(incidents[1].id, .by(clinic.gp)) })
+            #expect(await isDenied { _ = try await world.incidents.suspendPatientActor(incidents[1].id, .by(bob)) })
+            #expect(try await world.incidents.suspendPatientActor(incidents[1].id, .by(clinic.operator_)))
+            try await world.application().test(.router) { raw in
+                let reply = try await raw.executeRequest(
+                    uri: "/api/v1/sessions", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"email":"\#(email)","password":"\#(Fixtures.password)"}"#))
+                #expect(reply.status == .unauthorized)
+            }
         }
     }
 

@@ -114,9 +114,11 @@ def test_guard_withholds_misbound_recordings_and_raises_incidents(tmp_path):
         metrics = requests.get(inst.base + "/metrics", timeout=10).text
         assert 'confide_incidents_total{kind="egress-withheld",resource="recording"} 3' in metrics, \
             [l for l in metrics.splitlines() if "egress" in l]
-        # A patient account behind an incident is not suspended from here.
+        # The patient account behind an incident is suspended from here too: Bob's sessions end at once.
+        assert _call(inst.base, tok(gp), "POST", f"/api/v1/admin/incidents/{incidents[1]['id']}/suspend-actor").status_code == 404
         is_bob = _call(inst.base, tok(operator), "POST", f"/api/v1/admin/incidents/{incidents[1]['id']}/suspend-actor")
-        assert is_bob.status_code == 409 and "not-a-staff-account" in is_bob.text, is_bob.text
+        assert is_bob.status_code == 204, is_bob.text
+        assert _call(inst.base, bob["token"], "GET", "/api/v1/me").status_code == 401
         # Canary: once Alice's record is a canary, the GP opening her consultation is an incident at once,
         # and the operator suspends the GP from the incidents page: her sessions end.
         with sqlite3.connect(tmp_path / "data" / "confide.sqlite", timeout=30) as db:
