@@ -306,7 +306,7 @@ let package = Package(
         .testTarget(
             name: "ConfideServerTests",
             dependencies: ["ConfideAccounts", "ConfideServer", "ConfideStore", "ConfideTesting", "ConfideAudit", "ConfideCore", "ConfidePolicy",
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -177,6 +177,12 @@ public struct AccountService: Sendable {
         try await stores.credentials.enqueueEmail(try sealed(to: to, subject: subject, body: body))
     }
 
+    /// Queues an email to an operator address (incident alerts), sealed like every queued email.
+    /// Callers write no patient data into it.
+    public func enqueueOperatorEmail(to: EmailAddress, subject: String, body: String) async throws {
+        try await enqueue(to: to, subject: subject, body: body)
+    }
+
     /// A notice to an account's email (booking confirmations, reminders), sealed for the outbox
     /// but not queued: the caller stores it in the same transaction as what it announces.
     /// Callers write no clinical content: a notice only prompts the person to sign in.

@@ -29,6 +29,8 @@ public struct ConfideAssembly: Sendable {
     public let incidents: IncidentService
         /// The background verification of the audit log (`nil` without a signing key).
     public let auditHealth: AuditHealthMonitor?
+    /// Emails operators about incidents (`--incident-email`; none configured: nothing is sent).
+    public let incidentMailer: IncidentMailer
 
     public init(
         configuration: ServerConfiguration, stores: ConfideStores, events: any EventChannel, calls: any CallRelay = LocalCallRelay(),
@@ -38,7 +40,10 @@ public struct ConfideAssembly: Sendable {
         self.auditKey = auditKey
         self.stores = stores
         let metrics = PrometheusCollectorRegistry()
+        let mailer = IncidentMailer(recipients: configuration.incidentEmails, publicURL: configuration.publicURL, logger: logger)
+        self.incidentMailer = mailer
         let raised: @Sendable (IncidentRecord) -> Void = { incident in
+            mailer.notify(incident)
             logger.critical("incident raised", metadata: ["incident": "\(incident.id)", "kind": "\(incident.kind.rawValue)", "request": "\(incident.requestID)"])
             metrics.makeCounter(
                 descriptor: MetricNameDescriptor(
@@ -55,6 +60,7 @@ public struct ConfideAssembly: Sendable {
         self.accounts = AccountService(
             stores: stores, gate: gate, configuration: configuration.accounts, masterKey: try configuration.masterKey(), logger: logger)
         let accounts = self.accounts
+        mailer.bind { to, subject, body in try await accounts.enqueueOperatorEmail(to: to, subject: subject, body: body) }
         self.events = events
         var clinicConfiguration = ClinicConfiguration()
         clinicConfiguration.calls = configuration.calls

@@ -1,6 +1,6 @@
 public import ConfideAccounts
 public import ConfideClinic
-import ConfideCore
+public import ConfideCore
 public import ConfideHTTP
 public import ConfideVault
 public import ConfideBreach
@@ -54,6 +54,7 @@ public struct ServeFlags: Sendable {
     public var s3AccessKeyFile: String?
     public var s3SecretKeyFile: String?
     public var egressGuard: String?
+    public var incidentEmails: [String] = []
 
     public init() {}
 }
@@ -101,6 +102,8 @@ public struct ServerConfiguration: Sendable {
     public var s3: S3Configuration?
     /// What the egress guard does with a response that carries another patient's data.
     public var egress: EgressMode = .enforce
+    /// Operators emailed when an incident is raised (kind and id only, never patient data).
+    public var incidentEmails: [EmailAddress] = []
     /// Test-only faults from `CONFIDE_TEST_FAULTS` (drills); a release build refuses to start with any.
     public var faults: InjectedFaults = .none
 
@@ -256,6 +259,15 @@ public struct ServerConfiguration: Sendable {
         let egress = flags.egressGuard ?? env("CONFIDE_EGRESS_GUARD") ?? "enforce"
         guard let mode = EgressMode(rawValue: egress) else { throw ConfigurationError("`--egress-guard` must be `enforce` or `observe`") }
         configuration.egress = mode
+        let incidentEmails = flags.incidentEmails.isEmpty
+            ? (env("CONFIDE_INCIDENT_EMAIL")?.split(separator: ",").map(String.init) ?? []) : flags.incidentEmails
+        configuration.incidentEmails = try incidentEmails.map { raw in
+            let trimmed = raw.trimmingCharacters(in: .whitespaces)
+            guard let address = try? EmailAddress(trimmed) else {
+                throw ConfigurationError("`--incident-email` must be an email address (one per option, or comma-separated in CONFIDE_INCIDENT_EMAIL)")
+            }
+            return address
+        }
         do {
             configuration.faults = try InjectedFaults.parse(env("CONFIDE_TEST_FAULTS") ?? "")
         } catch {

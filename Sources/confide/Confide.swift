@@ -178,6 +178,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The egress guard: `enforce` withholds a response to a patient that carries another patient's data; `observe` only raises the incident, for drills (env CONFIDE_EGRESS_GUARD; default enforce).")
     var egressGuard: String?
 
+    @Option(help: "An operator address emailed when an incident is raised: the kind and the incident id only, never patient data; at most one email per kind in 10 minutes (repeatable; env CONFIDE_INCIDENT_EMAIL, comma-separated).")
+    var incidentEmail: [String] = []
+
     func run() async throws {
         var flags = database.flags()
         flags.host = host
@@ -201,6 +204,7 @@ struct Serve: AsyncParsableCommand {
         flags.recordingUploadTimeoutSeconds = recordingUploadTimeoutSeconds
         flags.recordingRetention = recordingRetention
         flags.egressGuard = egressGuard
+        flags.incidentEmails = incidentEmail
         let configuration = try resolveConfiguration(flags)
         let logger = makeLogger()
         if configuration.faults != .none {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 import sqlite3
 
 import os
@@ -28,6 +29,7 @@ def test_guard_withholds_misbound_recordings_and_raises_incidents(tmp_path):
     inst = Instance(tmp_path / "data", None)
     inst.env["CONFIDE_TEST_FAULTS"] = "recording-owner-from-row"
     inst.env["CONFIDE_CANARY_REFRESH_SECONDS"] = "0"
+    inst.env["CONFIDE_INCIDENT_EMAIL"] = "security@confide.test"
     inst.start()
     try:
         assert "test-only faults are injected" in inst.tail(400)
@@ -132,6 +134,23 @@ def test_guard_withholds_misbound_recordings_and_raises_incidents(tmp_path):
         assert suspended.status_code == 303, suspended.text
         assert _call(inst.base, tok(gp), "GET", "/api/v1/me").status_code == 401
         assert 'confide_incidents_total{kind="canary-access",resource="consultation"}' in requests.get(inst.base + "/metrics", timeout=10).text
+        # The operators were emailed: one email per kind (three withheld responses are one email),
+        # naming the incident id and the page, never a patient, a recording or a name.
+        ids = {i["kind"]: i["id"] for i in _call(inst.base, tok(operator), "GET", "/api/v1/admin/incidents").json()["incidents"]}
+        deadline = time.time() + 20
+        mails: list[str] = []
+        while time.time() < deadline:
+            mails = [p.read_text() for p in (tmp_path / "data" / "mail").glob("*.eml")]
+            mails = [m for m in mails if "To: <security@confide.test>" in m]
+            if len(mails) >= 2:
+                break
+            time.sleep(0.5)
+        subjects = sorted(next(l for l in m.splitlines() if l.startswith("Subject:")) for m in mails)
+        assert subjects == ["Subject: Confide incident: canary-access", "Subject: Confide incident: egress-withheld"], subjects
+        everything = "\n".join(mails)
+        assert "/clinic/incidents" in everything and any(i in everything for i in ids.values())
+        for secret in (alice_patient, alice_up.recording, bob_up.recording, alice_up.consultation, "Crash"):
+            assert secret not in everything
         # The server log names the incidents by id only.
         log = inst.tail(2000)
         assert "egress guard" in log and "Crash" not in log
