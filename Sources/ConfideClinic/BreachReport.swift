@@ -102,7 +102,8 @@ public struct BreachReporter: Sendable {
         let (lo, hi) = (start.epochMilliseconds, end.epochMilliseconds)
         var next: UInt64 = 0
         while next < verification.entryCount {
-            let batch = try await stores.audit.encodedEntries(from: next, limit: 5_000)
+            // Only the verified entries: appends since (live traffic, the report's own entries) are not read.
+            let batch = try await stores.audit.encodedEntries(from: next, limit: Int(min(5_000, verification.entryCount - next)))
             if batch.isEmpty { break }
             for (offset, raw) in batch.enumerated() {
                 let entry = try AuditEntry(encoded: raw)
@@ -112,14 +113,30 @@ public struct BreachReporter: Sendable {
         }
     }
 
-    /// The account an actor filter names, or `nil` for no filter.
-    /// - Throws: `BreachReportError.unknownActor` when no account has that id.
-    public func actorAccount(_ actor: String?) async throws -> String? {
+    /// An actor filter: an account id, or `kind:account` as the log writes actors.
+    public struct ActorFilter: Sendable, Hashable {
+        public var kind: String?
+        public var account: String
+
+        /// Whether an entry's actor (`kind:account`) is this one: the account exactly, and the
+        /// kind too when the filter names one.
+        public func matches(_ actor: String) -> Bool {
+            let parts = actor.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { return false }
+            return parts[1] == account && (kind == nil || parts[0] == kind)
+        }
+    }
+
+    /// The filter an actor option names, or `nil` for no filter.
+    /// - Throws: `BreachReportError.unknownActor` when no account has that id (a `system:` job is
+    ///   taken as written).
+    public func actorFilter(_ actor: String?) async throws -> ActorFilter? {
         guard let actor else { return nil }
-        let account = actor.split(separator: ":", maxSplits: 1).last.map(String.init) ?? actor
-        if actor.hasPrefix("system:") { return account }
-        guard try await stores.breach.accountExists(account) else { throw BreachReportError.unknownActor(actor) }
-        return account
+        let parts = actor.split(separator: ":", maxSplits: 1).map(String.init)
+        let filter = parts.count == 2 ? ActorFilter(kind: parts[0], account: parts[1]) : ActorFilter(kind: nil, account: actor)
+        if filter.kind == "system" { return filter }
+        guard !filter.account.isEmpty, try await stores.breach.accountExists(filter.account) else { throw BreachReportError.unknownActor(actor) }
+        return filter
     }
 
     /// Runs the report over a verified log, calling `finding` for each access that fails the check,
@@ -128,7 +145,7 @@ public struct BreachReporter: Sendable {
         _ query: BreachReportQuery, verification: AuditVerificationReport, collectExposures: Bool = false,
         finding onFinding: (BreachFinding) async throws -> Void
     ) async throws -> BreachReportOutcome {
-        let actorFilter = try await actorAccount(query.actor)
+        let actorFilter = try await actorFilter(query.actor)
         let checker = BreachChecker(evidence: stores.breach)
         let iso = ISO8601DateFormatter()
         var tally = BreachTally()
@@ -142,7 +159,7 @@ public struct BreachReporter: Sendable {
         var exposures: [String: PatientExposure] = [:]
         try await forEachEntry(verification, from: query.from, to: query.to) { index, entry in
             if let type = query.resourceType, entry.resourceType != type { return }
-            if let actorFilter, !entry.actor.hasSuffix(actorFilter) { return }
+            if let actorFilter, !actorFilter.matches(entry.actor) { return }
             tally.examined(entry)
             guard let finding = try await checker.check(entry, index: index) else { return }
             // A withheld response never showed anything; a write it made had already happened.
@@ -162,15 +179,15 @@ public struct BreachReporter: Sendable {
 
     /// Drafts a letter per affected patient and one regulator summary (the system path; operators
     /// review and send them at /clinic/notices).
-    public func draftNotices(_ outcome: BreachReportOutcome, query: BreachReportQuery, contact: String, gate: AccessGate, at: Date)
-        async throws -> [BreachNoticeRecord]
-    {
+    public func draftNotices(
+        _ outcome: BreachReportOutcome, query: BreachReportQuery, contact: String, gate: AccessGate, at: Date, requestID: String
+    ) async throws -> [BreachNoticeRecord] {
         guard outcome.summary.findings > 0 else { return [] }
         let (from, to) = (outcome.summary.from, outcome.summary.to)
         let letters = outcome.exposures.map { NoticeDrafter.letter($0, from: from, to: to, contact: contact, time: Self.time) }
         return try await NoticeService.draft(
             letters + [NoticeDrafter.regulatorSummary(outcome.summary, contact: contact)], window: (query.from, query.to), stores: stores,
-            gate: gate, at: at, requestID: "breach-report-\(UUID().uuidString.lowercased())")
+            gate: gate, at: at, requestID: requestID)
     }
 
     /// An entry's time (milliseconds since 1970) as ISO 8601.
@@ -184,8 +201,16 @@ public struct BreachReporter: Sendable {
             String(f.index), time(f.time), f.patient, f.recordedPatient ?? "", f.actor, f.action, f.resourceType, f.resourceID,
             f.exposure.rawValue, f.detail ?? "", f.why,
         ]
-        return fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
-            .joined(separator: ",")
+        return fields.map(csvField).joined(separator: ",")
+    }
+
+    /// One CSV field: quoted when it holds a comma, quote or line break; a value a spreadsheet would
+    /// take for a formula (leading `=`, `+`, `-`, `@`, tab) is prefixed with `'`.
+    public static func csvField(_ raw: String) -> String {
+        var value = raw
+        if let first = value.first, "=+-@\t".contains(first) { value = "'" + value }
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     public static let csvHeader = "index,time,patient,recorded_patient,actor,action,resource_type,resource_id,exposure,detail,why"
@@ -206,14 +231,19 @@ public struct PreparedBreachReport: Sendable {
     /// Runs the report, handing findings to `emit` in batches of at most `batch`; each batch is
     /// recorded in the audit log (each finding is an audit entry presented to the operator) before
     /// `emit` sees it. With a `contact`, drafts the notices on the system path afterwards.
-    public func run(batch: Int = 500, draftContact contact: String? = nil, emit: ([BreachFinding]) async throws -> Void) async throws
-        -> (outcome: BreachReportOutcome, drafted: [BreachNoticeRecord])
-    {
+    /// `present` is how many findings the caller shows (all for a download, the first page for the
+    /// page, none for drafting): exactly those are recorded as presented.
+    public func run(
+        batch: Int = 500, present: Int = .max, draftContact contact: String? = nil, emit: ([BreachFinding]) async throws -> Void
+    ) async throws -> (outcome: BreachReportOutcome, drafted: [BreachNoticeRecord]) {
         var pending: [BreachFinding] = []
+        var presented = 0
         func flush() async throws {
             guard !pending.isEmpty else { return }
+            let shown = pending.prefix(max(0, present - presented))
             try await gate.recordPresented(
-                scope, items: pending.map { (String($0.index), Patient.ID(string: $0.patient)) }, purpose: "breach-report", requestID: requestID)
+                scope, items: shown.map { (String($0.index), Patient.ID(string: $0.patient)) }, purpose: "breach-report", requestID: requestID)
+            presented += shown.count
             try await emit(pending)
             pending.removeAll(keepingCapacity: true)
         }
@@ -224,31 +254,40 @@ public struct PreparedBreachReport: Sendable {
         try await flush()
         var drafted: [BreachNoticeRecord] = []
         if let contact {
-            drafted = try await reporter.draftNotices(outcome, query: query, contact: contact, gate: gate, at: clock.now())
+            drafted = try await reporter.draftNotices(outcome, query: query, contact: contact, gate: gate, at: clock.now(), requestID: requestID)
         }
         return (outcome, drafted)
     }
 }
 
+/// The gate's answer that the caller may run the breach report (only `IncidentService` mints one).
+public struct BreachReportAuthorization: Sendable {
+    let scope: Scope<AuditEntryResource>
+    let requestID: String
+}
+
 extension IncidentService {
-    /// Whether the caller may run the breach report at all (the empty form): operators only; for
-    /// anyone else the page is not there. The decision is audited like any other.
-    public func breachReportForm(_ r: ClinicRequest) async throws {
-        let _: Scope<AuditEntryResource> = try await gate.visibleScope(.search, by: r.principal, purpose: "breach-report", requestID: r.requestID)
+    /// Asks the gate whether the caller may run the breach report: `search` on `audit-entry`, purpose
+    /// `breach-report`, which only operators (`operator.audit-search.v1`) pass. Callers ask before
+    /// they look at any input, so for anyone else the report is simply not there; the decision is
+    /// the run's audit entry either way.
+    /// - Throws: `AccessDenied.notFound` for anyone but an operator.
+    public func authorizeBreachReport(_ r: ClinicRequest) async throws -> BreachReportAuthorization {
+        BreachReportAuthorization(
+            scope: try await gate.visibleScope(.search, by: r.principal, purpose: "breach-report", requestID: r.requestID), requestID: r.requestID)
     }
 
-    /// Prepares the breach report for an operator: the gate decides (`operator.audit-search.v1`,
-    /// purpose `breach-report`; anyone else: not found, and the run is an audit entry either way),
-    /// then the whole log is verified and the actor filter checked.
-    /// - Throws: `AccessDenied.notFound`, or `BreachReportError` (not configured, log does not
-    ///   verify, unknown actor).
-    public func prepareBreachReport(_ query: BreachReportQuery, _ r: ClinicRequest) async throws -> PreparedBreachReport {
-        let scope: Scope<AuditEntryResource> = try await gate.visibleScope(
-            .search, by: r.principal, purpose: "breach-report", requestID: r.requestID)
+    /// Prepares an authorized report: the whole log is verified and the actor filter checked, so
+    /// the answer's status is settled before the first finding.
+    /// - Throws: `BreachReportError` (not configured, log does not verify, unknown actor).
+    public func prepareBreachReport(_ query: BreachReportQuery, _ authorization: BreachReportAuthorization) async throws
+        -> PreparedBreachReport
+    {
         guard let reporter else { throw BreachReportError.notConfigured }
         let verification = try await reporter.verify()
-        _ = try await reporter.actorAccount(query.actor)
+        _ = try await reporter.actorFilter(query.actor)
         return PreparedBreachReport(
-            reporter: reporter, scope: scope, gate: gate, clock: clock, requestID: r.requestID, query: query, verification: verification)
+            reporter: reporter, scope: authorization.scope, gate: gate, clock: clock, requestID: authorization.requestID, query: query,
+            verification: verification)
     }
 }

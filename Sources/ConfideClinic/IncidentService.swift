@@ -94,22 +94,40 @@ public struct IncidentService: Sendable {
         }
     }
 
-    /// Suspends the patient account behind an incident (a patient whose response carried another
-    /// patient's data, or who touched a canary): it can no longer sign in, and its sessions end at
-    /// once. Operators only: the decision is an update of the incident (`operator.incidents.v1`,
-    /// purpose `suspend-actor`), audited like every other; anyone else gets "not found".
-    /// - Returns: `false` when the incident's actor is not a patient account (staff accounts are
-    ///   deactivated through the staff administration, system jobs cannot be suspended).
-    public func suspendPatientActor(_ id: String, _ r: ClinicRequest) async throws -> Bool {
+    /// What is behind an incident's actor, for suspending it.
+    public enum SuspendOutcome: Sendable, Equatable {
+        /// The patient account was suspended (or already was: nothing changed).
+        case patientSuspended(changed: Bool)
+        /// A staff account: the caller deactivates it through the staff administration.
+        case staff(Account.ID)
+        /// Not an account (a system job, an anonymous caller).
+        case notAnAccount
+    }
+
+    /// Suspends the account behind an incident (a patient whose response carried another patient's
+    /// data, or who touched a canary): it can no longer sign in, and its sessions end at once.
+    /// Operators only: the decision is an update of the incident (`operator.incidents.v1`, purpose
+    /// `suspend-actor`), appended in the same transaction as the change; anyone else gets "not found".
+    /// A staff actor is handed back for the staff administration to deactivate.
+    public func suspendActor(_ id: String, _ r: ClinicRequest) async throws -> SuspendOutcome {
         let found = try await incident(id, r)
         let parts = found.actor.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, parts[0] == "patient", let account = Account.ID(string: parts[1]) else { return false }
-        let _: Grant<IncidentResource> = try await gate.authorize(
-            .update, id, facts: ResourceFacts(resourceID: id), by: r.principal, purpose: "suspend-actor", requestID: r.requestID)
-        try await stores.credentials.setStatus(account: account, status: .deactivated)
-        try await stores.credentials.revokeSessions(account: account, keeping: nil, at: clock.now())
-        logger.warning("a patient account behind an incident was suspended", metadata: ["incident": "\(id)"])
-        return true
+        guard parts.count == 2, let account = Account.ID(string: parts[1]) else { return .notAnAccount }
+        switch parts[0] {
+        case "clinician", "practice-admin", "admin": return .staff(account)
+        case "patient": break
+        default: return .notAnAccount
+        }
+        let write = try await gate.authorizeWrite(
+            .update, id, facts: ResourceFacts(resourceID: id), by: r.principal, purpose: "suspend-actor", requestID: r.requestID,
+            as: IncidentResource.self)
+        let changed = try await stores.incidents.suspendPatientAccount(write, account: account.description, at: clock.now())
+        if changed {
+            logger.warning("a patient account behind an incident was suspended", metadata: ["incident": "\(id)"])
+        } else {
+            try await gate.recordRefusal(write)
+        }
+        return .patientSuspended(changed: changed)
     }
 
     /// The operators' audit search, newest first (identifiers and metadata; entries never hold

@@ -5,6 +5,7 @@ import ConfideCore
 import ConfideStore
 import Foundation
 import Hummingbird
+import Logging
 
 /// The breach report on the admin pages and the API (issue 8 item 1): the same report as
 /// `confide breach report`, run by an operator signed in with TOTP, through the gate
@@ -65,6 +66,9 @@ struct BreachReportController {
 
     @Sendable func report(_ request: Request, context: SignedInContext) async throws -> Response {
         let q = request.uri.queryParameters
+        let r = ClinicRequest(principal: context.principal, requestID: context.meta.requestID)
+        // The gate first: for anyone but an operator the report is not there, whatever they send.
+        let authorization = try await Self.call { try await incidents.authorizeBreachReport(r) }
         let csv: Bool
         switch q.get("format") ?? "json" {
         case "json", "": csv = false
@@ -72,8 +76,8 @@ struct BreachReportController {
         default: throw Problem(.unprocessableContent, "invalid-value", "format is json or csv", field: "format")
         }
         let query = try Self.query { q.get($0) }
-        let r = ClinicRequest(principal: context.principal, requestID: context.meta.requestID)
-        let prepared = try await Self.call { try await incidents.prepareBreachReport(query, r) }
+        let prepared = try await Self.call { try await incidents.prepareBreachReport(query, authorization) }
+        let logger = context.logger
         var headers = HTTPFields()
         headers[.contentType] = csv ? "text/csv; charset=utf-8" : "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"
@@ -83,6 +87,7 @@ struct BreachReportController {
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
+              do {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 var first = true
@@ -109,6 +114,12 @@ struct BreachReportController {
                                 + #""withheld_by_egress_guard":\#(outcome.withheldByEgressGuard),"log_entries_verified":\#(outcome.entriesVerified)}"#))
                 }
                 try await writer.finish(nil)
+              } catch {
+                // The status went out with the first byte: the response is cut short (an incomplete
+                // chunked body, which clients report), never ended as if the report were whole.
+                logger.error("breach report stopped part-way", metadata: ["confide.error.type": "\(type(of: error))"])
+                throw error
+              }
             })
     }
 
@@ -145,9 +156,10 @@ struct BreachReportController {
     }
 
     /// Runs the report and drafts a letter per affected patient and a regulator summary.
-    func draft(_ query: BreachReportQuery, contact: String, _ r: ClinicRequest) async throws -> DraftedJSON {
-        let prepared = try await Self.call { try await incidents.prepareBreachReport(query, r) }
-        let (outcome, drafted) = try await prepared.run(draftContact: contact) { _ in }
+    func draft(_ query: BreachReportQuery, contact: String, _ authorization: BreachReportAuthorization) async throws -> DraftedJSON {
+        let prepared = try await Self.call { try await incidents.prepareBreachReport(query, authorization) }
+        // No finding is shown here (the drafts are the record of what was seen, each an audit entry).
+        let (outcome, drafted) = try await prepared.run(present: 0, draftContact: contact) { _ in }
         return DraftedJSON(
             notices: drafted.map { .init(id: $0.id, kind: $0.kind.rawValue, patient_id: $0.patient?.description) },
             affected_patients: outcome.affectedPatients, findings: outcome.summary.findings)
@@ -155,11 +167,13 @@ struct BreachReportController {
 
     @Sendable func draftNotices(_ request: Request, context: SignedInContext) async throws -> Response {
         var request = request
+        let r = ClinicRequest(principal: context.principal, requestID: context.meta.requestID)
+        let authorization = try await Self.call { try await incidents.authorizeBreachReport(r) }
         let body = try await request.decodeStrict(DraftBody.self, limit: settings.maxBodyBytes)
         let fields = ["from": body.from, "to": body.to, "resource_type": body.resource_type, "actor": body.actor]
         let query = try Self.query { fields[$0] ?? nil }
         let contact = try Self.contact(body.contact)
-        let drafted = try await draft(query, contact: contact, ClinicRequest(principal: context.principal, requestID: context.meta.requestID))
+        let drafted = try await draft(query, contact: contact, authorization)
         return try jsonResponse(drafted, status: .created)
     }
 
@@ -168,17 +182,16 @@ struct BreachReportController {
     @Sendable func page(_ request: Request, context: SignedInPageContext) async throws -> Response {
         let q = request.uri.queryParameters
         return try await pages.guarded(context) {
-            let r = pages.req(context)
+            // The gate first: for anyone but an operator the page is not there, whatever they send.
+            let authorization = try await incidents.authorizeBreachReport(pages.req(context))
             guard q.get("from") != nil || q.get("to") != nil else {
-                // Not there at all for anyone but an operator, even before a report is asked for.
-                try await incidents.breachReportForm(r)
                 return pages.render(context, title: "Breach report", body: Self.form(nil, csrf: context.csrfToken, error: ""), wide: true)
             }
             let query: BreachReportQuery
             let prepared: PreparedBreachReport
             do {
                 query = try Self.query { q.get($0) }
-                prepared = try await Self.call { try await incidents.prepareBreachReport(query, r) }
+                prepared = try await Self.call { try await incidents.prepareBreachReport(query, authorization) }
             } catch let p as Problem where p.status != .notFound {
                 let error = #"<p class="alert" role="alert" id="report-error">\#(esc(ClinicHTML.sentence(p.title)))</p>"#
                 return pages.render(
@@ -186,7 +199,7 @@ struct BreachReportController {
                     status: p.status)
             }
             var shown: [BreachFinding] = []
-            let (outcome, _) = try await prepared.run(batch: Self.pageFindings) { batch in
+            let (outcome, _) = try await prepared.run(batch: Self.pageFindings, present: Self.pageFindings) { batch in
                 if shown.count < Self.pageFindings { shown += batch.prefix(Self.pageFindings - shown.count) }
             }
             return pages.render(
@@ -200,9 +213,10 @@ struct BreachReportController {
         var request = request
         let form = try await pages.form(&request)
         return try await pages.guarded(context) {
+            let authorization = try await incidents.authorizeBreachReport(pages.req(context))
             do {
                 let query = try Self.query { form[$0] }
-                let drafted = try await draft(query, contact: try Self.contact(form["contact"]), pages.req(context))
+                let drafted = try await draft(query, contact: try Self.contact(form["contact"]), authorization)
                 return ClinicWebController.redirect("/clinic/notices?notice=\(drafted.notices.isEmpty ? "no-notices-drafted" : "notices-drafted")")
             } catch let p as Problem where p.status != .notFound {
                 return pages.errorPage(context, ClinicHTML.sentence(p.title), status: p.status)

@@ -34,30 +34,23 @@ struct IncidentController {
 
     // MARK: suspending the principal behind an incident
 
-    /// The staff account behind an incident's actor (`clinician:<id>`, `practice-admin:<id>`,
-    /// `admin:<id>`), deactivated through the staff administration.
-    static func staffAccount(_ actor: String) -> Account.ID? {
-        let parts = actor.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, ["clinician", "practice-admin", "admin"].contains(parts[0]) else { return nil }
-        return Account.ID(string: parts[1])
-    }
-
     /// Whether the incident's actor is an account an operator can suspend (staff or patient; not a
-    /// system job or an anonymous caller).
-    static func suspendable(_ actor: String) -> Bool { staffAccount(actor) != nil || actor.hasPrefix("patient:") }
+    /// system job or an anonymous caller): the page offers the button only then.
+    static func suspendable(_ actor: String) -> Bool {
+        let parts = actor.split(separator: ":", maxSplits: 1).map(String.init)
+        return parts.count == 2 && ["clinician", "practice-admin", "admin", "patient"].contains(parts[0]) && Account.ID(string: parts[1]) != nil
+    }
 
     static let notAnAccount = Problem(
         .conflict, "not-an-account", "the incident's actor is not an account (a system job or an anonymous caller), so there is nothing to suspend")
 
-    /// Suspends the incident's account and ends its sessions at once (audited): a staff account is
-    /// deactivated through the staff administration, a patient account through the incident.
+    /// Suspends the incident's account and ends its sessions at once (audited): a patient account
+    /// through the incident, a staff account through the staff administration.
     func suspend(_ id: String, _ principal: Principal, _ meta: RequestMeta) async throws {
-        let r = ClinicRequest(principal: principal, requestID: meta.requestID)
-        let incident = try await incidents.incident(id, r)
-        if let account = Self.staffAccount(incident.actor) {
-            try await accounts.deactivateStaff(account, by: principal, meta: meta)
-        } else if try await !incidents.suspendPatientActor(id, r) {
-            throw Self.notAnAccount
+        switch try await incidents.suspendActor(id, ClinicRequest(principal: principal, requestID: meta.requestID)) {
+        case .patientSuspended: return
+        case .staff(let account): try await accounts.deactivateStaff(account, by: principal, meta: meta)
+        case .notAnAccount: throw Self.notAnAccount
         }
     }
 

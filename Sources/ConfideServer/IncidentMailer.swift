@@ -17,7 +17,7 @@ public final class IncidentMailer: Sendable {
     let publicURL: String
     let quiet: TimeInterval
     let logger: Logger
-    let state = Mutex<(send: Send?, last: [String: Date], pending: Int)>((nil, [:], 0))
+    let state = Mutex<(send: Send?, last: [String: Date])>((nil, [:]))
 
     public init(recipients: [EmailAddress], publicURL: String, quiet: TimeInterval = 600, logger: Logger) {
         self.recipients = recipients
@@ -57,20 +57,30 @@ public final class IncidentMailer: Sendable {
     /// Returns at once; delivery goes through the outbox.
     public func notify(_ incident: IncidentRecord, at now: Date = Date()) {
         guard !recipients.isEmpty else { return }
+        let kind = incident.kind.rawValue
         let send: Send? = state.withLock { s in
-            if let last = s.last[incident.kind.rawValue], now.timeIntervalSince(last) < quiet { return nil }
-            s.last[incident.kind.rawValue] = now
-            return s.send
+            // Not yet bound (start-up): nothing is sent, and the quiet interval does not start.
+            guard let send = s.send else { return nil }
+            if let last = s.last[kind], now.timeIntervalSince(last) < quiet { return nil }
+            s.last[kind] = now
+            return send
         }
         guard let send else { return }
         let (subject, body) = message(incident, at: now)
         let (recipients, logger) = (self.recipients, self.logger)
-        Task {
+        // Detached: the request's task-locals (the egress ledger) are not the email's business.
+        Task.detached { [self] in
+            var queued = 0
             for to in recipients {
-                do { try await send(to, subject, body) } catch {
+                do {
+                    try await send(to, subject, body)
+                    queued += 1
+                } catch {
                     logger.error("incident email could not be queued", metadata: ["incident": "\(incident.id)", "confide.error.type": "\(type(of: error))"])
                 }
             }
+            // Nothing queued: the next incident of this kind tries again rather than waiting out the interval.
+            if queued == 0 { self.state.withLock { if $0.last[kind] == now { $0.last[kind] = nil } } }
         }
     }
 }

@@ -103,4 +103,8 @@ public protocol IncidentStore: Sendable {
     func incident(_ grant: Grant<IncidentResource>) async throws -> IncidentRecord?
         /// Acknowledges an open incident; `false` when it does not exist or is not open.
     func acknowledge(_ write: AuditedWrite<IncidentResource>, by: String, at: Date) async throws -> Bool
+    /// Suspends the patient account behind an incident: in one transaction, the account is
+    /// deactivated, its sessions revoked and the decision appended. `false` (nothing changed, no
+    /// entry) when no active patient account has that id.
+    func suspendPatientAccount(_ write: AuditedWrite<IncidentResource>, account: String, at: Date) async throws -> Bool
 }

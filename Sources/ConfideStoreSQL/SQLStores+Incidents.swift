@@ -88,4 +88,22 @@ extension SQLStores: IncidentStore {
             return true
         }
     }
+
+    public func suspendPatientAccount(_ write: AuditedWrite<IncidentResource>, account: String, at: Date) async throws -> Bool {
+        try check(write, [.update])
+        return try await backend.transaction { db in
+            let changed = try await db.raw(
+                """
+                UPDATE accounts SET status = 'deactivated'
+                WHERE id = \(bind: account) AND kind = 'patient' AND status = 'active' RETURNING id
+                """
+            ).all().count == 1
+            guard changed else { return false }
+            try await db.raw(
+                "UPDATE sessions SET revoked_at = \(bind: at.epochMilliseconds) WHERE account_id = \(bind: account) AND revoked_at IS NULL"
+            ).run()
+            _ = try await self.append([write.entry], on: db)
+            return true
+        }
+    }
 }

@@ -165,7 +165,7 @@ struct Breach: AsyncParsableCommand {
             async throws
         {
             // The actor filter must name someone who exists (before any output).
-            _ = try await reporter.actorAccount(query.actor)
+            _ = try await reporter.actorFilter(query.actor)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             var first = true
@@ -190,7 +190,8 @@ struct Breach: AsyncParsableCommand {
             var drafted: [BreachNoticeRecord] = []
             if draftNotices, let contact {
                 let gate = AccessGate(facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: SystemWallClock()))
-                drafted = try await reporter.draftNotices(outcome, query: query, contact: contact, gate: gate, at: Date())
+                drafted = try await reporter.draftNotices(
+                    outcome, query: query, contact: contact, gate: gate, at: Date(), requestID: "breach-report-\(UUID().uuidString.lowercased())")
             }
             if json {
                 let s = String(decoding: try encoder.encode(summary), as: UTF8.self)

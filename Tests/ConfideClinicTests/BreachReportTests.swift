@@ -67,6 +67,14 @@ struct BreachReportTests {
                 #expect(csv.status == .ok)
                 let lines = csv.body.split(separator: "\n")
                 #expect(lines.first == Substring(BreachReporter.csvHeader) && lines.count == expected.count + 1)
+                // The actor filter is exact: Bob's account as a clinician finds nothing, as a patient all of it.
+                let bobAccount = try #require(bob.account).description
+                let asClinician = jsonObject(try await op.get("/api/v1/admin/breach-report?\(Self.window)&actor=clinician:\(bobAccount)").body)
+                #expect((asClinician["findings"] as? [Any])?.isEmpty == true)
+                for actor in ["patient:\(bobAccount)", bobAccount] {
+                    let asPatient = jsonObject(try await op.get("/api/v1/admin/breach-report?\(Self.window)&actor=\(actor)").body)
+                    #expect((asPatient["findings"] as? [Any])?.count == expected.count)
+                }
                 // Filters: another actor or resource type finds nothing; a window before it all finds nothing.
                 let gpOnly = jsonObject(try await op.get("/api/v1/admin/breach-report?\(Self.window)&actor=\(clinic.gp.description)").body)
                 #expect((gpOnly["findings"] as? [Any])?.isEmpty == true)
@@ -95,8 +103,13 @@ struct BreachReportTests {
                 try await gp.signIn(clinic.gpEmail, totpURI: clinic.gpTOTPURI, at: world.clock.now())
                 let missing = try await patient.get("/api/v1/recordings/\(UUID().uuidString.lowercased())")
                 for who in [patient, gp] {
-                    let denied = try await who.get("/api/v1/admin/breach-report?\(Self.window)")
-                    #expect(denied.status == .notFound && problemWithoutRequestID(denied.body) == problemWithoutRequestID(missing.body))
+                    // Whatever they send: the same answer as a missing object, never a 422 that shows the route is there.
+                    for query in [Self.window, "from=yesterday", "format=xml", ""] {
+                        let denied = try await who.get("/api/v1/admin/breach-report?\(query)")
+                        #expect(denied.status == .notFound && problemWithoutRequestID(denied.body) == problemWithoutRequestID(missing.body), "\(query)")
+                    }
+                    let page = try await who.get("/clinic/breach-report?from=yesterday")
+                    #expect(page.status == .notFound && !page.body.contains("report-form"))
                     let draft = try await who.post("/api/v1/admin/breach-report/notices", json: #"{"from":"2026-11-29","to":"2026-12-01","contact":"DPO"}"#)
                     #expect(draft.status == .notFound)
                 }
@@ -117,8 +130,10 @@ struct BreachReportTests {
                 // Every run is audited, and so is each finding shown to the operator.
                 let mine = try await world.stores.audit.encodedEntries(from: 0, limit: 100_000).map { try AuditEntry(encoded: $0) }
                     .filter { $0.actor == clinic.operator_.description && $0.purpose == "breach-report" }
-                // JSON, CSV, two filters, the unknown actor (refused after the decision) and the draft: six runs.
-                #expect(mine.filter { $0.resourceID == "-" }.count == 6)
+                // The gate decides before any input is read: JSON, CSV, five filters, six bad inputs and two drafts.
+                #expect(mine.filter { $0.resourceID == "-" }.count == 15)
+                // Each finding the downloads carried is an entry presented to the operator; drafting shows none.
+                #expect(mine.filter { $0.resourceID == String(expected[0].index) }.count == 4)
                 #expect(mine.contains { $0.resourceID == String(expected[0].index) && $0.patientID == alicePatient })
 
                 // A tampered log is refused, naming where it breaks; nothing of a report goes out.
@@ -130,5 +145,15 @@ struct BreachReportTests {
                 #expect(refused.body.contains("first bad index 3") && !refused.body.contains("findings"))
             }
         }
+    }
+
+    @Test("CSV fields: quoted for commas, quotes and line breaks; a value a spreadsheet would run as a formula is defused")
+    func csvFields() {
+        #expect(BreachReporter.csvField("=HYPERLINK(\"x\")") == #""'=HYPERLINK(""x"")""#)
+        #expect(BreachReporter.csvField("a,b") == #""a,b""#)
+        #expect(BreachReporter.csvField("line\nbreak") == "\"line\nbreak\"")
+        #expect(BreachReporter.csvField("-1+2") == "'-1+2")
+        #expect(BreachReporter.csvField("@x") == "'@x" && BreachReporter.csvField("+1") == "'+1")
+        #expect(BreachReporter.csvField("patient:0b1c") == "patient:0b1c")
     }
 }

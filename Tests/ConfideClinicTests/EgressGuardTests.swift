@@ -118,9 +118,14 @@ struct EgressGuardTests {
             #expect(await clinicErrorCode { try await world.incidents.acknowledge(incidents[0].id, .by(clinic.operator_)) } == .notFound)
             #expect(try await world.incidents.incidents(status: .open, before: nil, limit: 50, .by(clinic.operator_)).count == 2)
             // Suspending the patient behind one: operators only; then Bob can no longer sign in.
-            #expect(await isDenied { _ = try await world.incidents.suspendPatientActor(incidents[1].id, .by(clinic.gp)) })
-            #expect(await isDenied { _ = try await world.incidents.suspendPatientActor(incidents[1].id, .by(bob)) })
-            #expect(try await world.incidents.suspendPatientActor(incidents[1].id, .by(clinic.operator_)))
+            #expect(await isDenied { _ = try await world.incidents.suspendActor(incidents[1].id, .by(clinic.gp)) })
+            #expect(await isDenied { _ = try await world.incidents.suspendActor(incidents[1].id, .by(bob)) })
+            #expect(try await world.incidents.suspendActor(incidents[1].id, .by(clinic.operator_)) == .patientSuspended(changed: true))
+            #expect(try await world.incidents.suspendActor(incidents[1].id, .by(clinic.operator_)) == .patientSuspended(changed: false))
+            // The suspension is in the log with the change, as an update of the incident.
+            let suspensions = try await world.stores.audit.encodedEntries(from: 0, limit: 100_000).map { try AuditEntry(encoded: $0) }
+                .filter { $0.purpose == "suspend-actor" && $0.resourceID == incidents[1].id }
+            #expect(suspensions.map(\.decision) == [.allowed, .refused] && suspensions.allSatisfy { $0.actor == clinic.operator_.description })
             try await world.application().test(.router) { raw in
                 let reply = try await raw.executeRequest(
                     uri: "/api/v1/sessions", method: .post, headers: [.contentType: "application/json"],

@@ -39,8 +39,10 @@ struct IncidentMailerTests {
         let mailer = IncidentMailer(
             recipients: [try EmailAddress("security@confide.test"), try EmailAddress("oncall@confide.test")],
             publicURL: "https://confide.example", quiet: 600, logger: Logger(label: "test"))
-        mailer.bind { to, subject, body in sent.list.withLock { $0.append((to.description, subject, body)) } }
         let t0 = Date()
+        // Before the outbox is bound (start-up) nothing is sent, and the quiet interval does not start.
+        mailer.notify(Self.incident(.egressWithheld), at: t0.addingTimeInterval(-1))
+        mailer.bind { to, subject, body in sent.list.withLock { $0.append((to.description, subject, body)) } }
         let first = Self.incident(.egressWithheld)
         mailer.notify(first, at: t0)
         mailer.notify(Self.incident(.egressWithheld), at: t0.addingTimeInterval(30))  // within the quiet interval: not emailed
