@@ -1,14 +1,16 @@
 /// The roots of the perfect subtrees that make up a tree of `size` leaves, one per set bit of `size`,
 /// largest (leftmost) first: enough to append a leaf and to compute the root in O(log n) without the
 /// leaves themselves (tessera calls this a compact range over `[0, size)`).
-struct CompactRange: Sendable, Hashable {
+public struct CompactRange: Sendable, Hashable {
     /// The number of leaves covered.
-    private(set) var size: UInt64 = 0
+    public private(set) var size: UInt64 = 0
     // INVARIANT: `subtreeRoots.count == size.nonzeroBitCount`, and `subtreeRoots[i]` is the root of the
     // perfect subtree for the i-th set bit of `size` counted from the most significant.
     private(set) var subtreeRoots: [MerkleHash] = []
 
-    mutating func append(_ leafHash: MerkleHash) {
+    public init() {}
+
+    public mutating func append(_ leafHash: MerkleHash) {
         var hash = leafHash
         var bits = size
         while bits & 1 == 1 {
@@ -21,7 +23,7 @@ struct CompactRange: Sendable, Hashable {
 
     /// `MTH` of the covered leaves: the subtree roots folded from the right, which is exactly the RFC 6962
     /// split at the largest power of two.
-    var rootHash: MerkleHash {
+    public var rootHash: MerkleHash {
         guard var root = subtreeRoots.last else { return RFC6962.emptyRoot }
         for left in subtreeRoots.dropLast().reversed() {
             root = RFC6962.nodeHash(left, root)

@@ -45,11 +45,14 @@ public struct AuditSigningKey: Sendable {
     }
 }
 
-/// Publishes a signed checkpoint whenever the log has grown (a background job of `serve`).
-public struct CheckpointPublisher: Sendable {
+/// Publishes a signed checkpoint whenever the log has grown (a background job of `serve`). It keeps
+/// the log's compact range (O(log n) subtree roots) and reads only the leaf hashes appended since the
+/// last interval, so an interval costs the new entries, not the whole log.
+public actor CheckpointPublisher {
     let audit: any AuditStore
     let key: AuditSigningKey
     let logger: Logger
+    var range = CompactRange()
 
     public init(audit: any AuditStore, key: AuditSigningKey, logger: Logger) {
         self.audit = audit
@@ -57,13 +60,19 @@ public struct CheckpointPublisher: Sendable {
         self.logger = logger
     }
 
-    /// Signs and stores a checkpoint of the current log if it is larger than the last one.
+    /// Signs and stores a checkpoint of the current log if it is larger than the last one (from any
+    /// instance).
     @discardableResult
     public func publish() async throws -> Checkpoint? {
-        let hashes = try await audit.leafHashes()
-        let last = try await audit.checkpointNotes().last.flatMap { try? key.signer.verifier.verify(note: $0).checkpoint.size } ?? 0
-        guard UInt64(hashes.count) > last else { return nil }
-        let checkpoint = try MerkleLog(leafHashes: hashes).checkpoint(origin: key.origin)
+        let size = try await audit.auditSize()
+        while range.size < size {
+            let hashes = try await audit.leafHashes(from: range.size, limit: Int(min(10_000, size - range.size)))
+            if hashes.isEmpty { break }
+            for hash in hashes { range.append(hash) }
+        }
+        let last = try await audit.latestCheckpointNote().flatMap { try? key.signer.verifier.verify(note: $0).checkpoint.size } ?? 0
+        guard range.size > last else { return nil }
+        let checkpoint = try Checkpoint(origin: key.origin, size: range.size, rootHash: range.rootHash)
         try await audit.storeCheckpoint(try key.signer.sign(checkpoint), at: Date())
         logger.info("audit checkpoint published", metadata: ["confide.audit.size": "\(checkpoint.size)"])
         return checkpoint

@@ -21,6 +21,8 @@ public protocol AuditStore: Sendable {
     func storeCheckpoint(_ checkpoint: SignedCheckpoint, at: Date) async throws
     /// Every signed checkpoint note, oldest first.
     func checkpointNotes() async throws -> [[UInt8]]
+    /// The note of the largest checkpoint, or `nil` before the first.
+    func latestCheckpointNote() async throws -> [UInt8]?
     /// The stored encoding of one entry, or `nil` beyond the end.
     func encodedEntry(at index: LogIndex) async throws -> [UInt8]?
     /// Entries the scope admits matching the filters, newest first, before index `before`: the
@@ -33,6 +35,8 @@ public protocol AuditStore: Sendable {
 }
 
 extension AuditStore {
+    public func latestCheckpointNote() async throws -> [UInt8]? { try await checkpointNotes().last }
+
     /// The RFC 9162 consistency proof between tree sizes `from` and `to` (hex hashes), or `nil`
     /// when the sizes are out of order or `to` is beyond the log.
     public func consistencyProof(from: UInt64, to: UInt64) async throws -> [String]? {

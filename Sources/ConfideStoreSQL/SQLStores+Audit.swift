@@ -96,6 +96,14 @@ extension SQLStores: AuditStore {
         }
     }
 
+    public func latestCheckpointNote() async throws -> [UInt8]? {
+        try await read { db in
+            try await db.raw("SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1").first().map {
+                Array(try $0.decode(column: "note", as: String.self).utf8)
+            }
+        }
+    }
+
     public func encodedEntry(at index: LogIndex) async throws -> [UInt8]? {
         try await read { db in
             guard let row = try await db.raw("SELECT entry FROM audit_entries WHERE idx = \(bind: Int64(index.rawValue))").first() else {

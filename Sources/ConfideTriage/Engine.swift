@@ -145,6 +145,17 @@ public final class TriageEngine: Sendable {
     private let listed: [[Int]]  // condition -> finding indices it lists
     private let askable: [Bool]
     private let ruleFindings: [[Int]]
+    private let ruleAll: [[Int]]
+    private let ruleAny: [[Int]]
+    /// For the question choice, per finding: the conditions that list it (`fCond[fStart[fi]..<fStart[fi + 1]]`,
+    /// ascending), with `l − b` and `e(l) − e(b)` for each, where `l` is P(yes | condition), `b` the
+    /// finding's background (what every other condition says) and `e(x) = x·log x + (1 − x)·log(1 − x)`.
+    private let fStart: [Int]
+    private let fCond: [Int]
+    private let fDl: [Double]
+    private let fDe: [Double]
+    private let background: [Double]
+    private let eBackground: [Double]
 
     public init(knowledge: KnowledgeBase, settings: Settings = Settings()) {
         self.knowledge = knowledge
@@ -185,6 +196,31 @@ public final class TriageEngine: Sendable {
         self.weights = weights
         self.askable = knowledge.findings.map { $0.kind != .demographic && $0.question != nil }
         self.ruleFindings = knowledge.rules.map { rule in (rule.all + (rule.any ?? [])).compactMap { knowledge.findingIndex[$0] } }
+        self.ruleAll = knowledge.rules.map { rule in rule.all.compactMap { knowledge.findingIndex[$0] } }
+        self.ruleAny = knowledge.rules.map { rule in (rule.any ?? []).compactMap { knowledge.findingIndex[$0] } }
+        func e(_ x: Double) -> Double { x * Foundation.log(x) + (1 - x) * Foundation.log(1 - x) }
+        let background = knowledge.findings.map { $0.background ?? 0.01 }
+        var byFinding = [[Int]](repeating: [], count: f)
+        for (ci, mine) in listed.enumerated() { for fi in Set(mine).sorted() { byFinding[fi].append(ci) } }
+        var fStart = [0]
+        var fCond: [Int] = []
+        var fDl: [Double] = []
+        var fDe: [Double] = []
+        for fi in 0..<f {
+            for ci in byFinding[fi] {
+                let l = pYes[fi * c + ci]
+                fCond.append(ci)
+                fDl.append(l - background[fi])
+                fDe.append(e(l) - e(background[fi]))
+            }
+            fStart.append(fCond.count)
+        }
+        self.fStart = fStart
+        self.fCond = fCond
+        self.fDl = fDl
+        self.fDe = fDe
+        self.background = background
+        self.eBackground = background.map(e)
     }
 
     /// Findings in the opening complaint (unknown words are ignored; demographic words too).
@@ -250,9 +286,15 @@ public final class TriageEngine: Sendable {
             let danger = p.indices.filter { $0 != top && weights[$0] > 1 }.reduce(0) { $0 + p[$1] }
             if danger < settings.residualDanger { return stop(.confident) }
         }
-        var known = Set(asked.compactMap { knowledge.findingIndex[$0] })
-        for item in evidence { if let fi = knowledge.findingIndex[item.finding] { known.insert(fi) } }
-        guard let (best, gain) = bestQuestion(p, known: known, evidence: evidence, profile: profile), gain >= settings.minimumGain
+        var known = [Bool](repeating: false, count: askable.count)
+        var present = [Bool](repeating: false, count: askable.count)
+        for id in asked { if let fi = knowledge.findingIndex[id] { known[fi] = true } }
+        for item in evidence {
+            guard let fi = knowledge.findingIndex[item.finding] else { continue }
+            known[fi] = true
+            if item.present { present[fi] = true }
+        }
+        guard let (best, gain) = bestQuestion(p, known: known, present: present, profile: profile), gain >= settings.minimumGain
         else { return stop(.nothingToLearn) }
         return Assessment(
             question: knowledge.findings[best], disposition: disposition, conditions: ranked, firedRules: fired, stopReason: nil,
@@ -262,61 +304,68 @@ public final class TriageEngine: Sendable {
     /// Finding ids (parts of them) that signal a mental-health crisis or an overdose.
     static let crisisFindings = ["suicid", "self_harm", "overdose"]
 
-    private func bestQuestion(_ p: [Double], known: Set<Int>, evidence: [Evidence], profile: TriageProfile) -> (Int, Double)? {
+    private func bestQuestion(_ p: [Double], known: [Bool], present: [Bool], profile: TriageProfile) -> (Int, Double)? {
+        let f = askable.count
         // Candidates: what the plausible conditions list, plus what would complete a red-flag rule.
-        var candidates = Set<Int>()
+        var isCandidate = [Bool](repeating: false, count: f)
+        var completing = [Bool](repeating: false, count: f)
+        var any = false
         for ci in 0..<conditionCount where p[ci] >= 0.001 {
-            for fi in listed[ci] where askable[fi] && !known.contains(fi) { candidates.insert(fi) }
+            for fi in listed[ci] where askable[fi] && !known[fi] {
+                isCandidate[fi] = true
+                any = true
+            }
         }
-        let present = Set(evidence.filter(\.present).compactMap { knowledge.findingIndex[$0.finding] })
-        var completing = Set<Int>()
         for (ri, rule) in knowledge.rules.enumerated() {
             if let minAge = rule.minAge, profile.age < minAge { continue }
             if let maxAge = rule.maxAge, profile.age > maxAge { continue }
             if let sex = rule.sex, sex != profile.sex { continue }
-            let all = rule.all.compactMap { knowledge.findingIndex[$0] }
-            let any = (rule.any ?? []).compactMap { knowledge.findingIndex[$0] }
-            let missingAll = all.filter { !present.contains($0) }
-            let anyMet = any.isEmpty || any.contains(where: present.contains)
             // One step from firing, and at least one of its findings is already present.
-            guard ruleFindings[ri].contains(where: present.contains) else { continue }
-            if missingAll.count == 1, anyMet, !known.contains(missingAll[0]), askable[missingAll[0]] { completing.insert(missingAll[0]) }
-            if missingAll.isEmpty, !anyMet { for fi in any where !known.contains(fi) && askable[fi] { completing.insert(fi) } }
-        }
-        candidates.formUnion(completing)
-        guard !candidates.isEmpty else { return nil }
-        // Only conditions that still carry probability take part (the rest change nothing measurable).
-        let active = p.indices.filter { p[$0] > 1e-12 }
-        let pa = active.map { p[$0] }
-        let wa = active.map { weights[$0] }
-        let logp = pa.map { Foundation.log($0) }
-        var h0 = 0.0
-        for k in active.indices { h0 -= wa[k] * pa[k] * logp[k] }
-        // With y = p·l and n = p·(1 − l), the weighted entropy of y/py is
-        //   −(Σ w·y·(log p + log l) − log(py)·Σ w·y) / py,
-        // so the logs come from the tables: no logarithm per condition and candidate.
-        var best: (Int, Double)?
-        for fi in candidates.sorted() {
-            var py = 0.0, wy = 0.0, ty = 0.0, pn = 0.0, wn = 0.0, tn = 0.0
-            let row = fi * conditionCount
-            for k in active.indices {
-                let cell = row + active[k]
-                let l = pYes[cell]
-                let w = wa[k]
-                let y = pa[k] * l
-                let n = pa[k] - y
-                py += y
-                pn += n
-                wy += w * y
-                wn += w * n
-                ty += w * y * (logp[k] + logYes[cell])
-                tn += w * n * (logp[k] + logNo[cell])
+            guard ruleFindings[ri].contains(where: { present[$0] }) else { continue }
+            let missingAll = ruleAll[ri].filter { !present[$0] }
+            let anyMet = ruleAny[ri].isEmpty || ruleAny[ri].contains(where: { present[$0] })
+            var completes: [Int] = []
+            if missingAll.count == 1, anyMet, !known[missingAll[0]], askable[missingAll[0]] { completes.append(missingAll[0]) }
+            if missingAll.isEmpty, !anyMet { completes += ruleAny[ri].filter { !known[$0] && askable[$0] } }
+            for fi in completes {
+                completing[fi] = true
+                isCandidate[fi] = true
+                any = true
             }
+        }
+        guard any else { return nil }
+        // The weighted expected information gain of asking finding fi, over the conditions that still
+        // carry probability (p > 1e-12; the rest change nothing measurable). With y = p·l, n = p·(1 − l),
+        // py = Σ y, pn = Σ n and the weighted sums wy, wn, the gain
+        //   h0 − py·H(y/py) − pn·H(n/pn) = Σ w·p·e(l) − wy·log py − wn·log pn.
+        // Every condition that does not list fi says l = b (the finding's background), so each sum is
+        // its value at l = b plus a correction over the few conditions that list fi: a turn costs the
+        // knowledge base's entries, not findings × conditions.
+        var pz = [Double](repeating: 0, count: conditionCount)
+        var wpz = [Double](repeating: 0, count: conditionCount)
+        var total = 0.0, weighted = 0.0
+        for ci in 0..<conditionCount where p[ci] > 1e-12 {
+            pz[ci] = p[ci]
+            wpz[ci] = weights[ci] * p[ci]
+            total += pz[ci]
+            weighted += wpz[ci]
+        }
+        var best: (Int, Double)?
+        for fi in 0..<f where isCandidate[fi] {
+            var dy = 0.0, dwy = 0.0, ds = 0.0
+            for j in fStart[fi]..<fStart[fi + 1] {
+                let ci = fCond[j]
+                dy += pz[ci] * fDl[j]
+                dwy += wpz[ci] * fDl[j]
+                ds += wpz[ci] * fDe[j]
+            }
+            let py = background[fi] * total + dy
+            let wy = background[fi] * weighted + dwy
+            let pn = total - py
+            let wn = weighted - wy
             guard py > 1e-12, pn > 1e-12 else { continue }
-            let hy = -(ty - Foundation.log(py) * wy) / py
-            let hn = -(tn - Foundation.log(pn) * wn) / pn
-            var gain = h0 - (py * hy + pn * hn)
-            if completing.contains(fi) { gain += 1 }
+            var gain = eBackground[fi] * weighted + ds - wy * Foundation.log(py) - wn * Foundation.log(pn)
+            if completing[fi] { gain += 1 }
             if best == nil || gain > best!.1 + 1e-12 { best = (fi, gain) }
         }
         return best

@@ -39,11 +39,13 @@ public struct CaseResult: Sendable, Hashable, Codable {
     public var stopReason: StopReason
     public var firedRules: [String]
     public var maxTurnMicroseconds: Double
+    /// The findings asked, in order (for clinical review of the questioning).
+    public var asked: [String] = []
     /// Every turn's time (not encoded: the report summarises them).
     public var turnMicroseconds: [Double] = []
 
     enum CodingKeys: String, CodingKey {
-        case id, rank, top, disposition, questions
+        case id, rank, top, disposition, questions, asked
         case correctDiagnosis = "correct_diagnosis"
         case resolvedDiagnosis = "resolved_diagnosis"
         case expectedTriage = "expected_triage"
@@ -265,6 +267,6 @@ public struct Evaluator: Sendable {
             underTriage: acceptable.allSatisfy { disposition < $0 },
             overTriage: acceptable.allSatisfy { disposition > $0 },
             questions: asked.count, stopReason: assessment.stopReason ?? .questionLimit,
-            firedRules: assessment.firedRules.map(\.id), maxTurnMicroseconds: slowest, turnMicroseconds: turns)
+            firedRules: assessment.firedRules.map(\.id), maxTurnMicroseconds: slowest, asked: asked, turnMicroseconds: turns)
     }
 }

@@ -204,12 +204,11 @@ do {
         verifier.verify(entries: encoded, checkpoints: [half.note, full.note], storedLeafHashes: log.leafHashes)
     }
     guard verdict.isValid, root == full.checkpoint.rootHash else { fatalError("audit verification failed: \(verdict.findings.prefix(3))") }
-    report("audit", "MerkleLog root over \(label) entries (hash leaves + tree)", fmt(rootSeconds, 2) + " s",
-           "\(fmt(rootSeconds / 5 * 100, 0))% of 5 s goal")
-    report("audit", "AuditVerifier.verify \(label) entries, 2 checkpoints", fmt(verifySeconds, 2) + " s",
+    // The root is the bench's own reference (the verifier recomputes the tree itself); the goal is
+    // `audit verify`, measured end to end over a database below.
+    report("audit", "MerkleLog root over \(label) entries (the reference root, not part of verify)", fmt(rootSeconds, 2) + " s")
+    report("audit", "AuditVerifier.verify \(label) entries in memory, 2 checkpoints", fmt(verifySeconds, 2) + " s",
            "\(fmt(verifySeconds / 5 * 100, 0))% of 5 s goal")
-    report("audit", "root + verify \(label)", fmt(rootSeconds + verifySeconds, 2) + " s",
-           "\(fmt((rootSeconds + verifySeconds) / 5 * 100, 0))% of 5 s goal (\(rootSeconds + verifySeconds < 5 ? "met" : "missed"))")
 
     for size in [1_000, 1_000_000] where size <= log.leafHashes.count || size == 1_000_000 {
         let sub = size <= log.leafHashes.count ? MerkleLog(leafHashes: Array(log.leafHashes.prefix(size))) : log
@@ -225,6 +224,37 @@ do {
         report("audit", "consistency proof \(tag)/3 → \(tag)", "\(consistency.hashes.count) hashes, \(consistency.hashes.count * MerkleHash.byteCount) B",
                "ceil(log2 n) = \(Int(log2(Double(n)).rounded(.up)))")
     }
+}
+
+// MARK: - b2. `audit verify` end to end
+
+// What `confide audit verify` does on a stopped server: AuditCheck.verify over the SQLite file
+// (read every entry and stored leaf hash in batches, recompute the tree, check each checkpoint).
+do {
+    let million = quick ? 100_000 : 1_000_000
+    let label = million == 1_000_000 ? "10^6" : "\(million)"
+    let stores = try await openStores("verify.sqlite")
+    let signer = try CheckpointSigner(keyName: "bench.confide.example", privateKey: Curve25519.Signing.PrivateKey())
+    let (_, fillSeconds) = try await time {
+        var next = 0
+        while next < million {
+            let count = min(5_000, million - next)
+            _ = try await stores.audit.append((next..<(next + count)).map { entry($0) })
+            next += count
+            if next == million / 2 || next == million {
+                let log = MerkleLog(leafHashes: try await stores.audit.leafHashes(from: 0, limit: next))
+                try await stores.audit.storeCheckpoint(try signer.sign(try log.checkpoint(origin: "bench.confide.example")), at: Date())
+            }
+        }
+    }
+    print("  (filled \(million) entries and 2 checkpoints in \(fmt(fillSeconds, 1)) s, not counted)")
+    let (verdict, seconds) = try await time {
+        try await AuditCheck.verify(audit: stores.audit, key: signer.verifier, origin: "bench.confide.example")
+    }
+    guard verdict.isValid, verdict.entryCount == UInt64(million) else { fatalError("audit verify failed: \(verdict.findings.prefix(3))") }
+    report("audit", "`audit verify` over a SQLite file of \(label) entries, 2 checkpoints (end to end)", fmt(seconds, 2) + " s",
+           "\(fmt(seconds / 5 * 100, 0))% of 5 s goal (\(seconds < 5 ? "met" : "missed"))")
+    try await stores.system.shutdown()
 }
 
 // MARK: - c. audited vs unaudited read

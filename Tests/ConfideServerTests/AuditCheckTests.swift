@@ -6,6 +6,7 @@ import ConfideStore
 import ConfideTesting
 import Crypto
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
@@ -84,6 +85,38 @@ struct AuditCheckTests {
                 storedLeafHashes: try await stores.audit.leafHashes())
             #expect(tamperedInMemory == tampered)
             #expect(counting.reads.withLock { $0.wholeLog } == 0)
+        }
+    }
+
+    @Test("the checkpoint publisher reads only the leaves appended since its last interval, and its roots are the whole log's")
+    func incrementalCheckpoints() async throws {
+        try await TestDatabase.withStores { stores in
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("confide-ckpt-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let key = try AuditSigningKey.generate(origin: "confide.test", into: dir + "/audit.key")
+            let counting = CountingAuditStore(stores.audit)
+            let publisher = CheckpointPublisher(audit: counting, key: key, logger: Logger(label: "test"))
+            let before = try await stores.audit.auditSize()
+            var sizes: [UInt64] = []
+            for round in 0..<4 {
+                for i in 0..<(round * 9 + 3) { _ = try await stores.audit.append([try entry(round * 100 + i)]) }
+                let published = try #require(try await publisher.publish())
+                let all = try await stores.audit.leafHashes(from: 0, limit: 100_000)
+                #expect(published.size == UInt64(all.count) && published.rootHash == MerkleLog(leafHashes: all).rootHash)
+                sizes.append(published.size)
+            }
+            #expect(try await publisher.publish() == nil)  // nothing new
+            #expect(counting.reads.withLock { $0.wholeLog } == 0)
+            // Another instance's larger checkpoint: this one does not publish a smaller one after it.
+            let other = CheckpointPublisher(audit: stores.audit, key: key, logger: Logger(label: "test"))
+            _ = try await stores.audit.append([try entry(999)])
+            #expect(try await other.publish()?.size == sizes.last! + 1)
+            #expect(try await publisher.publish() == nil)
+            _ = try await stores.audit.append([try entry(1000)])
+            #expect(try await publisher.publish()?.size == sizes.last! + 2)
+            // And the whole log with its checkpoints verifies.
+            let report = try await AuditCheck.verify(audit: stores.audit, key: key.signer.verifier, origin: "confide.test")
+            #expect(report.isValid && report.entryCount == sizes.last! + 2 && before <= sizes[0])
         }
     }
 }
