@@ -60,6 +60,9 @@ public struct TriageView: Sendable, Hashable {
     public var version: Int
     public var createdAt: Date
     public var services: LocalServices
+    /// Crisis signposting while the questions go on (C20): set once the patient has reported
+    /// suicidal thoughts, self-harm or an overdose; the result carries it too.
+    public var crisis: String? = nil
 }
 
 /// The stored conversation: the opening evidence and each answer, in order.
@@ -287,6 +290,7 @@ public struct TriageService: Sendable {
                 TriageUnderstood(finding: e.finding, name: engine.knowledge.finding(e.finding)?.name ?? e.finding, present: e.present)
             },
             answers: state.answers, question: question, outcome: outcome, consultation: s.consultation, knowledgeVersion: s.knowledgeVersion,
-            version: s.version, createdAt: s.createdAt, services: .forCountry(s.country))
+            version: s.version, createdAt: s.createdAt, services: .forCountry(s.country),
+            crisis: TriageEngine.signalsCrisis(state.evidence) ? Advice.crisisText(.forCountry(s.country)) : nil)
     }
 }

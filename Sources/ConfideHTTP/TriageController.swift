@@ -52,6 +52,8 @@ struct TriageController {
         let created_at: String
         let services: LocalServices
         let disclaimer: String
+        /// Crisis signposting, shown during the questions as well as on the result.
+        let crisis: String?
 
         init(_ v: TriageView) {
             id = v.id
@@ -70,6 +72,7 @@ struct TriageController {
             created_at = CallController.iso(v.createdAt)
             services = v.services
             disclaimer = Advice.disclaimerText
+            crisis = v.crisis
         }
     }
 

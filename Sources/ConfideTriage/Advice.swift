@@ -72,15 +72,18 @@ public struct Advice: Sendable, Hashable, Codable {
         case safetyNet = "safety_net"
     }
 
+    /// The crisis signposting (C20): the emergency number and the country's 24-hour crisis line. It
+    /// leads the result and stays on screen during the questions once a crisis finding is present.
+    public static func crisisText(_ services: LocalServices) -> String {
+        "If you are thinking about ending your life or hurting yourself, or have taken an overdose, call \(services.emergencyNumber) now. You can talk to someone any time: \(services.crisisLine)."
+    }
+
     public static let disclaimerText =
         "This is a symptom checker, not a diagnosis. It can be wrong. If you are worried, or things change, get help: you can always book or call whatever it says."
 
     public init(disposition: Urgency, services: LocalServices, reasons: [String] = [], couldNotAssess: Bool = false, crisis: Bool = false) {
         self.disposition = disposition
-        self.crisis =
-            crisis
-            ? "If you are thinking about ending your life or hurting yourself, or have taken an overdose, call \(services.emergencyNumber) now. You can talk to someone any time: \(services.crisisLine)."
-            : nil
+        self.crisis = crisis ? Self.crisisText(services) : nil
         let number = services.emergencyNumber
         let why = reasons.isEmpty ? "" : " (because of: " + reasons.joined(separator: "; ") + ")"
         switch disposition {

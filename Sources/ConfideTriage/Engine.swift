@@ -273,7 +273,7 @@ public final class TriageEngine: Sendable {
         var disposition = dispose(p, fired: fired)
         let couldNotAssess = !evidence.contains(where: \.present)
         if couldNotAssess && disposition < .routine { disposition = .routine }
-        let crisis = evidence.contains { item in item.present && Self.crisisFindings.contains { item.finding.contains($0) } }
+        let crisis = Self.signalsCrisis(evidence)
         func stop(_ reason: StopReason) -> Assessment {
             Assessment(
                 question: nil, disposition: disposition, conditions: ranked, firedRules: fired, stopReason: reason, couldNotAssess: couldNotAssess,
@@ -303,6 +303,11 @@ public final class TriageEngine: Sendable {
 
     /// Finding ids (parts of them) that signal a mental-health crisis or an overdose.
     static let crisisFindings = ["suicid", "self_harm", "overdose"]
+
+    /// Whether a present finding signals a mental-health crisis or an overdose (C20).
+    public static func signalsCrisis(_ evidence: [Evidence]) -> Bool {
+        evidence.contains { item in item.present && crisisFindings.contains { item.finding.contains($0) } }
+    }
 
     private func bestQuestion(_ p: [Double], known: [Bool], present: [Bool], profile: TriageProfile) -> (Int, Double)? {
         let f = askable.count

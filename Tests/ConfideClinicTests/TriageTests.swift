@@ -46,6 +46,29 @@ struct TriageTests {
             #expect(entries.allSatisfy { $0.patientID == patientID(alice)?.description })
             // Nothing of the complaint reaches the logs.
             #expect(world.logs.lines(containingAnyOf: ["Sore throat and a high temperature"]).isEmpty)
+            #expect(view.crisis == nil)
+        }
+    }
+
+    @Test("crisis signposting stays with the questions once suicidal thoughts are reported, not only on the result (C20)")
+    func crisisDuringQuestions() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            var view = try await world.triage.start(complaint: "I can't sleep and I feel low", sex: "female", country: nil, .by(alice))
+            #expect(view.crisis == nil)
+            // Reported in the opening words: the questions go on (same-day, not emergency), with the crisis line on screen.
+            view = try await world.triage.start(
+                complaint: "I have been having suicidal thoughts and I can't sleep", sex: "female", country: nil, .by(alice))
+            #expect(view.status == .open && view.question != nil)
+            let crisis = try #require(view.crisis)
+            #expect(crisis.contains("116 123") && crisis.contains("999"))
+            // It stays for the rest of the questions and leads the result.
+            let next = try #require(view.question)
+            view = try await world.triage.answer(view.id, finding: next.id, answer: .no, version: view.version, .by(alice))
+            #expect(view.crisis == crisis)
+            view = try await world.triage.finish(view.id, version: view.version, .by(alice))
+            #expect(view.outcome?.advice.crisis == crisis)
         }
     }
 

@@ -134,6 +134,31 @@ def test_a_red_flag_ends_the_chat_with_the_emergency_number(server, make_browser
     assert not driver.find_elements(By.ID, "triage-question"), "an emergency must not keep asking"
 
 
+def test_crisis_line_stays_on_screen_during_the_questions(server, make_browser):
+    patient, profile = registered_patient(server)
+    driver = make_browser()
+    sign_in_patient(driver, server, patient)
+    driver.get(server.base_url + "/clinic/triage")
+    labelled(driver, "complaint").send_keys("I have been having suicidal thoughts and I can't sleep")
+    driver.find_element(By.CSS_SELECTOR, 'input[name="sex"][value="female"]').click()
+    press_start(driver)
+    wait_until(driver, "the first question", lambda d: d.find_elements(By.ID, "triage-question"))
+    banner = driver.find_element(By.ID, "triage-crisis-banner")
+    assert "116 123" in banner.text and "999" in banner.text and banner.get_attribute("role") == "alert", banner.text
+    # Still there after an answer, while the questions go on.
+    first = driver.find_element(By.ID, "triage-question").get_attribute("data-finding")
+    driver.find_element(By.ID, "answer-no").click()
+    def moved_on(d) -> bool:
+        questions = d.find_elements(By.ID, "triage-question")
+        return bool(d.find_elements(By.ID, "triage-advice")) or bool(questions and questions[0].get_attribute("data-finding") != first)
+
+    wait_until(driver, "the next question or the advice", moved_on)
+    if driver.find_elements(By.ID, "triage-question"):
+        assert "116 123" in driver.find_element(By.ID, "triage-crisis-banner").text
+    else:
+        assert "116 123" in driver.find_element(By.ID, "triage-crisis").text
+
+
 def test_api_bad_input_is_clear_and_stores_nothing_wrong(server):
     alice, _ = registered_patient(server)
     bob, _ = registered_patient(server)

@@ -89,6 +89,8 @@ class TriageChat {
       log.push(this.bubble("patient answer", el("p", { text: ANSWER_TEXT[a.answer] || a.answer })));
     }
     if (session.status === "open" && session.question) {
+      // Crisis signposting stays on screen for the rest of the questions (hazard log C20).
+      if (session.crisis) log.push(el("p", { id: "triage-crisis-banner", class: "alert", role: "alert", text: session.crisis }));
       const q = el("p", { id: "triage-question", dataset: { finding: session.question.id }, text: session.question.text });
       const buttons = el(
         "div",
