@@ -78,3 +78,46 @@ def test_operator_runs_the_breach_report_from_the_admin_pages(server, make_brows
     sarah.get(server.base_url + "/clinic/breach-report?from=2026-01-01&to=2027-01-01")
     assert "Page not found" in text_of(sarah), text_of(sarah)[:500]
     assert "Audit log verified" not in text_of(sarah)
+
+
+def test_operator_uses_the_incidents_audit_and_notices_pages(server, make_browser):
+    priya = make_browser()
+    sign_in_staff(priya, server, PRIYA)
+    # Incidents, with the playback kill switch on the same page: engage it, then release it.
+    priya.get(server.base_url + "/clinic/incidents")
+    assert h1(priya) == "Incidents"
+    assert_inputs_labelled(priya)
+    assert_forms_carry_csrf(priya)
+    assert priya.find_element(By.ID, "playback-state").get_attribute("data-engaged") == "false"
+    try:
+        labelled(priya, "switch-reason").send_keys("browser drill")
+        click_button(priya, "Suspend all playback")
+        assert priya.find_element(By.ID, "playback-state").get_attribute("data-engaged") == "true", text_of(priya)[:1000]
+        assert "browser drill" in priya.find_element(By.ID, "playback-state").text
+    finally:
+        priya.get(server.base_url + "/clinic/incidents")
+        if priya.find_element(By.ID, "playback-state").get_attribute("data-engaged") == "true":
+            labelled(priya, "switch-reason").send_keys("drill over")
+            click_button(priya, "Allow playback again")
+    assert priya.find_element(By.ID, "playback-state").get_attribute("data-engaged") == "false"
+    assert_no_crash(priya)
+
+    # The audit page: integrity, then a search for the kill-switch changes just made.
+    priya.get(server.base_url + "/clinic/audit")
+    assert h1(priya) == "Audit log"
+    assert priya.find_element(By.ID, "verification").text
+    assert_inputs_labelled(priya)
+    labelled(priya, "a-type").send_keys("playback-switch")
+    click_button(priya, "Search")
+    rows = priya.find_elements(By.CSS_SELECTOR, "#audit-entries tbody tr")
+    assert rows and all("playback-switch" in r.text for r in rows), text_of(priya)[:1500]
+    assert any("update" in r.text for r in rows)
+    # A reversed window is a readable message on the same page.
+    priya.get(server.base_url + "/clinic/audit?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z")
+    assert "from must be before to" in priya.find_element(By.ID, "audit-error").text.lower()
+    assert_no_crash(priya)
+
+    # Notices: the page renders for operators (drafts come from the breach report).
+    priya.get(server.base_url + "/clinic/notices")
+    assert h1(priya) == "Breach notices", h1(priya)
+    assert_no_crash(priya)
