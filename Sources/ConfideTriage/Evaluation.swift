@@ -39,10 +39,14 @@ public struct CaseResult: Sendable, Hashable, Codable {
     public var stopReason: StopReason
     public var firedRules: [String]
     public var maxTurnMicroseconds: Double
+    /// The same turn costs in this thread's CPU time (wall time less any time the thread was not
+    /// running: a preemption on a shared machine is not the engine's cost).
+    public var maxTurnCPUMicroseconds: Double = 0
     /// The findings asked, in order (for clinical review of the questioning).
     public var asked: [String] = []
     /// Every turn's time (not encoded: the report summarises them).
     public var turnMicroseconds: [Double] = []
+    public var turnCPUMicroseconds: [Double] = []
 
     enum CodingKeys: String, CodingKey {
         case id, rank, top, disposition, questions, asked
@@ -55,6 +59,7 @@ public struct CaseResult: Sendable, Hashable, Codable {
         case stopReason = "stop_reason"
         case firedRules = "fired_rules"
         case maxTurnMicroseconds = "max_turn_us"
+        case maxTurnCPUMicroseconds = "max_turn_cpu_us"
     }
 }
 
@@ -75,6 +80,9 @@ public struct EvaluationReport: Sendable, Codable {
     public var turnMicrosecondsP50: Double
     public var turnMicrosecondsP99: Double
     public var maxTurnMicroseconds: Double
+    /// The same in thread CPU time (the engine's own cost, without preemption by other processes).
+    public var turnCPUMicrosecondsP99: Double = 0
+    public var maxTurnCPUMicroseconds: Double = 0
     /// The baseline measured in the same run: one inference pass (the posterior) alone.
     public var posteriorMicrosecondsP50: Double
     public var knowledgeBaseVersion: String
@@ -92,6 +100,8 @@ public struct EvaluationReport: Sendable, Codable {
         case turnMicrosecondsP50 = "turn_us_p50"
         case turnMicrosecondsP99 = "turn_us_p99"
         case maxTurnMicroseconds = "max_turn_us"
+        case turnCPUMicrosecondsP99 = "turn_cpu_us_p99"
+        case maxTurnCPUMicroseconds = "max_turn_cpu_us"
         case posteriorMicrosecondsP50 = "posterior_us_p50"
         case knowledgeBaseVersion = "knowledge_base_version"
         case unresolvedDiagnoses = "unresolved_diagnoses"
@@ -159,6 +169,8 @@ public struct Evaluator: Sendable {
             turnMicrosecondsP50: Self.percentile(results.flatMap(\.turnMicroseconds), 0.5),
             turnMicrosecondsP99: Self.percentile(results.flatMap(\.turnMicroseconds), 0.99),
             maxTurnMicroseconds: results.map(\.maxTurnMicroseconds).max() ?? 0,
+            turnCPUMicrosecondsP99: Self.percentile(results.flatMap(\.turnCPUMicroseconds), 0.99),
+            maxTurnCPUMicroseconds: results.map(\.maxTurnCPUMicroseconds).max() ?? 0,
             posteriorMicrosecondsP50: posteriorBaseline(vignettes),
             knowledgeBaseVersion: engine.knowledge.version,
             unresolvedDiagnoses: results.filter { $0.resolvedDiagnosis == nil }.map(\.correctDiagnosis),
@@ -245,11 +257,14 @@ public struct Evaluator: Sendable {
         var asked: [String] = []
         var slowest = 0.0
         var turns: [Double] = []
+        var cpuTurns: [Double] = []
         var assessment: Assessment
         while true {
+            let cpuStart = Self.threadCPUNanoseconds()
             let start = DispatchTime.now().uptimeNanoseconds
             assessment = engine.assess(profile: profile, evidence: evidence, asked: asked)
             let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            cpuTurns.append(Double(Self.threadCPUNanoseconds() &- cpuStart) / 1000)
             turns.append(took)
             slowest = max(slowest, took)
             guard let question = assessment.question else { break }
@@ -267,6 +282,14 @@ public struct Evaluator: Sendable {
             underTriage: acceptable.allSatisfy { disposition < $0 },
             overTriage: acceptable.allSatisfy { disposition > $0 },
             questions: asked.count, stopReason: assessment.stopReason ?? .questionLimit,
-            firedRules: assessment.firedRules.map(\.id), maxTurnMicroseconds: slowest, asked: asked, turnMicroseconds: turns)
+            firedRules: assessment.firedRules.map(\.id), maxTurnMicroseconds: slowest, maxTurnCPUMicroseconds: cpuTurns.max() ?? 0,
+            asked: asked, turnMicroseconds: turns, turnCPUMicroseconds: cpuTurns)
+    }
+
+    /// This thread's CPU time in nanoseconds.
+    static func threadCPUNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }
