@@ -91,18 +91,36 @@ public struct AuditStreamVerifier: Sendable {
     /// The number of entries added so far.
     public var count: UInt64 { range.size }
 
-    /// Adds the next entry's stored encoding, with the leaf hash the store kept for it (if any).
-    public mutating func add(_ data: [UInt8], storedLeafHash: MerkleHash?) {
-        let index = LogIndex(range.size)
+    /// What one entry's bytes say on their own: its leaf hash, and why it is malformed (if it is).
+    /// Pure and independent of every other entry, so callers may check a batch on several cores
+    /// and then `add` the results in log order.
+    public struct CheckedEntry: Sendable {
+        public let leafHash: MerkleHash
+        public let problem: String?
+    }
+
+    public static func check(_ data: [UInt8]) -> CheckedEntry {
+        var problem: String?
         do {
             let entry = try AuditEntry(encoded: data)
-            if entry.encoded() != data { malformed.append(.malformedEntry(index, reason: "not canonical")) }
+            if entry.encoded() != data { problem = "not canonical" }
         } catch {
-            malformed.append(.malformedEntry(index, reason: String(describing: error)))
+            problem = String(describing: error)
         }
-        let leaf = RFC6962.leafHash(data)
-        if let storedLeafHash, storedLeafHash != leaf { leafMismatches.append(.leafHashMismatch(index)) }
-        range.append(leaf)
+        return CheckedEntry(leafHash: RFC6962.leafHash(data), problem: problem)
+    }
+
+    /// Adds the next entry's stored encoding, with the leaf hash the store kept for it (if any).
+    public mutating func add(_ data: [UInt8], storedLeafHash: MerkleHash?) {
+        add(Self.check(data), storedLeafHash: storedLeafHash)
+    }
+
+    /// Adds the next entry, already checked with `check`, in log order.
+    public mutating func add(_ checked: CheckedEntry, storedLeafHash: MerkleHash?) {
+        let index = LogIndex(range.size)
+        if let problem = checked.problem { malformed.append(.malformedEntry(index, reason: problem)) }
+        if let storedLeafHash, storedLeafHash != checked.leafHash { leafMismatches.append(.leafHashMismatch(index)) }
+        range.append(checked.leafHash)
         reachCheckpoints()
     }
 

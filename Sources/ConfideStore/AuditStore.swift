@@ -17,6 +17,9 @@ public protocol AuditStore: Sendable {
     func leafHashes() async throws -> [MerkleHash]
     /// Stored leaf hashes in index order, from `start` (at most `limit`).
     func leafHashes(from start: UInt64, limit: Int) async throws -> [MerkleHash]
+    /// Up to `limit` entries from `start` with the leaf hash stored beside each (`nil` when the
+    /// store has none for it), in one read: what verification streams through.
+    func entriesWithLeafHashes(from start: UInt64, limit: Int) async throws -> [(entry: [UInt8], leafHash: MerkleHash?)]
     /// Stores a signed checkpoint; a second checkpoint of the same size (another instance) is ignored.
     func storeCheckpoint(_ checkpoint: SignedCheckpoint, at: Date) async throws
     /// Every signed checkpoint note, oldest first.
@@ -36,6 +39,12 @@ public protocol AuditStore: Sendable {
 
 extension AuditStore {
     public func latestCheckpointNote() async throws -> [UInt8]? { try await checkpointNotes().last }
+
+    public func entriesWithLeafHashes(from start: UInt64, limit: Int) async throws -> [(entry: [UInt8], leafHash: MerkleHash?)] {
+        let entries = try await encodedEntries(from: start, limit: limit)
+        let leaves = try await leafHashes(from: start, limit: limit)
+        return entries.enumerated().map { ($0.element, $0.offset < leaves.count ? leaves[$0.offset] : nil) }
+    }
 
     /// The RFC 9162 consistency proof between tree sizes `from` and `to` (hex hashes), or `nil`
     /// when the sizes are out of order or `to` is beyond the log.

@@ -67,6 +67,19 @@ extension SQLStores: AuditStore {
         }
     }
 
+    public func entriesWithLeafHashes(from start: UInt64, limit: Int) async throws -> [(entry: [UInt8], leafHash: MerkleHash?)] {
+        try await read { db in
+            try await db.raw(
+                """
+                SELECT entry, leaf_hash FROM audit_entries WHERE idx >= \(bind: Int64(start)) ORDER BY idx LIMIT \(bind: Int64(max(limit, 0)))
+                """
+            ).all().map { row in
+                let entry = Data(base64Encoded: try row.decode(column: "entry", as: String.self)).map(Array.init) ?? []
+                return (entry, try Self.leafHash(row))
+            }
+        }
+    }
+
     static func leafHash(_ row: any SQLRow) throws -> MerkleHash {
         guard let hash = MerkleHash(hex: try row.decode(column: "leaf_hash", as: String.self)) else { throw RowError(column: "leaf_hash") }
         return hash

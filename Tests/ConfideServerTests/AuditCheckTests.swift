@@ -73,6 +73,10 @@ struct AuditCheckTests {
                 entries: try await stores.audit.encodedEntries(from: 0, limit: 100), checkpoints: try await stores.audit.checkpointNotes(),
                 storedLeafHashes: try await stores.audit.leafHashes())
             #expect(inMemory == clean)
+            // The store's own one-query read (entries with their leaf hashes) gives the same report,
+            // with batches small enough that checking splits across cores (512 and more).
+            #expect(try await AuditCheck.verify(audit: stores.audit, key: signer.verifier, origin: "confide.test", batch: 7) == clean)
+            #expect(try await AuditCheck.verify(audit: stores.audit, key: signer.verifier, origin: "confide.test") == clean)
             // Change entry 13 (leaving its stored leaf hash): both verifiers name it, and the same findings.
             var changed = try await stores.audit.encodedEntries(from: 13, limit: 1)[0]
             changed[changed.count - 1] ^= 0x01
@@ -84,6 +88,7 @@ struct AuditCheckTests {
                 entries: try await stores.audit.encodedEntries(from: 0, limit: 100), checkpoints: try await stores.audit.checkpointNotes(),
                 storedLeafHashes: try await stores.audit.leafHashes())
             #expect(tamperedInMemory == tampered)
+            #expect(try await AuditCheck.verify(audit: stores.audit, key: signer.verifier, origin: "confide.test", batch: 7) == tampered)
             #expect(counting.reads.withLock { $0.wholeLog } == 0)
         }
     }
@@ -117,6 +122,30 @@ struct AuditCheckTests {
             // And the whole log with its checkpoints verifies.
             let report = try await AuditCheck.verify(audit: stores.audit, key: key.signer.verifier, origin: "confide.test")
             #expect(report.isValid && report.entryCount == sizes.last! + 2 && before <= sizes[0])
+        }
+    }
+
+    @Test("batches large enough to be checked on several cores give the in-memory verifier's report, and name a changed entry")
+    func parallelBatches() async throws {
+        try await TestDatabase.withStores { stores in
+            let signer = try CheckpointSigner(keyName: "confide.test", privateKey: Curve25519.Signing.PrivateKey())
+            for part in 0..<3 { _ = try await stores.audit.append(try (0..<400).map { try entry(part * 400 + $0) }) }
+            let log = MerkleLog(encodedEntries: try await stores.audit.encodedEntries(from: 0, limit: 2_000))
+            try await stores.audit.storeCheckpoint(try signer.sign(try log.checkpoint(origin: "confide.test")), at: Date())
+            func inMemory() async throws -> AuditVerificationReport {
+                AuditVerifier(origin: "confide.test", checkpointVerifier: signer.verifier).verify(
+                    entries: try await stores.audit.encodedEntries(from: 0, limit: 2_000), checkpoints: try await stores.audit.checkpointNotes(),
+                    storedLeafHashes: try await stores.audit.leafHashes())
+            }
+            let clean = try await AuditCheck.verify(audit: stores.audit, key: signer.verifier, origin: "confide.test", batch: 1_000)
+            #expect(clean.isValid && clean.entryCount == 1_200)
+            #expect(try await inMemory() == clean)
+            var changed = try await stores.audit.encodedEntries(from: 777, limit: 1)[0]
+            changed[changed.count - 1] ^= 0x01
+            try await TestDatabase.execute(["UPDATE audit_entries SET entry = '\(Data(changed).base64EncodedString())' WHERE idx = 777"], on: stores)
+            let tampered = try await AuditCheck.verify(audit: stores.audit, key: signer.verifier, origin: "confide.test", batch: 1_000)
+            #expect(!tampered.isValid && tampered.firstBadIndex == LogIndex(777))
+            #expect(try await inMemory() == tampered)
         }
     }
 }
