@@ -149,8 +149,11 @@ def test_crisis_line_stays_on_screen_during_the_questions(server, make_browser):
     first = driver.find_element(By.ID, "triage-question").get_attribute("data-finding")
     driver.find_element(By.ID, "answer-no").click()
     def moved_on(d) -> bool:
-        questions = d.find_elements(By.ID, "triage-question")
-        return bool(d.find_elements(By.ID, "triage-advice")) or bool(questions and questions[0].get_attribute("data-finding") != first)
+        # Read in one script: the chat re-renders, so an element found a moment earlier can be stale.
+        finding, advice = d.execute_script(
+            "const q = document.getElementById('triage-question');"
+            "return [q ? q.dataset.finding : null, !!document.getElementById('triage-advice')];")
+        return advice or (finding is not None and finding != first)
 
     wait_until(driver, "the next question or the advice", moved_on)
     if driver.find_elements(By.ID, "triage-question"):
