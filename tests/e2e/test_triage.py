@@ -119,14 +119,20 @@ def test_chat_in_the_browser_then_book_with_it_and_the_gp_reads_it(server, make_
     is_problem(other.call("GET", f"/api/v1/consultations/{cid}/triage"), 404, "not-found")
 
 
-def test_a_red_flag_ends_the_chat_with_the_emergency_number(server, make_browser):
-    patient, profile = registered_patient(server)
+def start_chat(server, make_browser, complaint: str, sex: str):
+    """A new patient signs in, opens the chat and starts it with `complaint`; returns the browser."""
+    patient, _ = registered_patient(server)
     driver = make_browser()
     sign_in_patient(driver, server, patient)
     driver.get(server.base_url + "/clinic/triage")
-    labelled(driver, "complaint").send_keys("Crushing chest pain for half an hour, I'm sweating and it's going down my left arm")
-    driver.find_element(By.CSS_SELECTOR, 'input[name="sex"][value="male"]').click()
+    labelled(driver, "complaint").send_keys(complaint)
+    driver.find_element(By.CSS_SELECTOR, f'input[name="sex"][value="{sex}"]').click()
     press_start(driver)
+    return driver
+
+
+def test_a_red_flag_ends_the_chat_with_the_emergency_number(server, make_browser):
+    driver = start_chat(server, make_browser, "Crushing chest pain for half an hour, I'm sweating and it's going down my left arm", "male")
     advice = wait_until(driver, "the advice", lambda d: d.find_elements(By.ID, "triage-advice"))[0]
     assert advice.get_attribute("data-disposition") == "emergency"
     assert "Call 999 now" in advice.find_element(By.TAG_NAME, "h2").text
@@ -135,13 +141,7 @@ def test_a_red_flag_ends_the_chat_with_the_emergency_number(server, make_browser
 
 
 def test_crisis_line_stays_on_screen_during_the_questions(server, make_browser):
-    patient, profile = registered_patient(server)
-    driver = make_browser()
-    sign_in_patient(driver, server, patient)
-    driver.get(server.base_url + "/clinic/triage")
-    labelled(driver, "complaint").send_keys("I have been having suicidal thoughts and I can't sleep")
-    driver.find_element(By.CSS_SELECTOR, 'input[name="sex"][value="female"]').click()
-    press_start(driver)
+    driver = start_chat(server, make_browser, "I have been having suicidal thoughts and I can't sleep", "female")
     wait_until(driver, "the first question", lambda d: d.find_elements(By.ID, "triage-question"))
     banner = driver.find_element(By.ID, "triage-crisis-banner")
     assert "116 123" in banner.text and "999" in banner.text and banner.get_attribute("role") == "alert", banner.text
