@@ -286,6 +286,7 @@ let package = Package(
             dependencies: [
                 "ConfideCore", "ConfidePolicy", "ConfideStore", "ConfideTesting", "ConfideAudit",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -56,18 +56,21 @@ extension AuditStore {
 }
 
 /// Records every gate decision as an audit log entry. If the append fails, the request fails
-/// closed (the gate throws and no capability is returned).
+/// closed (the gate throws and no capability is returned). Concurrent requests share commits
+/// (`AuditGroupCommit`); each still waits until its own entries are durable.
 public struct AuditLogRecorder: DecisionRecorder {
     let store: any AuditStore
     let clock: any WallClock
+    let commits: AuditGroupCommit
 
     public init(store: any AuditStore, clock: any WallClock) {
         self.store = store
         self.clock = clock
+        self.commits = AuditGroupCommit(store: store)
     }
 
     public func record(_ request: AccessRequest, facts: ResourceFacts, decision: Decision, outcome: GateOutcome, requestID: String) async throws {
-        _ = try await store.append([try entry(request, facts: facts, decision: decision, outcome: outcome, requestID: requestID)])
+        _ = try await commits.append([try entry(request, facts: facts, decision: decision, outcome: outcome, requestID: requestID)])
     }
 
     public func entry(_ request: AccessRequest, facts: ResourceFacts, decision: Decision, outcome: GateOutcome, requestID: String) throws
@@ -82,7 +85,7 @@ public struct AuditLogRecorder: DecisionRecorder {
 
     public func append(_ entries: [AuditEntry]) async throws {
         guard !entries.isEmpty else { return }
-        _ = try await store.append(entries)
+        _ = try await commits.append(entries)
     }
 
     /// The purpose recorded: break-glass accesses are flagged. The stated reason is free text and

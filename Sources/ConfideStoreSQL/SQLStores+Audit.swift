@@ -24,16 +24,28 @@ extension SQLStores: AuditStore {
         let last = try await db.raw("SELECT MAX(idx) AS last FROM audit_entries").first()?.decode(column: "last", as: Int64?.self)
         var next = (last ?? -1) + 1
         var indices: [LogIndex] = []
-        for row in rows {
+        indices.reserveCapacity(rows.count)
+        // Many rows per statement (a group commit carries hundreds): 7 binds a row stays far below
+        // SQLite's and PostgreSQL's bind limits.
+        var start = 0
+        while start < rows.count {
+            let chunk = rows[start..<min(start + 256, rows.count)]
+            var values: [SQLQueryString] = []
+            values.reserveCapacity(chunk.count)
+            for row in chunk {
+                values.append(
+                    """
+                    (\(bind: next), \(bind: row.leaf), \(bind: row.encoded), \(bind: row.entry.time), \(bind: row.entry.actor),
+                        \(bind: row.entry.patientID), \(bind: row.entry.decision.rawValue))
+                    """)
+                indices.append(LogIndex(UInt64(next)))
+                next += 1
+            }
             try await db.raw(
-                """
-                INSERT INTO audit_entries (idx, leaf_hash, entry, time, actor, patient_id, decision)
-                VALUES (\(bind: next), \(bind: row.leaf), \(bind: row.encoded), \(bind: row.entry.time), \(bind: row.entry.actor),
-                    \(bind: row.entry.patientID), \(bind: row.entry.decision.rawValue))
-                """
+                "INSERT INTO audit_entries (idx, leaf_hash, entry, time, actor, patient_id, decision) VALUES "
+                    + values.joined(separator: ", ")
             ).run()
-            indices.append(LogIndex(UInt64(next)))
-            next += 1
+            start += chunk.count
         }
         return indices
     }

@@ -20,7 +20,10 @@ public final class SQLiteBackend: SQLBackend {
         try await db.raw("PRAGMA foreign_keys = ON").run()
         if path != nil {
             _ = try await db.raw("PRAGMA journal_mode = WAL").all()
-            try await db.raw("PRAGMA synchronous = NORMAL").run()
+            // FULL: every commit syncs the WAL, so an acknowledged write or audit entry survives
+            // a power cut, not only a crash (NORMAL could lose the last commits). The audit log's
+            // group commit shares one sync among concurrent readers.
+            try await db.raw("PRAGMA synchronous = FULL").run()
         }
         return SQLiteBackend(connection: connection)
     }
