@@ -223,12 +223,14 @@ let package = Package(
             name: "confide-callbench",
             dependencies: [
                 "ConfideCore", "ConfideStore", "ConfideStoreSQL", "ConfideStoreSQLite", "ConfideAccounts", "ConfideClinic", "ConfideHTTP",
-                "ConfideTesting", "ConfideBreach",
+                "ConfideTesting", "ConfideBreach", "ConfidePolicy",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

@@ -74,18 +74,25 @@ extension AuditEntry {
         let requestID = try reader.token()
         let purpose = try reader.token()
         guard reader.isAtEnd else { throw AuditLogError.malformedEntry("trailing bytes") }
-        try self.init(
-            time: time,
-            actor: actor,
-            action: action,
-            resourceType: resourceType,
-            resourceID: resourceID,
-            patientID: patientID,
-            decision: decision,
-            ruleIDs: ruleIDs,
-            requestID: requestID,
-            purpose: purpose
-        )
+        // The reader already held every token to `init(time:…)`'s byte rules (length, visible
+        // ASCII); what is left of them is which fields may be empty. Checking here instead of
+        // calling that initializer spares verification a second pass over every token.
+        for (token, field) in [(actor, "actor"), (action, "action"), (resourceType, "resourceType"), (requestID, "requestID")]
+        where token.isEmpty {
+            throw AuditLogError.malformedEntry("\(field) is not an audit token")
+        }
+        if patientID?.isEmpty == true { throw AuditLogError.malformedEntry("patientID is not an audit token") }
+        if ruleIDs.contains(where: \.isEmpty) { throw AuditLogError.malformedEntry("ruleIDs is not an audit token") }
+        self.time = time
+        self.actor = actor
+        self.action = action
+        self.resourceType = resourceType
+        self.resourceID = resourceID
+        self.patientID = patientID
+        self.decision = decision
+        self.ruleIDs = ruleIDs
+        self.requestID = requestID
+        self.purpose = purpose
     }
 
     private static func appendUInt16(_ value: UInt16, to out: inout [UInt8]) {

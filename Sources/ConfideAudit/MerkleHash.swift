@@ -16,7 +16,7 @@ public struct MerkleHash: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Wraps a SHA-256 digest.
-    public init(_ digest: SHA256.Digest) { self.bytes = Array(digest) }
+    public init(_ digest: SHA256.Digest) { self.bytes = digest.withUnsafeBytes { Array($0) } }
 
     /// Parses 64 hexadecimal digits (either case); `nil` for anything else.
     public init?(hex: String) {

@@ -17,19 +17,27 @@ public enum RFC6962 {
     /// `SHA-256(0x00 || data)`.
     public static func leafHash(_ data: [UInt8]) -> MerkleHash {
         var hasher = SHA256()
-        hasher.update(data: [0x00])
+        hasher.update(data: leafPrefix)
         hasher.update(data: data)
         return MerkleHash(hasher.finalize())
     }
 
-    /// `SHA-256(0x01 || left || right)`.
+    /// `SHA-256(0x01 || left || right)`, hashed in one call over a 65-byte stack buffer (verifying
+    /// a log computes one of these per entry; no temporary arrays).
     public static func nodeHash(_ left: MerkleHash, _ right: MerkleHash) -> MerkleHash {
-        var hasher = SHA256()
-        hasher.update(data: [0x01])
-        hasher.update(data: left.bytes)
-        hasher.update(data: right.bytes)
-        return MerkleHash(hasher.finalize())
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1 + 2 * MerkleHash.byteCount) { buffer in
+            buffer[0] = 0x01
+            left.bytes.withUnsafeBufferPointer { l in
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[1...]).initialize(from: l)
+            }
+            right.bytes.withUnsafeBufferPointer { r in
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[(1 + MerkleHash.byteCount)...]).initialize(from: r)
+            }
+            return MerkleHash(SHA256.hash(data: UnsafeRawBufferPointer(buffer)))
+        }
     }
+
+    static let leafPrefix: [UInt8] = [0x00]
 
     /// `MTH` over all of `leafHashes`.
     public static func rootHash(leafHashes: [MerkleHash]) -> MerkleHash {

@@ -22,7 +22,17 @@ public final class AuditGroupCommit: Sendable {
     struct State {
         var queue: [Waiter] = []
         var flushing = false
+        var statistics = Statistics()
     }
+
+    /// Committed transactions and the entries they carried (for the benchmark and metrics).
+    public struct Statistics: Sendable, Hashable {
+        public var transactions = 0
+        public var entries = 0
+        public var callers = 0
+    }
+
+    public var statistics: Statistics { state.withLock { $0.statistics } }
 
     let store: any AuditStore
     /// At most this many entries per transaction (a single caller with more goes alone).
@@ -59,6 +69,11 @@ public final class AuditGroupCommit: Sendable {
                 let indices = try await store.append(batch.flatMap(\.entries))
                 guard indices.count == batch.reduce(0, { $0 + $1.entries.count }) else {
                     throw AuditGroupCommitError.indexCountMismatch
+                }
+                state.withLock {
+                    $0.statistics.transactions += 1
+                    $0.statistics.entries += indices.count
+                    $0.statistics.callers += batch.count
                 }
                 var offset = 0
                 for waiter in batch {

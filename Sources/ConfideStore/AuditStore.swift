@@ -61,7 +61,8 @@ extension AuditStore {
 public struct AuditLogRecorder: DecisionRecorder {
     let store: any AuditStore
     let clock: any WallClock
-    let commits: AuditGroupCommit
+    /// The group commit every read-side append goes through (its statistics show the batching).
+    public let commits: AuditGroupCommit
 
     public init(store: any AuditStore, clock: any WallClock) {
         self.store = store

@@ -19,6 +19,8 @@ struct CallBench {
         var messages = 50
         var out: String?
         var phase: String?
+        var readRoute = false
+        var requests = 6000
     }
 
     static func parse(_ arguments: [String]) throws -> Options {
@@ -38,7 +40,11 @@ struct CallBench {
                 options.messages = n
             case "--out": options.out = try value(argument)
             case "--phase": options.phase = try value(argument)
-            default: throw BenchError("usage: confide-callbench [--rooms N] [--messages M] [--out FILE]")
+            case "--read-route": options.readRoute = true
+            case "--requests":
+                guard let n = Int(try value(argument)), n > 0 else { throw BenchError("--requests needs a positive number") }
+                options.requests = n
+            default: throw BenchError("usage: confide-callbench [--rooms N] [--messages M] [--out FILE] | --read-route [--requests N] [--out FILE]")
             }
         }
         return options
@@ -49,6 +55,12 @@ struct CallBench {
             let options = try parse(Array(CommandLine.arguments.dropFirst()))
             Proc.raiseFileLimit()
             let logger = Logger(label: "confide.callbench", factory: { _ in ServerLog() })
+            if options.readRoute {
+                let table = try await ReadRouteBench.run(requests: options.requests, logger: logger)
+                print(table)
+                if let out = options.out { try table.write(toFile: out, atomically: true, encoding: .utf8) }
+                return
+            }
             switch options.phase {
             case "baseline":
                 try emit(try await baseline(options, logger: logger))

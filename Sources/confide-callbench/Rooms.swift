@@ -21,6 +21,8 @@ struct Room: Sendable {
 /// join window wide enough for every consultation at one clock time and a quiet logger (captured
 /// log lines would count as connection memory).
 struct CallWorld: Sendable {
+    let stores: ConfideStores
+    let recorder: AuditLogRecorder
     let accounts: AccountService
     let clinic: ClinicService
     let deps: ConfideHTTPDependencies
@@ -62,7 +64,8 @@ struct CallWorld: Sendable {
 
     static func make(stores: ConfideStores, events: any EventChannel, calls: any CallRelay, logger: Logger) -> CallWorld {
         let clock = TestClock(ClinicFixture.monday0800)
-        let gate = AccessGate(facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: clock))
+        let recorder = AuditLogRecorder(store: stores.audit, clock: clock)
+        let gate = AccessGate(facts: stores.facts, recorder: recorder)
         let (key, _) = MasterKey.generate()
         let accounts = AccountService(
             stores: stores, gate: gate, configuration: AccountsConfiguration(bcryptCost: 4, publicURL: "http://confide.bench"),
@@ -80,7 +83,7 @@ struct CallWorld: Sendable {
             readiness: { try await system.ping() },
             checkpoints: { CheckpointFeed(origin: "confide.bench", verifierKey: "confide.bench+00000000+AA==", notes: []) },
             consistency: { _, _ in nil }, calls: calls)
-        return CallWorld(accounts: accounts, clinic: clinic, deps: deps, clock: clock)
+        return CallWorld(stores: stores, recorder: recorder, accounts: accounts, clinic: clinic, deps: deps, clock: clock)
     }
 
     /// `count` consultations on Monday 30 November 2026 (09:00 onwards, 10-minute slots), each with its

@@ -68,6 +68,25 @@ struct AuditEntryTests {
         )
     }
 
+    @Test("a required field encoded empty is refused on decoding", arguments: ["actor", "action", "resourceType", "patientID", "ruleIDs", "requestID"])
+    func emptyRequiredField(_ field: String) throws {
+        let marker = "Z"
+        func entry(_ name: String) throws -> AuditEntry {
+            try AuditEntry(
+                time: 7, actor: name == "actor" ? marker : "system:t", action: name == "action" ? marker : "read",
+                resourceType: name == "resourceType" ? marker : "patient-record", resourceID: "r",
+                patientID: name == "patientID" ? marker : nil, decision: .allowed, ruleIDs: name == "ruleIDs" ? [marker] : ["rule.v1"],
+                requestID: name == "requestID" ? marker : "req", purpose: "")
+        }
+        let bytes = try entry(field).encoded()
+        // The one token that is exactly "Z" (length 0x0001, then "Z") becomes length 0.
+        let pattern: [UInt8] = [0x00, 0x01, 0x5a]
+        let at = try #require((0...(bytes.count - 3)).first { Array(bytes[$0..<($0 + 3)]) == pattern })
+        let emptied = Array(bytes[..<at]) + [0x00, 0x00] + Array(bytes[(at + 3)...])
+        #expect(throws: AuditLogError.self) { try AuditEntry(encoded: emptied) }
+        #expect(try AuditEntry(encoded: bytes) == (try entry(field)))
+    }
+
     @Test("encoding then decoding an entry round-trips")
     func roundTrip() async throws {
         await propertyCheck(count: 300, input: entryGen) { entry in
