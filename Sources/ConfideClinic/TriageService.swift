@@ -70,6 +70,9 @@ struct TriageState: Codable {
     var opening: [Evidence]
     var answers: [TriageAnswer]
     var pending: String?
+    /// Whole months of age at the start, for children under 2 (rules about young babies use it).
+    /// Absent in sessions from before it was kept: the engine then takes the safe side.
+    var ageMonths: Int? = nil
 
     var evidence: [Evidence] {
         opening + answers.compactMap { a in a.answer == .unknown ? nil : Evidence(finding: a.finding, present: a.answer == .yes) }
@@ -112,6 +115,7 @@ public struct TriageService: Sendable {
         let utc = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now)
         let today = CalendarDate(year: utc.year ?? 2000, month: utc.month ?? 1, day: utc.day ?? 1) ?? record.birthDate
         let age = record.birthDate.age(on: today)
+        let months = record.birthDate.ageInMonths(on: today)
         var practice: Practice.ID?
         var country: String
         if let registered = try await stores.clinic.registeredPractice(patient: patient),
@@ -128,8 +132,8 @@ public struct TriageService: Sendable {
         let facts = ResourceFacts(resourceID: id, owningPatient: patient, serverAssignedOwner: true)
         let write: AuditedWrite<TriageSessionResource> = try await gate.authorizeWrite(
             .create, id, facts: facts, by: r.principal, purpose: "triage", requestID: r.requestID)
-        var state = TriageState(opening: engine.extract(complaint), answers: [], pending: nil)
-        let profile = TriageProfile(age: age, sex: sex)
+        var state = TriageState(opening: engine.extract(complaint), answers: [], pending: nil, ageMonths: months < 24 ? months : nil)
+        let profile = TriageProfile(age: age, sex: sex, ageMonths: state.ageMonths)
         let (status, disposition, result) = advance(&state, profile: profile, country: country, finished: false)
         let session = TriageSessionRecord(
             id: id, patient: patient, practice: practice, country: country, age: age, sex: sex.rawValue, complaint: complaint,
@@ -235,7 +239,8 @@ public struct TriageService: Sendable {
             let finish = try edit(&state, session)
             guard let sex = Sex(rawValue: session.sex) else { throw ClinicError(.conflict, "stored session unreadable") }
             let (status, disposition, result) = advance(
-                &state, profile: TriageProfile(age: session.age, sex: sex), country: session.country, finished: finish)
+                &state, profile: TriageProfile(age: session.age, sex: sex, ageMonths: state.ageMonths), country: session.country,
+                finished: finish)
             let expected = session.version
             session.state = try encode(state)
             session.status = status

@@ -48,6 +48,12 @@ public struct CalendarDate: Hashable, Sendable, Comparable, CustomStringConverti
         let years = today.year - year - ((today.month, today.day) < (month, day) ? 1 : 0)
         return max(0, years)
     }
+
+    /// Whole months of age on `today` (0 before the first month is complete, or before birth).
+    public func ageInMonths(on today: CalendarDate) -> Int {
+        let months = (today.year - year) * 12 + (today.month - month) - (today.day < day ? 1 : 0)
+        return max(0, months)
+    }
 }
 
 extension Character {

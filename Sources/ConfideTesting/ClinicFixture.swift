@@ -67,18 +67,20 @@ public struct ClinicFixture: Sendable {
     }
 
     /// A new patient registered with the practice.
-    public func patient(_ world: TestWorld, name: String = "Patient", register: Bool = true) async throws -> Principal {
-        try await patientLogin(world, name: name, register: register).principal
+    public func patient(_ world: TestWorld, name: String = "Patient", register: Bool = true, birthDate: String = "1980-01-01") async throws
+        -> Principal
+    {
+        try await patientLogin(world, name: name, register: register, birthDate: birthDate).principal
     }
 
     /// A new patient registered with the practice, with the email that signs them in (the password
     /// is `Fixtures.password`).
-    public func patientLogin(_ world: TestWorld, name: String = "Patient", register: Bool = true) async throws
+    public func patientLogin(_ world: TestWorld, name: String = "Patient", register: Bool = true, birthDate: String = "1980-01-01") async throws
         -> (principal: Principal, email: String)
     {
         let email = Fixtures.email(name.lowercased())
         let profile = try await world.accounts.seedPatient(
-            RegistrationInput(email: email, password: Fixtures.password, givenName: name, familyName: "Fixture", birthDate: "1980-01-01"),
+            RegistrationInput(email: email, password: Fixtures.password, givenName: name, familyName: "Fixture", birthDate: birthDate),
             job: "test")
         guard let id = profile.patient else { throw ClinicError(.notFound, "no patient") }
         let principal = Principal.patient(account: profile.account, patient: id)

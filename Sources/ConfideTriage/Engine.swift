@@ -11,9 +11,20 @@ public enum Answer: String, Sendable, Hashable, Codable, CaseIterable {
 public struct TriageProfile: Sendable, Hashable, Codable {
     public var age: Int
     public var sex: Sex
-    public init(age: Int, sex: Sex) {
+    /// Whole months of age when the birth date is known (the service computes it); rules about
+    /// young babies use it. `nil` (an evaluation vignette gives whole years): a child in their first
+    /// year counts as possibly under any month limit, the safe side.
+    public var ageMonths: Int?
+    public init(age: Int, sex: Sex, ageMonths: Int? = nil) {
         self.age = age
         self.sex = sex
+        self.ageMonths = ageMonths
+    }
+
+    /// Whether the patient is, or may be, younger than `months`.
+    func mayBeYoungerThan(months: Int) -> Bool {
+        if let ageMonths { return ageMonths < months }
+        return age * 12 < months
     }
 
     /// Index into the prevalence bands 0-4, 5-15, 16-44, 45-64, 65+.
@@ -255,9 +266,7 @@ public final class TriageEngine: Sendable {
     public func firedRules(profile: TriageProfile, evidence: [Evidence]) -> [FiredRule] {
         let present = Set(evidence.filter(\.present).map(\.finding))
         return knowledge.rules.filter { rule in
-            if let minAge = rule.minAge, profile.age < minAge { return false }
-            if let maxAge = rule.maxAge, profile.age > maxAge { return false }
-            if let sex = rule.sex, sex != profile.sex { return false }
+            guard rule.applies(to: profile) else { return false }
             guard rule.all.allSatisfy(present.contains) else { return false }
             let any = rule.any ?? []
             return any.isEmpty || any.contains(where: present.contains)
@@ -322,9 +331,7 @@ public final class TriageEngine: Sendable {
             }
         }
         for (ri, rule) in knowledge.rules.enumerated() {
-            if let minAge = rule.minAge, profile.age < minAge { continue }
-            if let maxAge = rule.maxAge, profile.age > maxAge { continue }
-            if let sex = rule.sex, sex != profile.sex { continue }
+            guard rule.applies(to: profile) else { continue }
             // One step from firing, and at least one of its findings is already present.
             guard ruleFindings[ri].contains(where: { present[$0] }) else { continue }
             let missingAll = ruleAll[ri].filter { !present[$0] }

@@ -96,6 +96,8 @@ public struct RedFlagRule: Sendable, Hashable, Codable {
     public var any: [String]?
     public var minAge: Int?
     public var maxAge: Int?
+    /// Fires only for a baby younger than this many months (`under_months`; 1-24).
+    public var underMonths: Int?
     public var sex: Sex?
     public var disposition: Urgency
     public var reason: String
@@ -105,10 +107,20 @@ public struct RedFlagRule: Sendable, Hashable, Codable {
         case id, all, any, sex, disposition, reason, source
         case minAge = "min_age"
         case maxAge = "max_age"
+        case underMonths = "under_months"
+    }
+
+    /// Whether the rule's age, month and sex limits admit this patient.
+    func applies(to profile: TriageProfile) -> Bool {
+        if let minAge, profile.age < minAge { return false }
+        if let maxAge, profile.age > maxAge { return false }
+        if let underMonths, !profile.mayBeYoungerThan(months: underMonths) { return false }
+        if let sex, sex != profile.sex { return false }
+        return true
     }
 
     public init(
-        id: String, all: [String], any: [String]? = nil, minAge: Int? = nil, maxAge: Int? = nil, sex: Sex? = nil,
+        id: String, all: [String], any: [String]? = nil, minAge: Int? = nil, maxAge: Int? = nil, underMonths: Int? = nil, sex: Sex? = nil,
         disposition: Urgency, reason: String, source: String
     ) {
         self.id = id
@@ -116,6 +128,7 @@ public struct RedFlagRule: Sendable, Hashable, Codable {
         self.any = any
         self.minAge = minAge
         self.maxAge = maxAge
+        self.underMonths = underMonths
         self.sex = sex
         self.disposition = disposition
         self.reason = reason
@@ -264,6 +277,7 @@ public struct KnowledgeBase: Sendable {
                 problems.append("\(here): unknown finding \(id)")
             }
             if rule.disposition < .urgent { problems.append("\(here): must force urgent or emergency") }
+            if let months = rule.underMonths, !(1...24).contains(months) { problems.append("\(here): under_months must be 1-24") }
             if !hasSource(rule.source) { problems.append("\(here): has no source") }
         }
         return problems

@@ -72,6 +72,37 @@ struct TriageTests {
         }
     }
 
+    @Test("C21: a baby's age in months comes from the birth date, so a fever at 6 weeks is at least urgent and at 5 months is not floored")
+    func infantFloor() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            func born(daysAgo: Int) -> String {
+                let utc = Calendar(identifier: .gregorian).dateComponents(
+                    in: TimeZone(identifier: "UTC")!, from: world.clock.now().addingTimeInterval(-Double(daysAgo) * 86_400))
+                return String(format: "%04d-%02d-%02d", utc.year!, utc.month!, utc.day!)
+            }
+            let young = try await clinic.patient(world, name: "Baby", birthDate: born(daysAgo: 42))
+            let older = try await clinic.patient(world, name: "Infant", birthDate: born(daysAgo: 160))
+            func finished(_ who: Principal) async throws -> TriageView {
+                let view = try await world.triage.start(complaint: "my baby has a high temperature", sex: "female", country: nil, .by(who))
+                return view.status == .open ? try await world.triage.finish(view.id, version: view.version, .by(who)) : view
+            }
+            let six = try await finished(young)
+            let outcome = try #require(six.outcome)
+            #expect(outcome.disposition >= .urgent)
+            #expect(outcome.redFlags.contains { $0.id == "rf.fever_under_3_months" })
+            // Each turn rebuilds the profile from the stored session: the months survive an answer.
+            let again = try await world.triage.start(complaint: "my baby has a high temperature", sex: "female", country: nil, .by(young))
+            if let q = again.question {
+                let answered = try await world.triage.answer(again.id, finding: q.id, answer: .no, version: again.version, .by(young))
+                let done = answered.status == .open ? try await world.triage.finish(answered.id, version: answered.version, .by(young)) : answered
+                #expect(done.outcome?.redFlags.contains { $0.id == "rf.fever_under_3_months" } == true)
+            }
+            let five = try await finished(older)
+            #expect(five.outcome?.redFlags.contains { $0.id == "rf.fever_under_3_months" } == false)
+        }
+    }
+
     @Test("bad input: empty or huge text, an unknown sex, unknown question ids, questions never asked, a finished session")
     func badInput() async throws {
         try await TestWorld.with { world in

@@ -36,7 +36,7 @@ struct KnowledgeBaseTests {
     func invalidIsRefused() throws {
         let findings = #"{"findings": [{"id": "fever", "name": "Fever", "kind": "symptom", "question": "Fever?", "synonyms": ["fever", "temperature", "hot"], "background": 0.1, "source": "clinical estimate"}, {"id": "pyrexia", "name": "Pyrexia", "kind": "symptom", "question": "Hot?", "synonyms": ["fever", "a", "b"], "background": 0.1}]}"#
         let conditions = #"{"conditions": [{"id": "flu", "name": "Flu", "icd10": "nope", "synonyms": [], "urgency": "self_care", "prevalence": {"per": 10000, "female": [1, 1, 1, 1], "male": [1, 1, 1, 1, 1], "source": ""}, "findings": [{"id": "cough", "p": 1.5}], "red_flags": ["fever"]}]}"#
-        let rules = #"{"rules": [{"id": "rf.x", "all": ["ghost"], "disposition": "routine", "reason": "x", "source": ""}]}"#
+        let rules = #"{"rules": [{"id": "rf.x", "all": ["ghost"], "disposition": "routine", "reason": "x", "source": ""}, {"id": "rf.y", "all": ["fever"], "under_months": 30, "disposition": "urgent", "reason": "y", "source": "clinical estimate"}]}"#
         let files: [(name: String, data: Data)] = [
             ("findings-a.json", Data(findings.utf8)), ("conditions-a.json", Data(conditions.utf8)), ("red-flags-a.json", Data(rules.utf8)),
         ]
@@ -46,7 +46,7 @@ struct KnowledgeBaseTests {
             "version.json: missing", "synonym 'fever' also belongs to fever", "finding pyrexia: background has no source",
             "condition flu: icd10 'nope'", "condition flu: prevalence needs 5", "condition flu: prevalence has no source",
             "condition flu: unknown finding cough", "p of cough must be in", "red flag fever is not among its findings",
-            "red-flag rule rf.x: unknown finding ghost", "rf.x: must force urgent or emergency",
+            "red-flag rule rf.x: unknown finding ghost", "rf.x: must force urgent or emergency", "rf.y: under_months must be 1-24",
         ] {
             #expect(text.contains(expected), "missing: \(expected)")
         }
@@ -193,6 +193,38 @@ struct TriageScenarioTests {
         #expect(a.disposition == .emergency)
         #expect(a.question == nil)
         #expect(a.stopReason == .redFlag)
+    }
+
+    @Test("C21: a fever under 3 months is at least urgent, and a child's non-blanching rash is an emergency")
+    func infantFloor() throws {
+        let engine = try engineResult.get()
+        let fever = engine.extract("my baby has a high temperature")
+        #expect(fever.contains(Evidence(finding: "fever", present: true)))
+        func assess(_ evidence: [Evidence], age: Int, months: Int?) -> Assessment {
+            engine.assess(profile: TriageProfile(age: age, sex: .female, ageMonths: months), evidence: evidence, asked: [], finished: true)
+        }
+        for months in [0, 1, 2] {
+            let a = assess(fever, age: 0, months: months)
+            #expect(a.firedRules.contains { $0.id == "rf.fever_under_3_months" }, "\(months) months")
+            #expect(a.disposition >= .urgent)
+        }
+        // From 3 months the floor is off (other rules and the probabilities still apply).
+        for months in [3, 6, 11] {
+            #expect(!assess(fever, age: 0, months: months).firedRules.contains { $0.id == "rf.fever_under_3_months" }, "\(months) months")
+        }
+        #expect(!assess(fever, age: 2, months: 26).firedRules.contains { $0.id == "rf.fever_under_3_months" })
+        // Months unknown (a vignette's whole years): a baby in the first year may be under 3 months.
+        #expect(assess(fever, age: 0, months: nil).firedRules.contains { $0.id == "rf.fever_under_3_months" })
+        #expect(!assess(fever, age: 1, months: nil).firedRules.contains { $0.id == "rf.fever_under_3_months" })
+
+        let rash = engine.extract("a rash that doesn't fade when I press a glass on it")
+        #expect(rash.contains(Evidence(finding: "non_blanching_rash", present: true)))
+        for age in [0, 4, 15] {
+            let a = assess(rash, age: age, months: nil)
+            #expect(a.disposition == .emergency, "age \(age)")
+            #expect(a.firedRules.contains { $0.id == "rf.non_blanching_rash_child" })
+        }
+        #expect(!assess(rash, age: 30, months: nil).firedRules.contains { $0.id == "rf.non_blanching_rash_child" })
     }
 
     @Test("a cold reads as self-care and names the cold among the conditions")
