@@ -22,6 +22,18 @@ public struct TriageUnderstood: Sendable, Hashable, Codable {
     public var finding: String
     public var name: String
     public var present: Bool
+    /// The patient corrected this reading (the clinician sees that too).
+    public var corrected: Bool = false
+}
+
+/// A patient's correction of one item the checker read from their opening message (C18).
+public enum TriageReading: String, Sendable, CaseIterable {
+    /// "I do have this" (it was read as absent).
+    case present
+    /// "I don't have this" (it was read as present).
+    case absent
+    /// "I didn't say this": the item is removed, so it may be asked as a question later.
+    case notMentioned = "not_mentioned"
 }
 
 /// The end of a conversation: what to do, with the conditions that can cause such symptoms (never
@@ -73,6 +85,8 @@ struct TriageState: Codable {
     /// Whole months of age at the start, for children under 2 (rules about young babies use it).
     /// Absent in sessions from before it was kept: the engine then takes the safe side.
     var ageMonths: Int? = nil
+    /// Opening findings the patient corrected (flipped or removed), in the order corrected.
+    var corrected: [String]? = nil
 
     var evidence: [Evidence] {
         opening + answers.compactMap { a in a.answer == .unknown ? nil : Evidence(finding: a.finding, present: a.answer == .yes) }
@@ -170,6 +184,24 @@ public struct TriageService: Sendable {
             }
             state.answers.append(
                 TriageAnswer(finding: finding, question: engine.knowledge.finding(finding)?.question ?? finding, answer: answer))
+            return false
+        }
+    }
+
+    /// Corrects one item of the read-back while the conversation is open: flips a finding read the
+    /// wrong way round, or removes one the patient did not mention. The engine then goes on from the
+    /// corrected evidence (a red flag the correction completes ends the conversation as usual).
+    public func correct(_ id: String, finding: String, reading: TriageReading, version: Int?, _ r: ClinicRequest) async throws -> TriageView {
+        try await change(id, version: version, r) { state, _ in
+            guard let i = state.opening.firstIndex(where: { $0.finding == finding }) else {
+                throw ClinicError(ValidationError(.invalidValue, field: "finding", message: "that is not something the checker read from your message"))
+            }
+            switch reading {
+            case .present: state.opening[i].present = true
+            case .absent: state.opening[i].present = false
+            case .notMentioned: state.opening.remove(at: i)
+            }
+            state.corrected = (state.corrected ?? []) + [finding]
             return false
         }
     }
@@ -292,7 +324,9 @@ public struct TriageService: Sendable {
         return TriageView(
             id: s.id, patient: s.patient, status: s.status, country: s.country, age: s.age, sex: s.sex, complaint: s.complaint,
             understood: state.opening.map { e in
-                TriageUnderstood(finding: e.finding, name: engine.knowledge.finding(e.finding)?.name ?? e.finding, present: e.present)
+                TriageUnderstood(
+                    finding: e.finding, name: engine.knowledge.finding(e.finding)?.name ?? e.finding, present: e.present,
+                    corrected: state.corrected?.contains(e.finding) == true)
             },
             answers: state.answers, question: question, outcome: outcome, consultation: s.consultation, knowledgeVersion: s.knowledgeVersion,
             version: s.version, createdAt: s.createdAt, services: .forCountry(s.country),

@@ -19,6 +19,7 @@ struct TriageController {
         api.get("triage/sessions", use: list)
         api.get("triage/sessions/:sessionID", use: show)
         api.post("triage/sessions/:sessionID/answers", use: answer)
+        api.post("triage/sessions/:sessionID/corrections", use: correct)
         api.post("triage/sessions/:sessionID/back", use: back)
         api.post("triage/sessions/:sessionID/finish", use: finish)
         api.get("consultations/:consultationID/triage", use: forConsultation)
@@ -92,6 +93,13 @@ struct TriageController {
         let version: Int?
     }
 
+    struct CorrectionBody: APIInput {
+        static let fields: Set<String> = ["finding", "reading", "version"]
+        let finding: String
+        let reading: String
+        let version: Int?
+    }
+
     struct VersionBody: APIInput {
         static let fields: Set<String> = ["version"]
         let version: Int?
@@ -127,6 +135,19 @@ struct TriageController {
             throw Problem(.unprocessableContent, "invalid-value", "answer yes, no or dont_know", field: "answer")
         }
         let view = try await clinicCall { try await service().answer(id, finding: body.question, answer: answer, version: body.version, req(context)) }
+        return try jsonResponse(SessionJSON(view))
+    }
+
+    @Sendable func correct(_ request: Request, context: SignedInContext) async throws -> Response {
+        var request = request
+        let id = try Self.sessionID(context)
+        let body = try await request.decodeStrict(CorrectionBody.self, limit: settings.maxBodyBytes)
+        guard let reading = TriageReading(rawValue: body.reading) else {
+            throw Problem(.unprocessableContent, "invalid-value", "reading is present, absent or not_mentioned", field: "reading")
+        }
+        let view = try await clinicCall {
+            try await service().correct(id, finding: body.finding, reading: reading, version: body.version, req(context))
+        }
         return try jsonResponse(SessionJSON(view))
     }
 
@@ -232,7 +253,7 @@ extension ClinicHTML {
             }
             html += "</ol>"
         }
-        let said = v.understood.map { ($0.present ? "" : "no ") + $0.name.lowercased() }
+        let said = v.understood.map { ($0.present ? "" : "no ") + $0.name.lowercased() + ($0.corrected ? " (corrected by the patient)" : "") }
         if !said.isEmpty { html += "<p><strong>Read from their message:</strong> \(esc(said.joined(separator: ", ")))</p>" }
         if !v.answers.isEmpty {
             html += "<h3>Answers</h3><ul class=\"plain\">"

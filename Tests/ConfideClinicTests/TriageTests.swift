@@ -103,6 +103,43 @@ struct TriageTests {
         }
     }
 
+    @Test("C18: the patient corrects the read-back in place; a corrected red flag ends the chat; bad corrections change nothing")
+    func correctReadBack() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let bob = try await clinic.patient(world, name: "Bob")
+            var view = try await world.triage.start(complaint: "I'm sweating a lot and I have no chest pain", sex: "male", country: nil, .by(alice))
+            #expect(view.status == .open)
+            #expect(view.understood.contains { $0.finding == "chest_pain" && !$0.present && !$0.corrected })
+            // Refused corrections: not in the read-back (422), stale version (409), another patient (404). Nothing changes.
+            #expect(await clinicErrorCode {
+                _ = try await world.triage.correct(view.id, finding: "fever", reading: .present, version: view.version, .by(alice))
+            } == .validation)
+            #expect(await clinicErrorCode {
+                _ = try await world.triage.correct(view.id, finding: "chest_pain", reading: .present, version: view.version + 5, .by(alice))
+            } == .conflict)
+            #expect(await isDenied {
+                _ = try await world.triage.correct(view.id, finding: "chest_pain", reading: .present, version: view.version, .by(bob))
+            })
+            #expect(try await world.triage.session(view.id, .by(alice)).version == view.version)
+            // "I didn't say this" removes an item; "I do have this" flips one, and a red flag it completes ends the chat.
+            view = try await world.triage.start(complaint: "I'm sweating a lot, I have a cough and no chest pain", sex: "male", country: nil, .by(alice))
+            let before = try await world.stores.audit.auditSize()
+            view = try await world.triage.correct(view.id, finding: "cough", reading: .notMentioned, version: view.version, .by(alice))
+            #expect(!view.understood.contains { $0.finding == "cough" })
+            #expect(try await world.stores.audit.auditSize() > before, "a correction is an audited write")
+            view = try await world.triage.correct(view.id, finding: "chest_pain", reading: .present, version: view.version, .by(alice))
+            #expect(view.understood.contains { $0.finding == "chest_pain" && $0.present && $0.corrected })
+            #expect(view.status == .finished)
+            #expect(view.outcome?.disposition == .emergency)
+            // Finished: no more corrections.
+            #expect(await clinicErrorCode {
+                _ = try await world.triage.correct(view.id, finding: "chest_pain", reading: .absent, version: view.version, .by(alice))
+            } == .transitionNotAllowed)
+        }
+    }
+
     @Test("bad input: empty or huge text, an unknown sex, unknown question ids, questions never asked, a finished session")
     func badInput() async throws {
         try await TestWorld.with { world in

@@ -162,6 +162,30 @@ def test_crisis_line_stays_on_screen_during_the_questions(server, make_browser):
         assert "116 123" in driver.find_element(By.ID, "triage-crisis").text
 
 
+def test_patient_corrects_the_read_back_in_place(server, make_browser):
+    """C18: a symptom read the wrong way round is put right on the page, and the checker goes on
+    from the corrected reading (here it completes a red flag, so the advice is 999)."""
+    driver = start_chat(server, make_browser, "I'm sweating a lot, I have a cough and no chest pain", "male")
+    wait_until(driver, "the first question", lambda d: d.find_elements(By.ID, "triage-question"))
+    assert "no chest pain" in driver.find_element(By.ID, "triage-understood").text
+    driver.find_element(By.CSS_SELECTOR, "#triage-correct summary").click()
+    # "I didn't say this" takes the cough out of the read-back; the chat re-renders.
+    driver.find_element(By.ID, "correct-cough-not_mentioned").click()
+
+    def read_back(d):
+        # One script: the chat re-renders, so an element found a moment earlier can be stale.
+        return d.execute_script("const u = document.getElementById('triage-understood'); return u ? u.textContent : '';")
+
+    wait_until(driver, "the cough to leave the read-back", lambda d: "cough" not in read_back(d))
+    driver.find_element(By.CSS_SELECTOR, "#triage-correct summary").click()
+    driver.find_element(By.ID, "correct-chest_pain-present").click()
+    advice = wait_until(driver, "the advice", lambda d: d.find_elements(By.ID, "triage-advice"))[0]
+    assert advice.get_attribute("data-disposition") == "emergency"
+    assert "Call 999 now" in advice.find_element(By.TAG_NAME, "h2").text
+    assert "chest pain (corrected)" in read_back(driver)
+    assert not driver.find_elements(By.ID, "triage-correct"), "a finished check takes no corrections"
+
+
 def test_api_bad_input_is_clear_and_stores_nothing_wrong(server):
     alice, _ = registered_patient(server)
     bob, _ = registered_patient(server)
@@ -184,8 +208,15 @@ def test_api_bad_input_is_clear_and_stores_nothing_wrong(server):
     is_problem(alice.call("POST", f"{API}/{sid}/answers", {"question": q, "answer": "maybe"}), 422)
     is_problem(alice.call("POST", f"{API}/{sid}/answers", {"question": q, "answer": "yes", "version": version + 7}), 409, "conflict")
     is_problem(alice.call("POST", f"{API}/{sid}/back", {}), 409)
+    # Corrections: only items of the read-back, only known readings, only the current version.
+    is_problem(alice.call("POST", f"{API}/{sid}/corrections", {"finding": "chest_pain", "reading": "present"}), 422)
+    is_problem(alice.call("POST", f"{API}/{sid}/corrections", {"finding": "cough", "reading": "maybe"}), 422)
+    is_problem(alice.call("POST", f"{API}/{sid}/corrections", {"finding": "cough", "reading": "absent", "extra": 1}), 422)
+    is_problem(alice.call("POST", f"{API}/{sid}/corrections", {"finding": "cough", "reading": "absent", "version": version + 7}), 409, "conflict")
+    is_problem(bob.call("POST", f"{API}/{sid}/corrections", {"finding": "cough", "reading": "absent"}), 404, "not-found")
     unchanged = alice.call("GET", f"{API}/{sid}").json()
     assert unchanged["answers"] == [] and unchanged["version"] == version
+    assert all(not u["corrected"] for u in unchanged["understood"]), unchanged["understood"]
     # Someone else's session, a made-up one and a malformed id all read as "not found".
     for path in (f"{API}/{sid}", f"{API}/{uuid.uuid4()}", f"{API}/not-a-uuid", f"{API}/{sid.upper()}"):
         is_problem(bob.call("GET", path), 404, "not-found")

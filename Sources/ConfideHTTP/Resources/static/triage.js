@@ -64,6 +64,34 @@ class TriageChat {
     );
   }
 
+  correct(finding, reading) {
+    const s = this.session;
+    this.call(() =>
+      sendJSON("POST", `${API}/${encodeURIComponent(s.id)}/corrections`, this.csrf, { finding, reading, version: s.version }, WORDING),
+    );
+  }
+
+  // Lets the patient put right what the checker read from their words (hazard log C18): a symptom
+  // read the wrong way round, or one they did not mention.
+  corrections(session) {
+    const rows = session.understood.map((u) => {
+      const name = el("span", { text: u.name });
+      const flip = u.present
+        ? button(`correct-${u.finding}-absent`, "I don't have this", "secondary")
+        : button(`correct-${u.finding}-present`, "I do have this", "secondary");
+      flip.addEventListener("click", () => this.correct(u.finding, u.present ? "absent" : "present"));
+      const drop = button(`correct-${u.finding}-not_mentioned`, "I didn't say this", "secondary");
+      drop.addEventListener("click", () => this.correct(u.finding, "not_mentioned"));
+      return el("li", { dataset: { finding: u.finding } }, name, " ", flip, " ", drop);
+    });
+    return el(
+      "details",
+      { id: "triage-correct" },
+      el("summary", { text: "Something not right? Correct it" }),
+      el("ul", { class: "plain" }, ...rows),
+    );
+  }
+
   step(action) {
     const s = this.session;
     this.call(() => sendJSON("POST", `${API}/${encodeURIComponent(s.id)}/${action}`, this.csrf, { version: s.version }, WORDING));
@@ -79,8 +107,9 @@ class TriageChat {
     const log = [];
     log.push(this.bubble("patient", el("p", { text: session.complaint })));
     if (session.understood.length) {
-      const words = session.understood.map((u) => (u.present ? "" : "no ") + u.name.toLowerCase());
-      log.push(this.bubble("checker", el("p", { id: "triage-understood", text: `I understood: ${words.join(", ")}.` })));
+      const words = session.understood.map((u) => (u.present ? "" : "no ") + u.name.toLowerCase() + (u.corrected ? " (corrected)" : ""));
+      const readBack = el("p", { id: "triage-understood", text: `I understood: ${words.join(", ")}.` });
+      log.push(session.status === "open" ? this.bubble("checker", readBack, this.corrections(session)) : this.bubble("checker", readBack));
     } else {
       log.push(this.bubble("checker", el("p", { id: "triage-understood", text: "I could not pick out specific symptoms, so I will ask some questions." })));
     }
