@@ -149,9 +149,12 @@ public struct ClinicService: Sendable {
     public func registerWithPractice(_ practice: Practice.ID, _ r: ClinicRequest) async throws {
         guard case .patient(_, let patient) = r.principal else { throw ClinicError(.notFound, "only patients register with a practice") }
         guard try await clinic.practice(id: practice) != nil else { throw ClinicError(.notFound, "no such practice") }
+        // Decided on the record as it is and as it will be: registered with the new practice, with
+        // that practice's relations.
+        let moved = try await facts.relationFacts(patient: patient, practice: practice, for: r.principal)
         let write: AuditedWrite<PatientRecordResource> = try await gate.authorizeWrite(
-            .update, patient.description, facts: try await facts.patientRecordFacts(patient, for: r.principal), by: r.principal,
-            purpose: "self-service", requestID: r.requestID)
+            .update, patient.description, stored: try await facts.patientRecordFacts(patient, for: r.principal), proposed: moved,
+            by: r.principal, purpose: "self-service", requestID: r.requestID)
         try await clinic.setRegisteredPractice(practice, write: write)
     }
 

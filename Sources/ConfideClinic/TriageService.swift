@@ -222,9 +222,13 @@ public struct TriageService: Sendable {
 
     /// Attaches the patient's finished session to their consultation (called by booking).
     public func attach(_ id: String, to consultation: Consultation.ID, _ r: ClinicRequest) async throws {
+        // Decided on the session as it is, and as it will be: attached, it takes the consultation's
+        // relations (its patient, its clinician), read from the server's record of the consultation.
+        var attached = try await stores.clinicFacts.consultationFacts(consultation, for: r.principal)
+        attached?.callGuest = false
         let write: AuditedWrite<TriageSessionResource> = try await gate.authorizeWrite(
-            .update, id, facts: try await store.triageSessionFacts(id, for: r.principal), by: r.principal, purpose: "booking",
-            requestID: r.requestID)
+            .update, id, stored: try await store.triageSessionFacts(id, for: r.principal), proposed: attached, by: r.principal,
+            purpose: "booking", requestID: r.requestID)
         guard try await store.attachTriageSession(consultation: consultation, at: clock.now(), write: write) else {
             try await gate.recordRefusal(write)
             throw ClinicError(.conflict, "this symptom check is not finished or is attached to another appointment")

@@ -37,6 +37,38 @@ extension AccessGate {
         return AuditedWrite(grant: grant, entry: entry)
     }
 
+    /// A write decided twice: against the stored state (may the principal change this object as it
+    /// is?) and against the proposed state (may the principal hold the object as it will be, e.g. a
+    /// session once linked to a consultation takes that consultation's relations). Both must allow.
+    /// The proposed facts come from the server's own records of the target, never from the client;
+    /// `nil` (the target is not there) is not found. A denial on either side is recorded with that
+    /// side's facts, so an attempt to move data towards another patient names that patient; an
+    /// allowed write's one entry carries the rules of both decisions.
+    public func authorizeWrite<R: PolicyResource>(
+        _ action: Action, _ id: String, stored: ResourceFacts?, proposed: ResourceFacts?, by principal: Principal, purpose: String,
+        requestID: String, as _: R.Type = R.self
+    ) async throws -> AuditedWrite<R> {
+        let first: AuditedWrite<R> = try await authorizeWrite(action, id, facts: stored, by: principal, purpose: purpose, requestID: requestID)
+        let request = AccessRequest(principal: principal, action: action, resource: R.kind, purpose: purpose)
+        guard var proposed else {
+            try await recorder.record(request, facts: ResourceFacts(resourceID: id), decision: .resourceMissing, outcome: .notFound, requestID: requestID)
+            throw AccessDenied.notFound
+        }
+        proposed.resourceID = id
+        let (decision, grant) = engine.authorize(request, facts: proposed, as: R.self)
+        guard grant != nil else {
+            try await recorder.record(request, facts: proposed, decision: decision, outcome: .denied, requestID: requestID)
+            throw AccessDenied.denied(decision)
+        }
+        EgressLedger.note(request, facts: proposed)
+        let e = first.entry
+        let rules = e.ruleIDs + decision.reasons.map(\.value).filter { !e.ruleIDs.contains($0) }
+        let entry = try AuditEntry(
+            time: e.time, actor: e.actor, action: e.action, resourceType: e.resourceType, resourceID: e.resourceID, patientID: e.patientID,
+            decision: e.decision, ruleIDs: rules, requestID: e.requestID, purpose: e.purpose)
+        return AuditedWrite(grant: first.grant, entry: entry)
+    }
+
     /// Records that an allowed write was refused by the stored state (nothing changed).
     public func recordRefusal<R: PolicyResource>(_ write: AuditedWrite<R>) async throws {
         let e = write.entry

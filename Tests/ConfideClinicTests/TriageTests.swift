@@ -140,6 +140,30 @@ struct TriageTests {
         }
     }
 
+    @Test("attaching a check to another patient's consultation is denied on the proposed state, naming that patient; nothing attached")
+    func attachDecidedOnProposedState() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let bob = try await clinic.patient(world, name: "Bob")
+            guard case .patient(_, let bobPatient) = bob else { return }
+            var view = try await world.triage.start(complaint: "sore throat and a cough", sex: "female", country: nil, .by(alice))
+            view = try await world.triage.finish(view.id, version: view.version, .by(alice))
+            let bobs = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(2), modality: .video, .by(bob))
+            let before = try await world.stores.audit.auditSize()
+            // Alice may update her own session (stored state), but attached to Bob's consultation it would be Bob's.
+            #expect(await isDenied { try await world.triage.attach(view.id, to: bobs.record.id, .by(alice)) })
+            let entries = try await world.stores.audit.encodedEntries(from: before, limit: 10).map { try AuditEntry(encoded: $0) }
+            #expect(entries.contains { $0.decision == .denied && $0.resourceType == "triage-session" && $0.patientID == bobPatient.description })
+            #expect(try await world.triage.session(view.id, .by(alice)).consultation == nil)
+            #expect(try await world.triage.sessions(consultation: bobs.record.id, .by(clinic.gp)).isEmpty)
+            // Her own consultation: both states allow.
+            let hers = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(3), modality: .video, .by(alice))
+            try await world.triage.attach(view.id, to: hers.record.id, .by(alice))
+            #expect(try await world.triage.session(view.id, .by(alice)).consultation == hers.record.id)
+        }
+    }
+
     @Test("bad input: empty or huge text, an unknown sex, unknown question ids, questions never asked, a finished session")
     func badInput() async throws {
         try await TestWorld.with { world in

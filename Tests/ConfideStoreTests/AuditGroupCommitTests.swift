@@ -99,3 +99,42 @@ struct AuditGroupCommitTests {
         }
     }
 }
+
+/// Issue 3 item 2: a write is decided against the stored state and against the proposed state.
+@Suite("writes decided on the stored and the proposed state")
+struct ProposedStateTests {
+    @Test(
+        "allowed only when both states allow; a denial is recorded with the denying side's patient",
+        arguments: [("self", "self"), ("self", "other"), ("other", "self"), ("other", "other"), ("self", "missing")])
+    func bothStates(_ stored: String, _ proposed: String) async throws {
+        try await TestDatabase.withStores { stores in
+            let gate = AccessGate(facts: stores.facts, recorder: AuditLogRecorder(store: stores.audit, clock: SystemWallClock()))
+            let me = Patient.ID(), other = Patient.ID()
+            let principal = Principal.patient(account: Account.ID(), patient: me)
+            func facts(_ who: String) -> ResourceFacts? {
+                who == "missing" ? nil : ResourceFacts(resourceID: "s1", owningPatient: who == "self" ? me : other)
+            }
+            let before = try await stores.audit.auditSize()
+            do {
+                let write: AuditedWrite<TriageSessionResource> = try await gate.authorizeWrite(
+                    .update, "s1", stored: facts(stored), proposed: facts(proposed), by: principal, purpose: "test", requestID: "r1")
+                #expect(stored == "self" && proposed == "self")
+                #expect(write.entry.decision == .allowed && write.entry.resourceID == "s1" && write.entry.patientID == me.description)
+                #expect(!write.entry.ruleIDs.isEmpty && Set(write.entry.ruleIDs).count == write.entry.ruleIDs.count)
+                #expect(try await stores.audit.auditSize() == before, "an allowed write's entry waits for the write's transaction")
+            } catch is AccessDenied {
+                #expect(!(stored == "self" && proposed == "self"))
+                #expect(try await stores.audit.auditSize() == before + 1)
+                let entry = try AuditEntry(encoded: try #require(try await stores.audit.encodedEntry(at: LogIndex(before))))
+                #expect(entry.resourceID == "s1")
+                if stored == "other" {
+                    #expect(entry.decision == .denied && entry.patientID == other.description)
+                } else if proposed == "other" {
+                    #expect(entry.decision == .denied && entry.patientID == other.description, "names whom the data would have moved to")
+                } else {
+                    #expect(entry.decision == .notFound)
+                }
+            }
+        }
+    }
+}
