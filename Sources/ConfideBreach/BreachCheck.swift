@@ -22,9 +22,17 @@ public struct GroundTruth: Sendable, Hashable {
 
 /// The database facts the breach check needs, read with queries of its own (not the policy's
 /// scopes or facts loaders), so a bug there cannot hide itself here.
+extension GroundTruth {
+    /// The key of an item in `BreachEvidence.groundTruths`.
+    public static func key(resourceType: String, resourceID: String) -> String { resourceType + "\u{0}" + resourceID }
+}
+
 public protocol BreachEvidence: Sendable {
     /// Whose data `resourceID` of `resourceType` is, through the ground-truth chain.
     func groundTruth(resourceType: String, resourceID: String) async throws -> GroundTruth
+    /// The ground truth of many items at once (a list response), keyed by
+    /// `GroundTruth.key(resourceType:resourceID:)`; each the same as `groundTruth` would say.
+    func groundTruths(_ items: [(resourceType: String, resourceID: String)]) async throws -> [String: GroundTruth]
     /// The patient record of a patient account.
     func patient(ofAccount account: String) async throws -> String?
     /// Whether `account` was in a care team to which `patient` had consented at `time` (ms).

@@ -41,23 +41,19 @@ public struct EgressGuard: Sendable {
 
     /// The items among `items` that are not `patient`'s own.
     public func violations(of items: [ReleasedItem], for patient: String) async throws -> [EgressViolation] {
+        let checked = items.filter { patientDataKinds.contains($0.resourceType) }
+        // One batched read for every item a response carries (a list of 50 is not 50 round trips).
+        let truths = try await evidence.groundTruths(
+            checked.filter { $0.resourceType != "audit-entry" }.map { ($0.resourceType, $0.resourceID) })
         var out: [EgressViolation] = []
-        var owners: [String: String?] = [:]
-        for item in items where patientDataKinds.contains(item.resourceType) {
+        for item in checked {
             let owner: String?
             if item.resourceType == "audit-entry" {
                 // The log's own (tamper-evident) record of whose data the entry is about.
                 owner = item.recordedPatient
             } else {
-                let key = item.resourceType + "\u{0}" + item.resourceID
-                if let known = owners[key] {
-                    owner = known
-                } else {
-                    let truth = try await evidence.groundTruth(resourceType: item.resourceType, resourceID: item.resourceID)
-                    // A resource with no chain left (gone within the request) falls back on what the gate saw.
-                    owner = truth.patient ?? item.recordedPatient
-                    owners[key] = owner
-                }
+                // A resource with no chain left (gone within the request) falls back on what the gate saw.
+                owner = truths[GroundTruth.key(resourceType: item.resourceType, resourceID: item.resourceID)]?.patient ?? item.recordedPatient
             }
             if owner != patient { out.append(EgressViolation(item: item, owner: owner)) }
         }

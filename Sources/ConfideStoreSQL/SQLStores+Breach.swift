@@ -59,6 +59,82 @@ extension SQLStores: BreachEvidence {
         }
     }
 
+    /// The same answers as `groundTruth`, for many items in one read: one `IN (...)` query per
+    /// table (in chunks), whatever the number of items.
+    public func groundTruths(_ items: [(resourceType: String, resourceID: String)]) async throws -> [String: GroundTruth] {
+        var byType: [String: Set<String>] = [:]
+        for item in items { byType[item.resourceType, default: []].insert(item.resourceID) }
+        guard !byType.isEmpty else { return [:] }
+        return try await read { [byType] db in
+            /// Rows of `sql` for `ids`, 400 binds at a time.
+            func rows(_ ids: Set<String>, _ sql: (SQLQueryString) -> SQLQueryString) async throws -> [any SQLRow] {
+                let all = Array(ids)
+                var out: [any SQLRow] = []
+                for start in stride(from: 0, to: all.count, by: 400) {
+                    let chunk = all[start..<min(start + 400, all.count)].map { $0 as any Encodable & Sendable }
+                    out += try await db.raw(sql("\(binds: chunk)")).all()
+                }
+                return out
+            }
+            func consultations(_ ids: Set<String>) async throws -> [String: GroundTruth] {
+                var map: [String: GroundTruth] = [:]
+                for row in try await rows(ids, { "SELECT id, patient_id, clinician_id, practice_id FROM consultations WHERE id IN (\($0))" }) {
+                    let id = try row.decode(column: "id", as: String.self)
+                    map[id] = GroundTruth(
+                        patient: try row.decode(column: "patient_id", as: String.self), consultation: id,
+                        clinician: try row.decode(column: "clinician_id", as: String.self),
+                        practice: try row.decode(column: "practice_id", as: String.self))
+                }
+                return map
+            }
+            func patients(_ table: String, _ ids: Set<String>) async throws -> [String: String?] {
+                var map: [String: String?] = [:]
+                for row in try await rows(ids, { "SELECT id, patient_id FROM \(unsafeRaw: table) WHERE id IN (\($0))" }) {
+                    map[try row.decode(column: "id", as: String.self)] = try row.decode(column: "patient_id", as: String?.self)
+                }
+                return map
+            }
+            var out: [String: GroundTruth] = [:]
+            for (type, ids) in byType {
+                var truth: [String: GroundTruth] = [:]
+                switch type {
+                case "patient-record":
+                    let existing = Set(try await rows(ids, { "SELECT id FROM patients WHERE id IN (\($0))" }).map { try $0.decode(column: "id", as: String.self) })
+                    for id in ids where existing.contains(id) { truth[id] = GroundTruth(patient: id) }
+                case "consultation", "note":
+                    truth = try await consultations(ids)
+                case "prescription", "document", "recording", "recording-consent":
+                    let table = ["prescription": "prescriptions", "document": "documents", "recording": "recordings", "recording-consent": "recording_consents"][type]!
+                    var link: [String: String] = [:]
+                    for row in try await rows(ids, { "SELECT id, consultation_id FROM \(unsafeRaw: table) WHERE id IN (\($0))" }) {
+                        if let c = try row.decode(column: "consultation_id", as: String?.self) { link[try row.decode(column: "id", as: String.self)] = c }
+                    }
+                    // Reads of a consultation's prescriptions or documents name the consultation.
+                    let c = try await consultations(Set(ids.map { link[$0] ?? $0 }))
+                    for id in ids { truth[id] = c[link[id] ?? id] }
+                case "triage-session":
+                    var sessions: [String: (patient: String, consultation: String?)] = [:]
+                    for row in try await rows(ids, { "SELECT id, patient_id, consultation_id FROM triage_sessions WHERE id IN (\($0))" }) {
+                        sessions[try row.decode(column: "id", as: String.self)] =
+                            (try row.decode(column: "patient_id", as: String.self), try row.decode(column: "consultation_id", as: String?.self))
+                    }
+                    let c = try await consultations(Set(sessions.values.compactMap(\.consultation)))
+                    for (id, s) in sessions {
+                        if let cid = s.consultation, let linked = c[cid], linked.patient == s.patient { truth[id] = linked } else { truth[id] = GroundTruth(patient: s.patient) }
+                    }
+                case "breach-notice":
+                    for (id, patient) in try await patients("breach_notices", ids) { truth[id] = GroundTruth(patient: patient) }
+                case "care-consent":
+                    for (id, patient) in try await patients("care_consents", ids) { truth[id] = GroundTruth(patient: patient) }
+                default:
+                    break
+                }
+                for id in ids { out[GroundTruth.key(resourceType: type, resourceID: id)] = truth[id] ?? GroundTruth(patient: nil) }
+            }
+            return out
+        }
+    }
+
     public func patient(ofAccount account: String) async throws -> String? {
         try await read { db in
             try await db.raw("SELECT id FROM patients WHERE account_id = \(bind: account)").first()?.decode(column: "id", as: String.self)

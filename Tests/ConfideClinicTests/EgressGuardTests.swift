@@ -171,4 +171,35 @@ struct EgressGuardTests {
             #expect(try await world.incidents.incidents(status: nil, before: nil, limit: 50, .by(clinic.operator_)).isEmpty)
         }
     }
+
+    @Test("the batched ground truth says exactly what the item-by-item one says, for every item the log has seen and for unknown ones")
+    func batchedGroundTruthAgrees() async throws {
+        try await TestWorld.with { world in
+            let (_, alice, _, _, recording) = try await misboundRecording(world)
+            let view = try await world.triage.start(complaint: "sore throat and a cough", sex: "female", country: nil, .by(alice))
+            _ = try await world.triage.finish(view.id, version: view.version, .by(alice))
+            let size = try await world.stores.audit.auditSize()
+            let entries = try await world.stores.audit.encodedEntries(from: 0, limit: Int(size)).map { try AuditEntry(encoded: $0) }
+            var items = Set(entries.map { $0.resourceType + "\u{0}" + $0.resourceID }).map { key -> (resourceType: String, resourceID: String) in
+                let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
+                return (String(parts[0]), String(parts[1]))
+            }
+            // Unknown ids of every kind, an id of the wrong kind, and a kind that is not patient data.
+            for kind in ["patient-record", "consultation", "note", "prescription", "document", "recording", "recording-consent", "triage-session",
+                         "breach-notice", "care-consent", "practice"] {
+                items.append((kind, UUID().uuidString.lowercased()))
+                items.append((kind, recording))
+            }
+            #expect(items.count > 20)
+            #expect(items.contains { $0.resourceType == "recording" } && items.contains { $0.resourceType == "triage-session" })
+            let batched = try await world.stores.breach.groundTruths(items)
+            for item in items {
+                let single = try await world.stores.breach.groundTruth(resourceType: item.resourceType, resourceID: item.resourceID)
+                #expect(batched[GroundTruth.key(resourceType: item.resourceType, resourceID: item.resourceID)] == single, "\(item)")
+            }
+            // The misbound recording resolves to Alice, whatever its owner field says.
+            #expect(batched[GroundTruth.key(resourceType: "recording", resourceID: recording)]?.patient == patientID(alice)?.description)
+        }
+    }
+
 }
