@@ -28,6 +28,7 @@ extension AccountService {
     public func accessLog(of auth: AuthenticatedSession, before: UInt64?, limit: Int, meta: RequestMeta) async throws -> [AccessLogItem] {
         let scope = try await gate.auditEntries(by: auth.principal, purpose: "self-service", requestID: meta.requestID)
         let rows = try await stores.audit.accessLog(scope, before: before, limit: limit)
+        gate.noteShown(rows, in: scope)
         var names: [String: (String, String)] = [:]
         var items: [AccessLogItem] = []
         for (index, entry) in rows {

@@ -103,6 +103,18 @@ public struct AccessGate: Sendable {
         try await scope(by: principal, purpose: purpose, requestID: requestID)
     }
 
+    /// Notes for the egress guard each access-log entry a list shows: before the response leaves
+    /// for a patient, each must be about that patient as the log itself records it. The list's
+    /// decision is in the log already; the entries shown are not appended one by one, since each
+    /// would then appear in the next read of the same log, without end.
+    public func noteShown(_ entries: [(LogIndex, AuditEntry)], in scope: Scope<AuditEntryResource>) {
+        let request = AccessRequest(principal: scope.principal, action: scope.action, resource: .auditEntry)
+        for (index, entry) in entries {
+            EgressLedger.note(
+                request, facts: ResourceFacts(resourceID: String(index.rawValue), owningPatient: entry.patientID.flatMap { Patient.ID(string: $0) }))
+        }
+    }
+
     func grant<R: PolicyResource>(_ request: AccessRequest, facts: ResourceFacts?, id: String, requestID: String) async throws -> Grant<R> {
         guard let facts else {
             let missing = ResourceFacts(resourceID: id)

@@ -172,6 +172,33 @@ struct EgressGuardTests {
         }
     }
 
+    @Test("the access log is screened: an entry whose patient column was rewritten to the viewer, but whose signed entry is about someone else, is withheld")
+    func accessLogScreened() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let (carol, email) = try await clinic.patientLogin(world, name: "Carol")
+            let aliceID = try #require(patientID(alice)).description, carolID = try #require(patientID(carol)).description
+            _ = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(9), modality: .video, .by(alice))
+            try await world.application().test(.router) { raw in
+                var client = BearerClient(client: raw)
+                try await client.signIn(email)
+                #expect(try await client.get("/api/v1/me/access-log").status == .ok)
+                // The access log's query filters on the patient column; the entry itself (hashed, in the
+                // Merkle tree) still names Alice. The guard goes by the entry.
+                let size = try await world.stores.audit.auditSize()
+                let entries = try await world.stores.audit.encodedEntries(from: 0, limit: Int(size)).map { try AuditEntry(encoded: $0) }
+                let index = try #require(entries.lastIndex { $0.patientID == aliceID })
+                try await TestDatabase.execute(["UPDATE audit_entries SET patient_id = '\(carolID)' WHERE idx = \(index)"], on: world.stores)
+                let reply = try await client.get("/api/v1/me/access-log")
+                #expect(reply.status == .notFound)
+                #expect(!reply.body.contains(aliceID))
+            }
+            let raised = try await world.incidents.incidents(status: nil, before: nil, limit: 50, .by(clinic.operator_))
+            #expect(raised.contains { $0.resourceType == "audit-entry" })
+        }
+    }
+
     @Test("the batched ground truth says exactly what the item-by-item one says, for every item the log has seen and for unknown ones")
     func batchedGroundTruthAgrees() async throws {
         try await TestWorld.with { world in
