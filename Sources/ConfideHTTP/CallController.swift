@@ -20,6 +20,8 @@ struct CallController {
     let clinic: ClinicService
     let relay: any CallRelay
     let settings: HTTPSettings
+    /// The egress guard (`nil`: a server without incidents wiring screens nothing).
+    let incidents: IncidentService?
 
     func register(on router: Router<ConfideRequestContext>) {
         let api = router.group("api/v1")
@@ -253,6 +255,7 @@ struct CallController {
                 nil
             }
         let accounts = self.accounts
+        let incidents = self.incidents, principal = auth.principal, requestID = rc.requestID
         let session = CallSession(
             clinic: clinic, relay: relay, consultation: id,
             request: ClinicRequest(principal: auth.principal, requestID: rc.requestID), logger: context.logger,
@@ -266,7 +269,8 @@ struct CallController {
                 } catch {
                     return true  // the database is unreachable: the lease renewal decides
                 }
-            })
+            },
+            screen: { items in try await incidents?.screen(items, for: principal, requestID: requestID) ?? true })
         await session.run(inbound: inbound, outbound: outbound, resumeToken: resume)
     }
 }

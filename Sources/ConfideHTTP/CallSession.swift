@@ -1,3 +1,4 @@
+import ConfideBreach
 import ConfideClinic
 import ConfideCore
 import ConfideSignalling
@@ -52,12 +53,16 @@ final class CallSession: Sendable {
     /// Whether the session the connection was opened with is still valid (checked with each
     /// lease renewal, which also counts as activity against the idle timeout).
     let stillSignedIn: @Sendable () async -> Bool
+    /// The egress guard over what the gate released for one delivery (`true`: it may go). Patients'
+    /// chat lines pass it one by one, as an HTTP response would.
+    let screen: @Sendable ([ReleasedItem]) async throws -> Bool
 
     init(
         clinic: ClinicService, relay: any CallRelay, consultation: Consultation.ID, request: ClinicRequest, logger: Logger,
-        stillSignedIn: @escaping @Sendable () async -> Bool
+        stillSignedIn: @escaping @Sendable () async -> Bool, screen: @escaping @Sendable ([ReleasedItem]) async throws -> Bool
     ) {
         self.stillSignedIn = stillSignedIn
+        self.screen = screen
         self.clinic = clinic
         self.relay = relay
         self.consultation = consultation
@@ -74,6 +79,20 @@ final class CallSession: Sendable {
     }
 
     func send(_ message: ServerMessage) { outbox.yield(.text(message.json)) }
+
+    /// Reads something for this participant under its own egress ledger, and hands it over only if
+    /// the egress guard passes every item the gate released for it. Withheld (or the guard cannot
+    /// decide): nothing is sent and the connection ends with 4404; the guard has raised the incident.
+    func screened<T: Sendable>(_ read: @Sendable () async throws -> T?) async -> T? {
+        let ledger = EgressLedger()
+        guard let value = try? await EgressLedger.$current.withValue(ledger, operation: read) else { return nil }
+        let allowed = (try? await screen(ledger.items)) ?? false
+        guard allowed else {
+            finish(.refused, code: CloseCode.withheld.rawValue, reason: "withheld")
+            return nil
+        }
+        return value
+    }
 
     /// Ends the session with a close frame (once).
     func finish(_ how: Ending, code: UInt16, reason: String) {
@@ -229,11 +248,11 @@ final class CallSession: Sendable {
             let changed = (try? await clinic.changeMedia(consultation, connection: connection, mode: mode.rawValue, muted: muted, request)) ?? false
             if changed { await publish(ServerMessage.media(from: role, mode: mode, muted: muted).json) }
         case .chat(let text):
-            do {
-                let line = try await clinic.postChat(consultation, text: text, request)
+            let clinic = self.clinic, consultation = self.consultation, request = self.request
+            if let line = await screened({ try await clinic.postChat(consultation, text: text, request) }) {
                 send(.chat(id: line.id, from: role, text: line.text, at: CallController.iso(line.at)))
                 await publish(Control.chat + line.id)
-            } catch {
+            } else if ending.withLock({ $0 == nil }) {
                 send(.error(code: "not-saved", message: "the message could not be saved; please try again"))
             }
         case .location(let address):
@@ -274,7 +293,8 @@ final class CallSession: Sendable {
             }
             if signal.body.hasPrefix(Control.chat) {
                 let id = String(signal.body.dropFirst(Control.chat.count))
-                if let line = try? await clinic.chatLine(consultation, line: id, request), let from = CallRole(rawValue: line.role) {
+                let clinic = self.clinic, consultation = self.consultation, request = self.request
+                if let line = await screened({ try await clinic.chatLine(consultation, line: id, request) }), let from = CallRole(rawValue: line.role) {
                     send(.chat(id: line.id, from: from, text: line.text, at: CallController.iso(line.at)))
                 }
                 continue

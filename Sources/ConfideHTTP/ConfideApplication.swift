@@ -156,7 +156,8 @@ public func buildRouter(_ deps: ConfideHTTPDependencies) -> Router<ConfideReques
     ).register(on: router)
     BreachReportController(incidents: deps.incidents, pages: pages, settings: deps.settings).register(on: router)
     NoticeController(notices: NoticeService(clinic: deps.clinic), pages: pages, settings: deps.settings).register(on: router)
-    CallController(accounts: deps.accounts, clinic: deps.clinic, relay: deps.calls, settings: deps.settings).register(on: router)
+    CallController(accounts: deps.accounts, clinic: deps.clinic, relay: deps.calls, settings: deps.settings, incidents: deps.incidents)
+        .register(on: router)
     RecordingController(recordings: deps.recordings, relay: deps.calls, settings: deps.settings).register(on: router)
     TriageController(triage: deps.triage, settings: deps.settings).register(on: router)
     return router

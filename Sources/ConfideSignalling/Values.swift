@@ -88,6 +88,9 @@ public enum CloseCode: UInt16, Sendable, Hashable, CaseIterable {
     case malformed = 4400
     /// The invitation that let this (guest) participant in was withdrawn.
     case withdrawn = 4403
+    /// The egress guard withheld what this (patient) connection was about to receive: it was not
+    /// theirs. The connection ends, as an HTTP response would be withheld.
+    case withheld = 4404
     /// This participant is connected elsewhere.
     case alreadyJoined = 4409
     /// The consultation is over (ended, cancelled, ...).
