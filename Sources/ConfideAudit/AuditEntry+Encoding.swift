@@ -83,16 +83,9 @@ extension AuditEntry {
         }
         if patientID?.isEmpty == true { throw AuditLogError.malformedEntry("patientID is not an audit token") }
         if ruleIDs.contains(where: \.isEmpty) { throw AuditLogError.malformedEntry("ruleIDs is not an audit token") }
-        self.time = time
-        self.actor = actor
-        self.action = action
-        self.resourceType = resourceType
-        self.resourceID = resourceID
-        self.patientID = patientID
-        self.decision = decision
-        self.ruleIDs = ruleIDs
-        self.requestID = requestID
-        self.purpose = purpose
+        self.init(
+            checked: time, actor: actor, action: action, resourceType: resourceType, resourceID: resourceID, patientID: patientID,
+            decision: decision, ruleIDs: ruleIDs, requestID: requestID, purpose: purpose)
     }
 
     private static func appendUInt16(_ value: UInt16, to out: inout [UInt8]) {

@@ -70,6 +70,16 @@ public struct AuditEntry: Hashable, Sendable {
         for rule in ruleIDs { try Self.checkToken(rule, field: "ruleIDs", allowEmpty: false) }
         try Self.checkToken(requestID, field: "requestID", allowEmpty: false)
         try Self.checkToken(purpose, field: "purpose", allowEmpty: true)
+        self.init(
+            checked: time, actor: actor, action: action, resourceType: resourceType, resourceID: resourceID, patientID: patientID,
+            decision: decision, ruleIDs: ruleIDs, requestID: requestID, purpose: purpose)
+    }
+
+    /// Fields already checked (by `init(time:…)`, or byte by byte by the decoder).
+    init(
+        checked time: Int64, actor: String, action: String, resourceType: String, resourceID: String, patientID: String?, decision: Decision,
+        ruleIDs: [String], requestID: String, purpose: String
+    ) {
         self.time = time
         self.actor = actor
         self.action = action
