@@ -4,6 +4,7 @@ arrives (PostgreSQL LISTEN/NOTIFY). Runs in the PostgreSQL pass of the suite."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -154,9 +155,12 @@ def test_a_call_between_two_instances(server):
         a = "ws://" + server.base_url.removeprefix("http://") + path
         b = "ws://" + other_base.removeprefix("http://") + path
 
-        with connect(a, additional_headers=patient.headers, open_timeout=10) as p, \
-                connect(b, additional_headers=gp.headers, open_timeout=10) as c:
+        with contextlib.ExitStack() as stack:
+            p = stack.enter_context(connect(a, additional_headers=patient.headers, open_timeout=10))
+            # The patient is seated (welcomed, nobody else there) before the GP connects: a socket is
+            # open before its seat is taken, so connecting both at once let the GP's seat come first.
             assert recv(p, "welcome")["peers"] == []
+            c = stack.enter_context(connect(b, additional_headers=gp.headers, open_timeout=10))
             # The GP's instance sees the patient's seat (in the database) and starts the consultation.
             welcome = recv(c, "welcome")
             assert welcome["status"] == "in-progress" and [x["role"] for x in welcome["peers"]] == ["patient"], welcome
