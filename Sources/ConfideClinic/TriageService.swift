@@ -75,6 +75,8 @@ public struct TriageView: Sendable, Hashable {
     /// Crisis signposting while the questions go on (C20): set once the patient has reported
     /// suicidal thoughts, self-harm or an overdose; the result carries it too.
     public var crisis: String? = nil
+    /// Names of items the patient removed from the read-back ("I didn't say this"), for the clinician.
+    public var removed: [String] = []
 }
 
 /// The stored conversation: the opening evidence and each answer, in order.
@@ -192,16 +194,29 @@ public struct TriageService: Sendable {
     /// wrong way round, or removes one the patient did not mention. The engine then goes on from the
     /// corrected evidence (a red flag the correction completes ends the conversation as usual).
     public func correct(_ id: String, finding: String, reading: TriageReading, version: Int?, _ r: ClinicRequest) async throws -> TriageView {
-        try await change(id, version: version, r) { state, _ in
+        try await change(id, version: version, r) { state, session in
             guard let i = state.opening.firstIndex(where: { $0.finding == finding }) else {
                 throw ClinicError(ValidationError(.invalidValue, field: "finding", message: "that is not something the checker read from your message"))
             }
+            var corrected = state
             switch reading {
-            case .present: state.opening[i].present = true
-            case .absent: state.opening[i].present = false
-            case .notMentioned: state.opening.remove(at: i)
+            case .present: corrected.opening[i].present = true
+            case .absent: corrected.opening[i].present = false
+            case .notMentioned: corrected.opening.remove(at: i)
             }
-            state.corrected = (state.corrected ?? []) + [finding]
+            // A correction may raise a warning sign, never take one away: a red flag that has fired
+            // (urgent ones leave the chat open) or crisis signposting stays, whatever is corrected.
+            guard let sex = Sex(rawValue: session.sex) else { throw ClinicError(.conflict, "stored session unreadable") }
+            let profile = TriageProfile(age: session.age, sex: sex, ageMonths: state.ageMonths)
+            let before = Set(engine.firedRules(profile: profile, evidence: state.evidence).map(\.id))
+            let after = Set(engine.firedRules(profile: profile, evidence: corrected.evidence).map(\.id))
+            guard before.isSubset(of: after), !TriageEngine.signalsCrisis(state.evidence) || TriageEngine.signalsCrisis(corrected.evidence) else {
+                throw ClinicError(
+                    .transitionNotAllowed,
+                    "this was read as a warning sign, so the checker keeps it; if it is wrong, tell the clinician, or start a new check")
+            }
+            if !(corrected.corrected ?? []).contains(finding) { corrected.corrected = (corrected.corrected ?? []) + [finding] }
+            state = corrected
             return false
         }
     }
@@ -334,6 +349,9 @@ public struct TriageService: Sendable {
             },
             answers: state.answers, question: question, outcome: outcome, consultation: s.consultation, knowledgeVersion: s.knowledgeVersion,
             version: s.version, createdAt: s.createdAt, services: .forCountry(s.country),
-            crisis: TriageEngine.signalsCrisis(state.evidence) ? Advice.crisisText(.forCountry(s.country)) : nil)
+            crisis: TriageEngine.signalsCrisis(state.evidence) ? Advice.crisisText(.forCountry(s.country)) : nil,
+            removed: (state.corrected ?? []).filter { id in !state.opening.contains { $0.finding == id } }.map {
+                engine.knowledge.finding($0)?.name ?? $0
+            })
     }
 }

@@ -81,17 +81,24 @@ final class CallSession: Sendable {
     func send(_ message: ServerMessage) { outbox.yield(.text(message.json)) }
 
     /// Reads something for this participant under its own egress ledger, and hands it over only if
-    /// the egress guard passes every item the gate released for it. Withheld (or the guard cannot
-    /// decide): nothing is sent and the connection ends with 4404; the guard has raised the incident.
+    /// the egress guard passes every item the gate released for it. Withheld: nothing is sent and
+    /// the connection ends with 4404 (the guard has raised the incident). The guard could not
+    /// decide (the database failed): nothing is sent either, the participant is told, and the call
+    /// goes on.
     func screened<T: Sendable>(_ read: @Sendable () async throws -> T?) async -> T? {
         let ledger = EgressLedger()
         guard let value = try? await EgressLedger.$current.withValue(ledger, operation: read) else { return nil }
-        let allowed = (try? await screen(ledger.items)) ?? false
-        guard allowed else {
-            finish(.refused, code: CloseCode.withheld.rawValue, reason: "withheld")
+        do {
+            guard try await screen(ledger.items) else {
+                finish(.refused, code: CloseCode.withheld.rawValue, reason: "withheld")
+                return nil
+            }
+            return value
+        } catch {
+            logger.error("egress guard could not check a chat line; not delivered", metadata: ["consultation": "\(consultation)"])
+            send(.error(code: "not-delivered", message: "a message could not be shown; reload the chat to see it"))
             return nil
         }
-        return value
     }
 
     /// Ends the session with a close frame (once).
@@ -248,11 +255,13 @@ final class CallSession: Sendable {
             let changed = (try? await clinic.changeMedia(consultation, connection: connection, mode: mode.rawValue, muted: muted, request)) ?? false
             if changed { await publish(ServerMessage.media(from: role, mode: mode, muted: muted).json) }
         case .chat(let text):
-            let clinic = self.clinic, consultation = self.consultation, request = self.request
-            if let line = await screened({ try await clinic.postChat(consultation, text: text, request) }) {
+            // The echo is the sender's own words, just typed: it is not screened. Every other
+            // participant reads the saved line for themselves (patients through the guard).
+            do {
+                let line = try await clinic.postChat(consultation, text: text, request)
                 send(.chat(id: line.id, from: role, text: line.text, at: CallController.iso(line.at)))
                 await publish(Control.chat + line.id)
-            } else if ending.withLock({ $0 == nil }) {
+            } catch {
                 send(.error(code: "not-saved", message: "the message could not be saved; please try again"))
             }
         case .location(let address):
@@ -305,6 +314,9 @@ final class CallSession: Sendable {
                 continue
             }
             guard let message = ServerMessage.parse(signal.body) else { continue }
+            // Chat travels as `ctl:chat:<id>` and is read and screened above; a chat message relayed
+            // as a body is never forwarded.
+            if case .chat = message { continue }
             let forward = state.withLock { $0.deliver(message) }
             // The body is the message as its sender encoded it: forwarded as is.
             if forward { outbox.yield(.text(signal.body)) }

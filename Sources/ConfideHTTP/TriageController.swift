@@ -55,6 +55,8 @@ struct TriageController {
         let disclaimer: String
         /// Crisis signposting, shown during the questions as well as on the result.
         let crisis: String?
+        /// Items the patient removed from the read-back.
+        let removed: [String]
 
         init(_ v: TriageView) {
             id = v.id
@@ -74,6 +76,7 @@ struct TriageController {
             services = v.services
             disclaimer = Advice.disclaimerText
             crisis = v.crisis
+            removed = v.removed
         }
     }
 
@@ -255,6 +258,9 @@ extension ClinicHTML {
         }
         let said = v.understood.map { ($0.present ? "" : "no ") + $0.name.lowercased() + ($0.corrected ? " (corrected by the patient)" : "") }
         if !said.isEmpty { html += "<p><strong>Read from their message:</strong> \(esc(said.joined(separator: ", ")))</p>" }
+        if !v.removed.isEmpty {
+            html += "<p><strong>Removed by the patient (\"I didn't say this\"):</strong> \(esc(v.removed.map { $0.lowercased() }.joined(separator: ", ")))</p>"
+        }
         if !v.answers.isEmpty {
             html += "<h3>Answers</h3><ul class=\"plain\">"
             for a in v.answers {

@@ -51,7 +51,10 @@ extension AccessGate {
         let first: AuditedWrite<R> = try await authorizeWrite(action, id, facts: stored, by: principal, purpose: purpose, requestID: requestID)
         let request = AccessRequest(principal: principal, action: action, resource: R.kind, purpose: purpose)
         guard var proposed else {
-            try await recorder.record(request, facts: ResourceFacts(resourceID: id), decision: .resourceMissing, outcome: .notFound, requestID: requestID)
+            // The object exists (the first decision allowed it); what it would be joined to does not.
+            try await recorder.record(
+                request, facts: ResourceFacts(resourceID: id, owningPatient: stored?.owningPatient), decision: .control("gate.proposed-target-missing.v1", allow: false),
+                outcome: .notFound, requestID: requestID)
             throw AccessDenied.notFound
         }
         proposed.resourceID = id

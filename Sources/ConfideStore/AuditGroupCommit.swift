@@ -58,7 +58,8 @@ public final class AuditGroupCommit: Sendable {
             }
             // The flusher outlives no caller: it stops as soon as the queue is empty, and every
             // queued caller is resumed, with its indices or with the error, before it does.
-            if startFlusher { Task { await self.drain() } }
+            // Detached: it serves many requests, so it takes none of the first one's task locals.
+            if startFlusher { Task.detached { await self.drain() } }
         }
     }
 

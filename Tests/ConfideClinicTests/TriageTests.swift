@@ -98,6 +98,13 @@ struct TriageTests {
                 let done = answered.status == .open ? try await world.triage.finish(answered.id, version: answered.version, .by(young)) : answered
                 #expect(done.outcome?.redFlags.contains { $0.id == "rf.fever_under_3_months" } == true)
             }
+            // The floor fired without ending the chat (it is urgent, not emergency); the parent cannot
+            // correct the fever away.
+            let asking = try await world.triage.start(complaint: "my baby has a high temperature", sex: "female", country: nil, .by(young))
+            #expect(asking.status == .open)
+            #expect(await clinicErrorCode {
+                _ = try await world.triage.correct(asking.id, finding: "fever", reading: .absent, version: asking.version, .by(young))
+            } == .transitionNotAllowed)
             let five = try await finished(older)
             #expect(five.outcome?.redFlags.contains { $0.id == "rf.fever_under_3_months" } == false)
         }
@@ -128,11 +135,21 @@ struct TriageTests {
             let before = try await world.stores.audit.auditSize()
             view = try await world.triage.correct(view.id, finding: "cough", reading: .notMentioned, version: view.version, .by(alice))
             #expect(!view.understood.contains { $0.finding == "cough" })
+            #expect(view.removed == ["Cough"] || view.removed.map { $0.lowercased() } == ["cough"], "the clinician sees what was removed")
             #expect(try await world.stores.audit.auditSize() > before, "a correction is an audited write")
             view = try await world.triage.correct(view.id, finding: "chest_pain", reading: .present, version: view.version, .by(alice))
             #expect(view.understood.contains { $0.finding == "chest_pain" && $0.present && $0.corrected })
             #expect(view.status == .finished)
             #expect(view.outcome?.disposition == .emergency)
+            // A correction never takes a warning sign away: crisis signposting stays, and so does a
+            // red flag that fired without ending the chat.
+            var low = try await world.triage.start(complaint: "I have been having suicidal thoughts and I can't sleep", sex: "male", country: nil, .by(alice))
+            let crisisFinding = try #require(low.understood.first { $0.present && $0.finding.contains("suicid") }).finding
+            #expect(await clinicErrorCode {
+                _ = try await world.triage.correct(low.id, finding: crisisFinding, reading: .notMentioned, version: low.version, .by(alice))
+            } == .transitionNotAllowed)
+            low = try await world.triage.session(low.id, .by(alice))
+            #expect(low.crisis != nil && low.understood.contains { $0.finding == crisisFinding && $0.present })
             // Finished: no more corrections.
             #expect(await clinicErrorCode {
                 _ = try await world.triage.correct(view.id, finding: "chest_pain", reading: .absent, version: view.version, .by(alice))
