@@ -75,6 +75,14 @@ public struct AuditEntry: Hashable, Sendable {
             decision: decision, ruleIDs: ruleIDs, requestID: requestID, purpose: purpose)
     }
 
+    /// This entry with another decision and/or rule list (the rules are checked as at creation).
+    /// - Throws: `AuditLogError.malformedEntry` when a new rule is not an audit token.
+    public func with(decision: Decision? = nil, ruleIDs: [String]? = nil) throws -> AuditEntry {
+        try AuditEntry(
+            time: time, actor: actor, action: action, resourceType: resourceType, resourceID: resourceID, patientID: patientID,
+            decision: decision ?? self.decision, ruleIDs: ruleIDs ?? self.ruleIDs, requestID: requestID, purpose: purpose)
+    }
+
     /// Fields already checked (by `init(time:…)`, or byte by byte by the decoder).
     init(
         checked time: Int64, actor: String, action: String, resourceType: String, resourceID: String, patientID: String?, decision: Decision,

@@ -64,21 +64,13 @@ extension AccessGate {
             throw AccessDenied.denied(decision)
         }
         EgressLedger.note(request, facts: proposed)
-        let e = first.entry
-        let rules = e.ruleIDs + decision.reasons.map(\.value).filter { !e.ruleIDs.contains($0) }
-        let entry = try AuditEntry(
-            time: e.time, actor: e.actor, action: e.action, resourceType: e.resourceType, resourceID: e.resourceID, patientID: e.patientID,
-            decision: e.decision, ruleIDs: rules, requestID: e.requestID, purpose: e.purpose)
-        return AuditedWrite(grant: first.grant, entry: entry)
+        let rules = first.entry.ruleIDs + decision.reasons.map(\.value).filter { !first.entry.ruleIDs.contains($0) }
+        return AuditedWrite(grant: first.grant, entry: try first.entry.with(ruleIDs: rules))
     }
 
     /// Records that an allowed write was refused by the stored state (nothing changed).
     public func recordRefusal<R: PolicyResource>(_ write: AuditedWrite<R>) async throws {
-        let e = write.entry
-        let refused = try AuditEntry(
-            time: e.time, actor: e.actor, action: e.action, resourceType: e.resourceType, resourceID: e.resourceID, patientID: e.patientID,
-            decision: .refused, ruleIDs: e.ruleIDs, requestID: e.requestID, purpose: e.purpose)
-        try await recorder.append([refused])
+        try await recorder.append([try write.entry.with(decision: .refused)])
     }
 
     /// The list scope of a resource kind for a principal (the list decision is recorded).
