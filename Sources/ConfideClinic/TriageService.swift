@@ -194,7 +194,7 @@ public struct TriageService: Sendable {
     /// wrong way round, or removes one the patient did not mention. The engine then goes on from the
     /// corrected evidence (a red flag the correction completes ends the conversation as usual).
     public func correct(_ id: String, finding: String, reading: TriageReading, version: Int?, _ r: ClinicRequest) async throws -> TriageView {
-        try await change(id, version: version, r) { state, session in
+        try await change(id, version: version, r) { state, profile in
             guard let i = state.opening.firstIndex(where: { $0.finding == finding }) else {
                 throw ClinicError(ValidationError(.invalidValue, field: "finding", message: "that is not something the checker read from your message"))
             }
@@ -206,8 +206,6 @@ public struct TriageService: Sendable {
             }
             // A correction may raise a warning sign, never take one away: a red flag that has fired
             // (urgent ones leave the chat open) or crisis signposting stays, whatever is corrected.
-            guard let sex = Sex(rawValue: session.sex) else { throw ClinicError(.conflict, "stored session unreadable") }
-            let profile = TriageProfile(age: session.age, sex: sex, ageMonths: state.ageMonths)
             let before = Set(engine.firedRules(profile: profile, evidence: state.evidence).map(\.id))
             let after = Set(engine.firedRules(profile: profile, evidence: corrected.evidence).map(\.id))
             guard before.isSubset(of: after), !TriageEngine.signalsCrisis(state.evidence) || TriageEngine.signalsCrisis(corrected.evidence) else {
@@ -274,7 +272,7 @@ public struct TriageService: Sendable {
     }
 
     private func change(
-        _ id: String, version: Int?, _ r: ClinicRequest, _ edit: (inout TriageState, TriageSessionRecord) throws -> Bool
+        _ id: String, version: Int?, _ r: ClinicRequest, _ edit: (inout TriageState, TriageProfile) throws -> Bool
     ) async throws -> TriageView {
         // One facts load serves both decisions (the change, and the read of the state it changes).
         let facts = try await store.triageSessionFacts(id, for: r.principal)
@@ -287,11 +285,11 @@ public struct TriageService: Sendable {
             guard session.status == .open else { throw ClinicError(.transitionNotAllowed, "this conversation has finished; start a new one") }
             if let version, version != session.version { throw ClinicError(.conflict, "the conversation changed meanwhile; reload it") }
             var state = try JSONDecoder().decode(TriageState.self, from: Data(session.state.utf8))
-            let finish = try edit(&state, session)
             guard let sex = Sex(rawValue: session.sex) else { throw ClinicError(.conflict, "stored session unreadable") }
-            let (status, disposition, result) = advance(
-                &state, profile: TriageProfile(age: session.age, sex: sex, ageMonths: state.ageMonths), country: session.country,
-                finished: finish)
+            // No edit changes the age or sex: one profile serves the edit and the turn after it.
+            let profile = TriageProfile(age: session.age, sex: sex, ageMonths: state.ageMonths)
+            let finish = try edit(&state, profile)
+            let (status, disposition, result) = advance(&state, profile: profile, country: session.country, finished: finish)
             let expected = session.version
             session.state = try encode(state)
             session.status = status
