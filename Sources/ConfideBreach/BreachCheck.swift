@@ -102,11 +102,13 @@ public let patientDataKinds: Set<String> = [
 ]
 
 /// Kinds whose ground truth is a consultation (its clinician is the assigned one).
-let consultationKinds: Set<String> = ["consultation", "note", "prescription", "document", "recording", "recording-consent", "triage-session"]
+let consultationKinds: Set<String> = [
+    "consultation", "note", "prescription", "document", "recording", "recording-consent", "triage-session", "message",
+]
 
 /// The independent relationship check of one audit entry. Written from the English rules, not from
 /// the policy engine: patient-of, clinician of the consultation, a call guest joining, a care team
-/// with the patient's consent at the time, break-glass with a recorded reason, practice admins
+/// with the patient's consent at the time, a call guest in the call's chat, break-glass with a recorded reason, practice admins
 /// seeing their practice's appointment book, the system's jobs on recordings and consultations, and
 /// operators erasing a recording. Everything else that showed patient data is a finding.
 public struct BreachChecker: Sendable {
@@ -157,7 +159,10 @@ public struct BreachChecker: Sendable {
                     ? "another patient's data, recorded as the viewer's own (bound to the wrong patient)" : "another patient's data")
         case "clinician":
             if consultationKinds.contains(entry.resourceType), let clinician = truth.clinician, clinician == account { return nil }
-            if entry.action == "join", let consultation = truth.consultation, try await evidence.callGuest(account: account, consultation: consultation) {
+            // A call guest joins the call and takes part in its chat; nothing else of the consultation opens to them.
+            if entry.action == "join" || entry.resourceType == "message", let consultation = truth.consultation,
+                try await evidence.callGuest(account: account, consultation: consultation)
+            {
                 return nil
             }
             if ["read", "list", "play"].contains(entry.action),

@@ -126,9 +126,14 @@ extension ClinicService {
     /// call: a clinician other than the consultation's own is its invited guest (the gate has
     /// already checked the invitation).
     static func callRole(_ principal: Principal, in record: ConsultationRecord) -> String? {
+        callRole(principal, clinician: record.clinician)
+    }
+
+    /// The role in the call of a principal the gate let in, given the consultation's clinician.
+    static func callRole(_ principal: Principal, clinician: Account.ID?) -> String? {
         switch principal {
         case .patient: "patient"
-        case .clinician(let account, _): account == record.clinician ? "clinician" : "guest"
+        case .clinician(let account, _): account == clinician ? "clinician" : "guest"
         default: nil
         }
     }
@@ -249,27 +254,41 @@ extension ClinicService {
         try await gate.recordRefusal(write)
     }
 
-    /// Saves a chat line to the consultation (an audited write).
+    /// Saves a chat line to the consultation: a `create` of a message, decided on the facts of
+    /// the consultation the server has (the line's patient is that consultation's, never the
+    /// client's), and audited in the same transaction.
     public func postChat(_ id: Consultation.ID, text: String, _ r: ClinicRequest) async throws -> CallChatLine {
         let body = try Self.text(text, field: "text", max: 2_000)
-        let write = try await joinWrite(id, purpose: "call", r)
-        guard let account = r.principal.account, let role = Self.callRole(r.principal, in: try await callConsultation(write.grant).record) else {
+        let lineID = UUID().uuidString.lowercased()
+        var facts = try await facts.consultationFacts(id, for: r.principal)
+        facts?.resourceID = lineID
+        let write = try await gate.authorizeWrite(.create, lineID, facts: facts, by: r.principal, purpose: "call", requestID: r.requestID, as: MessageResource.self)
+        guard let account = r.principal.account, let role = Self.callRole(r.principal, clinician: facts?.assignedClinician) else {
             try await gate.recordRefusal(write)
             throw ClinicError(.notFound, "no such consultation")
         }
-        let line = CallChatLine(id: UUID().uuidString.lowercased(), consultation: id, role: role, author: account, text: body, at: clock.now())
+        let line = CallChatLine(id: lineID, consultation: id, role: role, author: account, text: body, at: clock.now())
         try await calls.addChatLine(line, write: write)
         return line
     }
 
-    /// The consultation's chat (an audited read by a participant).
+    /// The consultation's chat: each line presented is an item of its own in the audit log (a
+    /// `message`), as every list item is; someone who cannot join the call hears "not found".
     public func chat(_ id: Consultation.ID, _ r: ClinicRequest) async throws -> [CallChatLine] {
-        try await calls.chat(try await joinGrant(id, purpose: "call", r))
+        _ = try await joinGrant(id, purpose: "call", r)
+        let scope = try await gate.scope(.list, by: r.principal, purpose: "call", requestID: r.requestID, as: MessageResource.self)
+        let lines = try await calls.chat(scope, consultation: id, limit: 1_000)
+        try await gate.recordPresented(scope, items: lines.map { ($0.line.id, $0.patient) }, purpose: "call", requestID: r.requestID)
+        return lines.map(\.line)
     }
 
-    /// One chat line, read by a participant when the relay announces it.
+    /// One chat line of the consultation, read by a participant when the relay announces it (a
+    /// `read` of that message; a line of another consultation is not found).
     public func chatLine(_ id: Consultation.ID, line: String, _ r: ClinicRequest) async throws -> CallChatLine? {
-        try await calls.chatLine(id: line, try await joinGrant(id, purpose: "call", r))
+        let grant = try await gate.authorize(
+            .read, line, facts: try await calls.messageFacts(line, in: id, for: r.principal), by: r.principal, purpose: "call",
+            requestID: r.requestID, as: MessageResource.self)
+        return try await calls.chatLine(grant)
     }
 
     /// The patient confirms where they are, for emergency services (an audited write).

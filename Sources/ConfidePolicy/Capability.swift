@@ -71,6 +71,12 @@ public enum TriageSessionResource: PolicyResource {
     public static let kind = ResourceKind.triageSession
 }
 
+/// A chat line sent during a consultation's call (clinical content: it belongs to the
+/// consultation's patient, and its relations are the consultation's).
+public enum MessageResource: PolicyResource {
+    public static let kind = ResourceKind.message
+}
+
 /// The platform-wide playback kill switch.
 public enum PlaybackSwitchResource: PolicyResource {
     public static let kind = ResourceKind.playbackSwitch

@@ -2,7 +2,7 @@ extension PolicySet {
     /// The rules in force. Review changes to this list like code: each rule has an ID that
     /// appears in every decision it takes part in. `docs/design/authorization.md` explains them.
     public static let confide = PolicySet(
-        version: "2026-11-30.3",
+        version: "2026-11-30.4",
         rules: [
             // MARK: patients: their own data
             Rule(
@@ -62,6 +62,10 @@ extension PolicySet {
                 actions: [.create], resources: [.triageSession], when: .all([.ownerAssignedByServer, .principalIsOwningPatient]),
                 rationale: "a patient starts a symptom-checker session for themselves; the server sets the patient"),
             Rule(
+                id: "patient.own-call-chat.v1", effect: .permit, principals: [.patient],
+                actions: [.read, .list, .create], resources: [.message], when: .principalIsOwningPatient,
+                rationale: "a patient reads and writes the chat of their own consultations' calls (the server binds each line to the consultation)"),
+            Rule(
                 id: "anonymous.self-registration.v1", effect: .permit, principals: [.anonymous],
                 actions: [.create], resources: [.patientRecord], when: .ownerAssignedByServer,
                 rationale: "anyone may register as a patient; the server assigns the new record's identity"),
@@ -75,6 +79,10 @@ extension PolicySet {
                 id: "clinician.invited-to-call.v1", effect: .permit, principals: [.clinician],
                 actions: [.join], resources: [.consultation], when: .principalInvitedToCall,
                 rationale: "a second clinician of the practice joins a consultation's call when its clinician invited them and the patient consented; nothing else of the consultation opens to them"),
+            Rule(
+                id: "clinician.call-chat.v1", effect: .permit, principals: [.clinician],
+                actions: [.read, .list, .create], resources: [.message], when: .any([.principalIsAssignedClinician, .principalInvitedToCall]),
+                rationale: "the consultation's clinician, and a second clinician invited into its call with the patient's consent, read and write the call's chat (a care team and break-glass do not open it)"),
             Rule(
                 id: "clinician.assigned-notes.v1", effect: .permit, principals: [.clinician],
                 actions: [.read, .list, .create, .update], resources: [.note], when: .principalIsAssignedClinician,

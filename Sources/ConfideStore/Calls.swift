@@ -130,12 +130,18 @@ public protocol CallStore: Sendable {
         async throws -> Bool
     /// The seats of a consultation (roles and media state only).
     func seats(consultation: Consultation.ID) async throws -> [CallSeat]
-    /// Saves a chat line to the consultation the write names.
-    func addChatLine(_ line: CallChatLine, write: AuditedWrite<ConsultationResource>) async throws
-    /// The chat of the consultation the grant names, oldest first.
-    func chat(_ grant: Grant<ConsultationResource>) async throws -> [CallChatLine]
-    /// One chat line of the consultation the grant names.
-    func chatLine(id: String, _ grant: Grant<ConsultationResource>) async throws -> CallChatLine?
+    /// The facts of a chat line of `consultation` (`nil` when that consultation has no such line):
+    /// a line has no owner field of its own; its patient, clinician, practice and the principal's
+    /// relations (a call guest's included) are its consultation's, read through the line's row.
+    func messageFacts(_ id: String, in consultation: Consultation.ID, for principal: Principal) async throws -> ResourceFacts?
+    /// Saves a chat line (a `create` of the message the write names) to its consultation, only
+    /// when that consultation's patient is the one the write was decided for.
+    func addChatLine(_ line: CallChatLine, write: AuditedWrite<MessageResource>) async throws
+    /// The chat lines the scope admits, of one consultation when given, oldest first, each with
+    /// its patient (its consultation's).
+    func chat(_ scope: Scope<MessageResource>, consultation: Consultation.ID?, limit: Int) async throws -> [(line: CallChatLine, patient: Patient.ID)]
+    /// The chat line the grant names.
+    func chatLine(_ grant: Grant<MessageResource>) async throws -> CallChatLine?
     /// Saves where the patient of the consultation the write names said they were.
     func addLocation(_ location: CallLocation, write: AuditedWrite<ConsultationResource>) async throws
     /// The latest confirmed location of the consultation the grant names.

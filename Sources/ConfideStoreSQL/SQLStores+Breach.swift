@@ -6,6 +6,12 @@ import SQLKit
 /// scopes or facts loaders. Ownership always comes through the consultation (the ground truth),
 /// never from a copy of the patient kept on a recording or consent row.
 extension SQLStores: BreachEvidence {
+    /// The tables of the kinds whose ground truth is the consultation a row names.
+    static let consultationLinkedTables = [
+        "prescription": "prescriptions", "document": "documents", "recording": "recordings", "recording-consent": "recording_consents",
+        "message": "call_chat",
+    ]
+
     func consultationTruth(_ id: String, db: any SQLDatabase) async throws -> GroundTruth? {
         guard let row = try await db.raw("SELECT patient_id, clinician_id, practice_id FROM consultations WHERE id = \(bind: id)").first()
         else { return nil }
@@ -27,8 +33,8 @@ extension SQLStores: BreachEvidence {
                 return GroundTruth(patient: exists ? id : nil)
             case "consultation", "note":
                 return try await self.consultationTruth(id, db: db) ?? GroundTruth(patient: nil)
-            case "prescription", "document", "recording", "recording-consent":
-                let table = ["prescription": "prescriptions", "document": "documents", "recording": "recordings", "recording-consent": "recording_consents"][resourceType]!
+            case "prescription", "document", "recording", "recording-consent", "message":
+                let table = Self.consultationLinkedTables[resourceType]!
                 if let consultation = try await self.consultationOf(table, id, db: db) {
                     return try await self.consultationTruth(consultation, db: db) ?? GroundTruth(patient: nil)
                 }
@@ -103,8 +109,8 @@ extension SQLStores: BreachEvidence {
                     for id in ids where existing.contains(id) { truth[id] = GroundTruth(patient: id) }
                 case "consultation", "note":
                     truth = try await consultations(ids)
-                case "prescription", "document", "recording", "recording-consent":
-                    let table = ["prescription": "prescriptions", "document": "documents", "recording": "recordings", "recording-consent": "recording_consents"][type]!
+                case "prescription", "document", "recording", "recording-consent", "message":
+                    let table = Self.consultationLinkedTables[type]!
                     var link: [String: String] = [:]
                     for row in try await rows(ids, { "SELECT id, consultation_id FROM \(unsafeRaw: table) WHERE id IN (\($0))" }) {
                         if let c = try row.decode(column: "consultation_id", as: String?.self) { link[try row.decode(column: "id", as: String.self)] = c }

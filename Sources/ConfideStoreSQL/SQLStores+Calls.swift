@@ -21,6 +21,10 @@ extension SQLRow {
     }
 }
 
+/// The chat columns a scope's predicate refers to: a line's patient, clinician and practice are
+/// its consultation's (`c`), the same ground truth as its facts.
+let messageColumns = ScopeColumns(patient: "c.patient_id", clinician: "c.clinician_id", practice: "c.practice_id", consultation: "m.consultation_id")
+
 /// Rolls a seat claim back without writing anything.
 private struct SeatOccupied: Error {}
 
@@ -139,32 +143,55 @@ extension SQLStores: CallStore {
         }
     }
 
-    public func addChatLine(_ line: CallChatLine, write: AuditedWrite<ConsultationResource>) async throws {
-        try check(write, [.join], id: line.consultation.description)
+    public func messageFacts(_ id: String, in consultation: Consultation.ID, for principal: Principal) async throws -> ResourceFacts? {
+        try await read { db in
+            guard try await db.raw("SELECT id FROM call_chat WHERE id = \(bind: id) AND consultation_id = \(bind: consultation.description)").first() != nil,
+                var facts = try await self.consultationFacts(consultation.description, principal: principal, db: db)
+            else { return nil }
+            facts.resourceID = id
+            return facts
+        }
+    }
+
+    public func addChatLine(_ line: CallChatLine, write: AuditedWrite<MessageResource>) async throws {
+        try check(write, [.create], id: line.id)
+        guard let patient = write.grant.patient else { throw StoreError(.capabilityMismatch) }
         try await audited(write) { db in
+            // Bound by the server, once: the line joins its consultation only if that consultation's
+            // patient is the one the gate decided for.
             try await db.raw(
                 """
                 INSERT INTO call_chat (id, consultation_id, role, author, text, at)
-                VALUES (\(bind: line.id), \(bind: write.grant.resourceID), \(bind: line.role), \(bind: line.author.description),
-                    \(bind: line.text), \(bind: line.at.epochMilliseconds))
+                SELECT \(bind: line.id), c.id, \(bind: line.role), \(bind: line.author.description), \(bind: line.text), \(bind: line.at.epochMilliseconds)
+                FROM consultations c WHERE c.id = \(bind: line.consultation.description) AND c.patient_id = \(bind: patient.description)
                 """
             ).run()
+            guard try await db.raw("SELECT id FROM call_chat WHERE id = \(bind: line.id)").first() != nil else {
+                throw StoreError(.capabilityMismatch)
+            }
         }
     }
 
-    public func chat(_ grant: Grant<ConsultationResource>) async throws -> [CallChatLine] {
-        try checkJoin(grant)
+    public func chat(_ scope: Scope<MessageResource>, consultation: Consultation.ID?, limit: Int) async throws
+        -> [(line: CallChatLine, patient: Patient.ID)]
+    {
+        guard scope.action == .list else { throw StoreError(.capabilityMismatch) }
+        let predicate = scope.predicate.sql(messageColumns)
+        let only: SQLQueryString = consultation.map { "m.consultation_id = \(bind: $0.description)" } ?? "1 = 1"
         return try await read { db in
-            try await db.raw("SELECT * FROM call_chat WHERE consultation_id = \(bind: grant.resourceID) ORDER BY at, id")
-                .all().map { try $0.callChatLine() }
+            try await db.raw(
+                """
+                SELECT m.*, c.patient_id AS line_patient FROM call_chat m JOIN consultations c ON c.id = m.consultation_id
+                WHERE \(only) AND (\(predicate)) ORDER BY m.at, m.id LIMIT \(bind: max(1, min(limit, 1_000)))
+                """
+            ).all().map { (try $0.callChatLine(), try $0.id("line_patient")) }
         }
     }
 
-    public func chatLine(id: String, _ grant: Grant<ConsultationResource>) async throws -> CallChatLine? {
-        try checkJoin(grant)
+    public func chatLine(_ grant: Grant<MessageResource>) async throws -> CallChatLine? {
+        guard grant.action == .read else { throw StoreError(.capabilityMismatch) }
         return try await read { db in
-            try await db.raw("SELECT * FROM call_chat WHERE id = \(bind: id) AND consultation_id = \(bind: grant.resourceID)")
-                .first()?.callChatLine()
+            try await db.raw("SELECT * FROM call_chat WHERE id = \(bind: grant.resourceID)").first()?.callChatLine()
         }
     }
 

@@ -26,7 +26,7 @@ func breachFindings(_ world: TestWorld) async throws -> ([BreachFinding], Breach
 
 @Suite("breach report: the independent relationship check")
 struct BreachCheckTests {
-    @Test("ordinary care (booking, a recorded call, playback, notes, a consented care team, a triage check) fails nothing")
+    @Test("ordinary care (booking, a recorded call, its chat, playback, notes, a consented care team, a triage check) fails nothing")
     func ordinaryCareIsClean() async throws {
         try await TestWorld.with { world in
             let (clinic, alice, c, _) = try await recordedCall(world)
@@ -37,6 +37,10 @@ struct BreachCheckTests {
             _ = try await world.recordings.recordings(consultation: c.id, .by(clinic.gp))
             _ = try await world.clinic.consultation(c.id, .by(alice))
             _ = try await world.clinic.consultations(from: nil, to: nil, .by(clinic.gp))
+            _ = try await world.clinic.postChat(c.id, text: "hello", .by(alice))
+            _ = try await world.clinic.postChat(c.id, text: "hello Alice", .by(clinic.gp))
+            _ = try await world.clinic.chat(c.id, .by(alice))
+            _ = try await world.clinic.chat(c.id, .by(clinic.gp))
             let nurses = try await world.clinic.createCareTeam(
                 practice: clinic.practice.id, name: "Nurses", members: [clinic.nurse.account!], .by(.system(job: "test")))
             _ = try await world.clinic.grantConsent(team: nurses.id, .by(alice))

@@ -1,4 +1,5 @@
 import ConfideAudit
+import ConfideBreach
 import ConfideClinic
 import ConfideCore
 import ConfidePolicy
@@ -141,7 +142,7 @@ struct CallTests {
             let line = try await world.clinic.postChat(c.id, text: "  I can hear you now  ", .by(alice))
             world.clock.advance(by: 5)
             #expect(line.text == "I can hear you now" && line.role == "patient")
-            _ = try await world.clinic.postChat(c.id, text: "Good. Tell me about the cough.", .by(clinic.gp))
+            let reply = try await world.clinic.postChat(c.id, text: "Good. Tell me about the cough.", .by(clinic.gp))
             #expect(try await world.clinic.chat(c.id, .by(clinic.gp)).map(\.role) == ["patient", "clinician"])
             #expect(try await world.clinic.chatLine(c.id, line: line.id, .by(clinic.gp))?.text == "I can hear you now")
             await #expect(throws: AccessDenied.self) { _ = try await world.clinic.chatLine(c.id, line: line.id, .by(bob)) }
@@ -154,9 +155,17 @@ struct CallTests {
             #expect(try await world.clinic.callTicket(c.id, .by(alice)).location == nil)
             // Another consultation's chat line cannot be read through this one.
             let d = try await world.clinic.book(clinician: clinic.gpAccount, start: clinic.slot(7), modality: .video, .by(bob)).record
-            #expect(try await world.clinic.chatLine(d.id, line: line.id, .by(clinic.gp)) == nil)
-            let writes = try await auditEntries(world).filter { $0.action == "join" && $0.resourceID == c.id.description && $0.decision == .allowed }
-            #expect(writes.count >= 5)
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.chatLine(d.id, line: line.id, .by(clinic.gp)) }
+            let joins = try await auditEntries(world).filter { $0.action == "join" && $0.resourceID == c.id.description && $0.decision == .allowed }
+            #expect(joins.count >= 4)
+            // Each chat line is an item of its own: each written line a `create`, each line a list
+            // presents an entry, each delivery a `read`; all about Alice, Bob's attempt a denial.
+            let messages = try await auditEntries(world).filter { $0.resourceType == "message" }
+            #expect(messages.filter { $0.action == "create" && $0.decision == .allowed }.map(\.resourceID) == [line.id, reply.id])
+            #expect(messages.filter { $0.action == "list" && $0.resourceID != "-" }.map(\.resourceID) == [line.id, reply.id])
+            #expect(messages.filter { $0.action == "read" && $0.decision == .allowed }.map(\.resourceID) == [line.id])
+            #expect(messages.filter { $0.decision == .allowed && $0.resourceID != "-" }.allSatisfy { $0.patientID == alice.patientID?.description })
+            #expect(messages.contains { $0.action == "read" && $0.decision == .denied && $0.actor.hasPrefix("patient:") })
             #expect(world.logLinesWithPersonalData(extra: ["Acacia", "cough", "hear you"]).isEmpty)
         }
     }
@@ -237,6 +246,11 @@ struct CallInvitationTests {
             _ = try seated(try await seat(world, c.id, "n1", nurse))
             await #expect(throws: AccessDenied.self) { _ = try await world.clinic.consultation(c.id, .by(nurse)) }
             await #expect(throws: AccessDenied.self) { _ = try await world.clinic.note(c.id, .by(nurse)) }
+            // The call's chat is part of the call: the guest writes in it and reads it.
+            let said = try await world.clinic.postChat(c.id, text: "Nurse here", .by(nurse))
+            #expect(said.role == "guest")
+            #expect(try await world.clinic.chat(c.id, .by(nurse)).map(\.id) == [said.id])
+            #expect(try await world.clinic.chatLine(c.id, line: said.id, .by(alice))?.text == "Nurse here")
             await #expect(throws: ClinicError.self) { try await world.clinic.withdrawInvitation(c.id, invitation: invited.invitation.id, .by(nurse)) }
             #expect(try await world.clinic.callInvitations(c.id, .by(nurse)).map(\.invitation.status) == [.accepted])
             // The guest alone does not start the consultation.
@@ -244,6 +258,12 @@ struct CallInvitationTests {
             // The patient withdraws: the nurse is out.
             try await world.clinic.withdrawInvitation(c.id, invitation: invited.invitation.id, .by(alice))
             await #expect(throws: AccessDenied.self) { _ = try await world.clinic.callTicket(c.id, .by(nurse)) }
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.chat(c.id, .by(nurse)) }
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.chatLine(c.id, line: said.id, .by(nurse)) }
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.postChat(c.id, text: "still here?", .by(nurse)) }
+            // The independent breach check finds every access the guest made justified.
+            let (findings, _) = try await breachFindings(world)
+            #expect(findings.isEmpty, "\(findings.map { "\($0.actor) \($0.action) \($0.resourceType) \($0.why)" })")
             // The withdrawal took the guest out of the call in the same write.
             #expect(try await world.stores.calls.seats(consultation: c.id).first { $0.role == "guest" }?.connected == false)
             // A declined invitation lets nobody in either, and a new one can follow.

@@ -203,6 +203,10 @@ struct EgressGuardTests {
     func batchedGroundTruthAgrees() async throws {
         try await TestWorld.with { world in
             let (_, alice, _, _, recording) = try await misboundRecording(world)
+            // A chat line, read back as a list item and as one line: `message` items in the log.
+            let consultation = try await world.recordings.recording(recording, .by(alice)).record.consultation
+            let line = try await world.clinic.postChat(consultation, text: "can you hear me", .by(alice))
+            #expect(try await world.clinic.chat(consultation, .by(alice)).map(\.id) == [line.id])
             let view = try await world.triage.start(complaint: "sore throat and a cough", sex: "female", country: nil, .by(alice))
             _ = try await world.triage.finish(view.id, version: view.version, .by(alice))
             let size = try await world.stores.audit.auditSize()
@@ -213,12 +217,13 @@ struct EgressGuardTests {
             }
             // Unknown ids of every kind, an id of the wrong kind, and a kind that is not patient data.
             for kind in ["patient-record", "consultation", "note", "prescription", "document", "recording", "recording-consent", "triage-session",
-                         "breach-notice", "care-consent", "practice"] {
+                         "breach-notice", "care-consent", "message", "practice"] {
                 items.append((kind, UUID().uuidString.lowercased()))
                 items.append((kind, recording))
             }
             #expect(items.count > 20)
             #expect(items.contains { $0.resourceType == "recording" } && items.contains { $0.resourceType == "triage-session" })
+            #expect(items.contains { $0.resourceType == "message" && $0.resourceID == line.id })
             let batched = try await world.stores.breach.groundTruths(items)
             for item in items {
                 let single = try await world.stores.breach.groundTruth(resourceType: item.resourceType, resourceID: item.resourceID)
@@ -226,6 +231,9 @@ struct EgressGuardTests {
             }
             // The misbound recording resolves to Alice, whatever its owner field says.
             #expect(batched[GroundTruth.key(resourceType: "recording", resourceID: recording)]?.patient == patientID(alice)?.description)
+            // A chat line resolves through its consultation to the patient who booked it.
+            let truth = batched[GroundTruth.key(resourceType: "message", resourceID: line.id)]
+            #expect(truth?.patient == patientID(alice)?.description && truth?.consultation == consultation.description)
         }
     }
 

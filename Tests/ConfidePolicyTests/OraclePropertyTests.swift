@@ -9,9 +9,6 @@ let worldGenerator = Generator<World, Shrink.None<World>>(run: { rng in World.ra
 /// Break-glass reasons a request may carry: none, a real one, and blank ones that must not count.
 let breakGlassReasons: [String?] = [nil, "patient unconscious, allergies unknown", "", " \t\n"]
 
-// Kinds without a store port yet still get scopes in memory.
-enum MessageTestResource: PolicyResource { static let kind = ResourceKind.message }
-
 extension PolicyEngine {
     /// The list (or other) scope's row predicate for any resource kind.
     func rowPredicate(_ request: AccessRequest) -> RowPredicate {
@@ -27,7 +24,7 @@ extension PolicyEngine {
         case .prescription: scope(request, as: PrescriptionResource.self).1.predicate
         case .document: scope(request, as: DocumentResource.self).1.predicate
         case .triageSession: scope(request, as: TriageSessionResource.self).1.predicate
-        case .message: scope(request, as: MessageTestResource.self).1.predicate
+        case .message: scope(request, as: MessageResource.self).1.predicate
         case .auditEntry: scope(request, as: AuditEntryResource.self).1.predicate
         case .staffAccount: scope(request, as: StaffAccountResource.self).1.predicate
         case .practice: scope(request, as: PracticeResource.self).1.predicate

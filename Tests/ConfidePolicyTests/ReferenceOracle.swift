@@ -155,8 +155,8 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
     case breachNotice(Patient.ID, sent: Bool)
     case regulatorNotice
     case newBreachNotice(Patient.ID)
-    /// Other clinical content of a consultation (triage session, message).
-    case clinicalContent(ResourceKind, Consultation.ID)
+    /// The chat lines sent during a consultation's call.
+    case message(Consultation.ID)
     case careConsent(String)
     case practice(Practice.ID)
     case availability(clinician: Account.ID, practice: Practice.ID)
@@ -180,7 +180,7 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .note: .note
         case .prescription: .prescription
         case .document: .document
-        case .clinicalContent(let kind, _): kind
+        case .message: .message
         case .recording: .recording
         case .recordingConsent: .recordingConsent
         case .triageSession, .newTriageSession: .triageSession
@@ -211,7 +211,7 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
         case .note(let c): return "note \(short(c))"
         case .prescription(let c): return "prescriptions of \(short(c))"
         case .document(let c): return "documents of \(short(c))"
-        case .clinicalContent(let k, let c): return "\(k.rawValue) of \(short(c))"
+        case .message(let c): return "chat of \(short(c))"
         case .recording(let c): return "recordings of \(short(c))"
         case .recordingConsent(let c): return "recording consents of \(short(c))"
         case .triageSession(let c): return "triage session of \(short(c))"
@@ -234,19 +234,14 @@ enum WorldResource: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension World {
-    /// Kinds of clinical content that hang off a consultation but have no rules of their own yet.
-    static let otherClinicalKinds: [ResourceKind] = [.message]
-
     /// Every stored resource of the world.
     var storedResources: [WorldResource] {
         var out: [WorldResource] = practices.map { .practice($0) }
         out += patients.map { .patientRecord($0.id) } + patients.map { .auditEntry($0.id) }
         for v in visits {
-            // One other kind of clinical content per consultation (in turn), to keep the worlds cheap.
-            let other = Self.otherClinicalKinds[v.slot % Self.otherClinicalKinds.count]
             out += [
                 .consultation(v.id), .note(v.id), .prescription(v.id), .document(v.id), .recording(v.id), .recordingConsent(v.id),
-                .triageSession(v.id), .clinicalContent(other, v.id),
+                .triageSession(v.id), .message(v.id),
             ]
         }
         out.append(.playbackSwitch)
@@ -417,6 +412,10 @@ func oracle(
             // "sees, answers and withdraws the requests to record their consultations"
             guard let v = world.visit(id) else { return false }
             return v.patient == me && [.read, .list, .update].contains(action)
+        case .message(let id):
+            // "reads and writes the chat of their own consultations' calls"
+            guard let v = world.visit(id) else { return false }
+            return v.patient == me && [.read, .list, .create].contains(action)
         case .careConsent(let id):
             // "sees and withdraws their care-team consents"
             guard let c = world.consent(id) else { return false }
@@ -491,6 +490,11 @@ func oracle(
             guard let v = world.visit(id) else { return false }
             // "asks the patient for consent to record it and sees the answer"
             return v.clinician == me && [.create, .read, .list].contains(action)
+        case .message(let id):
+            guard let v = world.visit(id) else { return false }
+            // "the consultation's clinician, and a second clinician invited into its call with the
+            // patient's consent, read and write the call's chat (a care team and break-glass do not open it)"
+            return (v.clinician == me || v.callGuest == me) && [.read, .list, .create].contains(action)
         case .patientRecord(let id):
             guard world.patient(id) != nil else { return false }
             if world.inConsentedCareTeam(me, of: id) && readsOrLists { return true }

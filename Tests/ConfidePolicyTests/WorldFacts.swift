@@ -100,8 +100,8 @@ extension World {
             return ResourceFacts(resourceID: "notice-regulator")
         case .newBreachNotice(let patient):
             return ResourceFacts(resourceID: "new-notice", owningPatient: patient, serverAssignedOwner: true)
-        case .clinicalContent(_, let id):
-            // No loader yet: the consultation's facts are the natural ones (and no rule permits these kinds).
+        case .message(let id):
+            // As `messageFacts`: the consultation's facts, a call guest's invitation included.
             return consultationFacts(id, for: principal)
         case .careConsent(let id):
             guard let c = consent(id) else { return nil }

@@ -29,6 +29,7 @@ extension World {
             ),
             ("availability (account_id, practice_id, plan, updated_at)", []),
             ("call_invitations (id, consultation_id, invitee, inviter, status, created_at, decided_at)", []),
+            ("call_chat (id, consultation_id, role, author, text, at)", []),
             ("recording_consents (id, consultation_id, patient_id, requested_by, requested_at, status, answered_at, withdrawn_at, scope)", []),
             (
                 "recordings (id, consultation_id, patient_id, clinician_id, practice_id, consent_id, status, wrapped_key, started_at, last_chunk_at, retain_until)",
@@ -72,6 +73,8 @@ extension World {
             if let guest = v.callGuest {
                 add("call_invitations", "\(q("inv-\(v.id)")), \(q(v.id)), \(q(guest)), \(q(v.clinician)), 'accepted', 0, 1")
             }
+            // A line of chat in every call, from its clinician.
+            add("call_chat", "\(q(World.messageID(v))), \(q(v.id)), 'clinician', \(q(v.clinician)), 'hello', \(start)")
             for n in 0..<v.prescriptions {
                 add(
                     "prescriptions",
@@ -112,6 +115,8 @@ extension World {
     static func prescriptionID(_ v: Visit, _ n: Int) -> String { "\(v.id)-rx\(n)" }
     /// The stored identifier of a consultation's recording.
     static func recordingID(_ v: Visit) -> String { "\(v.id)-rec" }
+    /// The stored identifier of a consultation's chat line.
+    static func messageID(_ v: Visit) -> String { "\(v.id)-msg" }
     /// The stored identifier of a consultation's `n`th document.
     static func documentID(_ v: Visit, _ n: Int) -> String { "\(v.id)-doc\(n)" }
 }
@@ -236,6 +241,16 @@ struct ScopeDifferentialTests {
         let listedRecordings = try await stores.recordings.recordings(recordingScope, consultation: nil, limit: 500)
         out.append((recordings, Listing(label: "recordings", listed: listedRecordings.map(\.record.id), rows: rows)))
 
+        let messages = request(.message)
+        let (_, messageScope) = engine.scope(messages, as: MessageResource.self)
+        rows = []
+        for v in world.visits {
+            // A chat line's facts are its consultation's, through the SQL loader (a call guest's included).
+            rows.append((World.messageID(v), .message(v.id), try await stores.calls.messageFacts(World.messageID(v), in: v.id, for: principal)))
+        }
+        let listedMessages = try await stores.calls.chat(messageScope, consultation: nil, limit: 500)
+        out.append((messages, Listing(label: "chat lines", listed: listedMessages.map(\.line.id), rows: rows)))
+
         let staff = request(.staffAccount)
         let (_, staffScope) = engine.scope(staff, as: StaffAccountResource.self)
         rows = []
@@ -266,7 +281,7 @@ struct ScopeDifferentialTests {
                 }
                 return try await group.reduce(into: []) { $0 += $1 }
             }
-            #expect(all.count == (world.principals.count + strangers.count) * 9)
+            #expect(all.count == (world.principals.count + strangers.count) * 10)
             for (request, listing) in all { check(listing, request, world: world) }
             // The world is rich enough that every rule a list can use decides some row.
             var reached = Set<String>()
@@ -275,7 +290,7 @@ struct ScopeDifferentialTests {
             }
             let listRules = Set(PolicySet.confide.rules.filter { $0.actions.contains(.list) }.map(\.id.value))
             let listedKinds: Set<ResourceKind> = [
-                .consultation, .careConsent, .practice, .patientRecord, .availability, .prescription, .document, .staffAccount, .recording,
+                .consultation, .careConsent, .practice, .patientRecord, .availability, .prescription, .document, .staffAccount, .recording, .message,
             ]
             let expected = listRules.filter { id in
                 PolicySet.confide.rules.first { $0.id.value == id }!.resources.contains { listedKinds.contains($0) }

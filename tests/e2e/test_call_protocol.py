@@ -7,6 +7,7 @@ weeks before the appointment (`--call-opens-minutes-before 20160`), so any slot 
 
 from __future__ import annotations
 
+import collections
 import json
 import socket
 import time
@@ -274,6 +275,12 @@ def test_a_whole_call_over_the_raw_protocol(server, gp):
             assert saved.status_code == 200, saved.text
             assert [(m["id"], m["from"], m["text"]) for m in saved.json()["messages"]] == [
                 (mine["id"], "patient", "Hello doctor, I can't hear you"), (reply["id"], "clinician", "Try the chat, then.\nLine two")]
+        # Each line is an item of its own in the patient's access log: the GP wrote one, was
+        # delivered the patient's, and was presented both in the list.
+        log = patient.call("GET", "/api/v1/me/access-log?limit=200").json()["entries"]
+        by_gp = collections.Counter(
+            e["action"] for e in log if e["resource_type"] == "message" and e["who"] == "Sarah Okafor" and e["decision"] == "allowed")
+        assert by_gp == {"create": 1, "read": 1, "list": 2}, by_gp
 
         # Location: shown to the clinician only.
         send(p, {"type": "location", "address": "12 Acacia Avenue, London N1 9GU"})
