@@ -42,7 +42,7 @@ public protocol BreachEvidence: Sendable {
     /// Whether `account` is an admin of `practice`.
     func practiceAdmin(account: String, practice: String) async throws -> Bool
     /// Whether `account` had an accepted invitation into the consultation's call.
-    func callGuest(account: String, consultation: String) async throws -> Bool
+    func callGuest(account: String, consultation: String, at time: Int64) async throws -> Bool
     /// Whether an account with this id exists.
     func accountExists(_ account: String) async throws -> Bool
 }
@@ -161,16 +161,17 @@ public struct BreachChecker: Sendable {
             if consultationKinds.contains(entry.resourceType), let clinician = truth.clinician, clinician == account { return nil }
             // A call guest joins the call and takes part in its chat; nothing else of the consultation opens to them.
             if entry.action == "join" || entry.resourceType == "message", let consultation = truth.consultation,
-                try await evidence.callGuest(account: account, consultation: consultation)
+                try await evidence.callGuest(account: account, consultation: consultation, at: entry.time)
             {
                 return nil
             }
-            if ["read", "list", "play"].contains(entry.action),
+            // A care team and break-glass never open the call's chat.
+            if ["read", "list", "play"].contains(entry.action), entry.resourceType != "message",
                 try await evidence.careTeamConsent(account: account, patient: owner, at: entry.time)
             {
                 return nil
             }
-            if entry.purpose == "break-glass", entry.action == "read", entry.resourceType != "recording",
+            if entry.purpose == "break-glass", entry.action == "read", !["recording", "message"].contains(entry.resourceType),
                 try await evidence.breakGlass(requestID: entry.requestID, account: account)
             {
                 return nil

@@ -54,7 +54,7 @@ public enum NoticeDrafter {
         "note": "the notes of one of your consultations", "prescription": "a prescription issued to you",
         "document": "a letter, referral or fit note issued to you", "recording-consent": "your answer to a request to record a consultation",
         "triage-session": "a symptom check you did", "patient-record": "your registration details (name, date of birth, contact details)",
-        "care-consent": "a care-team consent you gave", "message": "a message in your account", "audit-entry": "an entry of your access log",
+        "care-consent": "a care-team consent you gave", "message": "a line of the chat written during one of your consultations", "audit-entry": "an entry of your access log",
     ]
 
     /// Lines such as "shown in a list 2 times, opened once" for one record.

@@ -260,15 +260,19 @@ extension ClinicService {
     public func postChat(_ id: Consultation.ID, text: String, _ r: ClinicRequest) async throws -> CallChatLine {
         let body = try Self.text(text, field: "text", max: 2_000)
         let lineID = UUID().uuidString.lowercased()
-        var facts = try await facts.consultationFacts(id, for: r.principal)
-        facts?.resourceID = lineID
-        let write = try await gate.authorizeWrite(.create, lineID, facts: facts, by: r.principal, purpose: "call", requestID: r.requestID, as: MessageResource.self)
-        guard let account = r.principal.account, let role = Self.callRole(r.principal, clinician: facts?.assignedClinician) else {
+        var lineFacts = try await facts.consultationFacts(id, for: r.principal)
+        lineFacts?.resourceID = lineID
+        let write = try await gate.authorizeWrite(
+            .create, lineID, facts: lineFacts, by: r.principal, purpose: "call", requestID: r.requestID, as: MessageResource.self)
+        let line = r.principal.account.flatMap { account in
+            Self.callRole(r.principal, clinician: lineFacts?.assignedClinician).map {
+                CallChatLine(id: lineID, consultation: id, role: $0, author: account, text: body, at: clock.now())
+            }
+        }
+        guard let line, try await calls.addChatLine(line, write: write) else {
             try await gate.recordRefusal(write)
             throw ClinicError(.notFound, "no such consultation")
         }
-        let line = CallChatLine(id: lineID, consultation: id, role: role, author: account, text: body, at: clock.now())
-        try await calls.addChatLine(line, write: write)
         return line
     }
 

@@ -78,7 +78,7 @@ extension PolicySet {
             Rule(
                 id: "clinician.invited-to-call.v1", effect: .permit, principals: [.clinician],
                 actions: [.join], resources: [.consultation], when: .principalInvitedToCall,
-                rationale: "a second clinician of the practice joins a consultation's call when its clinician invited them and the patient consented; nothing else of the consultation opens to them"),
+                rationale: "a second clinician of the practice joins a consultation's call when its clinician invited them and the patient consented; its chat opens with the call (clinician.call-chat.v1); nothing else of the consultation opens to them"),
             Rule(
                 id: "clinician.call-chat.v1", effect: .permit, principals: [.clinician],
                 actions: [.read, .list, .create], resources: [.message], when: .any([.principalIsAssignedClinician, .principalInvitedToCall]),

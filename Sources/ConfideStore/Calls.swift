@@ -135,10 +135,12 @@ public protocol CallStore: Sendable {
     /// relations (a call guest's included) are its consultation's, read through the line's row.
     func messageFacts(_ id: String, in consultation: Consultation.ID, for principal: Principal) async throws -> ResourceFacts?
     /// Saves a chat line (a `create` of the message the write names) to its consultation, only
-    /// when that consultation's patient is the one the write was decided for.
-    func addChatLine(_ line: CallChatLine, write: AuditedWrite<MessageResource>) async throws
-    /// The chat lines the scope admits, of one consultation when given, oldest first, each with
-    /// its patient (its consultation's).
+    /// when that consultation's patient is the one the write was decided for and the author still
+    /// holds their role in it (the patient, its clinician, an accepted guest); `false` (nothing
+    /// written, no entry) otherwise.
+    func addChatLine(_ line: CallChatLine, write: AuditedWrite<MessageResource>) async throws -> Bool
+    /// The chat lines the scope admits, of one consultation when given: the newest `limit`, oldest
+    /// first, each with its patient (its consultation's).
     func chat(_ scope: Scope<MessageResource>, consultation: Consultation.ID?, limit: Int) async throws -> [(line: CallChatLine, patient: Patient.ID)]
     /// The chat line the grant names.
     func chatLine(_ grant: Grant<MessageResource>) async throws -> CallChatLine?

@@ -605,5 +605,17 @@ enum Migrations {
                 // Synthetic patient records nobody has a reason to touch: any access is an incident.
                 "CREATE TABLE canary_patients (patient_id TEXT PRIMARY KEY REFERENCES patients(id), created_at BIGINT NOT NULL)",
             ]),
+        Migration(
+            version: 17,
+            name: "when a call invitation was accepted",
+            statements: [
+                // `decided_at` is overwritten by a withdrawal; the acceptance time is kept apart so the
+                // breach check can tell whether a guest's access fell inside the accepted period.
+                "ALTER TABLE call_invitations ADD COLUMN accepted_at BIGINT",
+                "UPDATE call_invitations SET accepted_at = decided_at WHERE status = 'accepted'",
+                // Withdrawn before this column existed: whether it had been accepted is unknown; the
+                // check gives it the benefit of the doubt from its creation to its withdrawal.
+                "UPDATE call_invitations SET accepted_at = created_at WHERE status = 'withdrawn'",
+            ]),
     ]
 }

@@ -38,7 +38,9 @@ extension SQLStores: BreachEvidence {
                 if let consultation = try await self.consultationOf(table, id, db: db) {
                     return try await self.consultationTruth(consultation, db: db) ?? GroundTruth(patient: nil)
                 }
-                // Reads of a consultation's prescriptions or documents name the consultation.
+                // Reads of a consultation's prescriptions or documents name the consultation (a chat
+                // line is always named by its own id).
+                guard resourceType != "message" else { return GroundTruth(patient: nil) }
                 return try await self.consultationTruth(id, db: db) ?? GroundTruth(patient: nil)
             case "triage-session":
                 guard let row = try await db.raw("SELECT patient_id, consultation_id FROM triage_sessions WHERE id = \(bind: id)").first() else {
@@ -116,8 +118,11 @@ extension SQLStores: BreachEvidence {
                         if let c = try row.decode(column: "consultation_id", as: String?.self) { link[try row.decode(column: "id", as: String.self)] = c }
                     }
                     // Reads of a consultation's prescriptions or documents name the consultation.
-                    let c = try await consultations(Set(ids.map { link[$0] ?? $0 }))
-                    for id in ids { truth[id] = c[link[id] ?? id] }
+                    // Reads of a consultation's prescriptions or documents name the consultation (a chat
+                    // line is always named by its own id).
+                    let fallback = type != "message"
+                    let c = try await consultations(Set(ids.compactMap { link[$0] ?? (fallback ? $0 : nil) }))
+                    for id in ids { truth[id] = (link[id] ?? (fallback ? id : nil)).flatMap { c[$0] } }
                 case "triage-session":
                     var sessions: [String: (patient: String, consultation: String?)] = [:]
                     for row in try await rows(ids, { "SELECT id, patient_id, consultation_id FROM triage_sessions WHERE id IN (\($0))" }) {
@@ -175,12 +180,15 @@ extension SQLStores: BreachEvidence {
         }
     }
 
-    public func callGuest(account: String, consultation: String) async throws -> Bool {
+    public func callGuest(account: String, consultation: String, at time: Int64) async throws -> Bool {
         try await read { db in
+            // Accepted at or before the access, and not withdrawn before it (an invitation withdrawn
+            // while still pending was never accepted: no acceptance time).
             try await db.raw(
                 """
                 SELECT 1 AS x FROM call_invitations WHERE consultation_id = \(bind: consultation) AND invitee = \(bind: account)
-                AND status IN ('accepted', 'withdrawn')
+                AND accepted_at IS NOT NULL AND accepted_at <= \(bind: time)
+                AND (status = 'accepted' OR (status = 'withdrawn' AND decided_at >= \(bind: time)))
                 """
             ).first() != nil
         }

@@ -25,6 +25,9 @@ extension SQLRow {
 /// its consultation's (`c`), the same ground truth as its facts.
 let messageColumns = ScopeColumns(patient: "c.patient_id", clinician: "c.clinician_id", practice: "c.practice_id", consultation: "m.consultation_id")
 
+/// Rolls a chat line back when the rows no longer bind it to its consultation.
+private struct ChatLineRefused: Error {}
+
 /// Rolls a seat claim back without writing anything.
 private struct SeatOccupied: Error {}
 
@@ -153,22 +156,38 @@ extension SQLStores: CallStore {
         }
     }
 
-    public func addChatLine(_ line: CallChatLine, write: AuditedWrite<MessageResource>) async throws {
+    public func addChatLine(_ line: CallChatLine, write: AuditedWrite<MessageResource>) async throws -> Bool {
         try check(write, [.create], id: line.id)
         guard let patient = write.grant.patient else { throw StoreError(.capabilityMismatch) }
-        try await audited(write) { db in
-            // Bound by the server, once: the line joins its consultation only if that consultation's
-            // patient is the one the gate decided for.
-            try await db.raw(
+        // The author's place in the call, as the rows say at the moment of the insert.
+        let author: SQLQueryString
+        switch line.role {
+        case "patient": author = "EXISTS (SELECT 1 FROM patients p WHERE p.id = c.patient_id AND p.account_id = \(bind: line.author.description))"
+        case "clinician": author = "c.clinician_id = \(bind: line.author.description)"
+        case "guest":
+            author = """
+                EXISTS (SELECT 1 FROM call_invitations ci WHERE ci.consultation_id = c.id AND ci.invitee = \(bind: line.author.description) \
+                AND ci.status = 'accepted')
                 """
-                INSERT INTO call_chat (id, consultation_id, role, author, text, at)
-                SELECT \(bind: line.id), c.id, \(bind: line.role), \(bind: line.author.description), \(bind: line.text), \(bind: line.at.epochMilliseconds)
-                FROM consultations c WHERE c.id = \(bind: line.consultation.description) AND c.patient_id = \(bind: patient.description)
-                """
-            ).run()
-            guard try await db.raw("SELECT id FROM call_chat WHERE id = \(bind: line.id)").first() != nil else {
-                throw StoreError(.capabilityMismatch)
+        default: throw StoreError(.capabilityMismatch)
+        }
+        do {
+            try await audited(write) { db in
+                // Bound by the server, once: the line joins its consultation only if that consultation's
+                // patient is the one the gate decided for, and its author still has that place in the call.
+                let inserted = try await db.raw(
+                    """
+                    INSERT INTO call_chat (id, consultation_id, role, author, text, at)
+                    SELECT \(bind: line.id), c.id, \(bind: line.role), \(bind: line.author.description), \(bind: line.text), \(bind: line.at.epochMilliseconds)
+                    FROM consultations c WHERE c.id = \(bind: line.consultation.description) AND c.patient_id = \(bind: patient.description) AND \(author)
+                    RETURNING id
+                    """
+                ).all()
+                guard inserted.count == 1 else { throw ChatLineRefused() }
             }
+            return true
+        } catch is ChatLineRefused {
+            return false
         }
     }
 
@@ -182,9 +201,9 @@ extension SQLStores: CallStore {
             try await db.raw(
                 """
                 SELECT m.*, c.patient_id AS line_patient FROM call_chat m JOIN consultations c ON c.id = m.consultation_id
-                WHERE \(only) AND (\(predicate)) ORDER BY m.at, m.id LIMIT \(bind: max(1, min(limit, 1_000)))
+                WHERE \(only) AND (\(predicate)) ORDER BY m.at DESC, m.id DESC LIMIT \(bind: max(1, min(limit, 1_000)))
                 """
-            ).all().map { (try $0.callChatLine(), try $0.id("line_patient")) }
+            ).all().map { (try $0.callChatLine(), try $0.id("line_patient")) }.reversed()
         }
     }
 
@@ -275,7 +294,8 @@ extension SQLStores: CallStore {
                 guard let current, allowed.contains(current) else { throw StoreError(.conflict) }
                 let changed = try await db.raw(
                     """
-                    UPDATE call_invitations SET status = \(bind: to.rawValue), decided_at = \(bind: at.epochMilliseconds)
+                    UPDATE call_invitations SET status = \(bind: to.rawValue), decided_at = \(bind: at.epochMilliseconds),
+                        accepted_at = CASE WHEN \(bind: to.rawValue) = 'accepted' THEN \(bind: at.epochMilliseconds) ELSE accepted_at END
                     WHERE id = \(bind: id) AND status = \(bind: current) RETURNING id
                     """
                 ).all()

@@ -217,6 +217,52 @@ struct CallTests {
 
 @Suite("a second clinician in a call")
 struct CallInvitationTests {
+    @Test("the independent check opens the call's chat only to its relations: a care team, a pending invitation and a guest outside the accepted period are findings")
+    func chatOutsideItsRelationsIsFound() async throws {
+        try await TestWorld.with { world in
+            let (clinic, alice, c) = try await aliceBooked(world)
+            world.clock.set(c.start)
+            let line = try await world.clinic.postChat(c.id, text: "hello", .by(alice))
+            let nurse = clinic.nurse
+            // Alice consents to the nurses' team: her record opens to them, never the call's chat.
+            let team = try await world.clinic.createCareTeam(
+                practice: clinic.practice.id, name: "Nurses", members: [nurse.account!], .by(.system(job: "test")))
+            _ = try await world.clinic.grantConsent(team: team.id, .by(alice))
+            await #expect(throws: AccessDenied.self) { _ = try await world.clinic.chat(c.id, .by(nurse)) }
+            let checker = BreachChecker(evidence: world.stores.breach)
+            /// Whether an (allowed) read of the line by `who` at `time` would be a finding.
+            func found(_ who: Principal, at time: Date) async throws -> Bool {
+                let entry = try AuditEntry(
+                    at: time, principal: who, action: "read", resourceType: "message", resourceID: line.id, patientID: alice.patientID,
+                    decision: .allowed, ruleIDs: ["test.v1"], requestID: "req-test", purpose: "call")
+                return try await checker.check(entry, index: 0) != nil
+            }
+            #expect(try await found(nurse, at: world.clock.now()))
+            #expect(try await !found(clinic.gp, at: world.clock.now()))
+            #expect(try await !found(alice, at: world.clock.now()))
+            // An invitation withdrawn while pending was never accepted.
+            let pending = try await world.clinic.inviteToCall(c.id, clinician: nurse.account!, .by(clinic.gp))
+            try await world.clinic.withdrawInvitation(c.id, invitation: pending.invitation.id, .by(clinic.gp))
+            world.clock.advance(by: 1)
+            #expect(try await found(nurse, at: world.clock.now()))
+            // One accepted and later withdrawn covers exactly its period.
+            let invited = try await world.clinic.inviteToCall(c.id, clinician: nurse.account!, .by(clinic.gp))
+            world.clock.advance(by: 1)
+            let before = world.clock.now()
+            world.clock.advance(by: 1)
+            #expect(try await world.clinic.answerInvitation(c.id, invitation: invited.invitation.id, consent: true, .by(alice)) == .accepted)
+            world.clock.advance(by: 1)
+            let during = world.clock.now()
+            #expect(try await !found(nurse, at: during))
+            world.clock.advance(by: 1)
+            try await world.clinic.withdrawInvitation(c.id, invitation: invited.invitation.id, .by(alice))
+            world.clock.advance(by: 1)
+            #expect(try await found(nurse, at: before))
+            #expect(try await !found(nurse, at: during))
+            #expect(try await found(nurse, at: world.clock.now()))
+        }
+    }
+
     @Test("the clinician invites a colleague; they join only after the patient consents, only the call, and only until withdrawn")
     func consentedGuest() async throws {
         try await TestWorld.with { world in

@@ -446,7 +446,7 @@ func oracle(
             // "the clinician a consultation is booked with runs it"
             if v.clinician == me { return [.read, .list, .update, .join].contains(action) }
             // "a second clinician joins a consultation's call when its clinician invited them and the
-            // patient consented; nothing else of the consultation opens to them"
+            // patient consented; its chat opens with the call; nothing else of the consultation opens to them"
             if v.callGuest == me && action == .join { return true }
             // "members of a care team the patient has consented to may read the patient's record"
             if world.inConsentedCareTeam(me, of: v.patient) && readsOrLists { return true }

@@ -73,6 +73,12 @@ extension World {
             if let guest = v.callGuest {
                 add("call_invitations", "\(q("inv-\(v.id)")), \(q(v.id)), \(q(guest)), \(q(v.clinician)), 'accepted', 0, 1")
             }
+            // Invitations that let nobody in: pending, declined or withdrawn, to another clinician.
+            let others = clinicians.map(\.account).filter { $0 != v.clinician && $0 != v.callGuest }
+            if !others.isEmpty {
+                let status = ["pending", "declined", "withdrawn"][v.slot % 3]
+                add("call_invitations", "\(q("inv-x-\(v.id)")), \(q(v.id)), \(q(others[v.slot % others.count])), \(q(v.clinician)), \(q(status)), 0, 1")
+            }
             // A line of chat in every call, from its clinician.
             add("call_chat", "\(q(World.messageID(v))), \(q(v.id)), 'clinician', \(q(v.clinician)), 'hello', \(start)")
             for n in 0..<v.prescriptions {

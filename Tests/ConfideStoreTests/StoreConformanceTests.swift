@@ -40,7 +40,7 @@ struct StoreConformanceTests {
     @Test("migrations are recorded and re-running them applies nothing")
     func migrations() async throws {
         try await TestDatabase.withStores { stores in
-            #expect(try await stores.system.appliedMigrations() == Array(1...16))
+            #expect(try await stores.system.appliedMigrations() == Array(1...17))
             #expect(try await stores.system.migrate() == [])
             try await stores.system.ping()
         }
