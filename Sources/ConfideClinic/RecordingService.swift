@@ -16,6 +16,11 @@ public struct RecordingConfiguration: Sendable {
     public var maxChunksPerSegment = 100_000
     /// A recording with no chunk for this long is finalised as incomplete.
     public var uploadTimeoutSeconds = 300
+    /// How far ahead of the next expected index a chunk may arrive and wait for its predecessors
+    /// (a client keeps a window of chunks in flight); further ahead is a gap at once.
+    public var uploadWindow = 8
+    /// How long a chunk that arrived early waits for its predecessors before it is a gap.
+    public var uploadOrderWaitSeconds = 10.0
     /// Plaintext size of the chunks of a segment's seekable version (a Range maps to whole chunks).
     public var playableChunkBytes = 256 * 1024
     /// Retention in days per country (ISO 3166 alpha-2); others use `defaultRetentionDays`.
@@ -257,12 +262,21 @@ public struct RecordingService: Sendable {
             try await refuse(ClinicError(.notFound, "no such recording"))
         }
         let wrapped = try Self.wrappedKey(detail.record)
-        let vault = self.vault
-        let outcome = try await store.addChunk(
-            RecordingChunk(segment: segment, index: index, size: body.count, sha256: actual), uploader: uploader, at: now, write: write
-        ) {
-            try await vault.storeChunk(recording: recording, segment: segment, index: index, final: false, plaintext: body, wrapped: wrapped)
+        // The sealed chunk is written and synced before the transaction (where no read sees it), so
+        // chunks in flight together sync together; under the recording's lock it is only moved
+        // under its name, once the checks pass.
+        let blobs = vault.store
+        let staged = try await vault.stageChunk(
+            recording: recording, segment: segment, index: index, final: false, plaintext: body, wrapped: wrapped)
+        let chunk = RecordingChunk(segment: segment, index: index, size: body.count, sha256: actual)
+        let outcome: ChunkOutcome
+        do {
+            outcome = try await addInOrder(chunk, uploader: uploader, write: write) { try await blobs.promote(staged) }
+        } catch {
+            await blobs.discard(staged)
+            throw error
         }
+        if outcome != .stored { await blobs.discard(staged) }
         switch outcome {
         case .stored, .duplicate:
             return outcome
@@ -274,6 +288,25 @@ public struct RecordingService: Sendable {
         case .conflict, .gap, .segmentClosed, .notRecording:
             try await gate.recordRefusal(write)
             return outcome
+        }
+    }
+
+    /// Adds a chunk; one that arrived ahead of its predecessors (within the upload window) waits for
+    /// them, as a client with several chunks in flight needs. Each attempt is one transaction that
+    /// either commits the chunk or changes nothing.
+    func addInOrder(
+        _ chunk: RecordingChunk, uploader: Account.ID, write: AuditedWrite<RecordingResource>,
+        persist: @escaping @Sendable () async throws -> Void
+    ) async throws -> ChunkOutcome {
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(configuration.uploadOrderWaitSeconds * 1000)))
+        var pause = Duration.milliseconds(1)
+        while true {
+            let outcome = try await store.addChunk(chunk, uploader: uploader, at: now, write: write, persist: persist)
+            guard case .gap(let expected) = outcome, chunk.index - expected < configuration.uploadWindow, ContinuousClock.now < deadline else {
+                return outcome
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(20))
         }
     }
 

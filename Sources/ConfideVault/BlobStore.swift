@@ -47,4 +47,39 @@ public protocol BlobStore: Sendable {
     func delete(name: BlobName) async throws
     /// Whether a blob `name` exists.
     func exists(name: BlobName) async throws -> Bool
+    /// The slow half of a `put`, for callers that must decide under a lock whether the blob goes in:
+    /// writes `data` durably where no read sees it. `promote` then puts it under its name; `discard`
+    /// drops it. A crash in between leaves nothing a read sees.
+    func stage(name: BlobName, data: Data) async throws -> StagedBlob
+    /// Puts a staged blob under its name, durably (for files: a rename and a directory sync).
+    func promote(_ staged: StagedBlob) async throws
+    /// Drops a staged blob that will not be promoted (best effort).
+    func discard(_ staged: StagedBlob) async
+}
+
+/// A blob written by ``BlobStore/stage(name:data:)`` and not yet under its name.
+public struct StagedBlob: Sendable {
+    public let name: BlobName
+    /// Kept in memory by stores that have no cheap move (the default: `promote` is a `put`).
+    let data: Data?
+    /// Where a file store wrote it.
+    let temporaryPath: String?
+
+    init(name: BlobName, data: Data? = nil, temporaryPath: String? = nil) {
+        self.name = name
+        self.data = data
+        self.temporaryPath = temporaryPath
+    }
+}
+
+extension BlobStore {
+    /// Default: nothing is written until `promote`, which is a plain `put` (object stores have no rename).
+    public func stage(name: BlobName, data: Data) async throws -> StagedBlob { StagedBlob(name: name, data: data) }
+
+    public func promote(_ staged: StagedBlob) async throws {
+        guard let data = staged.data else { throw VaultError.notFound(staged.name.hex) }
+        try await put(name: staged.name, data: data)
+    }
+
+    public func discard(_ staged: StagedBlob) async {}
 }

@@ -45,6 +45,25 @@ public struct FileBlobStore: BlobStore {
         try putSync(name: name, data: data)
     }
 
+    /// Writes and syncs the temporary file in the final directory (the data's sync, the slow part).
+    public func stage(name: BlobName, data: Data) async throws -> StagedBlob {
+        StagedBlob(name: name, temporaryPath: try writeTemporary(for: path(name), data: data))
+    }
+
+    /// Renames the staged file over the final name and syncs the directory.
+    public func promote(_ staged: StagedBlob) async throws {
+        guard let temporary = staged.temporaryPath else { throw VaultError.notFound(staged.name.hex) }
+        let final = path(staged.name)
+        guard rename(temporary, final) == 0 else {
+            throw VaultError.io(operation: "rename", path: final, errno: errno)
+        }
+        try syncDirectory(containing: final)
+    }
+
+    public func discard(_ staged: StagedBlob) async {
+        if let temporary = staged.temporaryPath { unlink(temporary) }
+    }
+
     public func get(name: BlobName) async throws -> Data {
         let path = self.path(name)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -88,8 +107,8 @@ public struct FileBlobStore: BlobStore {
     /// `<root>/ab/abcd…`: one shard level of 256 directories, made when the store opens.
     func path(_ name: BlobName) -> String { "\(root)/\(name.hex.prefix(2))/\(name.hex)" }
 
-    func putSync(name: BlobName, data: Data, interruptBeforeRename: Bool = false) throws {
-        let final = path(name)
+    /// Writes `data` to a new temporary file beside `final` and syncs it; returns its path.
+    func writeTemporary(for final: String, data: Data) throws -> String {
         let directory = (final as NSString).deletingLastPathComponent
         try makeDirectory(directory)
         let temporary = "\(directory)/\(Self.temporaryPrefix)\(hex((0..<8).map { _ in UInt8.random(in: 0...255) }))"
@@ -104,6 +123,12 @@ public struct FileBlobStore: BlobStore {
             throw error
         }
         close(fd)
+        return temporary
+    }
+
+    func putSync(name: BlobName, data: Data, interruptBeforeRename: Bool = false) throws {
+        let final = path(name)
+        let temporary = try writeTemporary(for: final, data: data)
         if interruptBeforeRename { return }  // Tests: a crash between the write and the rename.
         guard rename(temporary, final) == 0 else {
             let code = errno

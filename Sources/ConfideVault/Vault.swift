@@ -44,6 +44,19 @@ public struct Vault: Sendable {
         try await store.put(name: name(recording: recording, segment: segment, index: index), data: sealed)
     }
 
+    /// Seals `plaintext` and stages it (written and synced where no read sees it, see
+    /// ``BlobStore/stage(name:data:)``): the slow part of `storeChunk`, for a caller that decides
+    /// under a lock whether to `store.promote` it.
+    public func stageChunk(
+        recording: String, segment: Int, index: Int, final: Bool, plaintext: Data, wrapped: WrappedKey
+    ) async throws -> StagedBlob {
+        let key = try keys.unwrap(wrapped, recording: recording)
+        let sealed = try ChunkSealer.seal(
+            plaintext, recording: recording, segment: segment, index: index, final: final, key: key
+        )
+        return try await store.stage(name: name(recording: recording, segment: segment, index: index), data: sealed)
+    }
+
     /// Reads and opens one chunk; `final` must be what it was stored with.
     public func readChunk(
         recording: String, segment: Int, index: Int, final: Bool, wrapped: WrappedKey

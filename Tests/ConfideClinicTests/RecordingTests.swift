@@ -75,7 +75,8 @@ struct RecordingTests {
             #expect(try await upload(world, rec.id, 0, 0, a, by: clinic.gp) == .stored)
             #expect(try await upload(world, rec.id, 0, 0, a, by: clinic.gp) == .duplicate)
             #expect(try await upload(world, rec.id, 0, 0, b, by: clinic.gp) == .conflict)
-            #expect(try await upload(world, rec.id, 0, 5, b, by: clinic.gp) == .gap(expected: 1))
+            // Past the upload window: a gap at once (within it, a chunk waits for its predecessors).
+            #expect(try await upload(world, rec.id, 0, 1 + RecordingConfiguration().uploadWindow, b, by: clinic.gp) == .gap(expected: 1))
             #expect(await clinicErrorCode { _ = try await upload(world, rec.id, 0, 1, b, by: clinic.gp, claimed: sha(a)) } == .validation)
             #expect(await clinicErrorCode { _ = try await upload(world, rec.id, 0, -1, b, by: clinic.gp) } == .validation)
             #expect(await clinicErrorCode { _ = try await upload(world, rec.id, 0, 1, Data(count: 8 * 1024 * 1024 + 1), by: clinic.gp) } == .validation)
@@ -121,6 +122,42 @@ struct RecordingTests {
             let refusedUploads = entries.filter { $0.action == "record" && $0.decision == .refused }
             #expect(!listed.isEmpty && !played.isEmpty && !refusedPlays.isEmpty && !refusedUploads.isEmpty)
             #expect(world.logLinesWithPersonalData().isEmpty)
+        }
+    }
+
+    @Test("a window of chunks in flight: chunks that arrive ahead of their predecessors wait for them; one whose predecessor never comes is a gap")
+    func uploadWindow() async throws {
+        try await TestWorld.with { world in
+            let (clinic, alice, c, _) = try await recordedCall(world)
+            let rec = try await world.recordings.startRecording(c.id, mode: "video", .by(clinic.gp)).record
+            let bodies = (0..<8).map { chunk("chunk-\($0)-" + String(repeating: "x", count: $0 * 100)) }
+            // All eight at once, the last ones started first.
+            let outcomes = try await withThrowingTaskGroup(of: (Int, ChunkOutcome).self) { group in
+                for i in (0..<8).reversed() {
+                    group.addTask { (i, try await upload(world, rec.id, 0, i, bodies[i], by: clinic.gp)) }
+                }
+                return try await group.reduce(into: [Int: ChunkOutcome]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(outcomes.values.allSatisfy { $0 == .stored }, "\(outcomes)")
+            // A re-sent chunk is still harmless and a different one still refused.
+            #expect(try await upload(world, rec.id, 0, 3, bodies[3], by: clinic.gp) == .duplicate)
+            #expect(try await upload(world, rec.id, 0, 3, bodies[4], by: clinic.gp) == .conflict)
+            // A chunk whose predecessor never comes waits, then is a gap; nothing of it is kept.
+            var quick = RecordingConfiguration()
+            quick.uploadOrderWaitSeconds = 0.2
+            let impatient = RecordingService(clinic: world.clinic, vault: world.vault, remuxer: nil, configuration: quick, alert: { _ in })
+            let started = ContinuousClock.now
+            let late = chunk("never-follows")
+            #expect(try await impatient.uploadChunk(rec.id, segment: 0, index: 9, sha256: sha(late), body: late, .by(clinic.gp)) == .gap(expected: 8))
+            #expect(ContinuousClock.now - started >= .milliseconds(200))
+            try await world.recordings.finishRecording(rec.id, .by(clinic.gp))
+            let key = try await wrappedKey(world, rec.id, as: alice)
+            #expect(try await world.vault.readSegment(recording: rec.id, segment: 0, wrapped: key) == bodies + [Data()])
+            #expect(try await world.recordings.play(rec.id, segment: 0, range: nil, .by(alice)).data == bodies.reduce(Data(), +))
+            // The upload left no staged file behind, and nothing but sealed chunks.
+            let names = try (world.vault.store as? FileBlobStore)?.names() ?? []
+            #expect(names.count == 9, "8 chunks and the terminator")
+            #expect(try (world.vault.store as? FileBlobStore)?.removeTemporaryFiles() == 0)
         }
     }
 

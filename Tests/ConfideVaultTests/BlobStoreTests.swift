@@ -54,6 +54,38 @@ struct BlobStoreTests {
         #expect(try store.names().isEmpty)
     }
 
+    @Test("a staged blob is invisible until promoted; promotion replaces; a discarded or crashed stage leaves nothing a read sees")
+    func staging() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try FileBlobStore(root: dir.path)
+        let name = try #require(BlobName(hex: String(repeating: "5e", count: 32)))
+        try await store.put(name: name, data: Data("acknowledged".utf8))
+        // Staged over an existing blob: reads still see the old one until the promotion.
+        let staged = try await store.stage(name: name, data: Data("next".utf8))
+        #expect(try await store.get(name: name) == Data("acknowledged".utf8))
+        #expect(try store.names() == [name])
+        try await store.promote(staged)
+        #expect(try await store.get(name: name) == Data("next".utf8))
+        // Discarded: the old blob stays and no temporary file is left.
+        let dropped = try await store.stage(name: name, data: Data("refused".utf8))
+        await store.discard(dropped)
+        #expect(try await store.get(name: name) == Data("next".utf8))
+        #expect(dir.allFiles().count == 1)
+        // A crash between stage and promote: the reopened store removes the leftover.
+        let other = try #require(BlobName(hex: String(repeating: "6f", count: 32)))
+        _ = try await store.stage(name: other, data: Data("in flight".utf8))
+        #expect(try await !store.exists(name: other))
+        #expect(try FileBlobStore(root: dir.path).removeTemporaryFiles() == 0, "the reopening already removed it")
+        #expect(dir.allFiles().count == 1)
+        // A store without a cheap move stages in memory: promote is a put.
+        let memory = InMemoryBlobStore()
+        let held = try await memory.stage(name: other, data: Data("later".utf8))
+        #expect(try await !memory.exists(name: other))
+        try await memory.promote(held)
+        #expect(try await memory.get(name: other) == Data("later".utf8))
+    }
+
     @Test("a put interrupted before its rename leaves nothing under the final name; the store ignores and cleans the leftover")
     func crashSafety() async throws {
         let dir = try TemporaryDirectory()
@@ -99,4 +131,18 @@ struct BlobStoreTests {
         }
         #expect(Set(try store.names()) == Set(names))
     }
+}
+
+/// A blob store with no `stage` of its own (like the object store): it gets the protocol's defaults.
+final class InMemoryBlobStore: BlobStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var blobs: [BlobName: Data] = [:]
+
+    func put(name: BlobName, data: Data) async throws { lock.withLock { blobs[name] = data } }
+    func get(name: BlobName) async throws -> Data {
+        guard let data = lock.withLock({ blobs[name] }) else { throw VaultError.notFound(name.hex) }
+        return data
+    }
+    func delete(name: BlobName) async throws { _ = lock.withLock { blobs.removeValue(forKey: name) } }
+    func exists(name: BlobName) async throws -> Bool { lock.withLock { blobs[name] != nil } }
 }

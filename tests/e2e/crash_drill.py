@@ -7,6 +7,7 @@ Used by tests/e2e/test_recording_crash.py (a CI-sized run) and scripts/crash-rec
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
 import random
@@ -146,15 +147,54 @@ def _setup(inst: Instance, gp: str, n: int, chunks: int, chunk_size: int, rng: r
     return uploads
 
 
+def _put(base: str, gp: str, up: Upload, i: int) -> requests.Response:
+    body = up.chunks[i]
+    return requests.put(f"{base}/api/v1/recordings/{up.recording}/segments/0/chunks/{i}", data=body, timeout=10,
+                        headers={"Authorization": f"Bearer {gp}", "Content-Type": "application/octet-stream",
+                                 "X-Content-SHA256": hashlib.sha256(body).hexdigest()})
+
+
+def _window_uploader(base: str, gp: str, up: Upload, stop: threading.Event, errors: list[str], window: int = 4) -> None:
+    """Keeps `window` chunks in flight at once (the server lets an early chunk wait for its
+    predecessors); after any failure, asks the server how many it holds and goes on from there."""
+    i = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=window) as pool:
+        while i < len(up.chunks) and not stop.is_set():
+            batch = list(range(i, min(i + window, len(up.chunks))))
+            futures = {k: pool.submit(_put, base, gp, up, k) for k in batch}
+            failed = False
+            for k, f in futures.items():
+                try:
+                    r = f.result()
+                except requests.RequestException:
+                    failed = True
+                    continue
+                if r.status_code in (200, 201):
+                    up.acked.add(k)
+                elif r.status_code >= 500 or (r.status_code == 409 and "chunk-gap" in r.text):
+                    failed = True
+                else:
+                    errors.append(f"chunk {k} of {up.recording}: {r.status_code} {r.text}")
+                    return
+            if not failed:
+                i = batch[-1] + 1
+                continue
+            time.sleep(0.2)
+            stored = _resume(base, gp, up, i)
+            up.unseen.update(k for k in range(i, stored) if k not in up.acked)
+            # An acknowledged chunk is never above what the server holds (rows go in order).
+            if any(k >= stored for k in up.acked):
+                errors.append(f"{up.recording}: acknowledged {sorted(k for k in up.acked if k >= stored)} but the server holds {stored}")
+                return
+            i = max(i, stored)
+
+
 def _uploader(base: str, gp: str, up: Upload, stop: threading.Event, errors: list[str]) -> None:
     """Sends the chunks in order; after a failure, asks the server how many it holds and goes on from there."""
     i = 0
     while i < len(up.chunks) and not stop.is_set():
-        body = up.chunks[i]
         try:
-            r = requests.put(f"{base}/api/v1/recordings/{up.recording}/segments/0/chunks/{i}", data=body, timeout=10,
-                             headers={"Authorization": f"Bearer {gp}", "Content-Type": "application/octet-stream",
-                                      "X-Content-SHA256": hashlib.sha256(body).hexdigest()})
+            r = _put(base, gp, up, i)
         except requests.RequestException:
             time.sleep(0.2)
             stored = _resume(base, gp, up, i)
@@ -203,7 +243,9 @@ def run_drill(tmp: Path, kills: int, database_url: str | None = None, recordings
         gp = s.json()["token"]
         uploads = _setup(inst, gp, recordings, chunks, chunk_size, rng)
         stop, errors = threading.Event(), []
-        threads = [threading.Thread(target=_uploader, args=(inst.base, gp, up, stop, errors), daemon=True) for up in uploads]
+        # The first recording keeps a window of chunks in flight; the others send one at a time.
+        threads = [threading.Thread(target=_window_uploader if n == 0 else _uploader, args=(inst.base, gp, up, stop, errors), daemon=True)
+                   for n, up in enumerate(uploads)]
         for t in threads:
             t.start()
         for _ in range(kills):
