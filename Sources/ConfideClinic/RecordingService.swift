@@ -5,6 +5,7 @@ public import ConfideVault
 import Crypto
 public import Foundation
 import Logging
+import Synchronization
 
 /// Limits and timings of recordings.
 public struct RecordingConfiguration: Sendable {
@@ -72,6 +73,8 @@ public struct RecordingService: Sendable {
     let remuxer: (any MediaRemuxer)?
     public let configuration: RecordingConfiguration
     let alert: @Sendable (RecordingAlert) -> Void
+    /// The chunks of each recording now waiting for their predecessors on this instance.
+    let waiting = UploadWaiters()
 
     /// Where the seekable version of upload segment `s` lives in the vault: segment `2^32 + s`
     /// (upload segments are below `maxSegments`), so its chunks are bound to it by the AAD.
@@ -261,6 +264,14 @@ public struct RecordingService: Sendable {
         guard let detail = try await store.recording(write.grant), detail.record.status != .erased else {
             try await refuse(ClinicError(.notFound, "no such recording"))
         }
+        // Past the window of chunks in flight, or more early chunks than the window holds already
+        // waiting: a gap at once, before anything is written.
+        if let open = detail.segments.first(where: { $0.segment == segment }), !open.closed, index > open.chunks,
+            index - open.chunks >= configuration.uploadWindow
+        {
+            try await gate.recordRefusal(write)
+            return .gap(expected: open.chunks)
+        }
         let wrapped = try Self.wrappedKey(detail.record)
         // The sealed chunk is written and synced before the transaction (where no read sees it), so
         // chunks in flight together sync together; under the recording's lock it is only moved
@@ -300,13 +311,20 @@ public struct RecordingService: Sendable {
     ) async throws -> ChunkOutcome {
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(configuration.uploadOrderWaitSeconds * 1000)))
         var pause = Duration.milliseconds(1)
+        var holdsPlace = false
+        defer { if holdsPlace { waiting.leave(write.grant.resourceID) } }
         while true {
             let outcome = try await store.addChunk(chunk, uploader: uploader, at: now, write: write, persist: persist)
             guard case .gap(let expected) = outcome, chunk.index - expected < configuration.uploadWindow, ContinuousClock.now < deadline else {
                 return outcome
             }
+            // At most a window's worth of early chunks wait per recording; the rest are gaps at once.
+            if !holdsPlace {
+                guard waiting.enter(write.grant.resourceID, limit: configuration.uploadWindow) else { return outcome }
+                holdsPlace = true
+            }
             try await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(20))
+            pause = min(pause * 2, .milliseconds(50))
         }
     }
 
@@ -632,5 +650,26 @@ public struct RecordingService: Sendable {
 enum AuditSafe {
     static func token(_ s: String) -> String {
         String(s.unicodeScalars.map { (0x21...0x7e).contains($0.value) ? Character($0) : "_" }.prefix(96))
+    }
+}
+
+/// How many early chunks of each recording wait for their predecessors (one instance).
+final class UploadWaiters: Sendable {
+    let counts = Mutex<[String: Int]>([:])
+
+    /// Takes a place for `recording` if fewer than `limit` are taken.
+    func enter(_ recording: String, limit: Int) -> Bool {
+        counts.withLock { c in
+            guard c[recording, default: 0] < limit else { return false }
+            c[recording, default: 0] += 1
+            return true
+        }
+    }
+
+    func leave(_ recording: String) {
+        counts.withLock { c in
+            let n = c[recording, default: 1] - 1
+            c[recording] = n > 0 ? n : nil
+        }
     }
 }

@@ -10,14 +10,15 @@ import Darwin
 ///
 /// `put` writes a temporary file `.tmp-<random>` in the final directory, `fsync`s it, renames it over the
 /// final name and `fsync`s the directory; a crash leaves at worst a temporary file, which no read sees
-/// and ``removeTemporaryFiles()`` (run when the store opens) deletes. One process owns a root.
+/// and ``removeTemporaryFiles(olderThan:)`` (run when the store opens) deletes. One server owns a root.
 ///
 /// The calls block on file I/O; they are small (one chunk each).
 public struct FileBlobStore: BlobStore {
     public let root: String
     static let temporaryPrefix = ".tmp-"
 
-    /// Opens (creating if needed, mode 0700) the store at `root` and removes temporary files left by a crash.
+    /// Opens (creating if needed, mode 0700) the store at `root` and removes temporary files left by a
+    /// crash (those older than ``temporaryGrace``).
     public init(root: String) throws {
         self.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
         try makeDirectory(self.root)
@@ -94,11 +95,20 @@ public struct FileBlobStore: BlobStore {
         try files().compactMap { BlobName(hex: ($0 as NSString).lastPathComponent) }
     }
 
-    /// Deletes the temporary files a crash during `put` may have left. Returns how many.
+    /// How old a temporary file must be before a sweep removes it: a running server's staged chunks
+    /// live seconds (an upload waits at most 10 s for its predecessors), and a one-off command that
+    /// opens the store beside it must not remove them.
+    public static let temporaryGrace: TimeInterval = 120
+
+    /// Deletes the temporary files a crash during `put` or between `stage` and `promote` may have
+    /// left, once older than `age` seconds. Returns how many.
     @discardableResult
-    public func removeTemporaryFiles() throws -> Int {
+    public func removeTemporaryFiles(olderThan age: TimeInterval = FileBlobStore.temporaryGrace) throws -> Int {
         var removed = 0
+        let cutoff = Date().addingTimeInterval(-age)
         for file in try files() where (file as NSString).lastPathComponent.hasPrefix(Self.temporaryPrefix) {
+            let modified = (try? FileManager.default.attributesOfItem(atPath: file))?[.modificationDate] as? Date
+            guard let modified, modified <= cutoff else { continue }
             if unlink(file) == 0 { removed += 1 }
         }
         return removed

@@ -157,7 +157,7 @@ struct RecordingTests {
             // The upload left no staged file behind, and nothing but sealed chunks.
             let names = try (world.vault.store as? FileBlobStore)?.names() ?? []
             #expect(names.count == 9, "8 chunks and the terminator")
-            #expect(try (world.vault.store as? FileBlobStore)?.removeTemporaryFiles() == 0)
+            #expect(try (world.vault.store as? FileBlobStore)?.removeTemporaryFiles(olderThan: 0) == 0)
         }
     }
 

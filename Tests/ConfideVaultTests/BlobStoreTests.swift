@@ -72,12 +72,16 @@ struct BlobStoreTests {
         await store.discard(dropped)
         #expect(try await store.get(name: name) == Data("next".utf8))
         #expect(dir.allFiles().count == 1)
-        // A crash between stage and promote: the reopened store removes the leftover.
+        // A stage in flight survives another process opening the store (an admin command); a crash
+        // between stage and promote leaves a leftover that a sweep past the grace period removes.
         let other = try #require(BlobName(hex: String(repeating: "6f", count: 32)))
-        _ = try await store.stage(name: other, data: Data("in flight".utf8))
+        let inFlight = try await store.stage(name: other, data: Data("in flight".utf8))
         #expect(try await !store.exists(name: other))
-        #expect(try FileBlobStore(root: dir.path).removeTemporaryFiles() == 0, "the reopening already removed it")
+        #expect(try FileBlobStore(root: dir.path).removeTemporaryFiles() == 0)
+        #expect(dir.allFiles().count == 2)
+        #expect(try store.removeTemporaryFiles(olderThan: 0) == 1)
         #expect(dir.allFiles().count == 1)
+        await #expect(throws: VaultError.self) { try await store.promote(inFlight) }
         // A store without a cheap move stages in memory: promote is a put.
         let memory = InMemoryBlobStore()
         let held = try await memory.stage(name: other, data: Data("later".utf8))
@@ -106,7 +110,13 @@ struct BlobStoreTests {
         try store.putSync(name: name, data: Data("partial replacement".utf8), interruptBeforeRename: true)
         #expect(try await store.get(name: name) == Data("complete".utf8))
 
-        // Reopening the store (the restart after the crash) removes the temporary files.
+        // Reopening the store (the restart after the crash) removes the temporary files once they are
+        // older than the grace period (a fresh one may be a running server's staged chunk).
+        _ = try FileBlobStore(root: dir.path)
+        #expect(dir.allFiles().filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") }.count == 2)
+        for file in dir.allFiles() where (file as NSString).lastPathComponent.hasPrefix(".tmp-") {
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-FileBlobStore.temporaryGrace - 1)], ofItemAtPath: file)
+        }
         _ = try FileBlobStore(root: dir.path)
         #expect(dir.allFiles().filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") }.isEmpty)
         #expect(try await store.get(name: name) == Data("complete".utf8))

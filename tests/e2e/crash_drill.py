@@ -149,7 +149,8 @@ def _setup(inst: Instance, gp: str, n: int, chunks: int, chunk_size: int, rng: r
 
 def _put(base: str, gp: str, up: Upload, i: int) -> requests.Response:
     body = up.chunks[i]
-    return requests.put(f"{base}/api/v1/recordings/{up.recording}/segments/0/chunks/{i}", data=body, timeout=10,
+    # Well above the server's wait for an early chunk's predecessors (10 s).
+    return requests.put(f"{base}/api/v1/recordings/{up.recording}/segments/0/chunks/{i}", data=body, timeout=25,
                         headers={"Authorization": f"Bearer {gp}", "Content-Type": "application/octet-stream",
                                  "X-Content-SHA256": hashlib.sha256(body).hexdigest()})
 
@@ -182,11 +183,17 @@ def _window_uploader(base: str, gp: str, up: Upload, stop: threading.Event, erro
             time.sleep(0.2)
             stored = _resume(base, gp, up, i)
             up.unseen.update(k for k in range(i, stored) if k not in up.acked)
-            # An acknowledged chunk is never above what the server holds (rows go in order).
-            if any(k >= stored for k in up.acked):
-                errors.append(f"{up.recording}: acknowledged {sorted(k for k in up.acked if k >= stored)} but the server holds {stored}")
+            if _lost(up, stored, errors):
                 return
             i = max(i, stored)
+
+
+def _lost(up: Upload, stored: int, errors: list[str]) -> bool:
+    """An acknowledged chunk is never above what the server holds (rows go in order): else it was lost."""
+    lost = sorted(k for k in up.acked if k >= stored)
+    if lost:
+        errors.append(f"{up.recording}: acknowledged {lost} but the server holds {stored}")
+    return bool(lost)
 
 
 def _uploader(base: str, gp: str, up: Upload, stop: threading.Event, errors: list[str]) -> None:
@@ -198,6 +205,8 @@ def _uploader(base: str, gp: str, up: Upload, stop: threading.Event, errors: lis
         except requests.RequestException:
             time.sleep(0.2)
             stored = _resume(base, gp, up, i)
+            if _lost(up, stored, errors):
+                return
             up.unseen.update(range(i, stored))
             i = stored
             continue
@@ -208,6 +217,8 @@ def _uploader(base: str, gp: str, up: Upload, stop: threading.Event, errors: lis
             time.sleep(0.2)
         elif r.status_code == 409 and "chunk-gap" in r.text:
             stored = _resume(base, gp, up, i)
+            if _lost(up, stored, errors):
+                return
             up.unseen.update(range(i, stored))
             i = stored
         else:
@@ -216,6 +227,7 @@ def _uploader(base: str, gp: str, up: Upload, stop: threading.Event, errors: lis
 
 
 def _resume(base: str, gp: str, up: Upload, current: int) -> int:
+    """How many chunks the server holds; raises (rather than guess) when it does not answer."""
     for _ in range(300):
         try:
             r = _call(base, gp, "GET", f"/api/v1/recordings/{up.recording}", timeout=5)
@@ -224,7 +236,7 @@ def _resume(base: str, gp: str, up: Upload, current: int) -> int:
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    return current
+    raise RuntimeError(f"the server did not say how many chunks of {up.recording} it holds (from {current})")
 
 
 def run_drill(tmp: Path, kills: int, database_url: str | None = None, recordings: int = 3, chunks: int = 60,
@@ -244,7 +256,13 @@ def run_drill(tmp: Path, kills: int, database_url: str | None = None, recordings
         uploads = _setup(inst, gp, recordings, chunks, chunk_size, rng)
         stop, errors = threading.Event(), []
         # The first recording keeps a window of chunks in flight; the others send one at a time.
-        threads = [threading.Thread(target=_window_uploader if n == 0 else _uploader, args=(inst.base, gp, up, stop, errors), daemon=True)
+        def guarded(uploader, up: Upload) -> None:
+            try:
+                uploader(inst.base, gp, up, stop, errors)
+            except Exception as e:  # noqa: BLE001 - reported as the drill's error
+                errors.append(f"{up.recording}: {e!r}")
+
+        threads = [threading.Thread(target=guarded, args=(_window_uploader if n == 0 else _uploader, up), daemon=True)
                    for n, up in enumerate(uploads)]
         for t in threads:
             t.start()
