@@ -54,11 +54,7 @@ public struct FileBlobStore: BlobStore {
     /// Renames the staged file over the final name and syncs the directory.
     public func promote(_ staged: StagedBlob) async throws {
         guard let temporary = staged.temporaryPath else { throw VaultError.notFound(staged.name.hex) }
-        let final = path(staged.name)
-        guard rename(temporary, final) == 0 else {
-            throw VaultError.io(operation: "rename", path: final, errno: errno)
-        }
-        try syncDirectory(containing: final)
+        try moveIntoPlace(temporary, as: path(staged.name))
     }
 
     public func discard(_ staged: StagedBlob) async {
@@ -140,6 +136,12 @@ public struct FileBlobStore: BlobStore {
         let final = path(name)
         let temporary = try writeTemporary(for: final, data: data)
         if interruptBeforeRename { return }  // Tests: a crash between the write and the rename.
+        try moveIntoPlace(temporary, as: final)
+    }
+
+    /// Renames a synced temporary file over `final` and syncs the directory; a failed rename removes
+    /// the temporary file.
+    func moveIntoPlace(_ temporary: String, as final: String) throws {
         guard rename(temporary, final) == 0 else {
             let code = errno
             unlink(temporary)
