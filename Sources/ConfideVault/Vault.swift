@@ -33,15 +33,21 @@ public struct Vault: Sendable {
         try BlobName(recording: recording, segment: segment, index: index, naming: keys.naming)
     }
 
+    /// The chunk sealed under the recording's data key, and its opaque name.
+    func sealed(
+        recording: String, segment: Int, index: Int, final: Bool, plaintext: Data, wrapped: WrappedKey
+    ) throws -> (name: BlobName, data: Data) {
+        let key = try keys.unwrap(wrapped, recording: recording)
+        let data = try ChunkSealer.seal(plaintext, recording: recording, segment: segment, index: index, final: final, key: key)
+        return (try name(recording: recording, segment: segment, index: index), data)
+    }
+
     /// Seals `plaintext` and stores it durably; acknowledge the chunk only after this returns.
     public func storeChunk(
         recording: String, segment: Int, index: Int, final: Bool, plaintext: Data, wrapped: WrappedKey
     ) async throws {
-        let key = try keys.unwrap(wrapped, recording: recording)
-        let sealed = try ChunkSealer.seal(
-            plaintext, recording: recording, segment: segment, index: index, final: final, key: key
-        )
-        try await store.put(name: name(recording: recording, segment: segment, index: index), data: sealed)
+        let chunk = try sealed(recording: recording, segment: segment, index: index, final: final, plaintext: plaintext, wrapped: wrapped)
+        try await store.put(name: chunk.name, data: chunk.data)
     }
 
     /// Seals `plaintext` and stages it (written and synced where no read sees it, see
@@ -50,11 +56,8 @@ public struct Vault: Sendable {
     public func stageChunk(
         recording: String, segment: Int, index: Int, final: Bool, plaintext: Data, wrapped: WrappedKey
     ) async throws -> StagedBlob {
-        let key = try keys.unwrap(wrapped, recording: recording)
-        let sealed = try ChunkSealer.seal(
-            plaintext, recording: recording, segment: segment, index: index, final: final, key: key
-        )
-        return try await store.stage(name: name(recording: recording, segment: segment, index: index), data: sealed)
+        let chunk = try sealed(recording: recording, segment: segment, index: index, final: final, plaintext: plaintext, wrapped: wrapped)
+        return try await store.stage(name: chunk.name, data: chunk.data)
     }
 
     /// Reads and opens one chunk; `final` must be what it was stored with.
