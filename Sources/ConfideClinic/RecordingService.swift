@@ -22,6 +22,10 @@ public struct RecordingConfiguration: Sendable {
     public var uploadWindow = 8
     /// How long a chunk that arrived early waits for its predecessors before it is a gap.
     public var uploadOrderWaitSeconds = 10.0
+
+    /// Whether chunk `index`, with `expected` the next index the segment takes, is ahead of it but
+    /// within the upload window (it may wait for its predecessors).
+    public func mayWait(index: Int, expected: Int) -> Bool { index > expected && index - expected < uploadWindow }
     /// Plaintext size of the chunks of a segment's seekable version (a Range maps to whole chunks).
     public var playableChunkBytes = 256 * 1024
     /// Retention in days per country (ISO 3166 alpha-2); others use `defaultRetentionDays`.
@@ -264,10 +268,9 @@ public struct RecordingService: Sendable {
         guard let detail = try await store.recording(write.grant), detail.record.status != .erased else {
             try await refuse(ClinicError(.notFound, "no such recording"))
         }
-        // Past the window of chunks in flight, or more early chunks than the window holds already
-        // waiting: a gap at once, before anything is written.
+        // Past the window of chunks in flight: a gap at once, before anything is written.
         if let open = detail.segments.first(where: { $0.segment == segment }), !open.closed, index > open.chunks,
-            index - open.chunks >= configuration.uploadWindow
+            !configuration.mayWait(index: index, expected: open.chunks)
         {
             try await gate.recordRefusal(write)
             return .gap(expected: open.chunks)
@@ -315,7 +318,7 @@ public struct RecordingService: Sendable {
         defer { if holdsPlace { waiting.leave(write.grant.resourceID) } }
         while true {
             let outcome = try await store.addChunk(chunk, uploader: uploader, at: now, write: write, persist: persist)
-            guard case .gap(let expected) = outcome, chunk.index - expected < configuration.uploadWindow, ContinuousClock.now < deadline else {
+            guard case .gap(let expected) = outcome, configuration.mayWait(index: chunk.index, expected: expected), ContinuousClock.now < deadline else {
                 return outcome
             }
             // At most a window's worth of early chunks wait per recording; the rest are gaps at once.
