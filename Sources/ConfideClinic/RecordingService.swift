@@ -316,17 +316,23 @@ public struct RecordingService: Sendable {
         var pause = Duration.milliseconds(1)
         var holdsPlace = false
         defer { if holdsPlace { waiting.leave(write.grant.resourceID) } }
+        let id = write.grant.resourceID
         while true {
+            let seen = waiting.generation(id)
             let outcome = try await store.addChunk(chunk, uploader: uploader, at: now, write: write, persist: persist)
+            if outcome == .stored { waiting.stored(id) }
             guard case .gap(let expected) = outcome, configuration.mayWait(index: chunk.index, expected: expected), ContinuousClock.now < deadline else {
                 return outcome
             }
             // At most a window's worth of early chunks wait per recording; the rest are gaps at once.
             if !holdsPlace {
-                guard waiting.enter(write.grant.resourceID, limit: configuration.uploadWindow) else { return outcome }
+                guard waiting.enter(id, limit: configuration.uploadWindow) else { return outcome }
                 holdsPlace = true
+                if waiting.generation(id) != seen { continue }
             }
-            try await Task.sleep(for: pause)
+            // Woken when a chunk of this recording is stored here; the pause covers other instances.
+            await waiting.wait(id, after: seen, upTo: pause)
+            try Task.checkCancellation()
             pause = min(pause * 2, .milliseconds(50))
         }
     }
@@ -656,23 +662,93 @@ enum AuditSafe {
     }
 }
 
-/// How many early chunks of each recording wait for their predecessors (one instance).
+/// The early chunks of each recording waiting for their predecessors on this instance: how many
+/// (at most a window's worth), and a wake-up when a chunk of the recording is stored here, so a
+/// waiter retries at once rather than after its pause. A chunk stored by another instance is seen
+/// when the pause ends.
 final class UploadWaiters: Sendable {
-    let counts = Mutex<[String: Int]>([:])
+    private struct State {
+        var places: [String: Int] = [:]
+        /// Bumped each time a chunk of the recording is stored on this instance.
+        var generations: [String: UInt64] = [:]
+        var sleepers: [String: [(token: UInt64, wake: CheckedContinuation<Void, Never>)]] = [:]
+        /// Tokens woken before their sleeper was registered (the timeout won the race).
+        var woken: Set<UInt64> = []
+        var nextToken: UInt64 = 0
+    }
+    private let state = Mutex(State())
 
     /// Takes a place for `recording` if fewer than `limit` are taken.
     func enter(_ recording: String, limit: Int) -> Bool {
-        counts.withLock { c in
-            guard c[recording, default: 0] < limit else { return false }
-            c[recording, default: 0] += 1
+        state.withLock { s in
+            guard s.places[recording, default: 0] < limit else { return false }
+            s.places[recording, default: 0] += 1
             return true
         }
     }
 
     func leave(_ recording: String) {
-        counts.withLock { c in
-            let n = c[recording, default: 1] - 1
-            c[recording] = n > 0 ? n : nil
+        state.withLock { s in
+            let n = s.places[recording, default: 1] - 1
+            s.places[recording] = n > 0 ? n : nil
+            if n <= 0 { s.generations[recording] = nil }
         }
+    }
+
+    func generation(_ recording: String) -> UInt64 {
+        state.withLock { $0.generations[recording, default: 0] }
+    }
+
+    /// A chunk of `recording` was committed: every waiter of it retries now.
+    func stored(_ recording: String) {
+        let wake = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            guard s.places[recording] != nil else { return [] }
+            s.generations[recording, default: 0] &+= 1
+            return (s.sleepers.removeValue(forKey: recording) ?? []).map(\.wake)
+        }
+        for w in wake { w.resume() }
+    }
+
+    /// Returns once a chunk of `recording` is stored after `seen` was read, or after `pause`.
+    func wait(_ recording: String, after seen: UInt64, upTo pause: Duration) async {
+        let token = state.withLock { s -> UInt64 in
+            s.nextToken &+= 1
+            return s.nextToken
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let now = self.state.withLock { s -> Bool in
+                        if s.generations[recording, default: 0] != seen || s.woken.remove(token) != nil { return true }
+                        s.sleepers[recording, default: []].append((token, c))
+                        return false
+                    }
+                    if now { c.resume() }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: pause)
+                self.wake(recording, token)
+            }
+            await group.next()
+            group.cancelAll()
+            self.wake(recording, token)
+        }
+        state.withLock { _ = $0.woken.remove(token) }
+    }
+
+    /// Wakes one sleeper, or marks its token so it does not sleep once it registers.
+    private func wake(_ recording: String, _ token: UInt64) {
+        let c = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let i = s.sleepers[recording]?.firstIndex(where: { $0.token == token }) {
+                let c = s.sleepers[recording]![i].wake
+                s.sleepers[recording]!.remove(at: i)
+                if s.sleepers[recording]!.isEmpty { s.sleepers[recording] = nil }
+                return c
+            }
+            s.woken.insert(token)
+            return nil
+        }
+        c?.resume()
     }
 }
