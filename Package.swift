@@ -94,10 +94,12 @@ let package = Package(
         // The call signalling protocol: message codec, rate limiter, per-connection state machine. Pure.
         .target(name: "ConfideSignalling", dependencies: ["ConfideCore"], swiftSettings: swiftSettings),
         // Recording encryption at rest (issue 6 item 4): envelope keys, sealed chunks, opaque blob names,
-        // the filesystem blob store. Pure crypto plus files; no database, no HTTP.
+        // the filesystem blob store (its file I/O on a thread pool of its own). Crypto plus files; no database, no HTTP.
         .target(
             name: "ConfideVault",
-            dependencies: ["ConfideCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "ConfideCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // An S3-compatible object store for the vault's blobs: AWS Signature V4 over async-http-client.
@@ -144,6 +146,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

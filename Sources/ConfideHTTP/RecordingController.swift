@@ -7,6 +7,7 @@ import ConfideStore
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOFoundationCompat
 
 /// Recordings (docs/design/recordings.md): consent, the resumable chunk upload, listing, ranged
 /// playback, erasure and the playback kill switch. Every handler goes through `RecordingService`,
@@ -220,6 +221,12 @@ struct RecordingController {
         return try jsonResponse(SegmentCreatedJSON(segment: segment), status: .created)
     }
 
+    /// The chunk's bytes as `Data` that shares the request buffer's storage (a chunk is up to 8 MiB;
+    /// a copy of it costs more than the seal).
+    static func bytes(of buffer: ByteBuffer) -> Data {
+        buffer.getData(at: buffer.readerIndex, length: buffer.readableBytes, byteTransferStrategy: .noCopy) ?? Data(buffer.readableBytesView)
+    }
+
     /// PUT one chunk: the body is the chunk's bytes; `X-Content-SHA256` its hex SHA-256.
     @Sendable func uploadChunk(_ request: Request, context: SignedInContext) async throws -> Response {
         let service = try service()
@@ -238,7 +245,7 @@ struct RecordingController {
             throw Problem(.contentTooLarge, "chunk-too-large", "a chunk holds at most \(limit) bytes")
         }
         let outcome = try await clinicCall {
-            try await service.uploadChunk(id, segment: segment, index: index, sha256: claimed, body: Data(buffer.readableBytesView), req(context))
+            try await service.uploadChunk(id, segment: segment, index: index, sha256: claimed, body: Self.bytes(of: buffer), req(context))
         }
         let sha = claimed.lowercased()
         switch outcome {

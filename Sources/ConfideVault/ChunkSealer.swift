@@ -22,7 +22,8 @@ public enum ChunkSealer {
     ) throws -> Data {
         let aad = try associatedData(recording: recording, segment: segment, index: index, final: final)
         let box = try AES.GCM.seal(plaintext, using: key.key, nonce: AES.GCM.Nonce(), authenticating: aad)
-        var out = Data([version])
+        var out = Data(capacity: overhead + plaintext.count)
+        out.append(version)
         out.append(contentsOf: box.nonce)
         out.append(box.ciphertext)
         out.append(box.tag)

@@ -1,4 +1,5 @@
 public import Foundation
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +13,8 @@ import Darwin
 /// final name and `fsync`s the directory; a crash leaves at worst a temporary file, which no read sees
 /// and ``removeTemporaryFiles(olderThan:)`` (run when the store opens) deletes. One server owns a root.
 ///
-/// The calls block on file I/O; they are small (one chunk each).
+/// The file I/O (a chunk's write and `fsync` block for milliseconds) runs on ``BlockingIO``'s threads,
+/// never on Swift's cooperative pool, which has one thread per core.
 public struct FileBlobStore: BlobStore {
     public let root: String
     static let temporaryPrefix = ".tmp-"
@@ -43,33 +45,37 @@ public struct FileBlobStore: BlobStore {
     }
 
     public func put(name: BlobName, data: Data) async throws {
-        try putSync(name: name, data: data)
+        try await BlockingIO.run { try putSync(name: name, data: data) }
     }
 
     /// Writes and syncs the temporary file in the final directory (the data's sync, the slow part).
     public func stage(name: BlobName, data: Data) async throws -> StagedBlob {
-        StagedBlob(name: name, temporaryPath: try writeTemporary(for: path(name), data: data))
+        let final = path(name)
+        return StagedBlob(name: name, temporaryPath: try await BlockingIO.run { try writeTemporary(for: final, data: data) })
     }
 
     /// Renames the staged file over the final name and syncs the directory.
     public func promote(_ staged: StagedBlob) async throws {
         guard let temporary = staged.temporaryPath else { throw VaultError.notFound(staged.name.hex) }
-        try moveIntoPlace(temporary, as: path(staged.name))
+        let final = path(staged.name)
+        try await BlockingIO.run { try moveIntoPlace(temporary, as: final) }
     }
 
     public func discard(_ staged: StagedBlob) async {
-        if let temporary = staged.temporaryPath { unlink(temporary) }
+        if let temporary = staged.temporaryPath { _ = try? await BlockingIO.run { unlink(temporary) } }
     }
 
     public func get(name: BlobName) async throws -> Data {
         let path = self.path(name)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT { throw VaultError.notFound(name.hex) }
-            throw VaultError.io(operation: "open", path: path, errno: errno)
+        return try await BlockingIO.run {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                if errno == ENOENT { throw VaultError.notFound(name.hex) }
+                throw VaultError.io(operation: "open", path: path, errno: errno)
+            }
+            defer { close(fd) }
+            return try readFile(fd, path: path)
         }
-        defer { close(fd) }
-        return Data(try readAll(fd, path: path))
     }
 
     public func delete(name: BlobName) async throws {
@@ -121,7 +127,7 @@ public struct FileBlobStore: BlobStore {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultError.io(operation: "create", path: temporary, errno: errno) }
         do {
-            try writeAll(fd, data, path: temporary)
+            if try !writeDirect(fd, data, path: temporary) { try writeAll(fd, data, path: temporary) }
             guard fsync(fd) == 0 else { throw VaultError.io(operation: "fsync", path: temporary, errno: errno) }
         } catch {
             close(fd)
@@ -190,17 +196,97 @@ func readAll(_ fd: Int32, path: String) throws -> [UInt8] {
     }
 }
 
+/// Reads a whole file straight into one buffer of its size (a blob is written once and never grows).
+func readFile(_ fd: Int32, path: String) throws -> Data {
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { throw VaultError.io(operation: "fstat", path: path, errno: errno) }
+    var out = Data(count: Int(info.st_size))
+    let filled = try repeatIO(out.count, "read", path: path) { done in
+        out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
+    }
+    // Anything past the size fstat gave (a file that grew meanwhile) is read as well.
+    let rest = try readAll(fd, path: path)
+    if filled < out.count { out.removeSubrange(filled...) }
+    out.append(contentsOf: rest)
+    return out
+}
+
 func writeAll(_ fd: Int32, _ bytes: Data, path: String) throws {
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+    let written = try repeatIO(bytes.count, "write", path: path) { done in
+        bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+    }
+    guard written == bytes.count else { throw VaultError.io(operation: "write", path: path, errno: EIO) }
+}
+
+/// Repeats `step` (a `read` or `write` from byte `done` on) until `count` bytes are done or it
+/// returns 0, retrying after `EINTR`; returns how many were done.
+func repeatIO(_ count: Int, _ operation: String, path: String, _ step: (_ done: Int) -> Int) throws -> Int {
+    var done = 0
+    while done < count {
+        let n = step(done)
         if n < 0 {
             if errno == EINTR { continue }
+            throw VaultError.io(operation: operation, path: path, errno: errno)
+        }
+        if n == 0 { break }
+        done += n
+    }
+    return done
+}
+
+/// Writes a large blob with `O_DIRECT`, from the device straight out of an aligned copy of `data`:
+/// the kernel's copy into the page cache costs more than sealing the chunk, and a chunk written to be
+/// kept is not read back soon. The write is padded to the alignment and the file truncated to the
+/// blob's size (the caller's `fsync` makes both durable). Returns false, having written nothing,
+/// for a small blob or where the file system refuses direct I/O; the caller then writes through the
+/// page cache.
+func writeDirect(_ fd: Int32, _ data: Data, path: String) throws -> Bool {
+    #if os(Linux)
+    guard data.count >= DirectIO.minimum else { return false }
+    let flags = fcntl(fd, F_GETFL)
+    guard flags >= 0, fcntl(fd, F_SETFL, flags | DirectIO.flag) == 0 else { return false }
+    defer { _ = fcntl(fd, F_SETFL, flags) }
+    let padded = (data.count + DirectIO.alignment - 1) / DirectIO.alignment * DirectIO.alignment
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: padded, alignment: DirectIO.alignment)
+    defer { buffer.deallocate() }
+    data.withUnsafeBytes { source in
+        buffer.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: source.count)
+    }
+    (buffer.baseAddress! + data.count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - data.count)
+    var offset = 0
+    while offset < padded {
+        let n = pwrite(fd, buffer.baseAddress! + offset, padded - offset, off_t(offset))
+        if n < 0 {
+            if errno == EINTR { continue }
+            // The device wants a larger alignment: nothing is written yet, so write through the cache.
+            if errno == EINVAL, offset == 0 { return false }
             throw VaultError.io(operation: "write", path: path, errno: errno)
+        }
+        guard n > 0, n % DirectIO.alignment == 0 else {
+            throw VaultError.io(operation: "write", path: path, errno: EIO)
         }
         offset += n
     }
+    guard ftruncate(fd, off_t(data.count)) == 0 else { throw VaultError.io(operation: "ftruncate", path: path, errno: errno) }
+    return true
+    #else
+    return false
+    #endif
 }
+
+#if os(Linux)
+enum DirectIO {
+    /// Blobs below this size are written through the page cache (an `O_DIRECT` write waits for the device).
+    static let minimum = 64 * 1024
+    /// Covers devices with 512-byte and 4 KiB logical blocks.
+    static let alignment = 4096
+    #if arch(x86_64)
+    static let flag: Int32 = 0o40000
+    #else
+    static let flag: Int32 = 0o200000
+    #endif
+}
+#endif
 
 /// `fsync`s the directory holding `path`, so a created, renamed or removed entry is durable.
 func syncDirectory(containing path: String) throws {
@@ -210,4 +296,19 @@ func syncDirectory(containing path: String) throws {
     guard fd >= 0 else { throw VaultError.io(operation: "open", path: directory, errno: errno) }
     defer { close(fd) }
     guard fsync(fd) == 0 else { throw VaultError.io(operation: "fsync", path: directory, errno: errno) }
+}
+
+/// Threads for blocking file I/O. A chunk's write and `fsync` take milliseconds; run on the
+/// cooperative pool (one thread per core) they would stall every other task meanwhile, and chunks in
+/// flight together could not sync together.
+enum BlockingIO {
+    static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 8)
+        pool.start()
+        return pool
+    }()
+
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.runIfActive(body)
+    }
 }
