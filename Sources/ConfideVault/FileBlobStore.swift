@@ -258,8 +258,9 @@ func writeDirect(_ fd: Int32, _ data: Data, path: String) throws -> Bool {
         let n = pwrite(fd, buffer.baseAddress! + offset, padded - offset, off_t(offset))
         if n < 0 {
             if errno == EINTR { continue }
-            // The device wants a larger alignment: nothing is written yet, so write through the cache.
-            if errno == EINVAL, offset == 0 { return false }
+            // Refused before a byte is written (a device that wants a larger alignment, a file system
+            // without direct I/O): write through the cache, where a real I/O error shows again.
+            if offset == 0 { return false }
             throw VaultError.io(operation: "write", path: path, errno: errno)
         }
         guard n > 0, n % DirectIO.alignment == 0 else {
