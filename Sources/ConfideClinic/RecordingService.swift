@@ -330,7 +330,8 @@ public struct RecordingService: Sendable {
                 holdsPlace = true
                 if waiting.generation(id) != seen { continue }
             }
-            // Woken when a chunk of this recording is stored here; the pause covers other instances.
+            // Woken when a chunk of this recording is stored here while this chunk holds its place;
+            // the pause covers a store just before that and stores by other instances.
             await waiting.wait(id, after: seen, upTo: pause)
             try Task.checkCancellation()
             pause = min(pause * 2, .milliseconds(50))
@@ -693,6 +694,11 @@ final class UploadWaiters: Sendable {
             s.places[recording] = n > 0 ? n : nil
             if n <= 0 { s.generations[recording] = nil }
         }
+    }
+
+    /// Nothing held: no places, generations, sleepers or stray tokens (tests).
+    var isIdle: Bool {
+        state.withLock { $0.places.isEmpty && $0.generations.isEmpty && $0.sleepers.isEmpty && $0.woken.isEmpty }
     }
 
     func generation(_ recording: String) -> UInt64 {

@@ -80,16 +80,21 @@ public struct FileBlobStore: BlobStore {
 
     public func delete(name: BlobName) async throws {
         let path = self.path(name)
-        guard unlink(path) == 0 else {
-            if errno == ENOENT { return }
-            throw VaultError.io(operation: "unlink", path: path, errno: errno)
+        try await BlockingIO.run {
+            guard unlink(path) == 0 else {
+                if errno == ENOENT { return }
+                throw VaultError.io(operation: "unlink", path: path, errno: errno)
+            }
+            try syncDirectory(containing: path)
         }
-        try syncDirectory(containing: path)
     }
 
     public func exists(name: BlobName) async throws -> Bool {
-        var info = stat()
-        return stat(path(name), &info) == 0
+        let path = self.path(name)
+        return try await BlockingIO.run {
+            var info = stat()
+            return stat(path, &info) == 0
+        }
     }
 
     /// Every blob name in the store (temporary files excluded).
@@ -242,10 +247,12 @@ func repeatIO(_ count: Int, _ operation: String, path: String, _ step: (_ done: 
 /// page cache.
 func writeDirect(_ fd: Int32, _ data: Data, path: String) throws -> Bool {
     #if os(Linux)
-    guard data.count >= DirectIO.minimum else { return false }
+    guard data.count >= DirectIO.minimum, let direct = DirectIO.flag else { return false }
     let flags = fcntl(fd, F_GETFL)
-    guard flags >= 0, fcntl(fd, F_SETFL, flags | DirectIO.flag) == 0 else { return false }
+    guard flags >= 0, fcntl(fd, F_SETFL, flags | direct) == 0 else { return false }
     defer { _ = fcntl(fd, F_SETFL, flags) }
+    // F_SETFL ignores a flag it does not know: direct only if the file now says so.
+    guard fcntl(fd, F_GETFL) & direct != 0 else { return false }
     let padded = (data.count + DirectIO.alignment - 1) / DirectIO.alignment * DirectIO.alignment
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: padded, alignment: DirectIO.alignment)
     defer { buffer.deallocate() }
@@ -260,7 +267,10 @@ func writeDirect(_ fd: Int32, _ data: Data, path: String) throws -> Bool {
             if errno == EINTR { continue }
             // Refused before a byte is written (a device that wants a larger alignment, a file system
             // without direct I/O): write through the cache, where a real I/O error shows again.
-            if offset == 0 { return false }
+            if offset == 0 {
+                guard ftruncate(fd, 0) == 0 else { throw VaultError.io(operation: "ftruncate", path: path, errno: errno) }
+                return false
+            }
             throw VaultError.io(operation: "write", path: path, errno: errno)
         }
         guard n > 0, n % DirectIO.alignment == 0 else {
@@ -281,10 +291,13 @@ enum DirectIO {
     static let minimum = 64 * 1024
     /// Covers devices with 512-byte and 4 KiB logical blocks.
     static let alignment = 4096
+    /// `O_DIRECT`, which Glibc's module does not export; nil where its value is not known here.
     #if arch(x86_64)
-    static let flag: Int32 = 0o40000
+    static let flag: Int32? = 0o40000
+    #elseif arch(arm64) || arch(arm)
+    static let flag: Int32? = 0o200000
     #else
-    static let flag: Int32 = 0o200000
+    static let flag: Int32? = nil
     #endif
 }
 #endif
