@@ -1,3 +1,4 @@
+import ConfideCore
 import Crypto
 import Foundation
 
@@ -56,7 +57,7 @@ enum Tokens {
 
     /// Hex SHA-256: what the database stores instead of a token.
     static func digest(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        lowercaseHex(SHA256.hash(data: Array(token.utf8)))
     }
 
     /// A recovery code like `k7qd-m2xp-9fha`: 60 bits from an unambiguous alphabet.

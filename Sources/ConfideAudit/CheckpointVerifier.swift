@@ -1,3 +1,4 @@
+import ConfideCore
 public import Crypto
 
 /// Checks signed checkpoint notes against one Ed25519 public key.
@@ -94,8 +95,5 @@ public struct CheckpointVerifier: Sendable {
         return (name, Array(raw.prefix(4)), Array(raw.dropFirst(4)))
     }
 
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0f)]] }, as: UTF8.self)
-    }
+    private static func hex(_ bytes: [UInt8]) -> String { lowercaseHex(bytes) }
 }

@@ -109,11 +109,11 @@ public enum SeatOutcome: Sendable {
 
 func randomHex(bytes: Int) -> String {
     var generator = SystemRandomNumberGenerator()
-    return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+    return lowercaseHex((0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
 }
 
 func sha256Hex(_ text: String) -> String {
-    SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    lowercaseHex(SHA256.hash(data: Data(text.utf8)))
 }
 
 extension ClinicService {

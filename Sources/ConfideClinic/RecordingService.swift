@@ -260,7 +260,7 @@ public struct RecordingService: Sendable {
             try await refuse(
                 ClinicError(ValidationError(.invalidValue, field: "body", message: "a chunk holds 1 to \(configuration.maxChunkBytes) bytes")))
         }
-        let actual = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        let actual = lowercaseHex(SHA256.hash(data: body))
         guard claimed.lowercased() == actual else {
             try await refuse(ClinicError(ValidationError(.invalidValue, field: "sha256", message: "the chunk's SHA-256 does not match its bytes")))
         }
@@ -473,7 +473,7 @@ public struct RecordingService: Sendable {
             if start > range.upperBound { break }
             let sealed = try await vault.store.get(name: vault.name(recording: id, segment: piece.vaultSegment, index: piece.index))
             let plain = try ChunkSealer.open(sealed, recording: id, segment: piece.vaultSegment, index: piece.index, final: piece.final, key: key)
-            if let sha = piece.sha256, SHA256.hash(data: plain).map({ String(format: "%02x", $0) }).joined() != sha {
+            if let sha = piece.sha256, lowercaseHex(SHA256.hash(data: plain)) != sha {
                 alert(RecordingAlert(recording: id, what: "chunk-digest"))
                 throw VaultError.authenticationFailed
             }

@@ -249,7 +249,7 @@ struct SessionMiddleware: RouterMiddleware {
 
     static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+        return lowercaseHex((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 }
 

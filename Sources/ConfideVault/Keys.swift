@@ -1,3 +1,4 @@
+import ConfideCore
 public import Crypto
 public import Foundation
 
@@ -250,12 +251,4 @@ public struct KeyRing: Sendable {
     }
 }
 
-func hex(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0F)])
-    }
-    return String(decoding: out, as: UTF8.self)
-}
+func hex(_ bytes: some Sequence<UInt8>) -> String { lowercaseHex(bytes) }
