@@ -31,12 +31,12 @@ public struct CheckpointVerifier: Sendable {
             let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: keyBytes.dropFirst())
         else { throw AuditLogError.invalidKey("malformed verifier key") }
         try self.init(keyName: String(parts[0]), publicKey: publicKey)
-        guard parts[1] == Self.hex(keyID) else { throw AuditLogError.invalidKey("key ID does not match") }
+        guard parts[1] == lowercaseHex(keyID) else { throw AuditLogError.invalidKey("key ID does not match") }
     }
 
     /// This key in note verifier-key format.
     public var verifierKey: String {
-        "\(keyName)+\(Self.hex(keyID))+\(Base64.encode([NoteKey.ed25519Algorithm] + Array(publicKey.rawRepresentation)))"
+        "\(keyName)+\(lowercaseHex(keyID))+\(Base64.encode([NoteKey.ed25519Algorithm] + Array(publicKey.rawRepresentation)))"
     }
 
     /// Verifies a signed note and returns the checkpoint it carries.
@@ -94,6 +94,4 @@ public struct CheckpointVerifier: Sendable {
         else { throw AuditLogError.malformedCheckpoint("malformed signature line") }
         return (name, Array(raw.prefix(4)), Array(raw.dropFirst(4)))
     }
-
-    private static func hex(_ bytes: [UInt8]) -> String { lowercaseHex(bytes) }
 }

@@ -1,3 +1,4 @@
+import ConfideCore
 public import Crypto
 
 /// A SHA-256 value in the log's Merkle tree: a leaf hash, an interior node hash or a tree root.
@@ -32,16 +33,7 @@ public struct MerkleHash: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Lowercase hexadecimal, 64 digits.
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(2 * bytes.count)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var hex: String { lowercaseHex(bytes) }
 
     public var description: String { hex }
 

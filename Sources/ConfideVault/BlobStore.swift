@@ -1,3 +1,4 @@
+import ConfideCore
 import Crypto
 public import Foundation
 
@@ -24,7 +25,7 @@ public struct BlobName: Sendable, Hashable, CustomStringConvertible {
         encoder.append(try nonNegative(segment, "segment"))
         encoder.append(try nonNegative(index, "chunk index"))
         let mac = HMAC<SHA256>.authenticationCode(for: encoder.bytes, using: naming.key)
-        self.hex = ConfideVault.hex(mac)
+        self.hex = lowercaseHex(mac)
     }
 
     /// `ab/cd/abcd…`: two directory levels of 256 entries each.

@@ -1,3 +1,4 @@
+import ConfideCore
 public import Foundation
 import NIOPosix
 
@@ -33,7 +34,7 @@ public struct FileBlobStore: BlobStore {
     func prepareShards() throws {
         var created = false
         for i in 0..<256 {
-            let directory = "\(root)/\(hex([UInt8(i)]))"
+            let directory = "\(root)/\(lowercaseHex([UInt8(i)]))"
             var info = stat()
             if stat(directory, &info) == 0 { continue }
             guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
@@ -128,7 +129,7 @@ public struct FileBlobStore: BlobStore {
     func writeTemporary(for final: String, data: Data) throws -> String {
         let directory = (final as NSString).deletingLastPathComponent
         try makeDirectory(directory)
-        let temporary = "\(directory)/\(Self.temporaryPrefix)\(hex((0..<8).map { _ in UInt8.random(in: 0...255) }))"
+        let temporary = "\(directory)/\(Self.temporaryPrefix)\(lowercaseHex((0..<8).map { _ in UInt8.random(in: 0...255) }))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultError.io(operation: "create", path: temporary, errno: errno) }
         do {

@@ -109,7 +109,7 @@ public struct KeyEncryptionKey: Sendable {
         var hash = SHA256()
         hash.update(data: Array("confide-kek-id-v1".utf8))
         key.withUnsafeBytes { hash.update(bufferPointer: $0) }
-        return hex(hash.finalize().prefix(8))
+        return lowercaseHex(hash.finalize().prefix(8))
     }
 }
 
@@ -250,5 +250,3 @@ public struct KeyRing: Sendable {
         try wrap(unwrap(wrapped, recording: recording), recording: recording)
     }
 }
-
-func hex(_ bytes: some Sequence<UInt8>) -> String { lowercaseHex(bytes) }
