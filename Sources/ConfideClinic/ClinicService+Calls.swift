@@ -107,11 +107,6 @@ public enum SeatOutcome: Sendable {
     case refused(CallRefusal)
 }
 
-func randomHex(bytes: Int) -> String {
-    var generator = SystemRandomNumberGenerator()
-    return lowercaseHex((0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
-}
-
 func sha256Hex(_ text: String) -> String {
     lowercaseHex(SHA256.hash(data: Data(text.utf8)))
 }

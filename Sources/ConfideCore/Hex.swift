@@ -12,3 +12,9 @@ public func lowercaseHex(_ bytes: some Sequence<UInt8>) -> String {
     }
     return String(decoding: out, as: UTF8.self)
 }
+
+/// `bytes` bytes from the system's secure random generator, in lowercase hexadecimal.
+public func randomHex(bytes: Int) -> String {
+    var generator = SystemRandomNumberGenerator()
+    return lowercaseHex((0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+}

@@ -220,7 +220,7 @@ struct SessionMiddleware: RouterMiddleware {
         } else if let cookie = anonymousToken {
             context.csrfToken = cookie
         } else {
-            context.csrfToken = Self.randomToken()
+            context.csrfToken = randomHex(bytes: 32)
             context.issueAnonymousCSRFCookie = true
         }
         var response = try await next(request, context)
@@ -245,11 +245,6 @@ struct SessionMiddleware: RouterMiddleware {
         guard let authority, let url = URL(string: origin), let host = url.host else { return false }
         let port = url.port.map { ":\($0)" } ?? ""
         return "\(host)\(port)".lowercased() == authority.lowercased()
-    }
-
-    static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return lowercaseHex((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 }
 

@@ -13,4 +13,12 @@ struct HexTests {
             #expect(lowercaseHex(bytes) == bytes.map { String(format: "%02x", $0) }.joined())
         }
     }
+
+    @Test("randomHex gives two lowercase hex digits per byte, and differs from call to call")
+    func random() {
+        let a = randomHex(bytes: 32), b = randomHex(bytes: 32)
+        #expect(a.count == 64 && b.count == 64 && a != b)
+        #expect(a.allSatisfy { "0123456789abcdef".contains($0) })
+        #expect(randomHex(bytes: 0) == "")
+    }
 }
