@@ -126,6 +126,11 @@ public final class TriageEngine: Sendable {
         public var urgentMass = 0.2
         public var routineMass = 0.5
         public var dangerWeight = 6.0
+        /// A dangerous condition that explains a reported finding must have its red flags asked before
+        /// the engine stops early (0 turns the screen off, for comparison runs).
+        public var screenRedFlags = true
+        /// Posterior below which a dangerous condition is not screened.
+        public var screenFloor = 1e-5
         public init() {}
 
         /// Sets one setting by name (for tuning runs); false for an unknown name.
@@ -139,6 +144,8 @@ public final class TriageEngine: Sendable {
             case "urgentMass": urgentMass = value
             case "routineMass": routineMass = value
             case "dangerWeight": dangerWeight = value
+            case "screenRedFlags": screenRedFlags = value != 0
+            case "screenFloor": screenFloor = value
             default: return false
             }
             return true
@@ -154,6 +161,7 @@ public final class TriageEngine: Sendable {
     private let logNo: [Double]
     private let weights: [Double]
     private let listed: [[Int]]  // condition -> finding indices it lists
+    private let redFlagFindings: [[Int]]  // condition -> its red-flag finding indices (askable ones)
     private let askable: [Bool]
     private let ruleFindings: [[Int]]
     private let ruleAll: [[Int]]
@@ -205,7 +213,11 @@ public final class TriageEngine: Sendable {
         self.logNo = pYes.map { Foundation.log(1 - $0) }
         self.listed = listed
         self.weights = weights
-        self.askable = knowledge.findings.map { $0.kind != .demographic && $0.question != nil }
+        let askable = knowledge.findings.map { $0.kind != .demographic && $0.question != nil }
+        self.askable = askable
+        self.redFlagFindings = knowledge.conditions.map { condition in
+            (condition.redFlags ?? []).compactMap { knowledge.findingIndex[$0] }.filter { askable[$0] }
+        }
         self.ruleFindings = knowledge.rules.map { rule in (rule.all + (rule.any ?? [])).compactMap { knowledge.findingIndex[$0] } }
         self.ruleAll = knowledge.rules.map { rule in rule.all.compactMap { knowledge.findingIndex[$0] } }
         self.ruleAny = knowledge.rules.map { rule in (rule.any ?? []).compactMap { knowledge.findingIndex[$0] } }
@@ -291,10 +303,6 @@ public final class TriageEngine: Sendable {
         if finished { return stop(.patientFinished) }
         if fired.contains(where: { $0.disposition == .emergency }) { return stop(.redFlag) }
         if asked.count >= settings.maxQuestions { return stop(.questionLimit) }
-        if let top = p.indices.max(by: { p[$0] < p[$1] }), p[top] >= settings.confidentTop, asked.count >= 3 {
-            let danger = p.indices.filter { $0 != top && weights[$0] > 1 }.reduce(0) { $0 + p[$1] }
-            if danger < settings.residualDanger { return stop(.confident) }
-        }
         var known = [Bool](repeating: false, count: askable.count)
         var present = [Bool](repeating: false, count: askable.count)
         for id in asked { if let fi = knowledge.findingIndex[id] { known[fi] = true } }
@@ -303,8 +311,24 @@ public final class TriageEngine: Sendable {
             known[fi] = true
             if item.present { present[fi] = true }
         }
-        guard let (best, gain) = bestQuestion(p, known: known, present: present, profile: profile), gain >= settings.minimumGain
-        else { return stop(.nothingToLearn) }
+        // Red flags still to screen: those of each dangerous condition that explains something reported.
+        let screen = settings.screenRedFlags ? unscreenedRedFlags(p, known: known, present: present) : []
+        var early: StopReason?
+        if let top = p.indices.max(by: { p[$0] < p[$1] }), p[top] >= settings.confidentTop, asked.count >= 3 {
+            let danger = p.indices.filter { $0 != top && weights[$0] > 1 }.reduce(0) { $0 + p[$1] }
+            if danger < settings.residualDanger { early = .confident }
+        }
+        let choice = early == nil ? bestQuestion(p, known: known, present: present, profile: profile) : nil
+        if early == nil, choice.map({ $0.1 < settings.minimumGain }) ?? true { early = .nothingToLearn }
+        let best: Int
+        if let early {
+            // Never stop early with a red flag of a dangerous, explaining condition unasked: ask the
+            // most informative of them first.
+            guard !screen.isEmpty else { return stop(early) }
+            best = bestQuestion(p, known: known, present: present, profile: profile, only: screen)?.0 ?? screen[0]
+        } else {
+            best = choice!.0
+        }
         return Assessment(
             question: knowledge.findings[best], disposition: disposition, conditions: ranked, firedRules: fired, stopReason: nil,
             couldNotAssess: couldNotAssess, crisis: crisis)
@@ -318,19 +342,34 @@ public final class TriageEngine: Sendable {
         evidence.contains { item in item.present && crisisFindings.contains { item.finding.contains($0) } }
     }
 
-    private func bestQuestion(_ p: [Double], known: [Bool], present: [Bool], profile: TriageProfile) -> (Int, Double)? {
+    /// Red-flag findings not yet asked of each emergency or must-not-miss condition that lists a
+    /// finding the patient has and still carries `screenFloor` of the posterior (ascending indices).
+    private func unscreenedRedFlags(_ p: [Double], known: [Bool], present: [Bool]) -> [Int] {
+        var flags = Set<Int>()
+        for ci in 0..<conditionCount where weights[ci] > 1 && p[ci] >= settings.screenFloor {
+            guard listed[ci].contains(where: { present[$0] }) else { continue }
+            for fi in redFlagFindings[ci] where !known[fi] { flags.insert(fi) }
+        }
+        return flags.sorted()
+    }
+
+    private func bestQuestion(_ p: [Double], known: [Bool], present: [Bool], profile: TriageProfile, only: [Int]? = nil) -> (Int, Double)? {
         let f = askable.count
         // Candidates: what the plausible conditions list, plus what would complete a red-flag rule.
         var isCandidate = [Bool](repeating: false, count: f)
         var completing = [Bool](repeating: false, count: f)
         var any = false
-        for ci in 0..<conditionCount where p[ci] >= 0.001 {
+        if let only {
+            for fi in only { isCandidate[fi] = true }
+            any = !only.isEmpty
+        }
+        for ci in 0..<conditionCount where only == nil && p[ci] >= 0.001 {
             for fi in listed[ci] where askable[fi] && !known[fi] {
                 isCandidate[fi] = true
                 any = true
             }
         }
-        for (ri, rule) in knowledge.rules.enumerated() {
+        for (ri, rule) in knowledge.rules.enumerated() where only == nil {
             guard rule.applies(to: profile) else { continue }
             // One step from firing, and at least one of its findings is already present.
             guard ruleFindings[ri].contains(where: { present[$0] }) else { continue }
