@@ -254,3 +254,16 @@ def test_eval_command_prints_the_report_keys():
     assert all(0 <= report[k] <= 1 for k in ("top1", "top3", "top10", "triage_accuracy", "under_triage", "over_triage"))
     bad = subprocess.run([BIN, "triage", "eval", "/nonexistent.json"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "cannot read" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_held_back_splits_are_frozen():
+    # H19: the held-back splits are the files committed before any tuning (5391216 and c0a8e5e), byte for byte.
+    import hashlib
+
+    frozen = {
+        "heldback.json": "9f91eed3a1267e40b5b7c34ecd93fde648aa383d98afd3302d334218e0ebb90c",
+        "heldback2.json": "ce1c194d3aa62817e29f066d6db304940991e6cf21246f2b05fb7219a5941a4d",
+    }
+    for name, digest in frozen.items():
+        data = (REPO / "Sources" / "ConfideTriage" / "Resources" / "vignettes" / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == digest, f"{name} changed after it was frozen"
