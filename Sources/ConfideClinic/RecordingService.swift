@@ -45,8 +45,16 @@ public struct RecordingConfiguration: Sendable {
 
 /// Makes a finished segment seekable (MediaRecorder's WebM has no duration and no cues).
 public protocol MediaRemuxer: Sendable {
-    /// The remuxed media and its content type; the input and output never touch disk.
-    func remux(_ media: Data, contentType: String) async throws -> Data
+    /// Remuxes the media that `input` yields, in order, and hands the result to `output` in pieces of
+    /// at most `pieceSize` bytes (`last` set on the final one), only once all of it exists; returns
+    /// its size (0: nothing came out, and `output` was not called). Neither input nor output touches
+    /// disk, and at most one input piece and one output piece are held at a time.
+    ///
+    /// An error thrown by `input` ends the remux and is rethrown unchanged, before `output` is ever
+    /// called; the whole input is read (and so checked) even when the remuxer fails early.
+    func remux<Input: AsyncSequence>(
+        _ input: Input, contentType: String, pieceSize: Int, output: (_ piece: Data, _ last: Bool) async throws -> Void
+    ) async throws -> Int64 where Input.Element == Data
 }
 
 /// Raised when a recording's binding disagrees with its consultation (the 2020 class of failure).
@@ -498,9 +506,9 @@ public struct RecordingService: Sendable {
         return done
     }
 
-    /// Makes the closed segments of finished recordings seekable: reads and verifies each whole
-    /// segment (truncation is detected), remuxes it in memory, and stores the result sealed in
-    /// fixed-size chunks. Without a remuxer nothing happens (playback serves the upload chunks).
+    /// Makes the closed segments of finished recordings seekable: streams each whole segment out of
+    /// the vault, verified chunk by chunk (truncation is detected), through the remuxer, and stores
+    /// the result sealed in fixed-size chunks. Without a remuxer nothing happens (playback serves the upload chunks).
     public func makePlayable(limit: Int = 20) async throws -> Int {
         guard let remuxer else { return 0 }
         var made = 0
@@ -515,37 +523,39 @@ public struct RecordingService: Sendable {
                 let contentType = seg.mode == "video" ? "video/webm" : "audio/webm"
                 // A segment that cannot be made seekable is marked so (served as recorded), once.
                 let asRecorded = PlayableLayout(chunkSize: 0, chunks: 0, bytes: 0, contentType: "as-recorded")
-                let chunks: [Data]
+                // The segment streams from the vault (each chunk opened and checked as it is read)
+                // through the remuxer, and its output is sealed piece by piece: a long call is never
+                // held in memory whole.
+                let size = configuration.playableChunkBytes
+                let target = Self.playableSegment(seg.segment)
+                var pieces = 0
+                var outputStarted = false
+                var bytes: Int64 = 0
                 do {
-                    chunks = try await vault.readSegment(recording: id, segment: seg.segment, wrapped: wrapped)
-                } catch {
+                    let input = try vault.chunks(recording: id, segment: seg.segment, wrapped: wrapped)
+                    bytes = try await remuxer.remux(input, contentType: contentType, pieceSize: size) { piece, last in
+                        outputStarted = true
+                        let sealed = try ChunkSealer.seal(piece, recording: id, segment: target, index: pieces, final: last, key: key)
+                        try await vault.store.put(name: vault.name(recording: id, segment: target, index: pieces), data: sealed)
+                        pieces += 1
+                    }
+                } catch is VaultError where !outputStarted {
                     logger.error("recording segment unreadable; left as recorded", metadata: ["recording": "\(id)", "segment": "\(seg.segment)"])
                     alert(RecordingAlert(recording: id, what: "segment-unreadable"))
                     try await store.setPlayable(segment: seg.segment, layout: asRecorded, write: try await recordingWrite(id, .update, purpose: "recording-remux", r))
                     continue
-                }
-                var media = Data()
-                for c in chunks { media.append(c) }
-                var output = Data()
-                do {
-                    output = try await remuxer.remux(media, contentType: contentType)
-                } catch {
+                } catch where !outputStarted {
                     logger.warning("remux failed; serving the upload as recorded", metadata: ["recording": "\(id)", "segment": "\(seg.segment)"])
+                    bytes = 0
                 }
-                guard !output.isEmpty else {
+                // An error while storing the output propagates: the segment stays unplayable and the
+                // job tries again (the pieces' names are fixed, so a retry overwrites them).
+                guard bytes > 0 else {
                     try await store.setPlayable(segment: seg.segment, layout: asRecorded, write: try await recordingWrite(id, .update, purpose: "recording-remux", r))
                     continue
                 }
-                let size = configuration.playableChunkBytes
-                let count = (output.count + size - 1) / size
-                let target = Self.playableSegment(seg.segment)
-                for i in 0..<count {
-                    let lower = output.startIndex + i * size
-                    let piece = output[lower..<min(lower + size, output.endIndex)]
-                    let sealed = try ChunkSealer.seal(Data(piece), recording: id, segment: target, index: i, final: i == count - 1, key: key)
-                    try await vault.store.put(name: vault.name(recording: id, segment: target, index: i), data: sealed)
-                }
-                let layout = PlayableLayout(chunkSize: size, chunks: count, bytes: Int64(output.count), contentType: contentType)
+                let count = pieces
+                let layout = PlayableLayout(chunkSize: size, chunks: count, bytes: bytes, contentType: contentType)
                 let segWrite = try await recordingWrite(id, .update, purpose: "recording-remux", r)
                 try await store.setPlayable(segment: seg.segment, layout: layout, write: segWrite)
             }

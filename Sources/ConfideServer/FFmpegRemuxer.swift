@@ -8,6 +8,11 @@ public import Foundation
 /// Makes MediaRecorder's WebM seekable by remuxing it with ffmpeg (`-c copy`: no re-encoding), so
 /// that the output has a duration and cues.
 ///
+/// The media streams in: one chunk at a time is read from the vault and written to ffmpeg's stdin
+/// (blocking writes run on a dispatch queue of their own, off Swift's cooperative threads), and the
+/// output is handed back in pieces. Only ffmpeg's output is held whole, in the memfd, because the
+/// muxer writes the cues at the end.
+///
 /// INVARIANT: plaintext media never touches disk. ffmpeg reads the media from a pipe and writes to
 /// an anonymous in-memory file (`memfd_create`; its output must be seekable for the muxer to write
 /// the cues at the end), which this process reads back and closes; nothing is ever named in a file system.
@@ -46,9 +51,35 @@ public struct FFmpegRemuxer: MediaRemuxer {
         return fd
     }
 
-    public func remux(_ media: Data, contentType: String) async throws -> Data {
+    /// Writing to a pipe whose reader has gone raises SIGPIPE, which would end the server; with it
+    /// ignored the write fails with EPIPE instead (ffmpeg stops reading when the media is bad).
+    static let ignoreBrokenPipes: Void = {
+        #if canImport(Glibc)
+            _ = signal(SIGPIPE, SIG_IGN)
+        #endif
+    }()
+
+    /// Writes `piece` to the pipe on `queue` (a blocking write, off the cooperative pool): false once
+    /// the reader has stopped reading.
+    static func feed(_ piece: Data, to pipe: FileHandle, on queue: DispatchQueue) async -> Bool {
+        await withCheckedContinuation { done in
+            queue.async {
+                do {
+                    try pipe.write(contentsOf: piece)
+                    done.resume(returning: true)
+                } catch {
+                    done.resume(returning: false)
+                }
+            }
+        }
+    }
+
+    public func remux<Input: AsyncSequence>(
+        _ input: Input, contentType: String, pieceSize: Int, output: (_ piece: Data, _ last: Bool) async throws -> Void
+    ) async throws -> Int64 where Input.Element == Data {
+        _ = Self.ignoreBrokenPipes
         let fd = try Self.anonymousFile()
-        let output = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        let result = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         // /proc/self/fd/1 opens ffmpeg's own stdout (the memfd) as a seekable file.
@@ -56,9 +87,9 @@ public struct FFmpegRemuxer: MediaRemuxer {
             "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "webm", "-i", "pipe:0", "-map", "0", "-c", "copy", "-fflags", "+bitexact", "-f", "webm", "-y",
             "/proc/self/fd/1",
         ]
-        let input = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
+        let pipe = Pipe()
+        process.standardInput = pipe
+        process.standardOutput = result
         process.standardError = FileHandle.nullDevice
         let finished = AsyncStream<Int32>.makeStream()
         process.terminationHandler = { p in
@@ -66,22 +97,43 @@ public struct FFmpegRemuxer: MediaRemuxer {
             finished.continuation.finish()
         }
         try process.run()
-        // Feed the pipe on a thread of its own (a full pipe blocks until ffmpeg reads).
-        let writer = input.fileHandleForWriting
-        let feeding = Task.detached {
-            try? writer.write(contentsOf: media)
-            try? writer.close()
-        }
         let timeout = Task {
             try await Task.sleep(for: .seconds(timeoutSeconds))
             process.terminate()
         }
+        defer { timeout.cancel() }
+        // One piece of input at a time: read (and checked) from the vault, then written to the pipe.
+        let writer = pipe.fileHandleForWriting
+        let queue = DispatchQueue(label: "confide.remux.feed")
+        // When ffmpeg stops early (bad media), the rest is still read, and so checked: a damaged
+        // segment is reported as damaged rather than as media ffmpeg could not read.
+        var reading = true
+        do {
+            for try await piece in input where reading {
+                reading = await Self.feed(piece, to: writer, on: queue)
+            }
+        } catch {
+            process.terminate()
+            try? writer.close()
+            for await _ in finished.stream {}
+            throw error
+        }
+        try? writer.close()
         var status: Int32 = -1
         for await s in finished.stream { status = s }
-        timeout.cancel()
-        await feeding.value
         guard status == 0 else { throw Failure(description: "ffmpeg exited with status \(status)") }
-        try output.seek(toOffset: 0)
-        return try output.readToEnd() ?? Data()
+        // The whole output exists; hand it over piece by piece.
+        let total = Int64(lseek(fd, 0, SEEK_END))
+        guard total > 0, lseek(fd, 0, SEEK_SET) == 0 else { return 0 }
+        var offset: Int64 = 0
+        while offset < total {
+            let count = Int(min(Int64(pieceSize), total - offset))
+            guard let piece = try result.read(upToCount: count), piece.count == count else {
+                throw Failure(description: "short read of the remuxed media")
+            }
+            offset += Int64(count)
+            try await output(piece, offset == total)
+        }
+        return total
     }
 }

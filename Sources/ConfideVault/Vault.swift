@@ -72,21 +72,17 @@ public struct Vault: Sendable {
     /// Reads a whole segment, chunk 0 onwards, through a ``SegmentReader``.
     /// - Throws: ``VaultError/truncated(segment:chunks:)`` when a chunk is missing before the final one.
     public func readSegment(recording: String, segment: Int, wrapped: WrappedKey) async throws -> [Data] {
-        let key = try keys.unwrap(wrapped, recording: recording)
-        var reader = SegmentReader(recording: recording, segment: segment, key: key)
         var chunks: [Data] = []
-        while !reader.isComplete {
-            let name = try name(recording: recording, segment: segment, index: reader.nextIndex)
-            let sealed: Data
-            do {
-                sealed = try await store.get(name: name)
-            } catch VaultError.notFound {
-                try reader.finish()  // throws .truncated
-                break
-            }
-            chunks.append(try reader.next(sealed))
-        }
+        for try await chunk in try self.chunks(recording: recording, segment: segment, wrapped: wrapped) { chunks.append(chunk) }
         return chunks
+    }
+
+    /// A segment's chunks, each read and opened only when the iteration asks for it, so a whole
+    /// segment can be streamed without being held. The checks are ``readSegment(recording:segment:wrapped:)``'s:
+    /// the iteration throws ``VaultError/truncated(segment:chunks:)`` where a chunk is missing before
+    /// the final one, and ``VaultError/authenticationFailed`` for a chunk not sealed at its place.
+    public func chunks(recording: String, segment: Int, wrapped: WrappedKey) throws -> SegmentChunks {
+        SegmentChunks(vault: self, reader: SegmentReader(recording: recording, segment: segment, key: try keys.unwrap(wrapped, recording: recording)))
     }
 
     /// Erasure: removes the blobs of `chunks`. Missing blobs are not an error, so erasure can be retried.
@@ -100,4 +96,31 @@ public struct Vault: Sendable {
             try await store.delete(name: name(recording: recording, segment: chunk.segment, index: chunk.index))
         }
     }
+}
+
+/// A segment's plaintext chunks in order, read and opened one at a time (see ``Vault/chunks(recording:segment:wrapped:)``).
+public struct SegmentChunks: AsyncSequence, Sendable {
+    public typealias Element = Data
+    let vault: Vault
+    let reader: SegmentReader
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let vault: Vault
+        var reader: SegmentReader
+
+        public mutating func next() async throws -> Data? {
+            guard !reader.isComplete else { return nil }
+            let name = try vault.name(recording: reader.recording, segment: reader.segment, index: reader.nextIndex)
+            let sealed: Data
+            do {
+                sealed = try await vault.store.get(name: name)
+            } catch VaultError.notFound {
+                try reader.finish()  // throws .truncated
+                return nil
+            }
+            return try reader.next(sealed)
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(vault: vault, reader: reader) }
 }
