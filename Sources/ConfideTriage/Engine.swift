@@ -131,6 +131,9 @@ public final class TriageEngine: Sendable {
         public var screenRedFlags = true
         /// Posterior below which a dangerous condition is not screened.
         public var screenFloor = 1e-5
+        /// Posterior from which a dangerous condition that explains a reported finding has its red
+        /// flags asked before any other question (above 1: never first, only before an early stop).
+        public var screenFirstFloor = 0.01
         public init() {}
 
         /// Sets one setting by name (for tuning runs); false for an unknown name.
@@ -146,6 +149,7 @@ public final class TriageEngine: Sendable {
             case "dangerWeight": dangerWeight = value
             case "screenRedFlags": screenRedFlags = value != 0
             case "screenFloor": screenFloor = value
+            case "screenFirstFloor": screenFirstFloor = value
             default: return false
             }
             return true
@@ -312,7 +316,15 @@ public final class TriageEngine: Sendable {
             if item.present { present[fi] = true }
         }
         // Red flags still to screen: those of each dangerous condition that explains something reported.
-        let screen = settings.screenRedFlags ? unscreenedRedFlags(p, known: known, present: present) : []
+        let screen = settings.screenRedFlags ? unscreenedRedFlags(p, known: known, present: present, floor: settings.screenFloor) : []
+        // The red flags of a plausible dangerous condition come before anything else, as a clinician
+        // rules out the dangerous causes of a complaint first.
+        let first = settings.screenRedFlags ? unscreenedRedFlags(p, known: known, present: present, floor: settings.screenFirstFloor) : []
+        if !first.isEmpty, let (flag, _) = bestQuestion(p, known: known, present: present, profile: profile, only: first) {
+            return Assessment(
+                question: knowledge.findings[flag], disposition: disposition, conditions: ranked, firedRules: fired, stopReason: nil,
+                couldNotAssess: couldNotAssess, crisis: crisis)
+        }
         var early: StopReason?
         if let top = p.indices.max(by: { p[$0] < p[$1] }), p[top] >= settings.confidentTop, asked.count >= 3 {
             let danger = p.indices.filter { $0 != top && weights[$0] > 1 }.reduce(0) { $0 + p[$1] }
@@ -343,10 +355,10 @@ public final class TriageEngine: Sendable {
     }
 
     /// Red-flag findings not yet asked of each emergency or must-not-miss condition that lists a
-    /// finding the patient has and still carries `screenFloor` of the posterior (ascending indices).
-    private func unscreenedRedFlags(_ p: [Double], known: [Bool], present: [Bool]) -> [Int] {
+    /// finding the patient has and still carries `floor` of the posterior (ascending indices).
+    private func unscreenedRedFlags(_ p: [Double], known: [Bool], present: [Bool], floor: Double) -> [Int] {
         var flags = Set<Int>()
-        for ci in 0..<conditionCount where weights[ci] > 1 && p[ci] >= settings.screenFloor {
+        for ci in 0..<conditionCount where weights[ci] > 1 && p[ci] >= floor {
             guard listed[ci].contains(where: { present[$0] }) else { continue }
             for fi in redFlagFindings[ci] where !known[fi] { flags.insert(fi) }
         }
@@ -369,7 +381,8 @@ public final class TriageEngine: Sendable {
                 any = true
             }
         }
-        for (ri, rule) in knowledge.rules.enumerated() where only == nil {
+        // (Also with `only`: a question that completes a red-flag rule always comes first.)
+        for (ri, rule) in knowledge.rules.enumerated() {
             guard rule.applies(to: profile) else { continue }
             // One step from firing, and at least one of its findings is already present.
             guard ruleFindings[ri].contains(where: { present[$0] }) else { continue }

@@ -111,7 +111,7 @@ public struct RedFlagRule: Sendable, Hashable, Codable {
     }
 
     /// Whether the rule's age, month and sex limits admit this patient.
-    func applies(to profile: TriageProfile) -> Bool {
+    public func applies(to profile: TriageProfile) -> Bool {
         if let minAge, profile.age < minAge { return false }
         if let maxAge, profile.age > maxAge { return false }
         if let underMonths, !profile.mayBeYoungerThan(months: underMonths) { return false }

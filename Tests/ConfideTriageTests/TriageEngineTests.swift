@@ -239,6 +239,33 @@ struct TriageScenarioTests {
         #expect(!assess(rash, age: 30, months: nil).firedRules.contains { $0.id == "rf.non_blanching_rash_child" })
     }
 
+    @Test("C02: a question that would complete a red-flag rule comes first, before any screening question")
+    func completingFirst() throws {
+        let engine = try engineResult.get()
+        let askable = Set(engine.knowledge.findings.filter { $0.question != nil && $0.kind != .demographic }.map(\.id))
+        var checked = 0
+        for rule in engine.knowledge.rules where rule.all.count == 2 && (rule.any ?? []).isEmpty && askable.contains(rule.all[1]) {
+            let age = Swift.min(Swift.max(rule.minAge ?? 30, 0), rule.maxAge ?? 120)
+            let profile = TriageProfile(age: age, sex: rule.sex ?? .female, ageMonths: rule.underMonths.map { _ in 0 })
+            let evidence = [Evidence(finding: rule.all[0], present: true)]
+            let a = engine.assess(profile: profile, evidence: evidence, asked: [])
+            guard a.stopReason == nil else { continue }  // the first finding alone already fired an emergency rule
+            // Every finding that would now complete some rule (a rule can be one step away in several ways).
+            var completing = Set<String>()
+            for other in engine.knowledge.rules where other.applies(to: profile) {
+                let all = other.all, any = other.any ?? []
+                guard (all + any).contains(rule.all[0]) else { continue }
+                let missing = all.filter { $0 != rule.all[0] }
+                let anyMet = any.isEmpty || any.contains(rule.all[0])
+                if missing.count == 1, anyMet { completing.insert(missing[0]) }
+                if missing.isEmpty, !anyMet { completing.formUnion(any) }
+            }
+            #expect(completing.contains(a.question?.id ?? "-"), "\(rule.id): asked \(a.question?.id ?? "nothing") first")
+            checked += 1
+        }
+        #expect(checked >= 10)
+    }
+
     @Test("no early stop while a red flag of a dangerous condition that explains the complaint is unasked")
     func redFlagScreen() throws {
         let engine = try engineResult.get()
