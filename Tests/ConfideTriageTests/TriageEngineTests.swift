@@ -239,6 +239,31 @@ struct TriageScenarioTests {
         #expect(!assess(rash, age: 30, months: nil).firedRules.contains { $0.id == "rf.non_blanching_rash_child" })
     }
 
+    @Test("everyday sentences fire no emergency rule from the opening message (review of the 2026-11-27 synonyms)")
+    func noFalseEmergencies() throws {
+        let engine = try engineResult.get()
+        let everyday: [(String, Int)] = [
+            ("blotchy skin on my face after a new cream", 30), ("I ate a whole packet of biscuits and feel sick", 30),
+            ("I'm on too many tablets, can they be reviewed?", 70), ("IBS, jelly like stuff in my poo", 40), ("laryngitis and I can barely talk", 35),
+            ("I can't find words to describe this back pain", 45), ("hurt my shoulder and can't lift my arm", 50),
+            ("this sore throat is like nothing I've had before", 25), ("my hearing went muffled and it won't go back to normal", 60),
+            ("toddler has a cold and is just not himself today", 2), ("I feel floppy and tired", 30),
+            ("been sick with a cold for days and my chest is tight", 30), ("temperature and feel really sleepy", 30),
+            ("All the family are fine, just me with a headache", 30), ("lifting a box and suddenly got pain between my shoulder blades", 40),
+            ("used my inhaler 10 times this week, a bit wheezy", 30), ("tummy pain but no wind or vomiting", 30),
+            ("chest tightness when I run for 20 mins", 30), ("diagnosed with cancer, getting my affairs in order", 70),
+            ("had her first seizure last month, fine now", 30),
+        ]
+        for (text, age) in everyday {
+            let a = engine.assess(profile: TriageProfile(age: age, sex: .female), evidence: engine.extract(text), asked: [])
+            #expect(!a.firedRules.contains { $0.disposition == .emergency }, "\(text): \(a.firedRules.map(\.id))")
+        }
+        // And a longer phrase must not hide a red flag: "fevers" is still a fever.
+        let malaria = engine.assess(
+            profile: TriageProfile(age: 30, sex: .male), evidence: engine.extract("Fevers and shakes since coming back from Nigeria"), asked: [])
+        #expect(malaria.firedRules.contains { $0.id == "rf.fever_after_malaria_travel" })
+    }
+
     @Test("C02: a question that would complete a red-flag rule comes first, before any screening question")
     func completingFirst() throws {
         let engine = try engineResult.get()
@@ -273,7 +298,7 @@ struct TriageScenarioTests {
         off.screenRedFlags = false
         let unscreened = TriageEngine(knowledge: engine.knowledge, settings: off)
         let complaints = [
-            "bad headache, been sick, can't stand the light", "headache and a temperature", "tummy pain and being sick",
+            "bad headache, being sick, can't stand the light", "headache and a temperature", "tummy pain and being sick",
             "sharp chest pain when I breathe in", "back pain", "feel dizzy and faint", "my baby is not feeding", "sore throat and a fever",
         ]
         // Conversations where every question is answered "no"; at an early stop ("confident" or
@@ -316,7 +341,7 @@ struct TriageScenarioTests {
         #expect(!violations(unscreened).isEmpty)
 
         // Answering yes to a stiff neck and a fever ends in the emergency.
-        let yes = run(engine, "bad headache, been sick, can't stand the light", age: 19, sex: .female, yes: ["neck_stiffness", "fever"])
+        let yes = run(engine, "bad headache, being sick, can't stand the light", age: 19, sex: .female, yes: ["neck_stiffness", "fever"])
         #expect(yes.disposition == .emergency)
     }
 
