@@ -85,7 +85,9 @@ public struct ConfideAssembly: Sendable {
         self.recordings = recordings
         let knowledge: KnowledgeBase
         do { knowledge = try KnowledgeBase.bundled() } catch let error as KnowledgeBaseError { throw ConfigurationError(error.description) }
-        let triage = TriageService(stores: stores, gate: gate, clock: SystemWallClock(), engine: TriageEngine(knowledge: knowledge))
+        let engine = TriageEngine(knowledge: knowledge)
+        engine.warmUp()
+        let triage = TriageService(stores: stores, gate: gate, clock: SystemWallClock(), engine: engine)
         self.triage = triage
         if configuration.egress == .observe {
             logger.warning("the egress guard is observe-only: responses carrying another patient's data go out (drills only)")

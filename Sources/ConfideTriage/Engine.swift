@@ -250,6 +250,17 @@ public final class TriageEngine: Sendable {
         self.eBackground = background.map(e)
     }
 
+    /// Runs a few untimed turns so that the first patient's turn does not pay for cold caches and
+    /// lazy set-up (0.5–0.9 ms measured on a first turn, against about 0.1 ms after). The server
+    /// calls it at start, and the evaluator before it times anything.
+    public func warmUp() {
+        for text in ["headache and a temperature", "chest pain", "tummy ache and being sick"] {
+            for profile in [TriageProfile(age: 30, sex: .female), TriageProfile(age: 70, sex: .male)] {
+                _ = assess(profile: profile, evidence: extract(text), asked: [])
+            }
+        }
+    }
+
     /// Findings in the opening complaint (unknown words are ignored; demographic words too).
     public func extract(_ text: String) -> [Evidence] {
         matcher.extract(text).map { Evidence(finding: $0.finding, present: $0.present) }
@@ -315,10 +326,10 @@ public final class TriageEngine: Sendable {
             known[fi] = true
             if item.present { present[fi] = true }
         }
-        // Red flags still to screen: those of each dangerous condition that explains something reported.
-        let screen = settings.screenRedFlags ? unscreenedRedFlags(p, known: known, present: present, floor: settings.screenFloor) : []
-        // The red flags of a plausible dangerous condition come before anything else, as a clinician
-        // rules out the dangerous causes of a complaint first.
+        // Red-flag screening. The red flags of a plausible (posterior >= screenFirstFloor) emergency or
+        // must-not-miss condition that explains something reported come before anything else, as a
+        // clinician rules out the dangerous causes of a complaint first (a question that completes a
+        // red-flag rule still comes first of all).
         let first = settings.screenRedFlags ? unscreenedRedFlags(p, known: known, present: present, floor: settings.screenFirstFloor) : []
         if !first.isEmpty, let (flag, _) = bestQuestion(p, known: known, present: present, profile: profile, only: first) {
             return Assessment(
@@ -336,6 +347,7 @@ public final class TriageEngine: Sendable {
         if let early {
             // Never stop early with a red flag of a dangerous, explaining condition unasked: ask the
             // most informative of them first.
+            let screen = settings.screenRedFlags ? unscreenedRedFlags(p, known: known, present: present, floor: settings.screenFloor) : []
             guard !screen.isEmpty else { return stop(early) }
             best = bestQuestion(p, known: known, present: present, profile: profile, only: screen)?.0 ?? screen[0]
         } else {

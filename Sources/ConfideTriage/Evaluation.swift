@@ -147,6 +147,7 @@ public struct Evaluator: Sendable {
     }
 
     public func run(_ vignettes: [Vignette]) -> EvaluationReport {
+        engine.warmUp()
         let results = vignettes.map(play)
         let n = Double(max(results.count, 1))
         func fraction(_ predicate: (CaseResult) -> Bool) -> Double { Double(results.filter(predicate).count) / n }
