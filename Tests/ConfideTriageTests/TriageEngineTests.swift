@@ -252,7 +252,8 @@ struct TriageScenarioTests {
             ("All the family are fine, just me with a headache", 30), ("lifting a box and suddenly got pain between my shoulder blades", 40),
             ("used my inhaler 10 times this week, a bit wheezy", 30), ("tummy pain but no wind or vomiting", 30),
             ("chest tightness when I run for 20 mins", 30), ("diagnosed with cancer, getting my affairs in order", 70),
-            ("had her first seizure last month, fine now", 30),
+            ("had her first seizure last month, fine now", 30), ("The rash on my back has gone but I still have tingling in both legs", 40),
+            ("my hernia is playing up again, same as usual", 60), ("I feel it doesn't matter anymore what I eat, I get heartburn", 50),
         ]
         for (text, age) in everyday {
             let a = engine.assess(profile: TriageProfile(age: age, sex: .female), evidence: engine.extract(text), asked: [])

@@ -257,7 +257,7 @@ def test_eval_command_prints_the_report_keys():
 
 
 def test_held_back_splits_are_frozen():
-    # H19: the held-back splits are the files as first committed (5391216, c0a8e5e, f1b57b7, 4e65564), byte for byte.
+    # H19: the held-back splits are the files as first committed (5391216, c0a8e5e, f1b57b7, 4e65564, 5d779a0), byte for byte.
     import hashlib
 
     frozen = {
@@ -265,6 +265,7 @@ def test_held_back_splits_are_frozen():
         "heldback2.json": "ce1c194d3aa62817e29f066d6db304940991e6cf21246f2b05fb7219a5941a4d",
         "heldback3.json": "e1b57e8af1868ecfa944c0963fb75c8d765d39be55963287ac99d31dcdc63e73",
         "heldback4.json": "3753a63156b675eff5a6dcfe741bfff1cf7b473a1b7b1c993ba654661f306bc7",
+        "heldback5.json": "a2cb01ffd088f8f0cfa752c013e868c2e23ef41ab50c2b73294dac18145fbd3a",
     }
     for name, digest in frozen.items():
         data = (REPO / "Sources" / "ConfideTriage" / "Resources" / "vignettes" / name).read_bytes()
