@@ -326,36 +326,33 @@ public final class TriageEngine: Sendable {
             known[fi] = true
             if item.present { present[fi] = true }
         }
+        func ask(_ fi: Int) -> Assessment {
+            Assessment(
+                question: knowledge.findings[fi], disposition: disposition, conditions: ranked, firedRules: fired, stopReason: nil,
+                couldNotAssess: couldNotAssess, crisis: crisis)
+        }
+        func unscreened(floor: Double) -> [Int] {
+            settings.screenRedFlags ? unscreenedRedFlags(p, known: known, present: present, floor: floor) : []
+        }
         // Red-flag screening. The red flags of a plausible (posterior >= screenFirstFloor) emergency or
         // must-not-miss condition that explains something reported come before anything else, as a
         // clinician rules out the dangerous causes of a complaint first (a question that completes a
         // red-flag rule still comes first of all).
-        let first = settings.screenRedFlags ? unscreenedRedFlags(p, known: known, present: present, floor: settings.screenFirstFloor) : []
-        if !first.isEmpty, let (flag, _) = bestQuestion(p, known: known, present: present, profile: profile, only: first) {
-            return Assessment(
-                question: knowledge.findings[flag], disposition: disposition, conditions: ranked, firedRules: fired, stopReason: nil,
-                couldNotAssess: couldNotAssess, crisis: crisis)
-        }
-        var early: StopReason?
+        let first = unscreened(floor: settings.screenFirstFloor)
+        if !first.isEmpty, let (flag, _) = bestQuestion(p, known: known, present: present, profile: profile, only: first) { return ask(flag) }
+        var confident = false
         if let top = p.indices.max(by: { p[$0] < p[$1] }), p[top] >= settings.confidentTop, asked.count >= 3 {
             let danger = p.indices.filter { $0 != top && weights[$0] > 1 }.reduce(0) { $0 + p[$1] }
-            if danger < settings.residualDanger { early = .confident }
+            confident = danger < settings.residualDanger
         }
-        let choice = early == nil ? bestQuestion(p, known: known, present: present, profile: profile) : nil
-        if early == nil, choice.map({ $0.1 < settings.minimumGain }) ?? true { early = .nothingToLearn }
-        let best: Int
-        if let early {
-            // Never stop early with a red flag of a dangerous, explaining condition unasked: ask the
-            // most informative of them first.
-            let screen = settings.screenRedFlags ? unscreenedRedFlags(p, known: known, present: present, floor: settings.screenFloor) : []
-            guard !screen.isEmpty else { return stop(early) }
-            best = bestQuestion(p, known: known, present: present, profile: profile, only: screen)?.0 ?? screen[0]
-        } else {
-            best = choice!.0
+        if !confident, let (best, gain) = bestQuestion(p, known: known, present: present, profile: profile), gain >= settings.minimumGain {
+            return ask(best)
         }
-        return Assessment(
-            question: knowledge.findings[best], disposition: disposition, conditions: ranked, firedRules: fired, stopReason: nil,
-            couldNotAssess: couldNotAssess, crisis: crisis)
+        // Never stop early with a red flag of a dangerous, explaining condition unasked: ask the most
+        // informative of them first.
+        let remaining = unscreened(floor: settings.screenFloor)
+        guard !remaining.isEmpty else { return stop(confident ? .confident : .nothingToLearn) }
+        return ask(bestQuestion(p, known: known, present: present, profile: profile, only: remaining)?.0 ?? remaining[0])
     }
 
     /// Finding ids (parts of them) that signal a mental-health crisis or an overdose.
