@@ -129,7 +129,7 @@ public struct FileBlobStore: BlobStore {
     func writeTemporary(for final: String, data: Data) throws -> String {
         let directory = (final as NSString).deletingLastPathComponent
         try makeDirectory(directory)
-        let temporary = "\(directory)/\(Self.temporaryPrefix)\(lowercaseHex((0..<8).map { _ in UInt8.random(in: 0...255) }))"
+        let temporary = "\(directory)/\(Self.temporaryPrefix)\(randomHex(bytes: 8))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultError.io(operation: "create", path: temporary, errno: errno) }
         do {
