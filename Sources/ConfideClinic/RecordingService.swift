@@ -546,7 +546,6 @@ public struct RecordingService: Sendable {
                     continue
                 } catch where !outputStarted {
                     logger.warning("remux failed; serving the upload as recorded", metadata: ["recording": "\(id)", "segment": "\(seg.segment)"])
-                    bytes = 0
                 }
                 // An error while storing the output propagates: the segment stays unplayable and the
                 // job tries again (the pieces' names are fixed, so a retry overwrites them).
@@ -554,8 +553,7 @@ public struct RecordingService: Sendable {
                     try await store.setPlayable(segment: seg.segment, layout: asRecorded, write: try await recordingWrite(id, .update, purpose: "recording-remux", r))
                     continue
                 }
-                let count = pieces
-                let layout = PlayableLayout(chunkSize: size, chunks: count, bytes: bytes, contentType: contentType)
+                let layout = PlayableLayout(chunkSize: size, chunks: pieces, bytes: bytes, contentType: contentType)
                 let segWrite = try await recordingWrite(id, .update, purpose: "recording-remux", r)
                 try await store.setPlayable(segment: seg.segment, layout: layout, write: segWrite)
             }
