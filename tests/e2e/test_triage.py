@@ -266,6 +266,7 @@ def test_held_back_splits_are_frozen():
         "heldback3.json": "e1b57e8af1868ecfa944c0963fb75c8d765d39be55963287ac99d31dcdc63e73",
         "heldback4.json": "3753a63156b675eff5a6dcfe741bfff1cf7b473a1b7b1c993ba654661f306bc7",
         "heldback5.json": "a2cb01ffd088f8f0cfa752c013e868c2e23ef41ab50c2b73294dac18145fbd3a",
+        "heldback6.json": "b915b4687f4fa0539b3eb0c37df27400d51c1079930c95f85abf8e9ae9babce3",
     }
     for name, digest in frozen.items():
         data = (REPO / "Sources" / "ConfideTriage" / "Resources" / "vignettes" / name).read_bytes()
