@@ -266,8 +266,44 @@ public final class TriageEngine: Sendable {
         matcher.extract(text).map { Evidence(finding: $0.finding, present: $0.present) }
     }
 
-    /// The posterior over conditions (sums to 1).
+    /// The evidence with what it entails (the knowledge base's `implies`): a finding reported present
+    /// makes every finding it implies present, and (with `absences`) one reported absent makes every
+    /// finding that implies it absent. What was reported outright is never overridden, and a present
+    /// reading wins over an absent one that only follows. Idempotent; the order is the input's, then
+    /// the additions.
+    ///
+    /// The posterior takes only the present ones. An entailed absence is true but not independent:
+    /// "no chest pain" counted again as "no central chest pain", "no chest pain at rest" and so on
+    /// would multiply one answer into several and bury a heart attack that presents without chest
+    /// pain. Entailed absences only stop the engine asking what it already knows.
+    public func entailed(_ evidence: [Evidence], absences: Bool = true) -> [Evidence] {
+        var stated = [Bool?](repeating: nil, count: knowledge.findings.count)
+        for item in evidence {
+            if let fi = knowledge.findingIndex[item.finding], stated[fi] == nil { stated[fi] = item.present }
+        }
+        var out = evidence
+        var added = stated
+        for item in evidence where item.present {
+            guard let fi = knowledge.findingIndex[item.finding], stated[fi] == true else { continue }
+            for fj in knowledge.impliedBy[fi] where added[fj] == nil {
+                added[fj] = true
+                out.append(Evidence(finding: knowledge.findings[fj].id, present: true))
+            }
+        }
+        for item in evidence where absences && !item.present {
+            guard let fi = knowledge.findingIndex[item.finding], stated[fi] == false else { continue }
+            for fj in knowledge.implying[fi] where added[fj] == nil {
+                added[fj] = false
+                out.append(Evidence(finding: knowledge.findings[fj].id, present: false))
+            }
+        }
+        return out
+    }
+
+    /// The posterior over conditions (sums to 1), from the evidence and the findings its present
+    /// ones entail.
     public func posterior(profile: TriageProfile, evidence: [Evidence]) -> [Double] {
+        let evidence = entailed(evidence, absences: false)
         var logp = [Double](repeating: 0, count: conditionCount)
         let column = profile.band * 2 + (profile.sex == .female ? 0 : 1)
         for ci in 0..<conditionCount { logp[ci] = logPrior[ci * 10 + column] }
@@ -291,7 +327,7 @@ public final class TriageEngine: Sendable {
 
     /// Red-flag rules whose findings are present (and within their age and sex limits).
     public func firedRules(profile: TriageProfile, evidence: [Evidence]) -> [FiredRule] {
-        let present = Set(evidence.filter(\.present).map(\.finding))
+        let present = Set(entailed(evidence, absences: false).filter(\.present).map(\.finding))
         return knowledge.rules.filter { rule in
             guard rule.applies(to: profile) else { return false }
             guard rule.all.allSatisfy(present.contains) else { return false }
@@ -302,7 +338,8 @@ public final class TriageEngine: Sendable {
 
     /// One turn: the next question, or the result when a stop rule holds.
     /// `asked` are findings already put to the patient (answered in any way, including "don't know").
-    public func assess(profile: TriageProfile, evidence: [Evidence], asked: [String], finished: Bool = false) -> Assessment {
+    public func assess(profile: TriageProfile, evidence reported: [Evidence], asked: [String], finished: Bool = false) -> Assessment {
+        let evidence = entailed(reported, absences: false)
         let p = posterior(profile: profile, evidence: evidence)
         let fired = firedRules(profile: profile, evidence: evidence)
         let ranked = rank(p, profile: profile, evidence: evidence)
@@ -321,7 +358,7 @@ public final class TriageEngine: Sendable {
         var known = [Bool](repeating: false, count: askable.count)
         var present = [Bool](repeating: false, count: askable.count)
         for id in asked { if let fi = knowledge.findingIndex[id] { known[fi] = true } }
-        for item in evidence {
+        for item in entailed(reported) {
             guard let fi = knowledge.findingIndex[item.finding] else { continue }
             known[fi] = true
             if item.present { present[fi] = true }

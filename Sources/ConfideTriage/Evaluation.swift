@@ -198,6 +198,14 @@ public struct Evaluator: Sendable {
             }
         }
         for text in vignette.absentFindings { for item in engine.matcher.extract(text) { answers.no.insert(item.finding) } }
+        // What the case's findings entail (a case with pain in the left lower tummy has tummy pain),
+        // read the way the engine reads a patient's answers.
+        let stated = answers.yes.sorted().map { Evidence(finding: $0, present: true) } + answers.no.subtracting(answers.yes).sorted().map {
+            Evidence(finding: $0, present: false)
+        }
+        for item in engine.entailed(stated) where answers.evidence(item.finding) == nil {
+            if item.present { answers.yes.insert(item.finding) } else { answers.no.insert(item.finding) }
+        }
         return answers
     }
 

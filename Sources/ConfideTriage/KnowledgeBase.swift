@@ -42,9 +42,13 @@ public struct Finding: Sendable, Hashable, Codable {
     public var background: Double?
     public var source: String?
     public var redFlag: Bool?
+    /// Broader findings this one entails: pain in the left lower tummy is tummy pain, a first seizure
+    /// is a seizure. The engine and the evaluation harness both read a "yes" to this finding as a
+    /// "yes" to each of them, and a "no" to one of them as a "no" to this.
+    public var implies: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case id, name, kind, question, synonyms, background, source
+        case id, name, kind, question, synonyms, background, source, implies
         case redFlag = "red_flag"
     }
 }
@@ -153,6 +157,10 @@ public struct KnowledgeBase: Sendable {
     public let rules: [RedFlagRule]
     public let findingIndex: [String: Int]
     public let conditionIndex: [String: Int]
+    /// Per finding (by index): every finding it implies, directly or through others (ascending).
+    public let impliedBy: [[Int]]
+    /// Per finding (by index): every finding that implies it, directly or through others (ascending).
+    public let implying: [[Int]]
 
     private struct FindingsFile: Decodable { var findings: [Finding] }
     private struct ConditionsFile: Decodable { var conditions: [Condition] }
@@ -201,7 +209,45 @@ public struct KnowledgeBase: Sendable {
         self.findingIndex = findingIndex
         self.conditionIndex = conditionIndex
         problems += Self.validate(findings: findings, conditions: conditions, rules: rules, findingIndex: findingIndex)
+        let closure = Self.implications(findings, findingIndex: findingIndex)
+        problems += closure.problems
+        self.impliedBy = closure.implied
+        self.implying = closure.implying
         if !problems.isEmpty { throw KnowledgeBaseError(problems: problems) }
+    }
+
+    /// The transitive closure of `implies`, with a problem for an unknown id, a demographic finding on
+    /// either side, or a cycle (a finding that ends up implying itself).
+    static func implications(_ findings: [Finding], findingIndex: [String: Int]) -> (implied: [[Int]], implying: [[Int]], problems: [String]) {
+        var problems: [String] = []
+        var direct = [[Int]](repeating: [], count: findings.count)
+        for (i, finding) in findings.enumerated() {
+            for id in finding.implies ?? [] {
+                guard let j = findingIndex[id] else {
+                    problems.append("finding \(finding.id): implies unknown finding \(id)")
+                    continue
+                }
+                if finding.kind == .demographic || findings[j].kind == .demographic {
+                    problems.append("finding \(finding.id): demographic findings take no part in implies")
+                }
+                direct[i].append(j)
+            }
+        }
+        var implied = [[Int]](repeating: [], count: findings.count)
+        for start in findings.indices where !direct[start].isEmpty {
+            var seen = Set<Int>()
+            var stack = direct[start]
+            while let next = stack.popLast() {
+                guard seen.insert(next).inserted else { continue }
+                stack += direct[next]
+            }
+            if seen.contains(start) { problems.append("finding \(findings[start].id): implies itself through a cycle") }
+            seen.remove(start)
+            implied[start] = seen.sorted()
+        }
+        var implying = [[Int]](repeating: [], count: findings.count)
+        for (i, targets) in implied.enumerated() { for j in targets { implying[j].append(i) } }
+        return (implied, implying, problems)
     }
 
     private static func describe(_ error: any Error) -> String {

@@ -34,7 +34,7 @@ struct KnowledgeBaseTests {
 
     @Test("a broken knowledge base is refused with the file, entry and field named")
     func invalidIsRefused() throws {
-        let findings = #"{"findings": [{"id": "fever", "name": "Fever", "kind": "symptom", "question": "Fever?", "synonyms": ["fever", "temperature", "hot"], "background": 0.1, "source": "clinical estimate"}, {"id": "pyrexia", "name": "Pyrexia", "kind": "symptom", "question": "Hot?", "synonyms": ["fever", "a", "b"], "background": 0.1}]}"#
+        let findings = #"{"findings": [{"id": "fever", "name": "Fever", "kind": "symptom", "question": "Fever?", "synonyms": ["fever", "temperature", "hot"], "background": 0.1, "source": "clinical estimate"}, {"id": "pyrexia", "name": "Pyrexia", "kind": "symptom", "question": "Hot?", "synonyms": ["fever", "a", "b"], "background": 0.1, "implies": ["chill", "ghost"]}, {"id": "chill", "name": "Chill", "kind": "symptom", "question": "Cold?", "synonyms": ["chill", "c", "d"], "background": 0.1, "source": "clinical estimate", "implies": ["pyrexia"]}]}"#
         let conditions = #"{"conditions": [{"id": "flu", "name": "Flu", "icd10": "nope", "synonyms": [], "urgency": "self_care", "prevalence": {"per": 10000, "female": [1, 1, 1, 1], "male": [1, 1, 1, 1, 1], "source": ""}, "findings": [{"id": "cough", "p": 1.5}], "red_flags": ["fever"]}]}"#
         let rules = #"{"rules": [{"id": "rf.x", "all": ["ghost"], "disposition": "routine", "reason": "x", "source": ""}, {"id": "rf.y", "all": ["fever"], "under_months": 30, "disposition": "urgent", "reason": "y", "source": "clinical estimate"}]}"#
         let files: [(name: String, data: Data)] = [
@@ -47,6 +47,8 @@ struct KnowledgeBaseTests {
             "condition flu: icd10 'nope'", "condition flu: prevalence needs 5", "condition flu: prevalence has no source",
             "condition flu: unknown finding cough", "p of cough must be in", "red flag fever is not among its findings",
             "red-flag rule rf.x: unknown finding ghost", "rf.x: must force urgent or emergency", "rf.y: under_months must be 1-24",
+            "finding pyrexia: implies unknown finding ghost", "finding pyrexia: implies itself through a cycle",
+            "finding chill: implies itself through a cycle",
         ] {
             #expect(text.contains(expected), "missing: \(expected)")
         }
@@ -150,6 +152,81 @@ struct TriageEnginePropertyTests {
             #expect(a.firedRules.contains { $0.id == rule.id })
             #expect(a.disposition >= rule.disposition)
         }
+    }
+
+    @Test("entailment (implies): closed, idempotent, never overrides what was said, and absences it adds never reach the posterior")
+    func entailment() async throws {
+        let engine = try engineResult.get()
+        let kb = engine.knowledge
+        #expect(kb.impliedBy.filter { !$0.isEmpty }.count >= 60)
+        await propertyCheck(count: 300, input: evidenceGen, presentGen, Gen.int(in: 0...100)) { picks, present, age in
+            // Bias the picks towards findings that take part in implies.
+            let linked = kb.findings.indices.filter { !kb.impliedBy[$0].isEmpty || !kb.implying[$0].isEmpty }
+            var seen = Set<String>()
+            let items = picks.enumerated().compactMap { i, pick -> Evidence? in
+                let id = kb.findings[linked[pick % linked.count]].id
+                return seen.insert(id).inserted ? Evidence(finding: id, present: present[i % present.count]) : nil
+            }
+            let all = engine.entailed(items)
+            let stated = Dictionary(items.map { ($0.finding, $0.present) }, uniquingKeysWith: { first, _ in first })
+            var reading: [String: Bool] = [:]
+            for item in all {
+                #expect(reading[item.finding] == nil, "\(item.finding) read twice")
+                reading[item.finding] = item.present
+            }
+            #expect(Array(all.prefix(items.count)) == items)
+            for (id, value) in stated { #expect(reading[id] == value, "\(id) overridden") }
+            for item in all where item.present {
+                for fj in kb.impliedBy[kb.findingIndex[item.finding]!] { #expect(reading[kb.findings[fj].id] != nil) }
+            }
+            for (id, value) in stated where !value {
+                for fj in kb.implying[kb.findingIndex[id]!] { #expect(reading[kb.findings[fj].id] != nil) }
+            }
+            #expect(engine.entailed(all) == all)
+            let positive = engine.entailed(items, absences: false)
+            #expect(positive.dropFirst(items.count).allSatisfy { $0.present })
+            let profile = TriageProfile(age: age, sex: .female)
+            let p = engine.posterior(profile: profile, evidence: items)
+            #expect(zip(p, engine.posterior(profile: profile, evidence: positive)).allSatisfy { abs($0 - $1) < 1e-12 })
+
+        }
+    }
+
+    @Test("a specific finding answers its broader one: no question about tummy pain after left lower tummy pain, none about kinds of chest pain after 'no chest pain'")
+    func entailmentInConversation() throws {
+        let engine = try engineResult.get()
+        let profile = TriageProfile(age: 27, sex: .female)
+        var items = engine.extract("sharp pain low down on the left of my tummy")
+        #expect(items.contains(Evidence(finding: "llq_pain", present: true)))
+        var asked: [String] = []
+        var chest = [Evidence(finding: "chest_pain", present: false), Evidence(finding: "shortness_of_breath", present: true)]
+        var chestAsked: [String] = []
+        for _ in 0..<20 {
+            if let q = engine.assess(profile: profile, evidence: items, asked: asked).question {
+                asked.append(q.id)
+                items.append(Evidence(finding: q.id, present: false))
+            }
+            if let q = engine.assess(profile: TriageProfile(age: 70, sex: .male), evidence: chest, asked: chestAsked).question {
+                chestAsked.append(q.id)
+                chest.append(Evidence(finding: q.id, present: false))
+            }
+        }
+        #expect(!asked.isEmpty && !asked.contains("abdominal_pain") && !asked.contains("lower_abdominal_pain"))
+        let chestKinds = engine.knowledge.findings.filter { ($0.implies ?? []).contains("chest_pain") }.map(\.id)
+        #expect(chestKinds.count >= 5)
+        #expect(!chestAsked.isEmpty && Set(chestAsked).isDisjoint(with: chestKinds))
+        // Left lower tummy pain counts as tummy pain for a condition that lists only tummy pain.
+        let withBroad = engine.posterior(profile: profile, evidence: [Evidence(finding: "llq_pain", present: true)])
+        let said = engine.posterior(
+            profile: profile, evidence: [Evidence(finding: "llq_pain", present: true), Evidence(finding: "abdominal_pain", present: true)])
+        #expect(zip(withBroad, said).allSatisfy { abs($0 - $1) < 1e-12 })
+        #expect(withBroad != engine.posterior(profile: profile, evidence: [Evidence(finding: "lower_abdominal_pain", present: true)]))
+        // An entailed absence stays out of the posterior; the same absence said outright counts.
+        let older = TriageProfile(age: 70, sex: .male)
+        let noChest = [Evidence(finding: "chest_pain", present: false)]
+        #expect(engine.posterior(profile: older, evidence: noChest) == engine.posterior(profile: older, evidence: engine.entailed(noChest, absences: false)))
+        #expect(engine.entailed(noChest).count >= 6)
+        #expect(engine.posterior(profile: older, evidence: noChest) != engine.posterior(profile: older, evidence: engine.entailed(noChest)))
     }
 
     @Test("the same answers give the same question, ranking and advice")
@@ -321,8 +398,8 @@ struct TriageScenarioTests {
                 } while last.question != nil
                 guard last.stopReason == .confident || last.stopReason == .nothingToLearn else { continue }
                 let p = engine.posterior(profile: profile, evidence: items)
-                let present = Set(items.filter(\.present).map(\.finding))
-                let known = Set(asked).union(items.map(\.finding))
+                let present = Set(engine.entailed(items, absences: false).filter(\.present).map(\.finding))
+                let known = Set(asked).union(engine.entailed(items).map(\.finding))
                 for (ci, condition) in engine.knowledge.conditions.enumerated()
                 where (condition.urgency == .emergency || condition.mustNotMiss == true) && p[ci] >= engine.settings.screenFloor
                     && condition.findings.contains(where: { present.contains($0.id) })
