@@ -67,9 +67,12 @@ public struct TextMatcher: Sendable {
             out.append(Self.word(word))
             word = ""
         }
-        for ch in text.lowercased() {
+        let chars = Array(text.lowercased())
+        for (k, ch) in chars.enumerated() {
             if ch.isLetter || ch.isNumber {
                 word.append(ch)
+            } else if ch == ".", word.last?.isNumber == true, k + 1 < chars.count, chars[k + 1].isNumber {
+                word.append(ch)  // a decimal point ("38.5") is part of the number, not the end of a sentence
             } else {
                 flush()
                 if ch == "," { out.append(",") }
@@ -104,6 +107,15 @@ public struct TextMatcher: Sendable {
                     scopeOpen = rest.contains("or") || rest.contains("nor")
                 }
                 i += 1
+                continue
+            }
+            if let reading = VitalSigns.reading(tokens, at: i) {
+                // A measured value is what it is, whatever negation came before it.
+                for (finding, present) in reading.findings where seen.insert(finding).inserted {
+                    found.append(ExtractedFinding(finding: finding, present: present, phrase: tokens[i..<(i + reading.length)].joined(separator: " ")))
+                }
+                justOpened = false
+                i += reading.length
                 continue
             }
             if let match = longestMatch(tokens, at: i) {

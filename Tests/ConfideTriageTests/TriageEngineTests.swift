@@ -84,6 +84,47 @@ struct TextMatcherTests {
         #expect(read("I don't want to hurt myself")["self_harm"] != true)
     }
 
+    @Test("measured values read at the guidance thresholds: temperature, oxygen, breathing and heart rate, blood pressure, blood sugar")
+    func vitalSigns() throws {
+        let cases: [(String, [String: Bool])] = [
+            ("temp 38.5 since last night", ["fever": true]),
+            ("his temperature was 39.2c", ["fever": true]),
+            ("temperature 36.1 despite the chest infection", ["fever": false, "low_temperature": false]),
+            ("temperature of 35.4 and shivering", ["low_temperature": true, "fever": false]),
+            ("fever of 102", ["fever": true]),
+            ("temp 37.8", ["low_temperature": false]),
+            ("oxygen saturation 89% on air", ["low_oxygen": true]),
+            ("sats 97", ["low_oxygen": false]),
+            ("my pulse ox says 91", ["low_oxygen": true]),
+            ("breathing rate 28", ["rapid_breathing": true]),
+            ("30 breaths a minute", ["rapid_breathing": true]),
+            ("heart rate 110", ["tachycardia": true, "slow_pulse": false]),
+            ("pulse is 44", ["slow_pulse": true]),
+            ("my watch says 130 bpm", ["tachycardia": true]),
+            ("blood pressure 88/52", ["low_blood_pressure": true]),
+            ("bp 158/106 at the pharmacy", ["high_blood_pressure_reading": true, "low_blood_pressure": false]),
+            ("bp 120 over 80", ["high_blood_pressure_reading": false, "low_blood_pressure": false]),
+            ("blood sugar 2.8", ["low_blood_sugar_reading": true]),
+            ("sugar is 24 and I feel awful", ["high_blood_sugar_reading": true]),
+            ("glucose 250", ["high_blood_sugar_reading": true]),
+        ]
+        for (text, expected) in cases {
+            let got = read(text)
+            for (finding, present) in expected { #expect(got[finding] == present, "\(text): \(finding) read as \(String(describing: got[finding]))") }
+        }
+        // A measured value is not negated by what came before; words around numbers are not readings.
+        #expect(read("no cough, temperature 38.9")["fever"] == true)
+        #expect(read("fever for 3 days")["fever"] == true)
+        #expect(read("I'm 38 weeks pregnant")["fever"] == nil)
+        #expect(read("blood pressure tablets 5mg")["low_blood_pressure"] == nil)
+        #expect(read("aged 36. Then a fever")["fever"] == true)
+        // Every finding the reader can name is in the knowledge base.
+        let engine = try engineResult.get()
+        for text in cases.map(\.0) {
+            for item in engine.matcher.extract(text) { #expect(engine.knowledge.finding(item.finding) != nil, "\(item.finding)") }
+        }
+    }
+
     @Test("negation: no, not, without, denies, don't have, and lists")
     func negation() {
         #expect(read("no fever")["fever"] == false)
