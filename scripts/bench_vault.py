@@ -35,11 +35,11 @@ from crash_drill import Instance  # noqa: E402
 from helpers import DEMO_PASSWORD, PASSWORD, demo_totp_uri, fresh_totp  # noqa: E402
 
 
-def openssl_mb_s(seconds: int) -> float:
-    out = subprocess.run(["openssl", "speed", "-evp", "aes-256-gcm", "-bytes", str(1 << 20), "-seconds", str(seconds)],
+def openssl_mb_s(seconds: int, algorithm: str = "aes-256-gcm") -> float:
+    out = subprocess.run(["openssl", "speed", "-evp", algorithm, "-bytes", str(1 << 20), "-seconds", str(seconds)],
                          capture_output=True, text=True, check=True).stdout
-    # The last line: "AES-256-GCM  <n>k" in 1000s of bytes per second.
-    line = [l for l in out.splitlines() if l.lower().startswith("aes-256-gcm")][-1]
+    # The last line: "AES-256-GCM  <n>k" (or "sha256 <n>k") in 1000s of bytes per second.
+    line = [l for l in out.splitlines() if l.lower().startswith(algorithm)][-1]
     value = re.findall(r"([\d.]+)k", line)[-1]
     return float(value) * 1000 / 1e6
 
@@ -67,6 +67,43 @@ def dd_mb_s(source: Path, directory: Path, mib: int, flag: str) -> float:
     return best
 
 
+def discard_sink(port: int) -> None:
+    """A plain HTTP/1.1 server that reads each request body into memory and throws it away, answering
+    201: the cheapest server the upload client can talk to. Its throughput is the ceiling of an HTTP
+    upload on this machine (the client, loopback and a read of every byte), before any work."""
+    import socket
+
+    def handle(conn: socket.socket) -> None:
+        buf = b""
+        body = bytearray(16 << 20)
+        view = memoryview(body)
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                length = next((int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")), 0)
+                got = min(len(buf), length)
+                buf = buf[got:]
+                while got < length:
+                    n = conn.recv_into(view[: min(length - got, len(body))])
+                    if n == 0:
+                        return
+                    got += n
+                conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}")
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", port))
+    server.listen(64)
+    while True:
+        conn, _ = server.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
 def call(base: str, token: str, method: str, path: str, body=None) -> requests.Response:
     return requests.request(method, base + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
@@ -81,7 +118,11 @@ def main() -> None:
     ap.add_argument("--big-chunk-mib", type=int, default=4, choices=[2, 4, 8],
                     help="a third upload of the same bytes in chunks of this many MiB (what the per-request cost weighs)")
     ap.add_argument("--out")
+    ap.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sink:
+        discard_sink(args.sink)
+        return
     # crash_drill reads CONFIDE_BIN when it is imported, before these arguments are parsed: set its
     # binary here, or the upload and playback figures measure the debug build.
     os.environ["CONFIDE_BIN"] = args.bin
@@ -136,7 +177,7 @@ def main() -> None:
                 big_files.append(f)
                 big_digests.append(hashlib.sha256(data).hexdigest())
 
-            def upload_mb_s(segment: int, window: int, size: int = 1) -> float:
+            def upload_mb_s(segment: int, window: int, size: int = 1, target: str | None = None) -> float:
                 """One curl client, `window` chunks in flight (a new one sent as soon as one is
                 acknowledged, on reused connections). curl, not Python, so that the client's own CPU
                 takes as little as it can of the two cores the server runs on. `size`: MiB per chunk
@@ -146,7 +187,7 @@ def main() -> None:
                 config = tmp_path / f"upload-{segment}.curl"
                 lines = []
                 for i in range(count):
-                    lines += [f'url = "{base}/api/v1/recordings/{rid}/segments/{segment}/chunks/{i}"',
+                    lines += [f'url = "{target or base}/api/v1/recordings/{rid}/segments/{segment}/chunks/{i}"',
                               f'upload-file = "{files[i % len(files)]}"', 'output = "/dev/null"',
                               f'header = "Authorization: Bearer {gp}"', 'header = "Content-Type: application/octet-stream"',
                               f'header = "X-Content-SHA256: {sums[i % len(sums)]}"', 'header = "Expect:"',
@@ -168,6 +209,21 @@ def main() -> None:
             upload = upload_mb_s(1, args.window)
             assert call(base, gp, "POST", f"/api/v1/recordings/{rid}/segments", {"mode": "video"}).status_code in (200, 201)
             upload_big = upload_mb_s(2, args.window, big)
+            # The ceiling: the same client, bytes and window against a server that only reads them.
+            sink_port = crash_drill._free_port()
+            sink = subprocess.Popen([sys.executable, __file__, "--bin", args.bin, "--vaultbench", args.vaultbench, "--sink", str(sink_port)])
+            try:
+                for _ in range(100):
+                    try:
+                        requests.get(f"http://127.0.0.1:{sink_port}/", timeout=1)
+                        break
+                    except requests.RequestException:
+                        time.sleep(0.05)
+                transport = upload_mb_s(0, args.window, target=f"http://127.0.0.1:{sink_port}")
+            finally:
+                sink.kill()
+                sink.wait()
+            sha = openssl_mb_s(2, "sha256")
             source = same_bytes(chunks, args.mib)
             try:
                 dd = dd_mb_s(source, tmp_path / "data", args.mib, "conv=fdatasync")
@@ -178,6 +234,10 @@ def main() -> None:
                     f.unlink()
             rows.append((f"Upload, {args.mib} x 1 MiB over HTTP, {args.window} in flight (SHA-256, seal, fsync, ack row)", f"{upload:.0f} MB/s",
                          f"dd conv=fdatasync, same bytes, same directory: {dd:.0f} MB/s", f"{upload / dd:.2f} (goal >= 0.70)"))
+            rows.append((f"(ceiling) the same curl upload, {args.window} in flight, to a server that only reads each body", f"{transport:.0f} MB/s",
+                         f"dd conv=fdatasync: {dd:.0f} MB/s", f"{transport / dd:.2f}"))
+            rows.append(("(per-byte work) SHA-256 of 1 MiB, one core", f"openssl speed sha256: {sha:.0f} MB/s",
+                         f"dd conv=fdatasync: {dd:.0f} MB/s", f"{sha / dd:.2f}"))
             rows.append(("(the same upload, one chunk at a time)", f"{sequential:.0f} MB/s",
                          f"dd conv=fdatasync: {dd:.0f} MB/s", f"{sequential / dd:.2f}"))
             rows.append((f"(the upload, {args.window} in flight)", f"{upload:.0f} MB/s",
