@@ -118,14 +118,14 @@ public struct TextMatcher: Sendable {
                 i += reading.length
                 continue
             }
-            if let match = longestMatch(tokens, at: i) {
+            if let match = longestMatch(tokens, at: i) ?? coordinatedMatch(tokens, at: i) {
                 if seen.insert(match.finding).inserted {
                     found.append(
                         ExtractedFinding(finding: match.finding, present: !scopeOpen, phrase: match.words.joined(separator: " ")))
                 }
                 if scopeOpen { scopeBudget = 6 }
                 justOpened = false
-                i += match.words.count
+                i += match.advance ?? match.words.count
                 continue
             }
             if Self.negationCues.contains(token) || (Self.contractedCues.contains(token) && i + 1 < tokens.count && tokens[i + 1] == "t") {
@@ -146,11 +146,37 @@ public struct TextMatcher: Sendable {
         return found
     }
 
-    private func longestMatch(_ tokens: [String], at i: Int) -> (words: [String], finding: String)? {
+    private func longestMatch(_ tokens: [String], at i: Int) -> (words: [String], finding: String, advance: Int?)? {
         guard let candidates = index[tokens[i]] else { return nil }
         for candidate in candidates where i + candidate.words.count <= tokens.count {
-            if tokens[i..<(i + candidate.words.count)].elementsEqual(candidate.words) { return candidate }
+            if tokens[i..<(i + candidate.words.count)].elementsEqual(candidate.words) { return (candidate.words, candidate.finding, nil) }
         }
         return nil
     }
+
+    static let conjunctions: Set<String> = ["and", "or"]
+
+    /// A synonym split by a coordinated word: "chest and back pain" reads as chest pain (and, from
+    /// "back pain" on, back pain), "throat feels scratchy and tight" as a tight throat. One word and
+    /// its conjunction may stand inside a synonym of two words or more, on either side of the
+    /// conjunction. Only the words before the split are consumed, so the coordinated word is read
+    /// again on its own. Tried only where no synonym matches outright.
+    private func coordinatedMatch(_ tokens: [String], at i: Int) -> (words: [String], finding: String, advance: Int?)? {
+        guard let candidates = index[tokens[i]] else { return nil }
+        for candidate in candidates where candidate.words.count >= 2 && i + candidate.words.count + 2 <= tokens.count {
+            let words = candidate.words
+            for k in 1..<words.count where tokens[i..<(i + k)].elementsEqual(words[0..<k]) {
+                let a = tokens[i + k]
+                let b = tokens[i + k + 1]
+                // "chest [and back] pain" or "throat feels [scratchy and] tight".
+                let split = (Self.conjunctions.contains(a) && Self.isWord(b)) || (Self.isWord(a) && Self.conjunctions.contains(b))
+                if split, tokens[(i + k + 2)..<(i + words.count + 2)].elementsEqual(words[k...]) {
+                    return (words, candidate.finding, k)
+                }
+            }
+        }
+        return nil
+    }
+
+    static func isWord(_ token: String) -> Bool { token != "," && token != "." && !conjunctions.contains(token) && !negationCues.contains(token) }
 }

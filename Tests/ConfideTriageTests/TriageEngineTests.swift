@@ -125,6 +125,23 @@ struct TextMatcherTests {
         }
     }
 
+    @Test("coordination: a synonym split by 'and' or 'or' and one word still reads, and the coordinated word is read on its own")
+    func coordination() {
+        #expect(read("throat feels scratchy and tight after lunch")["throat_tightness"] == true)
+        let both = read("chest and back pain since this morning")
+        #expect(both["chest_pain"] == true)
+        #expect(both["back_pain"] == true)
+        #expect(read("new drowsiness and confusion")["acute_fluctuating_confusion"] == true)
+        #expect(read("my calf is tender and swollen")["calf_swelling_one_side"] == true)
+        // Negation covers the coordinated reading.
+        let neither = read("no chest or back pain")
+        #expect(neither["chest_pain"] == false)
+        #expect(neither["back_pain"] == false)
+        // An outright synonym still wins, and a split needs a conjunction.
+        #expect(read("chest pain and back pain")["chest_pain"] == true)
+        #expect(read("chest really bad pain")["chest_pain"] == nil)
+    }
+
     @Test("negation: no, not, without, denies, don't have, and lists")
     func negation() {
         #expect(read("no fever")["fever"] == false)
