@@ -179,6 +179,8 @@ public final class TriageEngine: Sendable {
     private let fDe: [Double]
     private let background: [Double]
     private let eBackground: [Double]
+    /// Findings a red-flag rule or a condition's red flags name (never given an entailed absence).
+    private let redFlagged: [Bool]
 
     public init(knowledge: KnowledgeBase, settings: Settings = Settings()) {
         self.knowledge = knowledge
@@ -222,6 +224,10 @@ public final class TriageEngine: Sendable {
         self.redFlagFindings = knowledge.conditions.map { condition in
             (condition.redFlags ?? []).compactMap { knowledge.findingIndex[$0] }.filter { askable[$0] }
         }
+        var redFlagged = [Bool](repeating: false, count: f)
+        for rule in knowledge.rules { for id in rule.all + (rule.any ?? []) { if let fi = knowledge.findingIndex[id] { redFlagged[fi] = true } } }
+        for condition in knowledge.conditions { for id in condition.redFlags ?? [] { if let fi = knowledge.findingIndex[id] { redFlagged[fi] = true } } }
+        self.redFlagged = redFlagged
         self.ruleFindings = knowledge.rules.map { rule in (rule.all + (rule.any ?? [])).compactMap { knowledge.findingIndex[$0] } }
         self.ruleAll = knowledge.rules.map { rule in rule.all.compactMap { knowledge.findingIndex[$0] } }
         self.ruleAny = knowledge.rules.map { rule in (rule.any ?? []).compactMap { knowledge.findingIndex[$0] } }
@@ -275,7 +281,10 @@ public final class TriageEngine: Sendable {
     /// The posterior takes only the present ones. An entailed absence is true but not independent:
     /// "no chest pain" counted again as "no central chest pain", "no chest pain at rest" and so on
     /// would multiply one answer into several and bury a heart attack that presents without chest
-    /// pain. Entailed absences only stop the engine asking what it already knows.
+    /// pain. Entailed absences only stop the engine asking what it already knows, and never for a
+    /// finding that a red-flag rule or a condition's red flags name: a denial in free text may be
+    /// narrower than its finding ("no blurred vision" is read as no change in vision), so a red flag
+    /// is asked unless the patient denied it outright.
     public func entailed(_ evidence: [Evidence], absences: Bool = true) -> [Evidence] {
         var stated = [Bool?](repeating: nil, count: knowledge.findings.count)
         for item in evidence {
@@ -292,7 +301,7 @@ public final class TriageEngine: Sendable {
         }
         for item in evidence where absences && !item.present {
             guard let fi = knowledge.findingIndex[item.finding], stated[fi] == false else { continue }
-            for fj in knowledge.implying[fi] where added[fj] == nil {
+            for fj in knowledge.implying[fi] where added[fj] == nil && !redFlagged[fj] {
                 added[fj] = false
                 out.append(Evidence(finding: knowledge.findings[fj].id, present: false))
             }

@@ -158,9 +158,10 @@ public struct TextMatcher: Sendable {
 
     /// A synonym split by a coordinated word: "chest and back pain" reads as chest pain (and, from
     /// "back pain" on, back pain), "throat feels scratchy and tight" as a tight throat. One word and
-    /// its conjunction may stand inside a synonym of two words or more, on either side of the
-    /// conjunction. Only the words before the split are consumed, so the coordinated word is read
-    /// again on its own. Tried only where no synonym matches outright.
+    /// its conjunction may stand inside a synonym of two words or more: after the conjunction when
+    /// that word and the rest of the synonym are a synonym too, before it when at least two words of
+    /// the synonym come first. Only the words before the split are consumed, so the coordinated word
+    /// is read again on its own. Tried only where no synonym matches outright.
     private func coordinatedMatch(_ tokens: [String], at i: Int) -> (words: [String], finding: String, advance: Int?)? {
         guard let candidates = index[tokens[i]] else { return nil }
         for candidate in candidates where candidate.words.count >= 2 && i + candidate.words.count + 2 <= tokens.count {
@@ -169,13 +170,19 @@ public struct TextMatcher: Sendable {
                 let a = tokens[i + k]
                 let b = tokens[i + k + 1]
                 // "chest [and back] pain" or "throat feels [scratchy and] tight".
-                let split = (Self.conjunctions.contains(a) && Self.isWord(b)) || (Self.isWord(a) && Self.conjunctions.contains(b))
-                if split, tokens[(i + k + 2)..<(i + words.count + 2)].elementsEqual(words[k...]) {
-                    return (words, candidate.finding, k)
-                }
+                guard tokens[(i + k + 2)..<(i + words.count + 2)].elementsEqual(words[k...]) else { continue }
+                // "chest [and back] pain": the coordinated word must make a synonym with the rest
+                // ("back pain"), so that "green [and] sick" cannot come from "green poo and sick"...
+                if Self.conjunctions.contains(a), Self.isWord(b), isSynonym([b] + words[k...]) { return (words, candidate.finding, k) }
+                // ... and "throat feels [scratchy and] tight" needs two words before the split.
+                if k >= 2, Self.isWord(a), Self.conjunctions.contains(b) { return (words, candidate.finding, k) }
             }
         }
         return nil
+    }
+
+    private func isSynonym(_ words: [String]) -> Bool {
+        index[words[0]]?.contains { $0.words == words } ?? false
     }
 
     static func isWord(_ token: String) -> Bool { token != "," && token != "." && !conjunctions.contains(token) && !negationCues.contains(token) }
