@@ -106,7 +106,7 @@ let package = Package(
         .target(
             name: "ConfideObjectStore",
             dependencies: [
-                "ConfideVault",
+                "ConfideCore", "ConfideVault",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

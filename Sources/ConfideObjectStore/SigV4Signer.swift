@@ -1,3 +1,4 @@
+import ConfideCore
 import Crypto
 public import Foundation
 
@@ -85,7 +86,7 @@ public struct SigV4Signer: Sendable, CustomStringConvertible, CustomDebugStringC
             region: region,
             service: service
         )
-        let signature = Self.hex(
+        let signature = lowercaseHex(
             HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: SymmetricKey(data: key))
         )
         let authorization =
@@ -182,17 +183,7 @@ public struct SigV4Signer: Sendable, CustomStringConvertible, CustomDebugStringC
     }
 
     /// Lower-case hex SHA-256.
-    public static func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
-
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public static func sha256Hex(_ data: Data) -> String { lowercaseHex(SHA256.hash(data: data)) }
 
     public var description: String {
         "SigV4Signer(accessKeyID: \(accessKeyID), region: \(region), service: \(service))"
