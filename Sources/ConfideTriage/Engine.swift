@@ -221,14 +221,17 @@ public final class TriageEngine: Sendable {
         self.weights = weights
         let askable = knowledge.findings.map { $0.kind != .demographic && $0.question != nil }
         self.askable = askable
-        self.redFlagFindings = knowledge.conditions.map { condition in
+        let redFlagFindings = knowledge.conditions.map { condition in
             (condition.redFlags ?? []).compactMap { knowledge.findingIndex[$0] }.filter { askable[$0] }
         }
+        self.redFlagFindings = redFlagFindings
+        let ruleFindings = knowledge.rules.map { rule in (rule.all + (rule.any ?? [])).compactMap { knowledge.findingIndex[$0] } }
+        self.ruleFindings = ruleFindings
+        // Every finding but a demographic one is askable (the loader requires its question), and
+        // demographic findings take no part in `implies`, so the askable red flags are all that matter.
         var redFlagged = [Bool](repeating: false, count: f)
-        for rule in knowledge.rules { for id in rule.all + (rule.any ?? []) { if let fi = knowledge.findingIndex[id] { redFlagged[fi] = true } } }
-        for condition in knowledge.conditions { for id in condition.redFlags ?? [] { if let fi = knowledge.findingIndex[id] { redFlagged[fi] = true } } }
+        for fi in (ruleFindings + redFlagFindings).joined() { redFlagged[fi] = true }
         self.redFlagged = redFlagged
-        self.ruleFindings = knowledge.rules.map { rule in (rule.all + (rule.any ?? [])).compactMap { knowledge.findingIndex[$0] } }
         self.ruleAll = knowledge.rules.map { rule in rule.all.compactMap { knowledge.findingIndex[$0] } }
         self.ruleAny = knowledge.rules.map { rule in (rule.any ?? []).compactMap { knowledge.findingIndex[$0] } }
         func e(_ x: Double) -> Double { x * Foundation.log(x) + (1 - x) * Foundation.log(1 - x) }
@@ -286,6 +289,13 @@ public final class TriageEngine: Sendable {
     /// narrower than its finding ("no blurred vision" is read as no change in vision), so a red flag
     /// is asked unless the patient denied it outright.
     public func entailed(_ evidence: [Evidence], absences: Bool = true) -> [Evidence] {
+        let (present, absent) = entailment(evidence)
+        return absences ? present + absent : present
+    }
+
+    /// `entailed` in two parts: the evidence with the findings its present items entail, and the
+    /// absences its absent items entail (after the first part, never contradicting it).
+    private func entailment(_ evidence: [Evidence]) -> (present: [Evidence], absent: [Evidence]) {
         var stated = [Bool?](repeating: nil, count: knowledge.findings.count)
         for item in evidence {
             if let fi = knowledge.findingIndex[item.finding], stated[fi] == nil { stated[fi] = item.present }
@@ -299,20 +309,24 @@ public final class TriageEngine: Sendable {
                 out.append(Evidence(finding: knowledge.findings[fj].id, present: true))
             }
         }
-        for item in evidence where absences && !item.present {
+        var absent: [Evidence] = []
+        for item in evidence where !item.present {
             guard let fi = knowledge.findingIndex[item.finding], stated[fi] == false else { continue }
             for fj in knowledge.implying[fi] where added[fj] == nil && !redFlagged[fj] {
                 added[fj] = false
-                out.append(Evidence(finding: knowledge.findings[fj].id, present: false))
+                absent.append(Evidence(finding: knowledge.findings[fj].id, present: false))
             }
         }
-        return out
+        return (out, absent)
     }
 
     /// The posterior over conditions (sums to 1), from the evidence and the findings its present
     /// ones entail.
     public func posterior(profile: TriageProfile, evidence: [Evidence]) -> [Double] {
-        let evidence = entailed(evidence, absences: false)
+        posterior(profile: profile, entailed: entailed(evidence, absences: false))
+    }
+
+    private func posterior(profile: TriageProfile, entailed evidence: [Evidence]) -> [Double] {
         var logp = [Double](repeating: 0, count: conditionCount)
         let column = profile.band * 2 + (profile.sex == .female ? 0 : 1)
         for ci in 0..<conditionCount { logp[ci] = logPrior[ci * 10 + column] }
@@ -336,7 +350,11 @@ public final class TriageEngine: Sendable {
 
     /// Red-flag rules whose findings are present (and within their age and sex limits).
     public func firedRules(profile: TriageProfile, evidence: [Evidence]) -> [FiredRule] {
-        let present = Set(entailed(evidence, absences: false).filter(\.present).map(\.finding))
+        firedRules(profile: profile, entailed: entailed(evidence, absences: false))
+    }
+
+    private func firedRules(profile: TriageProfile, entailed evidence: [Evidence]) -> [FiredRule] {
+        let present = Set(evidence.filter(\.present).map(\.finding))
         return knowledge.rules.filter { rule in
             guard rule.applies(to: profile) else { return false }
             guard rule.all.allSatisfy(present.contains) else { return false }
@@ -348,9 +366,11 @@ public final class TriageEngine: Sendable {
     /// One turn: the next question, or the result when a stop rule holds.
     /// `asked` are findings already put to the patient (answered in any way, including "don't know").
     public func assess(profile: TriageProfile, evidence reported: [Evidence], asked: [String], finished: Bool = false) -> Assessment {
-        let evidence = entailed(reported, absences: false)
-        let p = posterior(profile: profile, evidence: evidence)
-        let fired = firedRules(profile: profile, evidence: evidence)
+        // Entailed once per turn: the present part drives the posterior and the rules; the entailed
+        // absences only mark findings as known.
+        let (evidence, entailedAbsences) = entailment(reported)
+        let p = posterior(profile: profile, entailed: evidence)
+        let fired = firedRules(profile: profile, entailed: evidence)
         let ranked = rank(p, profile: profile, evidence: evidence)
         var disposition = dispose(p, fired: fired)
         let couldNotAssess = !evidence.contains(where: \.present)
@@ -367,7 +387,7 @@ public final class TriageEngine: Sendable {
         var known = [Bool](repeating: false, count: askable.count)
         var present = [Bool](repeating: false, count: askable.count)
         for id in asked { if let fi = knowledge.findingIndex[id] { known[fi] = true } }
-        for item in entailed(reported) {
+        for item in evidence + entailedAbsences {
             guard let fi = knowledge.findingIndex[item.finding] else { continue }
             known[fi] = true
             if item.present { present[fi] = true }

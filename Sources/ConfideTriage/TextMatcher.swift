@@ -111,8 +111,8 @@ public struct TextMatcher: Sendable {
             }
             if let reading = VitalSigns.reading(tokens, at: i) {
                 // A measured value is what it is, whatever negation came before it.
-                for (finding, present) in reading.findings where seen.insert(finding).inserted {
-                    found.append(ExtractedFinding(finding: finding, present: present, phrase: tokens[i..<(i + reading.length)].joined(separator: " ")))
+                for finding in reading.findings where seen.insert(finding).inserted {
+                    found.append(ExtractedFinding(finding: finding, present: true, phrase: tokens[i..<(i + reading.length)].joined(separator: " ")))
                 }
                 justOpened = false
                 i += reading.length

@@ -49,6 +49,8 @@ enum VitalSigns {
     /// Words that put the value on one side of the number ("under 4", "over 100", "less than 92").
     static let below: Set<String> = ["under", "below", "less", "lower"]
     static let above: Set<String> = ["over", "above", "more", "higher"]
+    /// Words before "<number> bpm" that make it a breathing rate, not a heart rate.
+    static let breathingWords: Set<String> = ["breathing", "breath", "respiratory", "resp"]
 
     /// A number at the start of a token ("38.5", "38.5c", "102f", "89"), if any.
     static func number(_ token: String) -> Double? {
@@ -57,12 +59,13 @@ enum VitalSigns {
         return Double(digits)
     }
 
-    /// The reading that starts at `i`: its findings (present or absent) and how many tokens it covers.
-    static func reading(_ tokens: [String], at i: Int) -> (findings: [(String, Bool)], length: Int)? {
+    /// The reading that starts at `i`: the findings it makes present (none for a value in range) and
+    /// how many tokens it covers.
+    static func reading(_ tokens: [String], at i: Int) -> (findings: [String], length: Int)? {
         func matches(_ words: [String], at j: Int) -> Bool {
             j + words.count <= tokens.count && tokens[j..<(j + words.count)].elementsEqual(words)
         }
-        // A cue, up to four filler words, then the number (and for blood pressure a second one).
+        // A cue, up to five filler or comparison words, then the number (and for blood pressure a second one).
         if let cue = cues.first(where: { matches($0.words, at: i) }) {
             var j = i + cue.words.count
             var skipped = 0
@@ -96,7 +99,7 @@ enum VitalSigns {
         }
         // A number followed by its unit (not "breathing 45 bpm", which is no heart rate).
         if let value = number(tokens[i]), let unit = units.first(where: { matches($0.words, at: i + 1) }),
-            i == 0 || !["breathing", "breath", "respiratory", "resp"].contains(tokens[i - 1])
+            i == 0 || !breathingWords.contains(tokens[i - 1])
         {
             guard let findings = read(unit.kind, value, nil) else { return nil }
             return (findings, 1 + unit.words.count)
@@ -106,7 +109,7 @@ enum VitalSigns {
 
     /// The findings a value makes present (none for a value in range); nil when it cannot be a
     /// reading of that kind.
-    static func read(_ kind: Kind, _ value: Double, _ second: Double?) -> [(String, Bool)]? {
+    static func read(_ kind: Kind, _ value: Double, _ second: Double?) -> [String]? {
         switch kind {
         case .temperature:
             let c: Double
@@ -115,24 +118,24 @@ enum VitalSigns {
             case 86...113: c = (value - 32) * 5 / 9
             default: return nil
             }
-            return c >= 38 ? [("fever", true)] : c <= 35 ? [("low_temperature", true)] : []
+            return c >= 38 ? ["fever"] : c <= 35 ? ["low_temperature"] : []
         case .oxygen:
             guard (50...100).contains(value) else { return nil }
-            return value <= 92 ? [("low_oxygen", true)] : []
+            return value <= 92 ? ["low_oxygen"] : []
         case .breathing:
             guard (4...120).contains(value) else { return nil }
-            return value >= 25 ? [("rapid_breathing", true)] : []
+            return value >= 25 ? ["rapid_breathing"] : []
         case .heart:
             guard (20...250).contains(value) else { return nil }
-            return value > 100 ? [("tachycardia", true)] : value <= 50 ? [("slow_pulse", true)] : []
+            return value > 100 ? ["tachycardia"] : value <= 50 ? ["slow_pulse"] : []
         case .pressure:
             guard (40...300).contains(value), second.map({ (20...200).contains($0) && $0 < value }) ?? true else { return nil }
-            if value <= 90 { return [("low_blood_pressure", true)] }
-            return value >= 140 || (second ?? 0) >= 90 ? [("high_blood_pressure_reading", true)] : []
+            if value <= 90 { return ["low_blood_pressure"] }
+            return value >= 140 || (second ?? 0) >= 90 ? ["high_blood_pressure_reading"] : []
         case .glucose:
             guard value > 0, value <= 1000, !(20...35).contains(value) else { return nil }
             let mmol = value > 35 ? value / 18 : value
-            return mmol >= 11.1 ? [("high_blood_sugar_reading", true)] : mmol < 4 ? [("low_blood_sugar_reading", true)] : []
+            return mmol >= 11.1 ? ["high_blood_sugar_reading"] : mmol < 4 ? ["low_blood_sugar_reading"] : []
         }
     }
 }
