@@ -206,6 +206,11 @@ func evidence(_ picks: [Int], _ present: [Bool], _ engine: TriageEngine) -> [Evi
     }
 }
 
+/// The findings a red-flag rule or a condition's red flags name (never given an entailed absence).
+func redFlags(of kb: KnowledgeBase) -> Set<String> {
+    Set(kb.rules.flatMap { $0.all + ($0.any ?? []) } + kb.conditions.flatMap { $0.redFlags ?? [] })
+}
+
 @Suite("triage engine properties")
 struct TriageEnginePropertyTests {
     @Test("the posterior is a probability distribution")
@@ -241,7 +246,7 @@ struct TriageEnginePropertyTests {
         let engine = try engineResult.get()
         let kb = engine.knowledge
         #expect(kb.impliedBy.filter { !$0.isEmpty }.count >= 60)
-        let redFlagged = Set(kb.rules.flatMap { $0.all + ($0.any ?? []) } + kb.conditions.flatMap { $0.redFlags ?? [] })
+        let redFlagged = redFlags(of: kb)
         await propertyCheck(count: 300, input: evidenceGen, presentGen, Gen.int(in: 0...100)) { picks, present, age in
             // Bias the picks towards findings that take part in implies.
             let linked = kb.findings.indices.filter { !kb.impliedBy[$0].isEmpty || !kb.implying[$0].isEmpty }
@@ -306,7 +311,7 @@ struct TriageEnginePropertyTests {
         #expect(!eye.contains { ["curtain_over_vision", "sudden_vision_loss_one_eye"].contains($0.finding) })
         // Kinds of chest pain that are no red flag are not asked after "no chest pain"; red flags are.
         let kb = engine.knowledge
-        let redFlagged = Set(kb.rules.flatMap { $0.all + ($0.any ?? []) } + kb.conditions.flatMap { $0.redFlags ?? [] })
+        let redFlagged = redFlags(of: kb)
         let chestKinds = kb.findings.filter { ($0.implies ?? []).contains("chest_pain") }.map(\.id)
         #expect(chestKinds.count >= 2)
         #expect(!chestAsked.isEmpty && Set(chestAsked).isDisjoint(with: chestKinds.filter { !redFlagged.contains($0) }))
