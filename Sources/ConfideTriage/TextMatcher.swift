@@ -8,7 +8,7 @@ public struct ExtractedFinding: Sendable, Hashable, Codable {
 
 /// Finds knowledge-base findings in free text through their synonyms, with NegEx-style negation:
 /// a cue ("no", "not", "without", "denies", "don't have" ...) opens a scope that covers the findings
-/// after it until a terminator ("but", "however", a new subject such as "I" or "has"), the end of the
+/// after it until a terminator ("but", "however", "since", a new subject such as "I" or "has"), the end of the
 /// clause, or a comma that is not part of an "or" list.
 ///
 /// Normalisation (lower case, punctuation removed, a trailing plural "s" dropped) is the same as
@@ -109,6 +109,9 @@ public struct TextMatcher: Sendable {
                 i += 1
                 continue
             }
+            // "since" starts a time anchor, never part of what was denied: "hasn't slept since the baby
+            // came", "no fever since my operation" (a synonym may start with it, so close the scope first).
+            if token == "since" { scopeOpen = false }
             if let reading = VitalSigns.reading(tokens, at: i) {
                 // A measured value is what it is, whatever negation came before it.
                 for finding in reading.findings where seen.insert(finding).inserted {

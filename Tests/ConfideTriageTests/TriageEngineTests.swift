@@ -56,12 +56,14 @@ struct KnowledgeBaseTests {
     }
 }
 
+/// What free text reads as: each finding found, present (true) or negated (false).
+func read(_ text: String) -> [String: Bool] {
+    guard let engine = try? engineResult.get() else { return [:] }
+    return Dictionary(engine.matcher.extract(text).map { ($0.finding, $0.present) }, uniquingKeysWith: { a, _ in a })
+}
+
 @Suite("triage free text")
 struct TextMatcherTests {
-    func read(_ text: String) -> [String: Bool] {
-        guard let engine = try? engineResult.get() else { return [:] }
-        return Dictionary(engine.matcher.extract(text).map { ($0.finding, $0.present) }, uniquingKeysWith: { a, _ in a })
-    }
 
     @Test("lay phrases find their findings")
     func synonyms() {
@@ -379,12 +381,20 @@ struct TriageScenarioTests {
     @Test("thunderclap headache is an emergency at once, whatever else")
     func thunderclap() throws {
         let engine = try engineResult.get()
-        let rule = try #require(engine.knowledge.rules.first { $0.disposition == .emergency && $0.all.count == 1 && $0.all[0].contains("thunderclap") })
+        let rule = try #require(engine.knowledge.rules.first { $0.id == "rf.thunderclap_headache" })
+        #expect(rule.disposition == .emergency && rule.all.contains("headache"))
+        // The thunderclap alone fires it (it implies the headache).
         let a = engine.assess(
-            profile: TriageProfile(age: 40, sex: .female), evidence: [Evidence(finding: rule.all[0], present: true)], asked: [])
+            profile: TriageProfile(age: 40, sex: .female), evidence: [Evidence(finding: "thunderclap_headache", present: true)], asked: [])
         #expect(a.disposition == .emergency)
         #expect(a.question == nil)
         #expect(a.stopReason == .redFlag)
+        // Any headache is asked about a thunderclap first (the question completes the rule, C02),
+        // even when the opening is "one of my bad migraines".
+        for text in ["i get migraines, this is one of my bad ones", "headache since this morning"] {
+            let first = engine.assess(profile: TriageProfile(age: 40, sex: .female), evidence: engine.extract(text), asked: [])
+            #expect(first.question?.id == "thunderclap_headache", "\(text)")
+        }
     }
 
     @Test("C21: a fever under 3 months is at least urgent, and a child's non-blanching rash is an emergency")
@@ -440,6 +450,11 @@ struct TriageScenarioTests {
             ("she has a fever and is not herself", 30), ("baby bumped her head on the cot, usual posseting", 0),
             ("baby has green poo and sick", 0), ("shingles rash on one side of my neck and face", 70),
             ("mum is confused, last BM was 3 days ago", 80), ("bp 120/80, temp 36.8, pulse 72", 40),
+            // Knowledge base 2026-11-27.9: the birth, a swallowed medicine, sickness, discs, hot knees.
+            ("had a baby 3 weeks ago, tired and my nipples are sore", 30), ("new mum, baby won't settle and I'm exhausted", 30),
+            ("sickness and diarrhoea since yesterday", 30), ("I take my tablets from a pill box, can I take ibuprofen too", 70),
+            ("slipped disc years ago, back is stiff this morning", 45), ("my knee is hot and swollen after gardening", 60),
+            ("not herself since her operation", 75), ("sats 95% and breathing rate 18 after my walk", 60),
         ]
         for (text, age) in everyday {
             let a = engine.assess(profile: TriageProfile(age: age, sex: .female), evidence: engine.extract(text), asked: [])
@@ -577,5 +592,51 @@ struct TriageScenarioTests {
         let sg = Advice(disposition: .urgent, services: .forCountry("SG"), crisis: true)
         #expect(sg.crisis?.contains("1767") == true && sg.headline.isEmpty == false && sg.safetyNet.contains("995"))
         #expect(engine.assess(profile: TriageProfile(age: 30, sex: .male), evidence: engine.extract("sore throat"), asked: [], finished: true).crisis == false)
+    }
+
+    @Test("C24: after a birth, pre-eclampsia warning signs or psychotic symptoms are an emergency; a medicine a child may have swallowed is at least urgent, and an emergency under 5; low oxygen with a high-risk sign is an emergency")
+    func postpartumIngestionAndOxygen() throws {
+        let engine = try engineResult.get()
+        func rules(_ text: String, age: Int = 30, sex: Sex = .female, also: [String] = []) -> (Urgency, Set<String>) {
+            let evidence = engine.extract(text) + also.map { Evidence(finding: $0, present: true) }
+            let a = engine.assess(profile: TriageProfile(age: age, sex: sex), evidence: evidence, asked: [])
+            return (a.disposition, Set(a.firedRules.map(\.id)))
+        }
+        // Pre-eclampsia can first appear after the birth (NICE NG133).
+        let postnatal = "Baby born 5 days ago, all went fine. Headache since yesterday and my face and feet are puffy"
+        #expect(rules(postnatal, age: 29) == (.emergency, ["rf.postpartum_headache_with_warning_signs"]))
+        #expect(!rules("had a baby 3 weeks ago, headache and tired").1.contains("rf.postpartum_headache_with_warning_signs"))
+        #expect(rules("had a baby 3 weeks ago, headache and bp 150/100").0 == .emergency)
+        // "since" ends a negation: the birth is not denied by "hasn't slept".
+        let psychosis = "My wife hasn't slept properly since the baby came 10 days ago and is hearing voices"
+        #expect(engine.extract(psychosis).contains(Evidence(finding: "recently_gave_birth", present: true)))
+        #expect(rules(psychosis).1.contains("rf.postpartum_psychosis"))
+        #expect(read("no fever since my operation")["recent_surgery_or_immobility"] == true)
+        #expect(read("no fever since my operation")["fever"] == false)
+        #expect(read("haven't eaten since the vomiting started")["vomiting"] == true)
+        // The birth implies the clotting risk it used to be a synonym of.
+        #expect(engine.entailed(engine.extract("gave birth last week")).contains(Evidence(finding: "recent_surgery_or_immobility", present: true)))
+
+        // A medicine that may have been swallowed (NHS website, Poisoning).
+        let toddler = "my toddler was playing with grandmas pill box, might have eaten one or two. hes acting normal mostly"
+        #expect(rules(toddler, age: 2, sex: .male) == (.emergency, ["rf.possible_ingestion", "rf.child_possible_ingestion"]))
+        // A child who seems well: at least urgent. An adult is asked whether they took too many tablets
+        // (an adult who mentions a pill box is not sent anywhere for it).
+        let child = rules("my son got into the medicine cupboard, he seems fine", age: 9, sex: .male)
+        #expect(child.0 >= .urgent && child.1 == ["rf.possible_ingestion"])
+        #expect(rules("took some extra paracetamol for period pain last night, feel a bit sick", age: 17).1.isEmpty)
+        let asked = engine.assess(
+            profile: TriageProfile(age: 17, sex: .female), evidence: engine.extract("took some extra paracetamol for period pain last night"),
+            asked: ["shortness_of_breath", "drowsy_confused", "chest_pain", "collapse_faint", "seizure"])
+        #expect(asked.question?.id == "took_overdose")
+        #expect(read("I might have eaten something bad")["possible_ingestion"] == nil)
+
+        // Low oxygen with fast breathing, confusion or low blood pressure (NEWS2, NICE NG51).
+        #expect(rules("sats 89% on air, breathing rate 28").1.contains("rf.low_oxygen_with_high_risk_sign"))
+        #expect(rules("sats 89% on air, breathing rate 28").0 == .emergency)
+        #expect(rules("sats 91% on air").1 == ["rf.low_oxygen"])
+        // New confusion is confusion; "not herself" is feeling unwell, not confusion.
+        #expect(engine.entailed(engine.extract("new confusion")).contains(Evidence(finding: "drowsy_confused", present: true)))
+        #expect(read("she is not herself")["acute_fluctuating_confusion"] == nil)
     }
 }
