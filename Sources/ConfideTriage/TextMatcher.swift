@@ -48,6 +48,14 @@ public struct TextMatcher: Sendable {
         "with", "plus",
     ].map(word))
 
+    /// Phrases that read as nothing, though a synonym starts inside them: "confused whether to give
+    /// Calpol" is no confusion, a "sickness bug going round" no vomiting, an "HIV test" no HIV.
+    static let ignored: [[String]] = [
+        "confused whether", "confused as to whether", "confused about whether", "confused which", "confused about my medication",
+        "confused about my inhaler", "confused about the dose", "sickness bug going round", "sickness bug going around", "bug going round",
+        "bug going around", "hiv test",
+    ].map { $0.split(separator: " ").map { word(String($0)) } }
+
     /// Words that may follow a cue without ending its scope.
     static let afterCue: Set<String> = Set(
         ["t", "have", "has", "had", "got", "get", "any", "a", "an", "feel", "think", "i", "been", "really", "noticed", "notice", "see", "seen", "experienced"]
@@ -109,9 +117,22 @@ public struct TextMatcher: Sendable {
                 i += 1
                 continue
             }
+            // A terminator ends the scope before a synonym that starts with it is matched ("no fever with
+            // sickness", "no numbness and has not passed urine", "had my baby"), as it would if none did;
+            // the negation's own words ("haven't had", "don't have") are not terminators.
+            if scopeOpen && Self.terminators.contains(token) && !(justOpened && Self.afterCue.contains(token)) { scopeOpen = false }
             // "since" starts a time anchor, never part of what was denied: "hasn't slept since the baby
-            // came", "no fever since my operation" (a synonym may start with it, so close the scope first).
-            if token == "since" { scopeOpen = false }
+            // came", "no fever since my operation". The scope still covers an "or" list that goes on
+            // after it ("no blood since Tuesday or black poo"), but a synonym starting at "since" is not denied.
+            let anchor = token == "since"
+            if anchor && scopeOpen {
+                let rest = tokens[(i + 1)...].prefix { $0 != "." && $0 != "," }
+                scopeOpen = rest.contains("or") || rest.contains("nor")
+            }
+            if let ignored = Self.ignored.first(where: { i + $0.count <= tokens.count && tokens[i..<(i + $0.count)].elementsEqual($0) }) {
+                i += ignored.count
+                continue
+            }
             if let reading = VitalSigns.reading(tokens, at: i) {
                 // A measured value is what it is, whatever negation came before it.
                 for finding in reading.findings where seen.insert(finding).inserted {
@@ -121,10 +142,10 @@ public struct TextMatcher: Sendable {
                 i += reading.length
                 continue
             }
-            if let match = longestMatch(tokens, at: i) ?? coordinatedMatch(tokens, at: i) {
+            if let match = longestMatch(tokens, at: i) ?? coordinatedMatch(tokens, at: i) ?? Self.tabletCount(tokens, at: i) {
                 if seen.insert(match.finding).inserted {
                     found.append(
-                        ExtractedFinding(finding: match.finding, present: !scopeOpen, phrase: match.words.joined(separator: " ")))
+                        ExtractedFinding(finding: match.finding, present: !scopeOpen || anchor, phrase: match.words.joined(separator: " ")))
                 }
                 if scopeOpen { scopeBudget = 6 }
                 justOpened = false
@@ -147,6 +168,27 @@ public struct TextMatcher: Sendable {
             i += 1
         }
         return found
+    }
+
+    /// Words that name tablets or a medicine taken as tablets, as `tokens` leaves them.
+    static let tabletWords: Set<String> = Set(
+        ["tablet", "pill", "capsule", "cap", "paracetamol", "ibuprofen", "aspirin", "codamol", "cocodamol", "codeine", "tramadol", "sertraline",
+            "citalopram", "fluoxetine", "amitriptyline", "diazepam", "zopiclone", "painkiller", "antidepressant", "sleeping"].map(word))
+    static let takingWords: Set<String> = ["took", "taken", "take", "swallowed", "swallow", "ate", "eaten", "had"]
+    static let tabletFiller: Set<String> = ["of", "my", "her", "his", "the", "their", "mum", "dad", "x", "co", "extra", "more"]
+
+    /// A count of tablets taken at once ("took about 24 paracetamol", "swallowed 30 of her sleeping
+    /// tablets"): more than 8, the daily maximum of paracetamol 500 mg (BNF), reads as an overdose.
+    /// The count must be a whole number on its own (not "500mg"), after a word for taking within three
+    /// words, and before a word for tablets within three more.
+    static func tabletCount(_ tokens: [String], at i: Int) -> (words: [String], finding: String, advance: Int?)? {
+        guard tokens[i].allSatisfy(\.isNumber), let count = Int(tokens[i]), count > 8, count <= 1000,
+            tokens[max(0, i - 3)..<i].contains(where: { takingWords.contains($0) })
+        else { return nil }
+        var j = i + 1
+        while j < tokens.count, j <= i + 3, tabletFiller.contains(tokens[j]) { j += 1 }
+        guard j < tokens.count, tabletWords.contains(tokens[j]) else { return nil }
+        return (Array(tokens[i...j]), "took_overdose", nil)
     }
 
     private func longestMatch(_ tokens: [String], at i: Int) -> (words: [String], finding: String, advance: Int?)? {

@@ -382,8 +382,13 @@ struct TriageScenarioTests {
     func thunderclap() throws {
         let engine = try engineResult.get()
         let rule = try #require(engine.knowledge.rules.first { $0.id == "rf.thunderclap_headache" })
-        #expect(rule.disposition == .emergency && rule.all.contains("headache"))
-        // The thunderclap alone fires it (it implies the headache).
+        #expect(rule.disposition == .emergency && rule.all == ["thunderclap_headache"])
+        // A denied headache does not stop it (safety review of 2026-11-27.9).
+        for text in ["I never get headaches but this is the worst headache of my life, it came on suddenly",
+            "Not a migraine, it was a thunderclap headache that peaked within seconds"] {
+            let a = engine.assess(profile: TriageProfile(age: 40, sex: .female), evidence: engine.extract(text), asked: [])
+            #expect(a.disposition == .emergency, "\(text)")
+        }
         let a = engine.assess(
             profile: TriageProfile(age: 40, sex: .female), evidence: [Evidence(finding: "thunderclap_headache", present: true)], asked: [])
         #expect(a.disposition == .emergency)
@@ -455,6 +460,18 @@ struct TriageScenarioTests {
             ("sickness and diarrhoea since yesterday", 30), ("I take my tablets from a pill box, can I take ibuprofen too", 70),
             ("slipped disc years ago, back is stiff this morning", 45), ("my knee is hot and swollen after gardening", 60),
             ("not herself since her operation", 75), ("sats 95% and breathing rate 18 after my walk", 60),
+            // The safety review of 2026-11-27.9.
+            ("I had a baby 3 weeks ago and I'm so paranoid about cot death I can't sleep", 30), ("can I give her extra paracetamol?", 3),
+            ("I keep my pills in a pill box out of her reach", 3), ("might have swallowed some bath water", 2),
+            ("Itchy rash in the middle of chest and I'm sweating", 30), ("bumped his head at school, there's a sickness bug going round", 8),
+            ("Dad has dementia and is sundowning, he has a cold and a temperature", 85), ("I'm confused whether I should give Calpol for her fever", 3),
+            ("I feel like being hit by a truck, aching all over with a fever", 30), ("I've got lower back pain. I drink a bit, not weed though", 40),
+            ("Indigestion again after a curry, Gaviscon hasn't helped", 60), ("No fever since yesterday, just a runny nose and sneezing", 40),
+            ("I haven't slept since the baby came, I'm exhausted and tearful", 29), ("I had a c-section 3 weeks ago and the wound is a bit sore", 31),
+            ("I've had a slipped disc for years and my back has gone again after lifting", 50), ("I've had sickness and diarrhoea since last night after a takeaway", 30),
+            ("I'm 9 weeks pregnant with bad morning sickness and a headache", 26), ("My knee is hot and swollen, I've had gout before", 67),
+            ("I've got cellulitis on my leg again, same as last year", 45), ("My 3 year old has a fever, I gave her Calpol an hour ago", 3),
+            ("I had an HIV test last week and now have a cold", 30), ("took 2 paracetamol for a headache", 30),
         ]
         for (text, age) in everyday {
             let a = engine.assess(profile: TriageProfile(age: age, sex: .female), evidence: engine.extract(text), asked: [])
@@ -594,7 +611,7 @@ struct TriageScenarioTests {
         #expect(engine.assess(profile: TriageProfile(age: 30, sex: .male), evidence: engine.extract("sore throat"), asked: [], finished: true).crisis == false)
     }
 
-    @Test("C24: after a birth, pre-eclampsia warning signs or psychotic symptoms are an emergency; a medicine a child may have swallowed is at least urgent, and an emergency under 5; low oxygen with a high-risk sign is an emergency")
+    @Test("C24: after a birth, pre-eclampsia warning signs or psychotic symptoms are an emergency; a medicine a child may have swallowed is an emergency; low oxygen with a high-risk sign is an emergency")
     func postpartumIngestionAndOxygen() throws {
         let engine = try engineResult.get()
         func rules(_ text: String, age: Int = 30, sex: Sex = .female, also: [String] = []) -> (Urgency, Set<String>) {
@@ -619,17 +636,35 @@ struct TriageScenarioTests {
 
         // A medicine that may have been swallowed (NHS website, Poisoning).
         let toddler = "my toddler was playing with grandmas pill box, might have eaten one or two. hes acting normal mostly"
-        #expect(rules(toddler, age: 2, sex: .male) == (.emergency, ["rf.possible_ingestion", "rf.child_possible_ingestion"]))
-        // A child who seems well: at least urgent. An adult is asked whether they took too many tablets
-        // (an adult who mentions a pill box is not sent anywhere for it).
-        let child = rules("my son got into the medicine cupboard, he seems fine", age: 9, sex: .male)
-        #expect(child.0 >= .urgent && child.1 == ["rf.possible_ingestion"])
+        #expect(rules(toddler, age: 2, sex: .male) == (.emergency, ["rf.child_possible_ingestion"]))
+        // A child who seems well is an emergency too (to 15). An adult is asked whether they took too
+        // many tablets (an adult who mentions a pill box is not sent anywhere for it).
+        #expect(rules("my son got into the medicine cupboard, he seems fine", age: 9, sex: .male) == (.emergency, ["rf.child_possible_ingestion"]))
+        #expect(rules("my son got into the medicine cupboard, he seems fine", age: 16, sex: .male).1.isEmpty)
         #expect(rules("took some extra paracetamol for period pain last night, feel a bit sick", age: 17).1.isEmpty)
         let asked = engine.assess(
             profile: TriageProfile(age: 17, sex: .female), evidence: engine.extract("took some extra paracetamol for period pain last night"),
             asked: ["shortness_of_breath", "drowsy_confused", "chest_pain", "collapse_faint", "seizure"])
         #expect(asked.question?.id == "took_overdose")
         #expect(read("I might have eaten something bad")["possible_ingestion"] == nil)
+
+        // The safety review's sentences: a terminator closes a negation before a synonym that starts
+        // with it; a count of tablets; chemotherapy; magnets; "since" inside an "or" list.
+        #expect(read("Bad lower back pain, no numbness and has not passed urine all day")["unable_to_pass_urine"] == true)
+        #expect(rules("He's not unwell and got into my tablets an hour ago", age: 2, sex: .male).0 == .emergency)
+        #expect(rules("No problems in pregnancy and had my baby 10 days ago, now a bad headache and blurred vision").0 == .emergency)
+        #expect(read("I'm 3 weeks postpartum, breathless and my heart is racing")["recently_gave_birth"] == true)
+        #expect(rules("I had my chemotherapy 8 days ago and now a temperature 38.5", age: 60).1.contains("rf.fever_on_chemotherapy"))
+        #expect(rules("I took too much paracetamol yesterday for my toothache").1.contains("rf.overdose"))
+        #expect(rules("My son swallowed a magnet an hour ago", age: 10, sex: .male).0 == .emergency)
+        #expect(rules("my 12 year old got into the medicine cupboard, she seems fine", age: 12).1.contains("rf.child_possible_ingestion"))
+        #expect(read("took about 24 paracetamol 500mg tablets over the last day")["took_overdose"] == true)
+        #expect(read("swallowed 30 of her sleeping tablets")["took_overdose"] == true)
+        #expect(read("took 2 paracetamol 500 mg tablets")["took_overdose"] == nil)
+        #expect(read("took 6 paracetamol today")["took_overdose"] == nil)
+        #expect(read("I haven't taken 20 tablets")["took_overdose"] == false)
+        #expect(read("no blood since Tuesday or black poo")["black_stool"] == false)
+        #expect(read("no fever since yesterday, just a runny nose")["fever"] == false)
 
         // Low oxygen with fast breathing, confusion or low blood pressure (NEWS2, NICE NG51).
         #expect(rules("sats 89% on air, breathing rate 28").1.contains("rf.low_oxygen_with_high_risk_sign"))
