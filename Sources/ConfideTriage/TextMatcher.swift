@@ -49,16 +49,23 @@ public struct TextMatcher: Sendable {
     ].map(word))
 
     /// Phrases that read as nothing, though a synonym starts inside them: "confused whether to give
-    /// Calpol" is no confusion, a "sickness bug going round" no vomiting, an "HIV test" no HIV.
+    /// Calpol" is no confusion, a "sickness bug going round" no vomiting, "swallowed some bath water" no
+    /// poisoning.
     static let ignored: [[String]] = [
-        "confused whether", "confused as to whether", "confused about whether", "confused which", "confused about my medication",
-        "confused about my inhaler", "confused about the dose", "sickness bug going round", "sickness bug going around", "bug going round",
-        "bug going around", "hiv test",
+        "confused whether to give", "confused whether i should", "confused about whether to", "confused which dose", "confused which tablet",
+        "confused about my medication", "confused about my inhaler", "confused about the dose", "sickness bug going round",
+        "sickness bug going around", "bug going round", "bug going around", "haven't passed urine much", "hasn't passed urine much",
+        "not passed urine much", "swallowed some bath water", "swallowed bath water", "swallowed some water", "might have swallowed some bath water",
+        "might have swallowed bath water", "might have swallowed some water", "may have swallowed some bath water", "may have swallowed some water",
     ].map { $0.split(separator: " ").map { word(String($0)) } }
+
+    /// Words after which a terminator starts a new clause.
+    static let clauseJoiners: Set<String> = ["and", "but", "then"]
 
     /// Words that may follow a cue without ending its scope.
     static let afterCue: Set<String> = Set(
-        ["t", "have", "has", "had", "got", "get", "any", "a", "an", "feel", "think", "i", "been", "really", "noticed", "notice", "see", "seen", "experienced"]
+        ["t", "have", "has", "had", "got", "get", "any", "a", "an", "feel", "feeling", "think", "i", "been", "really", "noticed", "notice", "see", "seen",
+            "experienced"]
             .map(word))
 
     /// Lower-cases, splits on anything that is not a letter or digit, and drops a trailing plural "s".
@@ -117,18 +124,15 @@ public struct TextMatcher: Sendable {
                 i += 1
                 continue
             }
-            // A terminator ends the scope before a synonym that starts with it is matched ("no fever with
-            // sickness", "no numbness and has not passed urine", "had my baby"), as it would if none did;
-            // the negation's own words ("haven't had", "don't have") are not terminators.
-            if scopeOpen && Self.terminators.contains(token) && !(justOpened && Self.afterCue.contains(token)) { scopeOpen = false }
+            // A new clause ("and had my baby", "and has not passed urine", "but got into my tablets") ends
+            // the scope before a synonym that starts with its verb is matched. Elsewhere a synonym is
+            // matched first, so "no one else has the same headache" and "never actually had a fit" stay
+            // denied.
+            if scopeOpen && i > 0 && Self.clauseJoiners.contains(tokens[i - 1]) && Self.terminators.contains(token) { scopeOpen = false }
             // "since" starts a time anchor, never part of what was denied: "hasn't slept since the baby
-            // came", "no fever since my operation". The scope still covers an "or" list that goes on
-            // after it ("no blood since Tuesday or black poo"), but a synonym starting at "since" is not denied.
-            let anchor = token == "since"
-            if anchor && scopeOpen {
-                let rest = tokens[(i + 1)...].prefix { $0 != "." && $0 != "," }
-                scopeOpen = rest.contains("or") || rest.contains("nor")
-            }
+            // came", "no fever since my operation" (so "no blood since Tuesday or black poo" reads the
+            // black poo: over-triage, the safe side).
+            if token == "since" { scopeOpen = false }
             if let ignored = Self.ignored.first(where: { i + $0.count <= tokens.count && tokens[i..<(i + $0.count)].elementsEqual($0) }) {
                 i += ignored.count
                 continue
@@ -145,7 +149,7 @@ public struct TextMatcher: Sendable {
             if let match = longestMatch(tokens, at: i) ?? coordinatedMatch(tokens, at: i) ?? Self.tabletCount(tokens, at: i) {
                 if seen.insert(match.finding).inserted {
                     found.append(
-                        ExtractedFinding(finding: match.finding, present: !scopeOpen || anchor, phrase: match.words.joined(separator: " ")))
+                        ExtractedFinding(finding: match.finding, present: !scopeOpen, phrase: match.words.joined(separator: " ")))
                 }
                 if scopeOpen { scopeBudget = 6 }
                 justOpened = false
@@ -174,20 +178,52 @@ public struct TextMatcher: Sendable {
     static let tabletWords: Set<String> = Set(
         ["tablet", "pill", "capsule", "cap", "paracetamol", "ibuprofen", "aspirin", "codamol", "cocodamol", "codeine", "tramadol", "sertraline",
             "citalopram", "fluoxetine", "amitriptyline", "diazepam", "zopiclone", "painkiller", "antidepressant", "sleeping"].map(word))
-    static let takingWords: Set<String> = ["took", "taken", "take", "swallowed", "swallow", "ate", "eaten", "had"]
+    static let takingWords: Set<String> = ["took", "taken", "swallowed", "ate", "eaten"]
+    /// Phrases after the tablets that make the count a routine or a stock, not an overdose ("12 tablets a
+    /// day", "30 paracetamol in the cupboard", "10 tablets prescribed").
+    static let routinePhrases: [[String]] = [
+        "a day", "a week", "per day", "daily", "every day", "each day", "every morning", "prescribed", "left", "in the cupboard", "in the house",
+        "in the drawer", "as usual", "as prescribed", "from the pharmacy",
+    ].map { $0.split(separator: " ").map { word(String($0)) } }
+
+    /// Whether the words after a count of tablets make it a routine, a stock or a spread over days.
+    static func isRoutine(_ rest: ArraySlice<String>) -> Bool {
+        if routinePhrases.contains(where: { rest.starts(with: $0) }) { return true }
+        // "over 3 days", "over a few days", "over the past week" (not "over an hour", "over the last day").
+        guard rest.first == "over" else { return false }
+        let span = rest.prefix(5)
+        return span.contains("week") || span.contains("month")
+            || (span.contains("day") && span.contains { $0 == "few" || $0 == "several" || $0 == "couple" || (Int($0) ?? 0) >= 2 })
+    }
+    /// Units that make a number a strength ("500 mg"), not a count.
+    static let strengthUnits: Set<String> = Set(["mg", "g", "mcg", "microgram", "milligram", "gram", "ml", "iu", "unit"].map(word))
     static let tabletFiller: Set<String> = ["of", "my", "her", "his", "the", "their", "mum", "dad", "x", "co", "extra", "more"]
 
     /// A count of tablets taken at once ("took about 24 paracetamol", "swallowed 30 of her sleeping
-    /// tablets"): more than 8, the daily maximum of paracetamol 500 mg (BNF), reads as an overdose.
-    /// The count must be a whole number on its own (not "500mg"), after a word for taking within three
-    /// words, and before a word for tablets within three more.
+    /// tablets", "taken 15 propranolol tablets"): more than 8, the daily maximum of paracetamol 500 mg
+    /// (BNF), reads as an overdose. The count must be a whole number on its own (not "500mg" or "500
+    /// mg"), within three words after took, taken, swallowed, ate or eaten, and before a word for
+    /// tablets within four more (of which two may be any word, such as a drug's name); a following "a
+    /// day", "over 3 days", "prescribed", "left" or "in the cupboard" makes it no overdose. "took 10"
+    /// alone is not read ("it took 10 minutes").
     static func tabletCount(_ tokens: [String], at i: Int) -> (words: [String], finding: String, advance: Int?)? {
         guard tokens[i].allSatisfy(\.isNumber), let count = Int(tokens[i]), count > 8, count <= 1000,
+            i + 1 == tokens.count || !strengthUnits.contains(tokens[i + 1]),
             tokens[max(0, i - 3)..<i].contains(where: { takingWords.contains($0) })
         else { return nil }
         var j = i + 1
-        while j < tokens.count, j <= i + 3, tabletFiller.contains(tokens[j]) { j += 1 }
+        var other = 0
+        while j < tokens.count, j <= i + 4, !tabletWords.contains(tokens[j]) {
+            if !tabletFiller.contains(tokens[j]) {
+                guard tokens[j] != "." && tokens[j] != "," && !tokens[j].allSatisfy(\.isNumber) && other < 2 else { return nil }
+                other += 1
+            }
+            j += 1
+        }
         guard j < tokens.count, tabletWords.contains(tokens[j]) else { return nil }
+        // "tablets" after a drug's name ("propranolol tablets") belongs to the same mention.
+        if j + 1 < tokens.count, tabletWords.contains(tokens[j + 1]) { j += 1 }
+        if isRoutine(tokens[(j + 1)...]) { return nil }
         return (Array(tokens[i...j]), "took_overdose", nil)
     }
 

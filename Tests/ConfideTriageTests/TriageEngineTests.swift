@@ -655,7 +655,9 @@ struct TriageScenarioTests {
         #expect(rules("No problems in pregnancy and had my baby 10 days ago, now a bad headache and blurred vision").0 == .emergency)
         #expect(read("I'm 3 weeks postpartum, breathless and my heart is racing")["recently_gave_birth"] == true)
         #expect(rules("I had my chemotherapy 8 days ago and now a temperature 38.5", age: 60).1.contains("rf.fever_on_chemotherapy"))
-        #expect(rules("I took too much paracetamol yesterday for my toothache").1.contains("rf.overdose"))
+        #expect(read("I took too much paracetamol yesterday for my toothache")["possible_ingestion"] == true)
+        #expect(rules("worried I'm taking too much paracetamol for my period pain", age: 14).1 == ["rf.child_possible_ingestion"])
+        #expect(read("it took too much effort to get up the stairs")["took_overdose"] == nil)
         #expect(rules("My son swallowed a magnet an hour ago", age: 10, sex: .male).0 == .emergency)
         #expect(rules("my 12 year old got into the medicine cupboard, she seems fine", age: 12).1.contains("rf.child_possible_ingestion"))
         #expect(read("took about 24 paracetamol 500mg tablets over the last day")["took_overdose"] == true)
@@ -663,7 +665,25 @@ struct TriageScenarioTests {
         #expect(read("took 2 paracetamol 500 mg tablets")["took_overdose"] == nil)
         #expect(read("took 6 paracetamol today")["took_overdose"] == nil)
         #expect(read("I haven't taken 20 tablets")["took_overdose"] == false)
-        #expect(read("no blood since Tuesday or black poo")["black_stool"] == false)
+        // "since" always ends a negation (an "or" list after it is read as present: the safe side).
+        #expect(read("No fever since Tuesday or so and chest pain and sweating")["chest_pain"] == true)
+        #expect(read("Not been well since chemo last week or so, temperature of 38.5")["recent_chemotherapy"] == true)
+        // A new clause ends the negation before its verb; elsewhere the negation still covers it.
+        #expect(read("Knee hot and swollen, no fever and not feeling very unwell")["feeling_very_unwell"] == false)
+        #expect(read("no one else at home has the same headache")["others_home_same_symptoms"] != true)
+        #expect(read("he has never actually had a fit")["seizure"] != true)
+        // Counts that are a routine, a stock or a strength are no overdose.
+        for text in ["I take 12 tablets a day for my heart", "I've had 12 paracetamol over 3 days", "I had 30 paracetamol in the cupboard",
+            "took 20 mg tablets", "took 10 tablets as prescribed"] {
+            #expect(read(text)["took_overdose"] == nil, "\(text)")
+        }
+        #expect(read("I've taken 15 propranolol tablets")["took_overdose"] == true)
+        #expect(read("she took 20 of my mum's tablets")["took_overdose"] == true)
+        #expect(read("it took 10 minutes to walk to the shop and I was breathless")["took_overdose"] == nil)
+        #expect(read("took 20 tablets over an hour")["took_overdose"] == true)
+        // A nosebleed that won't stop is asked about first (the question completes its rule).
+        let nose = engine.assess(profile: TriageProfile(age: 70, sex: .male), evidence: engine.extract("My nose won't stop bleeding"), asked: [])
+        #expect(nose.question?.id == "prolonged_bleeding" || nose.disposition == .emergency)
         #expect(read("no fever since yesterday, just a runny nose")["fever"] == false)
 
         // Low oxygen with fast breathing, confusion or low blood pressure (NEWS2, NICE NG51).
