@@ -686,6 +686,20 @@ struct TriageScenarioTests {
         #expect(nose.question?.id == "prolonged_bleeding" || nose.disposition == .emergency)
         #expect(read("no fever since yesterday, just a runny nose")["fever"] == false)
 
+        // Chemotherapy is asked only of someone with a fever who said yes to a weakened immune system
+        // (one question more, not two, in every conversation with a fever).
+        func askedInConversation(immunosuppressed: Bool) -> [String] {
+            var evidence = [Evidence(finding: "fever", present: true)]
+            var asked: [String] = []
+            while let q = engine.assess(profile: TriageProfile(age: 60, sex: .male), evidence: evidence, asked: asked).question {
+                asked.append(q.id)
+                if q.id == "immunosuppressed" { evidence.append(Evidence(finding: q.id, present: immunosuppressed)) }
+            }
+            return asked
+        }
+        #expect(!askedInConversation(immunosuppressed: false).contains("recent_chemotherapy"))
+        #expect(askedInConversation(immunosuppressed: true).contains("recent_chemotherapy"))
+
         // Low oxygen with fast breathing, confusion or low blood pressure (NEWS2, NICE NG51).
         #expect(rules("sats 89% on air, breathing rate 28").1.contains("rf.low_oxygen_with_high_risk_sign"))
         #expect(rules("sats 89% on air, breathing rate 28").0 == .emergency)
