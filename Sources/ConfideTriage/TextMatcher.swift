@@ -57,7 +57,7 @@ public struct TextMatcher: Sendable {
         "sickness bug going around", "bug going round", "bug going around", "haven't passed urine much", "hasn't passed urine much",
         "not passed urine much", "swallowed some bath water", "swallowed bath water", "swallowed some water", "might have swallowed some bath water",
         "might have swallowed bath water", "might have swallowed some water", "may have swallowed some bath water", "may have swallowed some water",
-    ].map { $0.split(separator: " ").map { word(String($0)) } }
+    ].map(tokens)
 
     /// Words after which a terminator starts a new clause.
     static let clauseJoiners: Set<String> = ["and", "but", "then"]
@@ -133,7 +133,7 @@ public struct TextMatcher: Sendable {
             // came", "no fever since my operation" (so "no blood since Tuesday or black poo" reads the
             // black poo: over-triage, the safe side).
             if token == "since" { scopeOpen = false }
-            if let ignored = Self.ignored.first(where: { i + $0.count <= tokens.count && tokens[i..<(i + $0.count)].elementsEqual($0) }) {
+            if let ignored = Self.ignored.first(where: { tokens[i...].starts(with: $0) }) {
                 i += ignored.count
                 continue
             }
@@ -184,7 +184,7 @@ public struct TextMatcher: Sendable {
     static let routinePhrases: [[String]] = [
         "a day", "a week", "per day", "daily", "every day", "each day", "every morning", "prescribed", "left", "in the cupboard", "in the house",
         "in the drawer", "as usual", "as prescribed", "from the pharmacy",
-    ].map { $0.split(separator: " ").map { word(String($0)) } }
+    ].map(tokens)
 
     /// Whether the words after a count of tablets make it a routine, a stock or a spread over days.
     static func isRoutine(_ rest: ArraySlice<String>) -> Bool {

@@ -685,6 +685,9 @@ struct TriageScenarioTests {
         let nose = engine.assess(profile: TriageProfile(age: 70, sex: .male), evidence: engine.extract("My nose won't stop bleeding"), asked: [])
         #expect(nose.question?.id == "prolonged_bleeding" || nose.disposition == .emergency)
         #expect(read("no fever since yesterday, just a runny nose")["fever"] == false)
+        // Ignored phrases are tokenised like the text, contractions included.
+        #expect(read("I haven't passed urine much today")["unable_to_pass_urine"] == nil)
+        #expect(read("I haven't passed urine since last night")["unable_to_pass_urine"] == true)
 
         // Chemotherapy is asked only of someone with a fever who said yes to a weakened immune system
         // (one question more, not two, in every conversation with a fever).
