@@ -322,13 +322,16 @@ public struct RecordingService: Sendable {
     ) async throws -> ChunkOutcome {
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(configuration.uploadOrderWaitSeconds * 1000)))
         var pause = Duration.milliseconds(1)
-        var holdsPlace = false
-        defer { if holdsPlace { waiting.leave(write.grant.resourceID) } }
         let id = write.grant.resourceID
+        let key = UploadWaiters.Key(recording: id, segment: chunk.segment, index: chunk.index)
+        var holdsPlace = false
+        waiting.begin(key)
+        defer {
+            waiting.end(key)
+            if holdsPlace { waiting.leave(id) }
+        }
         while true {
-            let seen = waiting.generation(id)
             let outcome = try await store.addChunk(chunk, uploader: uploader, at: now, write: write, persist: persist)
-            if outcome == .stored { waiting.stored(id) }
             guard case .gap(let expected) = outcome, configuration.mayWait(index: chunk.index, expected: expected), ContinuousClock.now < deadline else {
                 return outcome
             }
@@ -336,11 +339,10 @@ public struct RecordingService: Sendable {
             if !holdsPlace {
                 guard waiting.enter(id, limit: configuration.uploadWindow) else { return outcome }
                 holdsPlace = true
-                if waiting.generation(id) != seen { continue }
             }
-            // Woken when a chunk of this recording is stored here while this chunk holds its place;
-            // the pause covers a store just before that and stores by other instances.
-            await waiting.wait(id, after: seen, upTo: pause)
+            // Woken when the predecessor's attempt here ends; polled (the pause) when it is not in
+            // flight here: not sent yet, or taken by another instance.
+            await waiting.wait(for: key.predecessor, upTo: pause, limit: deadline - ContinuousClock.now)
             try Task.checkCancellation()
             pause = min(pause * 2, .milliseconds(50))
         }
@@ -671,16 +673,26 @@ enum AuditSafe {
     }
 }
 
-/// The early chunks of each recording waiting for their predecessors on this instance: how many
-/// (at most a window's worth), and a wake-up when a chunk of the recording is stored here, so a
-/// waiter retries at once rather than after its pause. A chunk stored by another instance is seen
-/// when the pause ends.
+/// The chunks being added on this instance, and the early ones waiting for their predecessor.
+///
+/// A chunk that arrived ahead of its predecessor sleeps on that predecessor: when the predecessor is
+/// being added here, until its attempt ends (stored or not), so it retries once, right after the
+/// store, rather than polling the database; when it is not (it was not sent yet, or another
+/// instance takes it), until its pause ends. At most a window's worth wait per recording.
 final class UploadWaiters: Sendable {
+    /// One chunk of one recording.
+    struct Key: Hashable, Sendable {
+        var recording: String
+        var segment: Int
+        var index: Int
+        var predecessor: Key { Key(recording: recording, segment: segment, index: index - 1) }
+    }
     private struct State {
         var places: [String: Int] = [:]
-        /// Bumped each time a chunk of the recording is stored on this instance.
-        var generations: [String: UInt64] = [:]
-        var sleepers: [String: [(token: UInt64, wake: CheckedContinuation<Void, Never>)]] = [:]
+        /// Attempts in progress here per chunk (a re-sent chunk can be in flight twice).
+        var inFlight: [Key: Int] = [:]
+        /// Sleepers by the chunk they wait for.
+        var sleepers: [Key: [(token: UInt64, wake: CheckedContinuation<Void, Never>)]] = [:]
         /// Tokens woken before their sleeper was registered (the timeout won the race).
         var woken: Set<UInt64> = []
         var nextToken: UInt64 = 0
@@ -700,64 +712,67 @@ final class UploadWaiters: Sendable {
         state.withLock { s in
             let n = s.places[recording, default: 1] - 1
             s.places[recording] = n > 0 ? n : nil
-            if n <= 0 { s.generations[recording] = nil }
         }
     }
 
-    /// Nothing held: no places, generations, sleepers or stray tokens (tests).
+    /// Nothing held: no places, chunks in flight, sleepers or stray tokens (tests).
     var isIdle: Bool {
-        state.withLock { $0.places.isEmpty && $0.generations.isEmpty && $0.sleepers.isEmpty && $0.woken.isEmpty }
+        state.withLock { $0.places.isEmpty && $0.inFlight.isEmpty && $0.sleepers.isEmpty && $0.woken.isEmpty }
     }
 
-    func generation(_ recording: String) -> UInt64 {
-        state.withLock { $0.generations[recording, default: 0] }
+    /// An attempt to add `chunk` starts here.
+    func begin(_ chunk: Key) {
+        state.withLock { $0.inFlight[chunk, default: 0] += 1 }
     }
 
-    /// A chunk of `recording` was committed: every waiter of it retries now.
-    func stored(_ recording: String) {
+    /// The attempt to add `chunk` ended (stored or not): its successors waiting here retry now.
+    func end(_ chunk: Key) {
         let wake = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            guard s.places[recording] != nil else { return [] }
-            s.generations[recording, default: 0] &+= 1
-            return (s.sleepers.removeValue(forKey: recording) ?? []).map(\.wake)
+            let n = s.inFlight[chunk, default: 1] - 1
+            s.inFlight[chunk] = n > 0 ? n : nil
+            return (s.sleepers.removeValue(forKey: chunk) ?? []).map(\.wake)
         }
         for w in wake { w.resume() }
     }
 
-    /// Returns once a chunk of `recording` is stored after `seen` was read, or after `pause`.
-    func wait(_ recording: String, after seen: UInt64, upTo pause: Duration) async {
+    /// Returns once an attempt to add `predecessor` ends here, or after `pause` when none is in
+    /// flight here when the wait starts (after `limit` when one is). Returns at once when cancelled.
+    func wait(for predecessor: Key, upTo pause: Duration, limit: Duration) async {
         let token = state.withLock { s -> UInt64 in
             s.nextToken &+= 1
             return s.nextToken
         }
+        let local = state.withLock { $0.inFlight[predecessor] != nil }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                     let now = self.state.withLock { s -> Bool in
-                        if s.generations[recording, default: 0] != seen || s.woken.remove(token) != nil { return true }
-                        s.sleepers[recording, default: []].append((token, c))
+                        // The predecessor's attempt ended since it was seen in flight.
+                        if (local && s.inFlight[predecessor] == nil) || s.woken.remove(token) != nil { return true }
+                        s.sleepers[predecessor, default: []].append((token, c))
                         return false
                     }
                     if now { c.resume() }
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: pause)
-                self.wake(recording, token)
+                try? await Task.sleep(for: local ? limit : pause)
+                self.wake(predecessor, token)
             }
             await group.next()
             group.cancelAll()
-            self.wake(recording, token)
+            self.wake(predecessor, token)
         }
         state.withLock { _ = $0.woken.remove(token) }
     }
 
     /// Wakes one sleeper, or marks its token so it does not sleep once it registers.
-    private func wake(_ recording: String, _ token: UInt64) {
+    private func wake(_ chunk: Key, _ token: UInt64) {
         let c = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if let i = s.sleepers[recording]?.firstIndex(where: { $0.token == token }) {
-                let c = s.sleepers[recording]![i].wake
-                s.sleepers[recording]!.remove(at: i)
-                if s.sleepers[recording]!.isEmpty { s.sleepers[recording] = nil }
+            if let i = s.sleepers[chunk]?.firstIndex(where: { $0.token == token }) {
+                let c = s.sleepers[chunk]![i].wake
+                s.sleepers[chunk]!.remove(at: i)
+                if s.sleepers[chunk]!.isEmpty { s.sleepers[chunk] = nil }
                 return c
             }
             s.woken.insert(token)
