@@ -4,10 +4,22 @@ public import ConfideStore
 public import ConfideTriage
 public import Foundation
 
-/// A question as the patient sees it.
+/// A question as the patient sees it: a yes/no question about one finding, or (`describe`) a request
+/// to say in their own words what the problem is, when the opening message named none (C25).
 public struct TriageQuestion: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case yesNo = "yes_no"
+        case describe
+    }
     public var id: String
     public var text: String
+    public var kind: Kind
+
+    public init(id: String, text: String, kind: Kind = .yesNo) {
+        self.id = id
+        self.text = text
+        self.kind = kind
+    }
 }
 
 /// One answered question.
@@ -77,6 +89,8 @@ public struct TriageView: Sendable, Hashable {
     public var crisis: String? = nil
     /// Names of items the patient removed from the read-back ("I didn't say this"), for the clinician.
     public var removed: [String] = []
+    /// What the patient added in their own words after the opening message, in order.
+    public var details: [String] = []
 }
 
 /// The stored conversation: the opening evidence and each answer, in order.
@@ -89,6 +103,10 @@ struct TriageState: Codable {
     var ageMonths: Int? = nil
     /// Opening findings the patient corrected (flipped or removed), in the order corrected.
     var corrected: [String]? = nil
+    /// The patient was asked to describe the problem (C25), and described it or chose questions.
+    var described: Bool? = nil
+    /// What the patient added in their own words, in order; its findings joined `opening`.
+    var details: [String]? = nil
 
     var evidence: [Evidence] {
         opening + answers.compactMap { a in a.answer == .unknown ? nil : Evidence(finding: a.finding, present: a.answer == .yes) }
@@ -105,6 +123,10 @@ public struct TriageService: Sendable {
     public let engine: TriageEngine
 
     public static let maxComplaintLength = 2000
+    /// The pending "question" that asks the patient to describe the problem in their own words.
+    public static let describeQuestion = "describe"
+    /// Messages a patient may add to one conversation after the opening one.
+    public static let maxDetails = 10
 
     public init(stores: ConfideStores, gate: AccessGate, clock: any WallClock, engine: TriageEngine) {
         self.store = stores.triage
@@ -181,11 +203,36 @@ public struct TriageService: Sendable {
             throw ClinicError(ValidationError(.invalidValue, field: "question", message: "no such question"))
         }
         return try await change(id, version: version, r) { state, _ in
-            guard state.pending == finding else {
+            guard state.pending == finding, finding != Self.describeQuestion else {
                 throw ClinicError(.notAsked, "that question is not the one being asked now; reload the conversation")
             }
             state.answers.append(
                 TriageAnswer(finding: finding, question: engine.knowledge.finding(finding)?.question ?? finding, answer: answer))
+            return false
+        }
+    }
+
+    /// Adds what the patient says in their own words while the conversation is open: asked for when
+    /// the opening named no problem (C25), or at any time. Its findings join those read from the
+    /// opening, except findings already read or answered yes or no: a later message never takes back
+    /// what the patient said (a correction does that). `text: nil` declines the request to describe
+    /// ("ask me questions instead"), which is refused unless that request is pending.
+    public func describe(_ id: String, text raw: String?, version: Int?, _ r: ClinicRequest) async throws -> TriageView {
+        let text = try raw.map { raw throws(ClinicError) in try ClinicService.text(raw, field: "text", max: Self.maxComplaintLength) }
+        return try await change(id, version: version, r) { state, _ in
+            if let text {
+                guard (state.details ?? []).count < Self.maxDetails else {
+                    throw ClinicError(.transitionNotAllowed, "this conversation has all the messages it can take; answer the questions or finish")
+                }
+                state.details = (state.details ?? []) + [text]
+                let answered = Set(state.answers.filter { $0.answer != .unknown }.map(\.finding))
+                state.opening = TriageEngine.adding(engine.extract(text).filter { !answered.contains($0.finding) }, to: state.opening)
+            } else {
+                guard state.pending == Self.describeQuestion else {
+                    throw ClinicError(.notAsked, "the checker is not asking you to describe the problem now; reload the conversation")
+                }
+            }
+            state.described = true
             return false
         }
     }
@@ -311,6 +358,11 @@ public struct TriageService: Sendable {
     private func advance(_ state: inout TriageState, profile: TriageProfile, country: String, finished: Bool)
         -> (TriageSessionRecord.Status, String?, String?)
     {
+        // An opening that names no problem: ask for it in the patient's words first, once (C25).
+        if !finished, state.described != true, state.answers.isEmpty, engine.needsDescription(state.evidence) {
+            state.pending = Self.describeQuestion
+            return (.open, nil, nil)
+        }
         let assessment = engine.assess(profile: profile, evidence: state.evidence, asked: state.answers.map(\.finding), finished: finished)
         if let question = assessment.question {
             state.pending = question.id
@@ -336,7 +388,9 @@ public struct TriageService: Sendable {
         let state = try JSONDecoder().decode(TriageState.self, from: Data(s.state.utf8))
         let outcome = try s.result.map { try JSONDecoder().decode(TriageOutcome.self, from: Data($0.utf8)) }
         let question = state.pending.flatMap { id in
-            engine.knowledge.finding(id).map { TriageQuestion(id: id, text: $0.question ?? $0.name) }
+            id == Self.describeQuestion
+                ? TriageQuestion(id: id, text: Self.describeText, kind: .describe)
+                : engine.knowledge.finding(id).map { TriageQuestion(id: id, text: $0.question ?? $0.name) }
         }
         return TriageView(
             id: s.id, patient: s.patient, status: s.status, country: s.country, age: s.age, sex: s.sex, complaint: s.complaint,
@@ -350,6 +404,9 @@ public struct TriageService: Sendable {
             crisis: TriageEngine.signalsCrisis(state.evidence) ? Advice.crisisText(.forCountry(s.country)) : nil,
             removed: (state.corrected ?? []).filter { id in !state.opening.contains { $0.finding == id } }.map {
                 engine.knowledge.finding($0)?.name ?? $0
-            })
+            }, details: state.details ?? [])
     }
+
+    static let describeText =
+        "Tell me in a few words what is wrong: where it is, what it feels like, and since when. For example: \"pain in my chest since this morning\", \"a cough and a temperature\", \"my baby is being sick\"."
 }

@@ -20,6 +20,7 @@ struct TriageController {
         api.get("triage/sessions/:sessionID", use: show)
         api.post("triage/sessions/:sessionID/answers", use: answer)
         api.post("triage/sessions/:sessionID/corrections", use: correct)
+        api.post("triage/sessions/:sessionID/details", use: describe)
         api.post("triage/sessions/:sessionID/back", use: back)
         api.post("triage/sessions/:sessionID/finish", use: finish)
         api.get("consultations/:consultationID/triage", use: forConsultation)
@@ -57,6 +58,8 @@ struct TriageController {
         let crisis: String?
         /// Items the patient removed from the read-back.
         let removed: [String]
+        /// What the patient added in their own words after the opening message.
+        let details: [String]
 
         init(_ v: TriageView) {
             id = v.id
@@ -77,6 +80,7 @@ struct TriageController {
             disclaimer = Advice.disclaimerText
             crisis = v.crisis
             removed = v.removed
+            details = v.details
         }
     }
 
@@ -100,6 +104,13 @@ struct TriageController {
         static let fields: Set<String> = ["finding", "reading", "version"]
         let finding: String
         let reading: String
+        let version: Int?
+    }
+
+    struct DetailsBody: APIInput {
+        static let fields: Set<String> = ["text", "skip", "version"]
+        let text: String?
+        let skip: Bool?
         let version: Int?
     }
 
@@ -151,6 +162,20 @@ struct TriageController {
         let view = try await clinicCall {
             try await service().correct(id, finding: body.finding, reading: reading, version: body.version, req(context))
         }
+        return try jsonResponse(SessionJSON(view))
+    }
+
+    @Sendable func describe(_ request: Request, context: SignedInContext) async throws -> Response {
+        var request = request
+        let id = try Self.sessionID(context)
+        let body = try await request.decodeStrict(DetailsBody.self, limit: settings.maxBodyBytes)
+        // Exactly one of the two: something in the patient's words, or "ask me questions instead".
+        switch (body.text, body.skip ?? false) {
+        case (.some, true), (.none, false):
+            throw Problem(.unprocessableContent, "invalid-value", "send text (in your own words), or skip: true to answer questions instead", field: "text")
+        default: break
+        }
+        let view = try await clinicCall { try await service().describe(id, text: body.text, version: body.version, req(context)) }
         return try jsonResponse(SessionJSON(view))
     }
 
@@ -240,6 +265,9 @@ extension ClinicHTML {
     static func triageSummary(_ v: TriageView) -> String {
         var html = #"<section id="triage-summary" aria-labelledby="triage-h"><h2 id="triage-h">Symptom check before booking</h2>"#
         html += "<p><strong>In their words:</strong> \(esc(v.complaint))</p>"
+        for (i, text) in v.details.enumerated() {
+            html += "<p class=\"triage-detail\"><strong>\(i == 0 ? "Then added" : "And"):</strong> \(esc(text))</p>"
+        }
         html += "<p class=\"muted\">Age \(v.age), \(esc(v.sex)), \(esc(v.country)); knowledge base \(esc(v.knowledgeVersion)).</p>"
         if let o = v.outcome {
             html += "<p><strong>Advice given:</strong> <span class=\"badge\" id=\"triage-disposition\">\(esc(disposition(o.disposition)))</span></p>"

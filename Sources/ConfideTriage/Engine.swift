@@ -275,6 +275,24 @@ public final class TriageEngine: Sendable {
         matcher.extract(text).map { Evidence(finding: $0.finding, present: $0.present) }
     }
 
+    /// Whether the evidence names no problem yet: nothing present but general findings, risk factors
+    /// and demographics ("I just don't feel right", "I'm pregnant and feel off"). Questions chosen
+    /// from nothing go round the whole knowledge base, so the conversation first asks the patient to
+    /// describe the problem in their own words, once (C25).
+    public func needsDescription(_ evidence: [Evidence]) -> Bool {
+        !evidence.contains { $0.present && knowledge.finding($0.finding)?.namesProblem == true }
+    }
+
+    /// `evidence` with the items of `added` whose finding it does not mention yet, in their order.
+    /// What the patient already said, either way, stays as it is: a later message never takes a
+    /// finding back (a correction does that, under its own rules).
+    public static func adding(_ added: [Evidence], to evidence: [Evidence]) -> [Evidence] {
+        var seen = Set(evidence.map(\.finding))
+        var merged = evidence
+        for item in added where seen.insert(item.finding).inserted { merged.append(item) }
+        return merged
+    }
+
     /// The evidence with what it entails (the knowledge base's `implies`): a finding reported present
     /// makes every finding it implies present, and (with `absences`) one reported absent makes every
     /// finding that implies it absent. What was reported outright is never overridden, and a present

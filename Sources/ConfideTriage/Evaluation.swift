@@ -42,7 +42,8 @@ public struct CaseResult: Sendable, Hashable, Codable {
     /// The same turn costs in this thread's CPU time (wall time less any time the thread was not
     /// running: a preemption on a shared machine is not the engine's cost).
     public var maxTurnCPUMicroseconds: Double = 0
-    /// The findings asked, in order (for clinical review of the questioning).
+    /// The findings asked, in order (for clinical review of the questioning); `describe` first when
+    /// the patient was asked to describe the problem.
     public var asked: [String] = []
     /// Every turn's time (not encoded: the report summarises them).
     public var turnMicroseconds: [Double] = []
@@ -209,6 +210,12 @@ public struct Evaluator: Sendable {
         return answers
     }
 
+    /// What the simulated patient says when asked to describe the problem: their first two findings,
+    /// as a patient names the main complaint in a few words.
+    static func description(_ vignette: Vignette) -> String { vignette.findings.prefix(2).joined(separator: ", ") }
+
+    func describe(_ vignette: Vignette) -> [Evidence] { engine.extract(Self.description(vignette)) }
+
     /// One vignette's conversation, turn by turn (for reviewing a case): what the opening message
     /// gave, each question with the simulated answer, and the final ranking.
     public func trace(_ vignette: Vignette) -> [String] {
@@ -221,6 +228,11 @@ public struct Evaluator: Sendable {
         if !unread.isEmpty { lines.append("case strings that name no finding: " + unread.map { "\"\($0)\"" }.joined(separator: ", ")) }
         let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
         var evidence = opening
+        if engine.needsDescription(evidence) {
+            let told = describe(vignette)
+            lines.append("  describe -> \"\(Self.description(vignette))\": " + told.map { ($0.present ? "+" : "-") + $0.finding }.joined(separator: " "))
+            evidence = TriageEngine.adding(told, to: evidence)
+        }
         var asked: [String] = []
         while true {
             let a = engine.assess(profile: profile, evidence: evidence, asked: asked)
@@ -263,6 +275,9 @@ public struct Evaluator: Sendable {
         let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
         let answers = caseAnswers(vignette)
         var evidence = engine.extract(vignette.presentingComplaint)
+        // An opening that names no problem: the patient is asked to describe it first (one turn).
+        let described = engine.needsDescription(evidence)
+        if described { evidence = TriageEngine.adding(describe(vignette), to: evidence) }
         var asked: [String] = []
         var slowest = 0.0
         var turns: [Double] = []
@@ -290,9 +305,9 @@ public struct Evaluator: Sendable {
             triageCorrect: acceptable.contains(disposition),
             underTriage: acceptable.allSatisfy { disposition < $0 },
             overTriage: acceptable.allSatisfy { disposition > $0 },
-            questions: asked.count, stopReason: assessment.stopReason ?? .questionLimit,
+            questions: asked.count + (described ? 1 : 0), stopReason: assessment.stopReason ?? .questionLimit,
             firedRules: assessment.firedRules.map(\.id), maxTurnMicroseconds: slowest, maxTurnCPUMicroseconds: cpuTurns.max() ?? 0,
-            asked: asked, turnMicroseconds: turns, turnCPUMicroseconds: cpuTurns)
+            asked: (described ? ["describe"] : []) + asked, turnMicroseconds: turns, turnCPUMicroseconds: cpuTurns)
     }
 
     /// This thread's CPU time in nanoseconds.

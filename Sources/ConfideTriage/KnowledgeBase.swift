@@ -46,9 +46,16 @@ public struct Finding: Sendable, Hashable, Codable {
     /// is a seizure. The engine and the evaluation harness both read a "yes" to this finding as a
     /// "yes" to each of them, and a "no" to one of them as a "no" to this.
     public var implies: [String]?
+    /// Names no problem on its own ("tired", "feeling unwell", "started yesterday"): an opening with
+    /// nothing more specific is asked to describe the problem first (C25). Risk factors and
+    /// demographics never name one.
+    public var general: Bool?
+
+    /// Whether this finding, reported present, says what the problem is.
+    public var namesProblem: Bool { kind != .riskFactor && kind != .demographic && general != true }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, kind, question, synonyms, background, source, implies
+        case id, name, kind, question, synonyms, background, source, implies, general
         case redFlag = "red_flag"
     }
 }

@@ -157,6 +157,76 @@ struct TriageTests {
         }
     }
 
+    @Test("C25: an opening that names no problem asks for it in the patient's words first; its findings join the read-back; bad input changes nothing")
+    func describeFirst() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let alice = try await clinic.patient(world, name: "Alice")
+            let bob = try await clinic.patient(world, name: "Bob")
+            // General words and a risk factor name no problem: the first "question" asks for one.
+            var view = try await world.triage.start(complaint: "I'm pregnant and I just don't feel right", sex: "female", country: nil, .by(alice))
+            #expect(view.status == .open)
+            #expect(view.question?.kind == .describe && view.question?.id == TriageService.describeQuestion)
+            #expect(view.understood.contains { $0.finding == "pregnant" })
+            // Refused, and nothing changes: empty or over-long text (422), a stale version (409),
+            // another patient (404), a yes/no answer to the request (422: not a question).
+            #expect(await clinicErrorCode { _ = try await world.triage.describe(view.id, text: "  ", version: view.version, .by(alice)) } == .validation)
+            #expect(await clinicErrorCode {
+                _ = try await world.triage.describe(
+                    view.id, text: String(repeating: "a", count: TriageService.maxComplaintLength + 1), version: view.version, .by(alice))
+            } == .validation)
+            #expect(await clinicErrorCode {
+                _ = try await world.triage.describe(view.id, text: "a bad headache", version: view.version + 3, .by(alice))
+            } == .conflict)
+            #expect(await isDenied { _ = try await world.triage.describe(view.id, text: "a bad headache", version: view.version, .by(bob)) })
+            #expect(await clinicErrorCode {
+                _ = try await world.triage.answer(view.id, finding: TriageService.describeQuestion, answer: .yes, version: view.version, .by(alice))
+            } == .validation)
+            #expect(try await world.triage.session(view.id, .by(alice)).version == view.version)
+            // Described: chest pain with sweating ends the chat as an emergency.
+            let before = try await world.stores.audit.auditSize()
+            view = try await world.triage.describe(
+                view.id, text: "a crushing pain in my chest and I'm sweating buckets", version: view.version, .by(alice))
+            #expect(try await world.stores.audit.auditSize() > before, "a description is an audited write")
+            #expect(view.details == ["a crushing pain in my chest and I'm sweating buckets"])
+            #expect(view.understood.contains { $0.finding == "chest_pain" && $0.present })
+            #expect(view.status == .finished && view.outcome?.disposition == .emergency)
+            #expect(world.logs.lines(containingAnyOf: ["sweating buckets", "don't feel right"]).isEmpty, "no free text in the logs")
+
+            // Declining: yes/no questions follow, and the request is not made again.
+            var skipped = try await world.triage.start(complaint: "can I talk to someone please", sex: "male", country: nil, .by(alice))
+            #expect(skipped.question?.kind == .describe)
+            skipped = try await world.triage.describe(skipped.id, text: nil, version: skipped.version, .by(alice))
+            let first = try #require(skipped.question)
+            #expect(first.kind == .yesNo && first.id != TriageService.describeQuestion)
+            // A decline is refused once the request is no longer pending.
+            #expect(await clinicErrorCode { _ = try await world.triage.describe(skipped.id, text: nil, version: skipped.version, .by(alice)) } == .notAsked)
+            skipped = try await world.triage.answer(skipped.id, finding: first.id, answer: .no, version: skipped.version, .by(alice))
+            #expect(skipped.question?.kind == .yesNo)
+
+            // An opening that names a problem goes straight to questions. A later message adds only
+            // what is new: it never takes back an answer or an item already read ("no cough" stays a cough).
+            var specific = try await world.triage.start(complaint: "I have a cough and a sore throat", sex: "female", country: nil, .by(alice))
+            let asked = try #require(specific.question)
+            #expect(asked.kind == .yesNo)
+            specific = try await world.triage.answer(specific.id, finding: asked.id, answer: .yes, version: specific.version, .by(alice))
+            specific = try await world.triage.describe(
+                specific.id, text: "no cough actually, and I have a temperature", version: specific.version, .by(alice))
+            #expect(specific.understood.contains { $0.finding == "cough" && $0.present })
+            #expect(specific.understood.contains { $0.finding == "fever" && $0.present } || asked.id == "fever")
+            #expect(specific.answers.map(\.finding) == [asked.id])
+            // At most `maxDetails` messages.
+            for i in specific.details.count..<TriageService.maxDetails where specific.status == .open {
+                specific = try await world.triage.describe(specific.id, text: "also message \(i)", version: specific.version, .by(alice))
+            }
+            if specific.status == .open {
+                #expect(await clinicErrorCode {
+                    _ = try await world.triage.describe(specific.id, text: "one more", version: specific.version, .by(alice))
+                } == .transitionNotAllowed)
+            }
+        }
+    }
+
     @Test("attaching a check to another patient's consultation is denied on the proposed state, naming that patient; nothing attached")
     func attachDecidedOnProposedState() async throws {
         try await TestWorld.with { world in

@@ -186,6 +186,63 @@ def test_patient_corrects_the_read_back_in_place(server, make_browser):
     assert not driver.find_elements(By.ID, "triage-correct"), "a finished check takes no corrections"
 
 
+def test_a_vague_opening_is_asked_to_describe_the_problem(server, make_browser):
+    """C25: "I just don't feel right" names no problem, so the checker asks for it in the patient's
+    own words before any yes/no question; what they write joins the read-back (here it completes a
+    red flag, so the advice is 999), and the clinician sees it with the complaint."""
+    driver = start_chat(server, make_browser, "I just don't feel right, can someone help", "male")
+    wait_until(driver, "the request to describe", lambda d: d.find_elements(By.ID, "triage-describe-text"))
+    assert driver.find_element(By.ID, "triage-question").get_attribute("data-kind") == "describe"
+    assert not driver.find_elements(By.ID, "answer-yes"), "no yes/no question before the description"
+    # An empty description is refused on the page, and nothing is sent.
+    driver.find_element(By.ID, "triage-describe-send").click()
+    error = wait_until(driver, "the message about an empty description",
+                       lambda d: d.execute_script("const e = document.getElementById('triage-error'); return e && !e.hidden ? e.textContent : '';"))
+    assert "few words" in error, error
+    driver.find_element(By.ID, "triage-describe-text").send_keys("crushing pain in my chest and I'm sweating")
+    driver.find_element(By.ID, "triage-describe-send").click()
+    advice = wait_until(driver, "the advice", lambda d: d.find_elements(By.ID, "triage-advice"))[0]
+    assert advice.get_attribute("data-disposition") == "emergency"
+    assert "Call 999 now" in advice.find_element(By.TAG_NAME, "h2").text
+    assert "crushing pain in my chest" in driver.find_element(By.ID, "triage-chat").text
+    assert "chest pain" in driver.find_element(By.ID, "triage-understood").text.lower()
+    assert_no_crash(driver)
+
+
+def test_describe_api_bad_input_and_decline(server):
+    alice, _ = registered_patient(server)
+    bob, _ = registered_patient(server)
+    s = start(alice, "need some advice please")
+    assert s.status_code == 201, s.text
+    session = s.json()
+    sid, version = session["id"], session["version"]
+    assert session["question"] == {"id": "describe", "kind": "describe", "text": session["question"]["text"]}, session["question"]
+    assert session["details"] == []
+    # Exactly one of text and skip; text 1-2000 characters; the current version; the owner only.
+    is_problem(alice.call("POST", f"{API}/{sid}/details", {}), 422)
+    is_problem(alice.call("POST", f"{API}/{sid}/details", {"text": "a cough", "skip": True}), 422)
+    is_problem(alice.call("POST", f"{API}/{sid}/details", {"skip": False}), 422)
+    is_problem(alice.call("POST", f"{API}/{sid}/details", {"text": "   "}), 422)
+    is_problem(alice.call("POST", f"{API}/{sid}/details", {"text": "x" * 2001}), 422)
+    is_problem(alice.call("POST", f"{API}/{sid}/details", {"text": "a cough", "extra": 1}), 422)
+    is_problem(alice.call("POST", f"{API}/{sid}/details", {"text": "a cough", "version": version + 4}), 409, "conflict")
+    is_problem(alice.call("POST", f"{API}/{sid}/answers", {"question": "describe", "answer": "yes"}), 422)
+    is_problem(bob.call("POST", f"{API}/{sid}/details", {"text": "a cough"}), 404, "not-found")
+    unchanged = alice.call("GET", f"{API}/{sid}").json()
+    assert unchanged["version"] == version and unchanged["details"] == [] and unchanged["question"]["kind"] == "describe"
+    # Declined: yes/no questions follow, and a second decline is refused.
+    declined = alice.call("POST", f"{API}/{sid}/details", {"skip": True, "version": version})
+    assert declined.status_code == 200, declined.text
+    assert declined.json()["question"]["kind"] == "yes_no"
+    is_problem(alice.call("POST", f"{API}/{sid}/details", {"skip": True}), 409, "not-asked")
+    # A message at any later point adds what is new, and is kept for the clinician.
+    added = alice.call("POST", f"{API}/{sid}/details", {"text": "I've had a sore throat since Monday"})
+    assert added.status_code == 200, added.text
+    body = added.json()
+    assert body["details"] == ["I've had a sore throat since Monday"]
+    assert any(u["finding"] == "sore_throat" and u["present"] for u in body["understood"]), body["understood"]
+
+
 def test_api_bad_input_is_clear_and_stores_nothing_wrong(server):
     alice, _ = registered_patient(server)
     bob, _ = registered_patient(server)
@@ -257,7 +314,7 @@ def test_eval_command_prints_the_report_keys():
 
 
 def test_held_back_splits_are_frozen():
-    # H19: the held-back splits are the files as first committed (5391216, c0a8e5e, f1b57b7, 4e65564, 5d779a0, 1d1a4a0 and the commit that added heldback7.json), byte for byte.
+    # H19: the held-back splits are the files as first committed (5391216, c0a8e5e, f1b57b7, 4e65564, 5d779a0, 1d1a4a0, 20aa69f and d777149), byte for byte.
     import hashlib
 
     frozen = {
@@ -268,6 +325,7 @@ def test_held_back_splits_are_frozen():
         "heldback5.json": "a2cb01ffd088f8f0cfa752c013e868c2e23ef41ab50c2b73294dac18145fbd3a",
         "heldback6.json": "b915b4687f4fa0539b3eb0c37df27400d51c1079930c95f85abf8e9ae9babce3",
         "heldback7.json": "df8a33c3fcf717460d42ee00ab96dc9a3ac27a57a0c07b7a1f6fd2d5e998ad5a",
+        "heldback8.json": "91af8a6d40e076e1614a6b7085e8c81268280e0155345fc7b219c62671702b2f",
     }
     for name, digest in frozen.items():
         data = (REPO / "Sources" / "ConfideTriage" / "Resources" / "vignettes" / name).read_bytes()

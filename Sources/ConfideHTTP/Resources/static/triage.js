@@ -1,7 +1,8 @@
 // The symptom checker's chat page. The server renders the start form inside
 // <section id="triage" data-session data-csrf>; this module talks to /api/v1/triage/sessions and
 // draws the conversation: the patient's words, what was understood, each question with
-// Yes / No / Don't know, Back and Finish now, and at the end the advice with safety-netting and the
+// Yes / No / Don't know (or, when the opening named no problem, a box to describe it: hazard log
+// C25), Back and Finish now, and at the end the advice with safety-netting and the
 // conditions that can cause such symptoms (never called a diagnosis), with a link to book.
 import { button, el, fetchJSON, sendJSON, setShown } from "./dom.js";
 
@@ -64,6 +65,32 @@ class TriageChat {
     );
   }
 
+  // The patient's own words (C25): `text`, or null to answer yes/no questions instead.
+  describe(text) {
+    const s = this.session;
+    const body = text === null ? { skip: true, version: s.version } : { text, version: s.version };
+    this.call(() => sendJSON("POST", `${API}/${encodeURIComponent(s.id)}/details`, this.csrf, body, WORDING));
+  }
+
+  describeForm(session) {
+    const box = el("textarea", {
+      id: "triage-describe-text",
+      name: "text",
+      rows: "3",
+      maxlength: this.root.dataset.max || "2000",
+      "aria-labelledby": "triage-question",
+    });
+    const send = button("triage-describe-send", "Send");
+    send.addEventListener("click", () => {
+      const text = box.value.trim();
+      if (!text) return this.showError("Describe what is wrong in a few words, or choose to answer questions instead.");
+      this.describe(text);
+    });
+    const skip = button("triage-describe-skip", "Ask me questions instead", "secondary");
+    skip.addEventListener("click", () => this.describe(null));
+    return el("div", { class: "stack", id: "triage-describe" }, box, el("div", { class: "actions" }, send, " ", skip));
+  }
+
   correct(finding, reading) {
     const s = this.session;
     this.call(() =>
@@ -106,11 +133,13 @@ class TriageChat {
     setShown(this.form, false);
     const log = [];
     log.push(this.bubble("patient", el("p", { text: session.complaint })));
+    for (const text of session.details || []) log.push(this.bubble("patient detail", el("p", { text })));
+    const describing = session.status === "open" && session.question?.kind === "describe";
     if (session.understood.length) {
       const words = session.understood.map((u) => (u.present ? "" : "no ") + u.name.toLowerCase() + (u.corrected ? " (corrected)" : ""));
       const readBack = el("p", { id: "triage-understood", text: `I understood: ${words.join(", ")}.` });
       log.push(session.status === "open" ? this.bubble("checker", readBack, this.corrections(session)) : this.bubble("checker", readBack));
-    } else {
+    } else if (!describing) {
       log.push(this.bubble("checker", el("p", { id: "triage-understood", text: "I could not pick out specific symptoms, so I will ask some questions." })));
     }
     for (const a of session.answers) {
@@ -120,16 +149,18 @@ class TriageChat {
     if (session.status === "open" && session.question) {
       // Crisis signposting stays on screen for the rest of the questions (hazard log C20).
       if (session.crisis) log.push(el("p", { id: "triage-crisis-banner", class: "alert", role: "alert", text: session.crisis }));
-      const q = el("p", { id: "triage-question", dataset: { finding: session.question.id }, text: session.question.text });
-      const buttons = el(
-        "div",
-        { class: "actions", id: "triage-answers" },
-        ...["yes", "no", "dont_know"].map((value) => {
-          const b = button(`answer-${value}`, ANSWER_TEXT[value]);
-          b.addEventListener("click", () => this.answer(value));
-          return b;
-        }),
-      );
+      const q = el("p", { id: "triage-question", dataset: { finding: session.question.id, kind: session.question.kind }, text: session.question.text });
+      const buttons = describing
+        ? this.describeForm(session)
+        : el(
+            "div",
+            { class: "actions", id: "triage-answers" },
+            ...["yes", "no", "dont_know"].map((value) => {
+              const b = button(`answer-${value}`, ANSWER_TEXT[value]);
+              b.addEventListener("click", () => this.answer(value));
+              return b;
+            }),
+          );
       const more = el("div", { class: "actions" });
       if (session.answers.length) {
         const back = button("triage-back", "Back", "secondary");
@@ -147,7 +178,8 @@ class TriageChat {
       log.push(this.outcome(session));
     }
     this.chat.replaceChildren(...log);
-    const focus = this.chat.querySelector("#answer-yes") || this.chat.querySelector("#triage-advice h2");
+    const focus =
+      this.chat.querySelector("#answer-yes") || this.chat.querySelector("#triage-describe-text") || this.chat.querySelector("#triage-advice h2");
     if (focus) focus.focus?.();
   }
 
