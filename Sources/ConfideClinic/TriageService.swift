@@ -358,12 +358,13 @@ public struct TriageService: Sendable {
     private func advance(_ state: inout TriageState, profile: TriageProfile, country: String, finished: Bool)
         -> (TriageSessionRecord.Status, String?, String?)
     {
-        // An opening that names no problem: ask for it in the patient's words first, once (C25).
-        if !finished, state.described != true, state.answers.isEmpty, engine.needsDescription(state.evidence) {
+        let assessment = engine.assess(profile: profile, evidence: state.evidence, asked: state.answers.map(\.finding), finished: finished)
+        // An opening that names no problem: ask for it in the patient's words first, once (C25);
+        // never before an emergency rule that has already fired.
+        if !finished, assessment.stopReason != .redFlag, state.described != true, state.answers.isEmpty, engine.needsDescription(state.evidence) {
             state.pending = Self.describeQuestion
             return (.open, nil, nil)
         }
-        let assessment = engine.assess(profile: profile, evidence: state.evidence, asked: state.answers.map(\.finding), finished: finished)
         if let question = assessment.question {
             state.pending = question.id
             return (.open, nil, nil)

@@ -283,6 +283,12 @@ public final class TriageEngine: Sendable {
         !evidence.contains { $0.present && knowledge.finding($0.finding)?.namesProblem == true }
     }
 
+    /// Whether a conversation that starts from `evidence` asks for a description first: it names no
+    /// problem, and no emergency rule has fired on it (that ends the conversation at once).
+    public func asksForDescription(profile: TriageProfile, evidence: [Evidence]) -> Bool {
+        needsDescription(evidence) && !firedRules(profile: profile, evidence: evidence).contains { $0.disposition == .emergency }
+    }
+
     /// `evidence` with the items of `added` whose finding it does not mention yet, in their order.
     /// What the patient already said, either way, stays as it is: a later message never takes a
     /// finding back (a correction does that, under its own rules).

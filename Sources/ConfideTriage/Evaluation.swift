@@ -228,7 +228,7 @@ public struct Evaluator: Sendable {
         if !unread.isEmpty { lines.append("case strings that name no finding: " + unread.map { "\"\($0)\"" }.joined(separator: ", ")) }
         let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
         var evidence = opening
-        if engine.needsDescription(evidence) {
+        if engine.asksForDescription(profile: profile, evidence: evidence) {
             let told = describe(vignette)
             lines.append("  describe -> \"\(Self.description(vignette))\": " + told.map { ($0.present ? "+" : "-") + $0.finding }.joined(separator: " "))
             evidence = TriageEngine.adding(told, to: evidence)
@@ -276,7 +276,7 @@ public struct Evaluator: Sendable {
         let answers = caseAnswers(vignette)
         var evidence = engine.extract(vignette.presentingComplaint)
         // An opening that names no problem: the patient is asked to describe it first (one turn).
-        let described = engine.needsDescription(evidence)
+        let described = engine.asksForDescription(profile: profile, evidence: evidence)
         if described { evidence = TriageEngine.adding(describe(vignette), to: evidence) }
         var asked: [String] = []
         var slowest = 0.0
