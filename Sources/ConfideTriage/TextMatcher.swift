@@ -146,7 +146,7 @@ public struct TextMatcher: Sendable {
                 i += reading.length
                 continue
             }
-            if let match = longestMatch(tokens, at: i) ?? coordinatedMatch(tokens, at: i) ?? Self.tabletCount(tokens, at: i) {
+            if let match = longestMatch(tokens, at: i) ?? coordinatedMatch(tokens, at: i) ?? lateralMatch(tokens, at: i) ?? Self.tabletCount(tokens, at: i) {
                 if seen.insert(match.finding).inserted {
                     found.append(
                         ExtractedFinding(finding: match.finding, present: !scopeOpen, phrase: match.words.joined(separator: " ")))
@@ -257,6 +257,25 @@ public struct TextMatcher: Sendable {
                 if Self.conjunctions.contains(a), Self.isWord(b), isSynonym([b] + words[k...]) { return (words, candidate.finding, k) }
                 // ... and "throat feels [scratchy and] tight" needs two words before the split.
                 if k >= 2, Self.isWord(a), Self.conjunctions.contains(b) { return (words, candidate.finding, k) }
+            }
+        }
+        return nil
+    }
+
+    static let sides: Set<String> = ["left", "right"]
+
+    /// A synonym with a side inside it: "painful right eye" reads as a painful eye, "pain in my left
+    /// ball" as pain in the balls. The side may stand after any word of a synonym of two words or
+    /// more, and is consumed with it. Tried only where no synonym matches outright, so a synonym that
+    /// names the side ("pain on the right side") still wins.
+    private func lateralMatch(_ tokens: [String], at i: Int) -> (words: [String], finding: String, advance: Int?)? {
+        guard let candidates = index[tokens[i]] else { return nil }
+        for candidate in candidates where candidate.words.count >= 2 && i + candidate.words.count + 1 <= tokens.count {
+            let words = candidate.words
+            for k in 1..<words.count where Self.sides.contains(tokens[i + k]) && !Self.sides.contains(words[k]) {
+                if tokens[i..<(i + k)].elementsEqual(words[0..<k]), tokens[(i + k + 1)..<(i + words.count + 1)].elementsEqual(words[k...]) {
+                    return (words, candidate.finding, words.count + 1)
+                }
             }
         }
         return nil

@@ -584,6 +584,44 @@ struct TriageScenarioTests {
         #expect(a.disposition == .emergency)
     }
 
+    @Test("a side inside a synonym still reads ('painful right eye', 'pain in my left ball'); a synonym that names the side wins")
+    func sides() {
+        #expect(read("really painful right eye")["eye_pain"] == true)
+        #expect(read("sudden pain in my left ball")["testicular_pain"] == true)
+        #expect(read("no pain in my left ball")["testicular_pain"] == false)
+        #expect(read("his face looks droopy on one side and his speech is slurred")["speech_problem"] == true)
+        // Only a side: "painful old eye" is nothing, and the side is consumed with the synonym.
+        #expect(read("painful old eye")["eye_pain"] == nil)
+    }
+
+    @Test("C25: an opening that names no problem asks for a description first, never before an emergency rule; a later message never takes a finding back")
+    func describeFirst() throws {
+        let engine = try engineResult.get()
+        let adult = TriageProfile(age: 40, sex: .female)
+        // General words, risk factors and demographics name no problem.
+        for vague in ["I just don't feel right", "feeling rubbish and tired for a few days", "I'm pregnant and feel off", "can I talk to a doctor", ""] {
+            #expect(engine.asksForDescription(profile: adult, evidence: engine.extract(vague)), "\(vague)")
+        }
+        // A symptom, a sign or an event does.
+        for specific in ["I have a cough", "my baby is floppy", "I took 20 tablets", "I banged my head", "I want to end my life", "tired with a rash"] {
+            #expect(!engine.asksForDescription(profile: adult, evidence: engine.extract(specific)), "\(specific)")
+        }
+        // Every finding marked general is a symptom, sign or history, and no red-flag rule can fire
+        // on general findings, risk factors and demographics alone (else the request would wait on it).
+        let general = Set(engine.knowledge.findings.filter { $0.general == true }.map(\.id))
+        #expect(!general.isEmpty)
+        #expect(engine.knowledge.findings.filter { $0.general == true }.allSatisfy { $0.kind != .riskFactor && $0.kind != .demographic })
+        let named = Set(engine.knowledge.findings.filter(\.namesProblem).map(\.id))
+        for rule in engine.knowledge.rules {
+            #expect(!(rule.all + (rule.any ?? [])).allSatisfy { !named.contains($0) }, "\(rule.id) fires on findings that name no problem")
+        }
+        // Merging a later message: new findings join in order, what was said stays as it was.
+        let said = [Evidence(finding: "cough", present: true), Evidence(finding: "fever", present: false)]
+        let merged = TriageEngine.adding(
+            [Evidence(finding: "cough", present: false), Evidence(finding: "rash", present: true), Evidence(finding: "fever", present: true)], to: said)
+        #expect(merged == said + [Evidence(finding: "rash", present: true)])
+    }
+
     @Test("nothing reported present: at least 'book an appointment', saying it could not assess (never 'self-care')")
     func floorWhenNothingKnown() throws {
         let engine = try engineResult.get()
