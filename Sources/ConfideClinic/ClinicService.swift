@@ -41,8 +41,14 @@ public struct ClinicService: Sendable {
     static func text(_ raw: String, field: String, max: Int, required: Bool = true) throws(ClinicError) -> String {
         let v = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         if required && v.isEmpty { throw ClinicError(ValidationError(.invalidValue, field: field, message: "this field is required")) }
-        guard v.count <= max else {
+        // Characters as people count them, and bytes: one character may carry any number of
+        // combining marks.
+        guard v.count <= max, v.utf8.count <= max * 4 else {
             throw ClinicError(ValidationError(.invalidValue, field: field, message: "use at most \(max) characters"))
+        }
+        // Bidirectional overrides and isolates can reorder text on another person's page.
+        guard !v.unicodeScalars.contains(where: { (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value) }) else {
+            throw ClinicError(ValidationError(.invalidValue, field: field, message: "remove text-direction control characters"))
         }
         guard !v.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" && $0 != "\r" })
         else { throw ClinicError(ValidationError(.invalidValue, field: field, message: "remove control characters")) }

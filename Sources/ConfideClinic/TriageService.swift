@@ -225,8 +225,21 @@ public struct TriageService: Sendable {
                     throw ClinicError(.transitionNotAllowed, "this conversation has all the messages it can take; answer the questions or finish")
                 }
                 state.details = (state.details ?? []) + [text]
+                let told = engine.extract(text)
+                // A finding only goes up: a "no" answer that the message now reports present becomes
+                // "yes"; one answered either way is otherwise left as answered.
+                for item in told where item.present {
+                    for i in state.answers.indices where state.answers[i].finding == item.finding && state.answers[i].answer == .no {
+                        state.answers[i].answer = .yes
+                    }
+                }
                 let answered = Set(state.answers.filter { $0.answer != .unknown }.map(\.finding))
-                state.opening = TriageEngine.adding(engine.extract(text).filter { !answered.contains($0.finding) }, to: state.opening)
+                let before = state.opening
+                state.opening = TriageEngine.adding(told.filter { !answered.contains($0.finding) }, to: state.opening)
+                // An item read as absent that the message reports present shows as corrected.
+                for item in state.opening where item.present && before.contains(Evidence(finding: item.finding, present: false)) {
+                    if !(state.corrected ?? []).contains(item.finding) { state.corrected = (state.corrected ?? []) + [item.finding] }
+                }
             } else {
                 guard state.pending == Self.describeQuestion else {
                     throw ClinicError(.notAsked, "the checker is not asking you to describe the problem now; reload the conversation")
@@ -360,8 +373,8 @@ public struct TriageService: Sendable {
     {
         let assessment = engine.assess(profile: profile, evidence: state.evidence, asked: state.answers.map(\.finding), finished: finished)
         // An opening that names no problem: ask for it in the patient's words first, once (C25);
-        // never before an emergency rule that has already fired.
-        if !finished, assessment.stopReason != .redFlag, state.described != true, state.answers.isEmpty, engine.needsDescription(state.evidence) {
+        // never after a red-flag rule has fired, nor before a question that would complete one.
+        if !finished, state.described != true, state.answers.isEmpty, engine.asksForDescription(profile: profile, evidence: state.evidence) {
             state.pending = Self.describeQuestion
             return (.open, nil, nil)
         }

@@ -284,18 +284,32 @@ public final class TriageEngine: Sendable {
     }
 
     /// Whether a conversation that starts from `evidence` asks for a description first: it names no
-    /// problem, and no emergency rule has fired on it (that ends the conversation at once).
+    /// problem, no red-flag rule has fired on it, and the first question would not complete one
+    /// (C02: that question comes first; "just back from Nigeria and feel awful" is asked about a
+    /// fever, "I have tablets saved up" about suicidal thoughts).
     public func asksForDescription(profile: TriageProfile, evidence: [Evidence]) -> Bool {
-        needsDescription(evidence) && !firedRules(profile: profile, evidence: evidence).contains { $0.disposition == .emergency }
+        guard needsDescription(evidence), firedRules(profile: profile, evidence: evidence).isEmpty else { return false }
+        guard let first = assess(profile: profile, evidence: evidence, asked: []).question else { return true }
+        return firedRules(profile: profile, evidence: evidence + [Evidence(finding: first.id, present: true)]).isEmpty
     }
 
-    /// `evidence` with the items of `added` whose finding it does not mention yet, in their order.
-    /// What the patient already said, either way, stays as it is: a later message never takes a
-    /// finding back (a correction does that, under its own rules).
+    /// `evidence` with what a later message says: the items of `added` whose finding it does not
+    /// mention yet join in their order, and a finding it has as absent that the message reports
+    /// present becomes present. A finding only ever goes from absent to present: a later message
+    /// never takes one back ("no chest pain ... actually pain in my chest" is chest pain; "chest pain
+    /// ... no chest pain" stays chest pain; a correction can take one back, under its own rules).
     public static func adding(_ added: [Evidence], to evidence: [Evidence]) -> [Evidence] {
-        var seen = Set(evidence.map(\.finding))
         var merged = evidence
-        for item in added where seen.insert(item.finding).inserted { merged.append(item) }
+        var position = [String: Int]()
+        for (i, item) in evidence.enumerated() where position[item.finding] == nil { position[item.finding] = i }
+        for item in added {
+            if let i = position[item.finding] {
+                if item.present { merged[i].present = true }
+            } else {
+                position[item.finding] = merged.count
+                merged.append(item)
+            }
+        }
         return merged
     }
 
@@ -397,7 +411,9 @@ public final class TriageEngine: Sendable {
         let fired = firedRules(profile: profile, entailed: evidence)
         let ranked = rank(p, profile: profile, evidence: evidence)
         var disposition = dispose(p, fired: fired)
-        let couldNotAssess = !evidence.contains(where: \.present)
+        // Nothing that names a problem (general findings and risk factors do not): never below
+        // "book an appointment" (C25: "my baby is very pale" with every answer "don't know").
+        let couldNotAssess = !evidence.contains { $0.present && knowledge.finding($0.finding)?.namesProblem == true }
         if couldNotAssess && disposition < .routine { disposition = .routine }
         let crisis = Self.signalsCrisis(evidence)
         func stop(_ reason: StopReason) -> Assessment {

@@ -229,9 +229,10 @@ public struct Evaluator: Sendable {
         let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
         var evidence = opening
         if engine.asksForDescription(profile: profile, evidence: evidence) {
-            let told = describe(vignette)
-            lines.append("  describe -> \"\(Self.description(vignette))\": " + told.map { ($0.present ? "+" : "-") + $0.finding }.joined(separator: " "))
-            evidence = TriageEngine.adding(told, to: evidence)
+            let merged = TriageEngine.adding(describe(vignette), to: evidence)
+            let changed = merged.filter { !evidence.contains($0) }
+            lines.append("  describe -> \"\(Self.description(vignette))\": " + changed.map { ($0.present ? "+" : "-") + $0.finding }.joined(separator: " "))
+            evidence = merged
         }
         var asked: [String] = []
         while true {

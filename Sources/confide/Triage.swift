@@ -38,7 +38,7 @@ struct Triage: AsyncParsableCommand {
             discussion: """
                 FILE is a JSON list of vignettes (id, age, sex, presenting_complaint, findings, absent_findings, correct_diagnosis,
                 acceptable_diagnoses, triage, triage_acceptable). The bundled sets are Sources/ConfideTriage/Resources/vignettes/
-                train.json, tuning2.json to tuning6.json, and heldback.json to heldback7.json (the held-back splits are never used for tuning).
+                train.json, tuning2.json to tuning7.json, and heldback.json to heldback8.json (the held-back splits are never used for tuning).
                 """)
         @Argument(help: "The vignette file.")
         var file: String

@@ -163,11 +163,10 @@ struct TriageTests {
             let clinic = try await ClinicFixture.make(world)
             let alice = try await clinic.patient(world, name: "Alice")
             let bob = try await clinic.patient(world, name: "Bob")
-            // General words and a risk factor name no problem: the first "question" asks for one.
-            var view = try await world.triage.start(complaint: "I'm pregnant and I just don't feel right", sex: "female", country: nil, .by(alice))
+            // General words name no problem: the first "question" asks for one.
+            var view = try await world.triage.start(complaint: "I just don't feel right, can someone help", sex: "female", country: nil, .by(alice))
             #expect(view.status == .open)
             #expect(view.question?.kind == .describe && view.question?.id == TriageService.describeQuestion)
-            #expect(view.understood.contains { $0.finding == "pregnant" })
             // Refused, and nothing changes: empty or over-long text (422), a stale version (409),
             // another patient (404), a yes/no answer to the request (422: not a question).
             #expect(await clinicErrorCode { _ = try await world.triage.describe(view.id, text: "  ", version: view.version, .by(alice)) } == .validation)
@@ -192,6 +191,30 @@ struct TriageTests {
             #expect(view.understood.contains { $0.finding == "chest_pain" && $0.present })
             #expect(view.status == .finished && view.outcome?.disposition == .emergency)
             #expect(world.logs.lines(containingAnyOf: ["sweating buckets", "don't feel right"]).isEmpty, "no free text in the logs")
+
+            // A warning sign read as absent in the opening and reported in the description is read
+            // present (and shown corrected): "not sure if it's chest pain" then "pain in my chest, sweaty".
+            var unsure = try await world.triage.start(
+                complaint: "I'm not sure if it's chest pain, I just feel off", sex: "male", country: nil, .by(alice))
+            #expect(unsure.understood.contains { $0.finding == "chest_pain" && !$0.present })
+            // Asked to describe, or asked a question first: a message may come at any time either way.
+            unsure = try await world.triage.describe(unsure.id, text: "pain in my chest since this morning, sweaty", version: unsure.version, .by(alice))
+            #expect(unsure.understood.contains { $0.finding == "chest_pain" && $0.present && $0.corrected })
+            #expect(unsure.outcome?.disposition == .emergency)
+            // An answered "no" that a later message reports present becomes "yes".
+            var answeredNo = try await world.triage.start(complaint: "I have a sore throat", sex: "female", country: nil, .by(alice))
+            let q = try #require(answeredNo.question)
+            answeredNo = try await world.triage.answer(answeredNo.id, finding: q.id, answer: .no, version: answeredNo.version, .by(alice))
+            let words = try #require(world.triage.engine.knowledge.finding(q.id)).synonyms.first ?? q.id
+            answeredNo = try await world.triage.describe(answeredNo.id, text: "actually I do have \(words)", version: answeredNo.version, .by(alice))
+            #expect(answeredNo.answers.first { $0.finding == q.id }?.answer == .yes || !world.triage.engine.extract(words).contains { $0.finding == q.id })
+            // Text that only looks short: combining marks and direction overrides are refused.
+            #expect(await clinicErrorCode {
+                _ = try await world.triage.describe(answeredNo.id, text: "a" + String(repeating: "\u{301}", count: 9000), version: answeredNo.version, .by(alice))
+            } == .validation)
+            #expect(await clinicErrorCode {
+                _ = try await world.triage.describe(answeredNo.id, text: "cough \u{202E}tsehc", version: answeredNo.version, .by(alice))
+            } == .validation)
 
             // Declining: yes/no questions follow, and the request is not made again.
             var skipped = try await world.triage.start(complaint: "can I talk to someone please", sex: "male", country: nil, .by(alice))

@@ -599,7 +599,7 @@ struct TriageScenarioTests {
         let engine = try engineResult.get()
         let adult = TriageProfile(age: 40, sex: .female)
         // General words, risk factors and demographics name no problem.
-        for vague in ["I just don't feel right", "feeling rubbish and tired for a few days", "I'm pregnant and feel off", "can I talk to a doctor", ""] {
+        for vague in ["I just don't feel right", "can I talk to a doctor", "not sure who to ask, I feel off", ""] {
             #expect(engine.asksForDescription(profile: adult, evidence: engine.extract(vague)), "\(vague)")
         }
         // A symptom, a sign or an event does.
@@ -615,11 +615,21 @@ struct TriageScenarioTests {
         for rule in engine.knowledge.rules {
             #expect(!(rule.all + (rule.any ?? [])).allSatisfy { !named.contains($0) }, "\(rule.id) fires on findings that name no problem")
         }
-        // Merging a later message: new findings join in order, what was said stays as it was.
+        // A question that would complete a red-flag rule comes before the request (safety review of C25).
+        for first in ["just back from Nigeria and feel awful", "I have tablets saved up", "I'm pregnant and feel off"] {
+            #expect(!engine.asksForDescription(profile: adult, evidence: engine.extract(first)), "\(first)")
+        }
+        // Nothing that names a problem, every answer "don't know": never below "book an appointment".
+        for (age, words) in [(0, "my baby is very pale"), (0, "my baby is lethargic"), (1, "she's not herself"), (30, "I had a baby 2 weeks ago and feel off")] {
+            let a = engine.assess(profile: TriageProfile(age: age, sex: .female), evidence: engine.extract(words), asked: [], finished: true)
+            #expect(a.couldNotAssess && a.disposition >= .routine, "\(words)")
+        }
+        // Merging a later message: new findings join in order; a finding only goes from absent to
+        // present, never back.
         let said = [Evidence(finding: "cough", present: true), Evidence(finding: "fever", present: false)]
         let merged = TriageEngine.adding(
             [Evidence(finding: "cough", present: false), Evidence(finding: "rash", present: true), Evidence(finding: "fever", present: true)], to: said)
-        #expect(merged == said + [Evidence(finding: "rash", present: true)])
+        #expect(merged == [Evidence(finding: "cough", present: true), Evidence(finding: "fever", present: true), Evidence(finding: "rash", present: true)])
     }
 
     @Test("nothing reported present: at least 'book an appointment', saying it could not assess (never 'self-care')")
