@@ -720,6 +720,11 @@ final class UploadWaiters: Sendable {
         state.withLock { $0.places.isEmpty && $0.inFlight.isEmpty && $0.sleepers.isEmpty && $0.woken.isEmpty }
     }
 
+    /// How many waiters sleep on `chunk` (tests).
+    func sleeping(on chunk: Key) -> Int {
+        state.withLock { $0.sleepers[chunk]?.count ?? 0 }
+    }
+
     /// An attempt to add `chunk` starts here.
     func begin(_ chunk: Key) {
         state.withLock { $0.inFlight[chunk, default: 0] += 1 }

@@ -10,6 +10,11 @@ struct UploadWaitersTests {
 
     static func key(_ recording: String, _ segment: Int, _ index: Int) -> Key { Key(recording: recording, segment: segment, index: index) }
 
+    /// Returns once `count` waiters sleep on `chunk` (no wall-clock guess at when a task has run).
+    static func untilSleeping(_ waiters: UploadWaiters, on chunk: Key, _ count: Int = 1) async throws {
+        while waiters.sleeping(on: chunk) < count { try await Task.sleep(for: .milliseconds(1)) }
+    }
+
     // The pauses are an hour and the time limit a minute: a waiter that is not woken fails the test
     // by its time limit, whatever the load on the machine (no wall-clock bound on a wake-up).
     @Test(
@@ -29,7 +34,7 @@ struct UploadWaitersTests {
             await waiters.wait(for: predecessor, upTo: .seconds(3600), limit: .seconds(3600))
             done.store(true, ordering: .sequentiallyConsistent)
         }()
-        try await Task.sleep(for: .milliseconds(50))
+        try await Self.untilSleeping(waiters, on: predecessor)
         // Another recording's chunk, the same index in another segment, and a later chunk wake nobody here.
         for other in [Self.key("r2", 0, 4), Self.key("r1", 1, 4), Self.key("r1", 0, 5)] {
             waiters.begin(other)
@@ -67,6 +72,7 @@ struct UploadWaitersTests {
             await waiters.wait(for: predecessor, upTo: .milliseconds(1), limit: .seconds(3600))
             done.store(true, ordering: .sequentiallyConsistent)
         }()
+        try await Self.untilSleeping(waiters, on: predecessor)
         try await Task.sleep(for: .milliseconds(200))
         let early = done.load(ordering: .sequentiallyConsistent)
         #expect(!early)
@@ -80,7 +86,7 @@ struct UploadWaitersTests {
         // A re-sent predecessor in flight twice: the wait ends when either attempt ends.
         waiters.begin(predecessor)
         async let second: Void = waiters.wait(for: predecessor, upTo: .seconds(3600), limit: .seconds(3600))
-        try await Task.sleep(for: .milliseconds(20))
+        try await Self.untilSleeping(waiters, on: predecessor)
         waiters.end(predecessor)
         await second
         waiters.end(predecessor)
@@ -95,7 +101,7 @@ struct UploadWaitersTests {
         let held = Self.key("r", 0, 0)
         waiters.begin(held)
         let waiter = Task { await waiters.wait(for: held, upTo: .seconds(3600), limit: .seconds(3600)) }
-        try await Task.sleep(for: .milliseconds(20))
+        try await Self.untilSleeping(waiters, on: held)
         waiter.cancel()
         await waiter.value
         waiters.end(held)

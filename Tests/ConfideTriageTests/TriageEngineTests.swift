@@ -472,11 +472,22 @@ struct TriageScenarioTests {
             ("I'm 9 weeks pregnant with bad morning sickness and a headache", 26), ("My knee is hot and swollen, I've had gout before", 67),
             ("I've got cellulitis on my leg again, same as last year", 45), ("My 3 year old has a fever, I gave her Calpol an hour ago", 3),
             ("I had an HIV test last week and now have a cold", 30), ("took 2 paracetamol for a headache", 30),
+            // The review of the 2026-11-27.10 synonyms.
+            ("Temperature 38.5, more sleepy than usual but wakes easily and is smiling", 2), ("Flu, sleepier than usual and a high temperature", 30),
+            ("I don't know where I am supposed to get my prescription from", 75), ("She doesn't know where she is going to live after her discharge", 82),
+            ("She doesn't know where she is in her cycle", 16), ("She's had jelly poo today, just clear slime no blood", 5),
+            ("Hurt his eye, the eye ball is swollen and red", 30), ("Barking cough and he makes a horrible noise when he breathes in", 2),
         ]
         for (text, age) in everyday {
             let a = engine.assess(profile: TriageProfile(age: age, sex: .female), evidence: engine.extract(text), asked: [])
             #expect(!a.firedRules.contains { $0.disposition == .emergency }, "\(text): \(a.firedRules.map(\.id))")
         }
+        // Readings the review found wrong: not pleurisy, not orthopnoea, not the testicles.
+        #expect(read("Rattly chest when he breathes in")["pleuritic_chest_pain"] == nil)
+        #expect(read("woke up gasping for breath, had to sit up")["pnd"] == true)
+        #expect(read("Hurt his eye, the eye ball is swollen and red")["testicular_swelling"] == nil)
+        // A testicle that looks swollen still reads as testicular pain too (its red flag for the young).
+        #expect(read("His testicle looks swollen and it hurts a lot since this morning")["testicular_pain"] == true)
         // And a longer phrase must not hide a red flag: "fevers" is still a fever.
         let malaria = engine.assess(
             profile: TriageProfile(age: 30, sex: .male), evidence: engine.extract("Fevers and shakes since coming back from Nigeria"), asked: [])

@@ -209,6 +209,24 @@ def test_a_vague_opening_is_asked_to_describe_the_problem(server, make_browser):
     assert_no_crash(driver)
 
 
+def test_something_remembered_is_added_in_the_patients_words(server, make_browser):
+    """C25: beside a yes/no question the patient can add something in their own words; it joins
+    the read-back and the conversation, and the questions go on from it."""
+    driver = start_chat(server, make_browser, "a cough and a sore throat for two days", "female")
+    wait_until(driver, "the first question", lambda d: d.find_elements(By.ID, "answer-yes"))
+    assert "rash" not in driver.find_element(By.ID, "triage-understood").text.lower()
+    driver.find_element(By.CSS_SELECTOR, "#triage-add summary").click()
+    driver.find_element(By.ID, "triage-add-text").send_keys("I have a rash on my arms as well")
+    driver.find_element(By.ID, "triage-add-send").click()
+
+    def understood(d) -> str:
+        return d.execute_script("const u = document.getElementById('triage-understood'); return u ? u.textContent.toLowerCase() : '';")
+
+    wait_until(driver, "the rash in the read-back", lambda d: "rash" in understood(d))
+    assert "I have a rash on my arms as well" in driver.find_element(By.ID, "triage-chat").text
+    assert_no_crash(driver)
+
+
 def test_describe_api_bad_input_and_decline(server):
     alice, _ = registered_patient(server)
     bob, _ = registered_patient(server)

@@ -19,6 +19,8 @@ class TriageChat {
     this.error = root.querySelector("#triage-error");
     this.session = null;
     this.busy = false;
+    // What the patient is typing in their own words: kept across a re-render or a refused send.
+    this.draft = "";
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.start();
@@ -69,26 +71,46 @@ class TriageChat {
   describe(text) {
     const s = this.session;
     const body = text === null ? { skip: true, version: s.version } : { text, version: s.version };
-    this.call(() => sendJSON("POST", `${API}/${encodeURIComponent(s.id)}/details`, this.csrf, body, WORDING));
+    this.call(async () => {
+      const reply = await sendJSON("POST", `${API}/${encodeURIComponent(s.id)}/details`, this.csrf, body, WORDING);
+      this.draft = "";
+      return reply;
+    });
   }
 
-  describeForm(session) {
-    const box = el("textarea", {
-      id: "triage-describe-text",
-      name: "text",
-      rows: "3",
-      maxlength: this.root.dataset.max || "2000",
-      "aria-labelledby": "triage-question",
+  // A text box for the patient's own words, `prefix` naming its elements (the request to describe,
+  // or "add something" beside a yes/no question).
+  wordsBox(prefix, labelledBy) {
+    const box = el("textarea", { id: `${prefix}-text`, name: "text", rows: "3", maxlength: this.root.dataset.max || "2000", "aria-labelledby": labelledBy });
+    box.value = this.draft;
+    box.addEventListener("input", () => {
+      this.draft = box.value;
     });
-    const send = button("triage-describe-send", "Send");
+    const send = button(`${prefix}-send`, "Send");
     send.addEventListener("click", () => {
       const text = box.value.trim();
       if (!text) return this.showError("Describe what is wrong in a few words, or choose to answer questions instead.");
       this.describe(text);
     });
+    return { box, send };
+  }
+
+  describeForm() {
+    const { box, send } = this.wordsBox("triage-describe", "triage-question");
     const skip = button("triage-describe-skip", "Ask me questions instead", "secondary");
     skip.addEventListener("click", () => this.describe(null));
     return el("div", { class: "stack", id: "triage-describe" }, box, el("div", { class: "actions" }, send, " ", skip));
+  }
+
+  // Beside a yes/no question: something the patient remembers, in their own words (C25).
+  addForm() {
+    const { box, send } = this.wordsBox("triage-add", "triage-add-label");
+    return el(
+      "details",
+      { id: "triage-add", open: this.draft ? true : undefined },
+      el("summary", { id: "triage-add-label", text: "Something else to tell the checker? Add it in your own words" }),
+      el("div", { class: "stack" }, box, el("div", { class: "actions" }, send)),
+    );
   }
 
   correct(finding, reading) {
@@ -151,7 +173,7 @@ class TriageChat {
       if (session.crisis) log.push(el("p", { id: "triage-crisis-banner", class: "alert", role: "alert", text: session.crisis }));
       const q = el("p", { id: "triage-question", dataset: { finding: session.question.id, kind: session.question.kind }, text: session.question.text });
       const buttons = describing
-        ? this.describeForm(session)
+        ? this.describeForm()
         : el(
             "div",
             { class: "actions", id: "triage-answers" },
@@ -170,7 +192,7 @@ class TriageChat {
       const finish = button("triage-finish", "Finish now and see advice", "secondary");
       finish.addEventListener("click", () => this.step("finish"));
       more.append(finish);
-      log.push(this.bubble("checker current", q, buttons, more));
+      log.push(describing ? this.bubble("checker current", q, buttons, more) : this.bubble("checker current", q, buttons, more, this.addForm()));
       log.push(
         el("p", { class: "muted", text: `If you feel very unwell or think this is an emergency, stop and call ${session.services.emergency_number} now.` }),
       );
