@@ -59,6 +59,15 @@ public struct TextMatcher: Sendable {
         "might have swallowed bath water", "might have swallowed some water", "may have swallowed some bath water", "may have swallowed some water",
     ].map(tokens)
 
+    /// Doubt is not denial: "not sure if it's chest pain", "don't know whether she has a temperature"
+    /// read what follows as reported (the safe side: it is then screened like any report), where the
+    /// "not" or "don't" would have denied it and stopped every question about it. Each phrase is
+    /// consumed and ends a negation before it.
+    static let uncertain: [[String]] = [
+        "not sure if", "not sure whether", "not sure it", "not sure that", "not really sure if", "unsure if", "unsure whether",
+        "don't know if", "don't know whether", "dont know if", "dont know whether", "not certain if", "not certain whether",
+    ].map(tokens)
+
     /// Words after which a terminator starts a new clause.
     static let clauseJoiners: Set<String> = ["and", "but", "then"]
 
@@ -135,6 +144,11 @@ public struct TextMatcher: Sendable {
             if token == "since" { scopeOpen = false }
             if let ignored = Self.ignored.first(where: { tokens[i...].starts(with: $0) }) {
                 i += ignored.count
+                continue
+            }
+            if let doubt = Self.uncertain.first(where: { tokens[i...].starts(with: $0) }) {
+                scopeOpen = false
+                i += doubt.count
                 continue
             }
             if let reading = VitalSigns.reading(tokens, at: i) {

@@ -193,9 +193,9 @@ struct TriageTests {
             #expect(world.logs.lines(containingAnyOf: ["sweating buckets", "don't feel right"]).isEmpty, "no free text in the logs")
 
             // A warning sign read as absent in the opening and reported in the description is read
-            // present (and shown corrected): "not sure if it's chest pain" then "pain in my chest, sweaty".
+            // present (and shown corrected): "no chest pain" then "pain in my chest, sweaty".
             var unsure = try await world.triage.start(
-                complaint: "I'm not sure if it's chest pain, I just feel off", sex: "male", country: nil, .by(alice))
+                complaint: "no chest pain or anything, I just feel off", sex: "male", country: nil, .by(alice))
             #expect(unsure.understood.contains { $0.finding == "chest_pain" && !$0.present })
             // Asked to describe, or asked a question first: a message may come at any time either way.
             unsure = try await world.triage.describe(unsure.id, text: "pain in my chest since this morning, sweaty", version: unsure.version, .by(alice))

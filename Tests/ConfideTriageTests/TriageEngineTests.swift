@@ -605,6 +605,18 @@ struct TriageScenarioTests {
         #expect(read("painful old eye")["eye_pain"] == nil)
     }
 
+    @Test("doubt is not denial: 'not sure if it's chest pain' reads the chest pain; 'no' still denies")
+    func doubtIsNotDenial() {
+        #expect(read("I'm not sure if it's chest pain, I just feel off")["chest_pain"] == true)
+        #expect(read("don't know whether she has a temperature")["fever"] == true)
+        #expect(read("not sure if his glands are swollen")["swollen_glands"] == true)
+        // Doubt ends a denial before it, and a denial after it still denies.
+        #expect(read("no cough, not sure if I have a fever")["fever"] == true)
+        #expect(read("no cough, not sure if I have a fever")["cough"] == false)
+        #expect(read("not sure if it matters but I have no chest pain")["chest_pain"] == false)
+        #expect(read("I'm not sure what to do, I have no fever")["fever"] == false)
+    }
+
     @Test("C25: an opening that names no problem asks for a description first, never before an emergency rule; a later message never takes a finding back")
     func describeFirst() throws {
         let engine = try engineResult.get()
