@@ -203,7 +203,7 @@ public struct TriageService: Sendable {
             throw ClinicError(ValidationError(.invalidValue, field: "question", message: "no such question"))
         }
         return try await change(id, version: version, r) { state, _ in
-            guard state.pending == finding, finding != Self.describeQuestion else {
+            guard state.pending == finding else {
                 throw ClinicError(.notAsked, "that question is not the one being asked now; reload the conversation")
             }
             state.answers.append(
@@ -214,8 +214,9 @@ public struct TriageService: Sendable {
 
     /// Adds what the patient says in their own words while the conversation is open: asked for when
     /// the opening named no problem (C25), or at any time. Its findings join those read from the
-    /// opening, except findings already read or answered yes or no: a later message never takes back
-    /// what the patient said (a correction does that). `text: nil` declines the request to describe
+    /// opening, and only ever go up: one read or answered as absent that the message reports present
+    /// becomes present; nothing the patient said is taken back (a correction does that). `text: nil`
+    /// declines the request to describe
     /// ("ask me questions instead"), which is refused unless that request is pending.
     public func describe(_ id: String, text raw: String?, version: Int?, _ r: ClinicRequest) async throws -> TriageView {
         let text = try raw.map { raw throws(ClinicError) in try ClinicService.text(raw, field: "text", max: Self.maxComplaintLength) }
@@ -374,7 +375,9 @@ public struct TriageService: Sendable {
         let assessment = engine.assess(profile: profile, evidence: state.evidence, asked: state.answers.map(\.finding), finished: finished)
         // An opening that names no problem: ask for it in the patient's words first, once (C25);
         // never after a red-flag rule has fired, nor before a question that would complete one.
-        if !finished, state.described != true, state.answers.isEmpty, engine.asksForDescription(profile: profile, evidence: state.evidence) {
+        if !finished, state.described != true, state.answers.isEmpty,
+            engine.asksForDescription(profile: profile, evidence: state.evidence, first: assessment)
+        {
             state.pending = Self.describeQuestion
             return (.open, nil, nil)
         }

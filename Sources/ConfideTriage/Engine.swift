@@ -288,9 +288,15 @@ public final class TriageEngine: Sendable {
     /// (C02: that question comes first; "just back from Nigeria and feel awful" is asked about a
     /// fever, "I have tablets saved up" about suicidal thoughts).
     public func asksForDescription(profile: TriageProfile, evidence: [Evidence]) -> Bool {
-        guard needsDescription(evidence), firedRules(profile: profile, evidence: evidence).isEmpty else { return false }
-        guard let first = assess(profile: profile, evidence: evidence, asked: []).question else { return true }
-        return firedRules(profile: profile, evidence: evidence + [Evidence(finding: first.id, present: true)]).isEmpty
+        needsDescription(evidence) && asksForDescription(profile: profile, evidence: evidence, first: assess(profile: profile, evidence: evidence, asked: []))
+    }
+
+    /// The same, given `first`, the assessment of `evidence` before any question was asked (a caller
+    /// that has it already need not assess twice).
+    public func asksForDescription(profile: TriageProfile, evidence: [Evidence], first: Assessment) -> Bool {
+        guard needsDescription(evidence), first.firedRules.isEmpty else { return false }
+        guard let question = first.question else { return true }
+        return firedRules(profile: profile, evidence: evidence + [Evidence(finding: question.id, present: true)]).isEmpty
     }
 
     /// `evidence` with what a later message says: the items of `added` whose finding it does not
@@ -413,7 +419,7 @@ public final class TriageEngine: Sendable {
         var disposition = dispose(p, fired: fired)
         // Nothing that names a problem (general findings and risk factors do not): never below
         // "book an appointment" (C25: "my baby is very pale" with every answer "don't know").
-        let couldNotAssess = !evidence.contains { $0.present && knowledge.finding($0.finding)?.namesProblem == true }
+        let couldNotAssess = needsDescription(evidence)
         if couldNotAssess && disposition < .routine { disposition = .routine }
         let crisis = Self.signalsCrisis(evidence)
         func stop(_ reason: StopReason) -> Assessment {
