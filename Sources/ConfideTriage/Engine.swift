@@ -82,6 +82,8 @@ public enum StopReason: String, Sendable, Hashable, Codable {
     case nothingToLearn = "nothing-to-learn"
     case questionLimit = "question-limit"
     case patientFinished = "patient-finished"
+    /// The advice is an emergency that no single answer could lower (H15: asking on only delays).
+    case emergencyHeld = "emergency-held"
 }
 
 /// The engine's answer after a turn: ask `question`, or stop with `result`.
@@ -134,6 +136,21 @@ public final class TriageEngine: Sendable {
         /// Posterior from which a dangerous condition that explains a reported finding has its red
         /// flags asked before any other question (above 1: never first, only before an early stop).
         public var screenFirstFloor = 0.01
+        /// Whether an emergency that no single answer could lower is held: the red-flag screens stop
+        /// (no flag could raise it; asking them only delays the patient, H15) and the conversation
+        /// ends after `heldEmergencyStopsAfter` questions (false: both go on, for comparison runs).
+        public var holdEmergency = true
+        /// Whether a general finding (one that names no problem on its own, such as "started
+        /// suddenly" or "tired") always makes a dangerous condition that lists it one that explains
+        /// the complaint, for the screens. When false it does so only when nothing present names a
+        /// problem, when it is one of that condition's red flags, or when the condition lists it with
+        /// at least `screenGeneralLikelihood` (sudden onset for an aortic dissection); a risk factor
+        /// always does.
+        public var screenGeneral = false
+        /// (See `screenGeneral`.)
+        public var screenGeneralLikelihood = 0.5
+        /// A held emergency ends the questions once this many were asked (as `confident` needs 3).
+        public var heldEmergencyStopsAfter = 3
         public init() {}
 
         /// Sets one setting by name (for tuning runs); false for an unknown name.
@@ -150,6 +167,10 @@ public final class TriageEngine: Sendable {
             case "screenRedFlags": screenRedFlags = value != 0
             case "screenFloor": screenFloor = value
             case "screenFirstFloor": screenFirstFloor = value
+            case "holdEmergency": holdEmergency = value != 0
+            case "screenGeneral": screenGeneral = value != 0
+            case "screenGeneralLikelihood": screenGeneralLikelihood = value
+            case "heldEmergencyStopsAfter": heldEmergencyStopsAfter = Int(value)
             default: return false
             }
             return true
@@ -164,8 +185,12 @@ public final class TriageEngine: Sendable {
     private let logYes: [Double]
     private let logNo: [Double]
     private let weights: [Double]
+    private let namesProblem: [Bool]
+    private let general: [Bool]
+    private let emergency: [Bool]  // condition -> whether its urgency is emergency
     private let listed: [[Int]]  // condition -> finding indices it lists
     private let redFlagFindings: [[Int]]  // condition -> its red-flag finding indices (askable ones)
+    private let redFlagSet: [Set<Int>]
     private let askable: [Bool]
     private let ruleFindings: [[Int]]
     private let ruleAll: [[Int]]
@@ -219,12 +244,16 @@ public final class TriageEngine: Sendable {
         self.logNo = pYes.map { Foundation.log(1 - $0) }
         self.listed = listed
         self.weights = weights
+        self.emergency = knowledge.conditions.map { $0.urgency == .emergency }
+        self.namesProblem = knowledge.findings.map(\.namesProblem)
+        self.general = knowledge.findings.map { $0.general == true }
         let askable = knowledge.findings.map { $0.kind != .demographic && $0.question != nil }
         self.askable = askable
         let redFlagFindings = knowledge.conditions.map { condition in
             (condition.redFlags ?? []).compactMap { knowledge.findingIndex[$0] }.filter { askable[$0] }
         }
         self.redFlagFindings = redFlagFindings
+        self.redFlagSet = redFlagFindings.map(Set.init)
         let ruleFindings = knowledge.rules.map { rule in (rule.all + (rule.any ?? [])).compactMap { knowledge.findingIndex[$0] } }
         self.ruleFindings = ruleFindings
         // Every finding but a demographic one is askable (the loader requires its question), and
@@ -430,21 +459,20 @@ public final class TriageEngine: Sendable {
         if finished { return stop(.patientFinished) }
         if fired.contains(where: { $0.disposition == .emergency }) { return stop(.redFlag) }
         if asked.count >= settings.maxQuestions { return stop(.questionLimit) }
-        var known = [Bool](repeating: false, count: askable.count)
-        var present = [Bool](repeating: false, count: askable.count)
-        for id in asked { if let fi = knowledge.findingIndex[id] { known[fi] = true } }
-        for item in evidence + entailedAbsences {
-            guard let fi = knowledge.findingIndex[item.finding] else { continue }
-            known[fi] = true
-            if item.present { present[fi] = true }
-        }
+        let (known, present) = knownAndPresent(evidence + entailedAbsences, asked: asked)
         func ask(_ fi: Int) -> Assessment {
             Assessment(
                 question: knowledge.findings[fi], disposition: disposition, conditions: ranked, firedRules: fired, stopReason: nil,
                 couldNotAssess: couldNotAssess, crisis: crisis)
         }
+        // An emergency that no single answer could lower is held: its red flags could only confirm it,
+        // and asking them only delays the patient (H15), so the screens are skipped, and after
+        // `heldEmergencyStopsAfter` questions the conversation ends.
+        let held =
+            settings.holdEmergency && disposition == .emergency
+            && emergencyHeld(p, known: known, present: present, evidence: evidence, profile: profile)
         func unscreened(floor: Double) -> [Int] {
-            settings.screenRedFlags ? unscreenedRedFlags(p, known: known, present: present, floor: floor) : []
+            settings.screenRedFlags && !held ? unscreenedRedFlags(p, known: known, present: present, floor: floor) : []
         }
         // Red-flag screening. The red flags of a plausible (posterior >= screenFirstFloor) emergency or
         // must-not-miss condition that explains something reported come before anything else, as a
@@ -457,13 +485,14 @@ public final class TriageEngine: Sendable {
             let danger = p.indices.filter { $0 != top && weights[$0] > 1 }.reduce(0) { $0 + p[$1] }
             confident = danger < settings.residualDanger
         }
-        if !confident, let (best, gain) = bestQuestion(p, known: known, present: present, profile: profile), gain >= settings.minimumGain {
+        let stopHeld = held && asked.count >= settings.heldEmergencyStopsAfter
+        if !confident, !stopHeld, let (best, gain) = bestQuestion(p, known: known, present: present, profile: profile), gain >= settings.minimumGain {
             return ask(best)
         }
         // Never stop early with a red flag of a dangerous, explaining condition unasked: ask the most
         // informative of them first.
         let remaining = unscreened(floor: settings.screenFloor)
-        guard !remaining.isEmpty else { return stop(confident ? .confident : .nothingToLearn) }
+        guard !remaining.isEmpty else { return stop(confident ? .confident : stopHeld ? .emergencyHeld : .nothingToLearn) }
         return ask(bestQuestion(p, known: known, present: present, profile: profile, only: remaining)?.0 ?? remaining[0])
     }
 
@@ -479,16 +508,27 @@ public final class TriageEngine: Sendable {
     /// finding the patient has and still carries `floor` of the posterior (ascending indices).
     private func unscreenedRedFlags(_ p: [Double], known: [Bool], present: [Bool], floor: Double) -> [Int] {
         var flags = Set<Int>()
+        // A general finding explains nothing while something present names a problem, unless it is
+        // one of the condition's own red flags (feeling very unwell for sepsis) or typical of it
+        // (sudden onset for an aortic dissection); with nothing that names a problem, every present
+        // finding counts (C25).
+        let anyGeneral = settings.screenGeneral || !present.indices.contains { present[$0] && namesProblem[$0] }
         for ci in 0..<conditionCount where weights[ci] > 1 && p[ci] >= floor {
-            guard listed[ci].contains(where: { present[$0] }) else { continue }
+            let explains = listed[ci].contains { fi in
+                present[fi] && (!general[fi] || anyGeneral || redFlagSet[ci].contains(fi) || pYes[fi * conditionCount + ci] >= settings.screenGeneralLikelihood)
+            }
+            guard explains else { continue }
             for fi in redFlagFindings[ci] where !known[fi] { flags.insert(fi) }
         }
         return flags.sorted()
     }
 
-    private func bestQuestion(_ p: [Double], known: [Bool], present: [Bool], profile: TriageProfile, only: [Int]? = nil) -> (Int, Double)? {
+    /// The findings worth asking: what the plausible conditions list, plus what would complete a
+    /// red-flag rule (`completing`).
+    private func candidates(_ p: [Double], known: [Bool], present: [Bool], profile: TriageProfile, only: [Int]? = nil)
+        -> (isCandidate: [Bool], completing: [Bool], any: Bool)
+    {
         let f = askable.count
-        // Candidates: what the plausible conditions list, plus what would complete a red-flag rule.
         var isCandidate = [Bool](repeating: false, count: f)
         var completing = [Bool](repeating: false, count: f)
         var any = false
@@ -518,6 +558,63 @@ public final class TriageEngine: Sendable {
                 any = true
             }
         }
+        return (isCandidate, completing, any)
+    }
+
+    /// Which findings are known (asked, reported or entailed) and which are present.
+    private func knownAndPresent(_ items: [Evidence], asked: [String]) -> (known: [Bool], present: [Bool]) {
+        var known = [Bool](repeating: false, count: askable.count)
+        var present = [Bool](repeating: false, count: askable.count)
+        for id in asked { if let fi = knowledge.findingIndex[id] { known[fi] = true } }
+        for item in items {
+            guard let fi = knowledge.findingIndex[item.finding] else { continue }
+            known[fi] = true
+            if item.present { present[fi] = true }
+        }
+        return (known, present)
+    }
+
+    /// Whether the advice is an emergency on the probabilities that no single answer, "yes" or "no",
+    /// to a question worth asking could lower: the emergency conditions keep `emergencyMass` after
+    /// each. A "yes" brings what it implies (C22) as the engine would: every implied finding not
+    /// already in the entailed `evidence` counts with it. (For tests and traces.)
+    public func emergencyHeld(profile: TriageProfile, evidence reported: [Evidence], asked: [String]) -> Bool {
+        let (evidence, entailedAbsences) = entailment(reported)
+        let p = posterior(profile: profile, entailed: evidence)
+        guard dispose(p, fired: []) == .emergency else { return false }
+        let (known, present) = knownAndPresent(evidence + entailedAbsences, asked: asked)
+        return emergencyHeld(p, known: known, present: present, evidence: evidence, profile: profile)
+    }
+
+    private func emergencyHeld(_ p: [Double], known: [Bool], present: [Bool], evidence: [Evidence], profile: TriageProfile) -> Bool {
+        let (isCandidate, _, _) = candidates(p, known: known, present: present, profile: profile)
+        var stated = [Bool](repeating: false, count: askable.count)
+        for item in evidence { if let fi = knowledge.findingIndex[item.finding] { stated[fi] = true } }
+        let c = conditionCount
+        for fi in 0..<askable.count where isCandidate[fi] {
+            let brought = knowledge.impliedBy[fi].filter { !stated[$0] }
+            var ey = 0.0, py = 0.0, en = 0.0, pn = 0.0
+            let row = fi * c
+            for ci in 0..<c {
+                var y = p[ci] * pYes[row + ci]
+                let n = p[ci] - y
+                for fj in brought { y *= pYes[fj * c + ci] }
+                if emergency[ci] {
+                    ey += y
+                    en += n
+                }
+                py += y
+                pn += n
+            }
+            if py > 1e-12, ey < settings.emergencyMass * py { return false }
+            if pn > 1e-12, en < settings.emergencyMass * pn { return false }
+        }
+        return true
+    }
+
+    private func bestQuestion(_ p: [Double], known: [Bool], present: [Bool], profile: TriageProfile, only: [Int]? = nil) -> (Int, Double)? {
+        let f = askable.count
+        let (isCandidate, completing, any) = candidates(p, known: known, present: present, profile: profile, only: only)
         guard any else { return nil }
         // The weighted expected information gain of asking finding fi, over the conditions that still
         // carry probability (p > 1e-12; the rest change nothing measurable). With y = p·l, n = p·(1 − l),

@@ -532,8 +532,10 @@ struct TriageScenarioTests {
             "sharp chest pain when I breathe in", "back pain", "feel dizzy and faint", "my baby is not feeding", "sore throat and a fever",
         ]
         // Conversations where every question is answered "no"; at an early stop ("confident" or
-        // "nothing to learn"), the red flags of each emergency or must-not-miss condition that lists a
-        // reported finding and keeps `screenFloor` of the posterior must all have been asked.
+        // "nothing to learn") but for a held emergency, the red flags of each emergency or
+        // must-not-miss condition that explains a reported finding and keeps `screenFloor` of the
+        // posterior must all have been asked. A general finding explains only when nothing reported
+        // names a problem, when it is that condition's own red flag or typical of it.
         func violations(_ engine: TriageEngine) -> [String] {
             var found: [String] = []
             for complaint in complaints {
@@ -548,13 +550,21 @@ struct TriageScenarioTests {
                         items.append(Evidence(finding: q.id, present: false))
                     }
                 } while last.question != nil
-                guard last.stopReason == .confident || last.stopReason == .nothingToLearn else { continue }
+                guard [.confident, .nothingToLearn].contains(last.stopReason),
+                    !engine.emergencyHeld(profile: profile, evidence: items, asked: asked)
+                else { continue }
                 let p = engine.posterior(profile: profile, evidence: items)
                 let present = Set(engine.entailed(items, absences: false).filter(\.present).map(\.finding))
                 let known = Set(asked).union(engine.entailed(items).map(\.finding))
+                let named = present.contains { engine.knowledge.finding($0)?.namesProblem == true }
+                func explains(_ condition: Condition, _ entry: ConditionFinding) -> Bool {
+                    present.contains(entry.id)
+                        && (engine.knowledge.finding(entry.id)?.general != true || !named || (condition.redFlags ?? []).contains(entry.id)
+                            || entry.p >= engine.settings.screenGeneralLikelihood)
+                }
                 for (ci, condition) in engine.knowledge.conditions.enumerated()
                 where (condition.urgency == .emergency || condition.mustNotMiss == true) && p[ci] >= engine.settings.screenFloor
-                    && condition.findings.contains(where: { present.contains($0.id) })
+                    && condition.findings.contains(where: { explains(condition, $0) })
                 {
                     for flag in condition.redFlags ?? [] where !known.contains(flag) {
                         guard let finding = engine.knowledge.findings.first(where: { $0.id == flag }), finding.question != nil,
@@ -573,6 +583,127 @@ struct TriageScenarioTests {
         // Answering yes to a stiff neck and a fever ends in the emergency.
         let yes = run(engine, "bad headache, being sick, can't stand the light", age: 19, sex: .female, yes: ["neck_stiffness", "fever"])
         #expect(yes.disposition == .emergency)
+    }
+
+    /// A conversation in which every question is answered "don't know", or "no" with `no` (and
+    /// those in `yes` yes).
+    func unanswered(_ engine: TriageEngine, _ complaint: String, _ profile: TriageProfile, yes: Set<String> = [], no: Bool = false)
+        -> (last: Assessment, items: [Evidence], asked: [String])
+    {
+        var items = engine.extract(complaint)
+        var asked: [String] = []
+        while true {
+            let a = engine.assess(profile: profile, evidence: items, asked: asked)
+            guard let q = a.question else { return (a, items, asked) }
+            asked.append(q.id)
+            if yes.contains(q.id) || no { items.append(Evidence(finding: q.id, present: yes.contains(q.id))) }
+        }
+    }
+
+    @Test("a held emergency: no single answer to a question worth asking could lower it")
+    func heldEmergencyProperty() throws {
+        let engine = try engineResult.get()
+        let complaints = [
+            "My jaw and left arm have been aching for the last hour and I feel sweaty", "crushing chest pain and sweating",
+            "Terrible pain in the top of my stomach going through to my back and I can't stop being sick", "he's sweaty and shaky, talking nonsense",
+            "suddenly muddled since yesterday", "my face has dropped on one side", "tight chest and feel sick", "headache and a temperature",
+            "my baby is floppy and not feeding", "tummy pain and being sick",
+        ]
+        let profiles = [TriageProfile(age: 72, sex: .female), TriageProfile(age: 55, sex: .male), TriageProfile(age: 1, sex: .female)]
+        // The single answers that lower the advice, over what a condition keeping 0.001 of the
+        // posterior lists, not yet asked or reported.
+        func lowering(_ profile: TriageProfile, _ items: [Evidence], _ asked: [String]) -> [String] {
+            let a = engine.assess(profile: profile, evidence: items, asked: asked, finished: true)
+            let p = engine.posterior(profile: profile, evidence: items)
+            let known = Set(asked).union(engine.entailed(items).map(\.finding))
+            var open = Set<String>()
+            for (ci, condition) in engine.knowledge.conditions.enumerated() where p[ci] >= 0.001 {
+                for entry in condition.findings where !known.contains(entry.id) {
+                    if let f = engine.knowledge.finding(entry.id), f.question != nil, f.kind != .demographic { open.insert(entry.id) }
+                }
+            }
+            return open.sorted().flatMap { id in
+                [true, false].compactMap { present in
+                    let b = engine.assess(profile: profile, evidence: items + [Evidence(finding: id, present: present)], asked: asked + [id], finished: true)
+                    return b.disposition < a.disposition ? "\(id) \(present ? "yes" : "no"): \(a.disposition) -> \(b.disposition)" : nil
+                }
+            }
+        }
+        var held = 0, notHeld = 0
+        for complaint in complaints {
+            for profile in profiles {
+                for no in [false, true] {
+                    var items = engine.extract(complaint)
+                    var asked: [String] = []
+                    while true {
+                        let a = engine.assess(profile: profile, evidence: items, asked: asked)
+                        if a.disposition == .emergency, a.firedRules.allSatisfy({ $0.disposition < .emergency }) {
+                            if engine.emergencyHeld(profile: profile, evidence: items, asked: asked) {
+                                held += 1
+                                #expect(lowering(profile, items, asked) == [], "\(complaint) at \(profile.age) after \(asked)")
+                            } else if notHeld < 5, !lowering(profile, items, asked).isEmpty {
+                                notHeld += 1  // the check can fail: here one answer lowers it
+                            }
+                        }
+                        guard let q = a.question else { break }
+                        asked.append(q.id)
+                        if no { items.append(Evidence(finding: q.id, present: false)) }
+                    }
+                }
+            }
+        }
+        #expect(held >= 10, "only \(held) held emergencies")
+        #expect(notHeld >= 1)
+    }
+
+    @Test("H15: an emergency that no single answer could lower is not held up by red-flag questions")
+    func heldEmergency() throws {
+        let engine = try engineResult.get()
+        var old = TriageEngine.Settings()
+        old.holdEmergency = false
+        let before = TriageEngine(knowledge: engine.knowledge, settings: old)
+        // Two ectopic pregnancies (tuning4 t4-010, tuning6 t6-007): "call 999" once no single answer
+        // could lower it, not after more red-flag questions.
+        let json = """
+            [{"id": "t4-010", "age": 28, "sex": "female", "presenting_complaint": "sharp pain low down on my left side since this afternoon and a bit of brown spotting. period is a couple of weeks late but I thought it was just stress", "findings": ["one-sided lower abdominal pain", "light brown vaginal bleeding", "period about two weeks late", "has not done a pregnancy test", "felt faint on standing", "previous chlamydia infection"], "absent_findings": ["fever", "pain passing urine", "diarrhoea"], "correct_diagnosis": "Ectopic pregnancy", "acceptable_diagnoses": ["Miscarriage"], "triage": "emergency", "triage_acceptable": ["emergency"]},
+             {"id": "t6-007", "age": 26, "sex": "female", "presenting_complaint": "My IBS is flaring up really bad today, need a sick note for work please", "findings": ["period about 2 weeks late", "sharp pain low down on the left side", "pain in tip of left shoulder", "small amount of dark brown bleeding", "felt faint when standing up", "not using contraception"], "absent_findings": ["fever", "diarrhoea", "pain passing urine"], "correct_diagnosis": "Ectopic pregnancy", "acceptable_diagnoses": [], "triage": "emergency", "triage_acceptable": ["emergency"]}]
+            """
+        for vignette in try JSONDecoder().decode([Vignette].self, from: Data(json.utf8)) {
+            let now = Evaluator(engine: engine).play(vignette)
+            let then = Evaluator(engine: before).play(vignette)
+            #expect(now.disposition == .emergency && then.disposition == .emergency && now.rank == 1, "\(vignette.id)")
+            #expect(now.stopReason == .emergencyHeld && now.questions + 4 <= then.questions, "\(vignette.id): \(now.asked) against \(then.asked)")
+        }
+        // An emergency that one answer could still lower keeps its screens: a baby who seems really
+        // unwell is asked about mottled skin, and a yes is an emergency (safety review P7).
+        let baby = unanswered(engine, "my baby seems really unwell", TriageProfile(age: 1, sex: .female), yes: ["mottled_skin"])
+        #expect(baby.asked.contains("mottled_skin") && baby.last.disposition == .emergency, "\(baby.asked)")
+    }
+
+    @Test("safety review of the held emergency and the narrower screens: the probes that showed under-triage in a first version keep their advice")
+    func settledReviewProbes() throws {
+        let engine = try engineResult.get()
+        let evaluator = Evaluator(engine: engine)
+        // The reviewer's probes (written for the review, 2026-11-27): a first version of the change
+        // gave P1 and P2 "urgent", P3 and P7 "routine", P4 "self care", and no longer asked P8 about
+        // dehydration.
+        let json = """
+            [{"id":"P1","age":72,"sex":"female","presenting_complaint":"feeling sick and out of breath","findings":["feeling sick","short of breath","tired","diabetic","too breathless to talk"],"absent_findings":["chest pain","cough","fever","wheeze","swollen ankles","coughing up phlegm"],"triage":"emergency","triage_acceptable":["emergency"],"correct_diagnosis":"","acceptable_diagnoses":[]},
+             {"id":"P2","age":70,"sex":"male","presenting_complaint":"tummy pain","findings":["tummy pain","fever","yellow skin"],"absent_findings":[],"triage":"emergency","triage_acceptable":["emergency"],"correct_diagnosis":"","acceptable_diagnoses":[]},
+             {"id":"P3","age":31,"sex":"female","presenting_complaint":"I gave birth last week and I feel awful","findings":["feel awful","tired","headache","blurred vision"],"absent_findings":[],"triage":"emergency","triage_acceptable":["emergency"],"correct_diagnosis":"","acceptable_diagnoses":[]},
+             {"id":"P4","age":30,"sex":"male","presenting_complaint":"runny nose, sneezing and a sore throat","findings":["runny nose","sneezing","sore throat","cough","too breathless to talk"],"absent_findings":["fever"],"triage":"emergency","triage_acceptable":["emergency"],"correct_diagnosis":"","acceptable_diagnoses":[]},
+             {"id":"P6","age":30,"sex":"female","presenting_complaint":"I'm pregnant and feel really unwell","findings":["very unwell","tired","headache","blurred vision","swollen hands"],"absent_findings":[],"triage":"emergency","triage_acceptable":["emergency"],"correct_diagnosis":"","acceptable_diagnoses":[]},
+             {"id":"P7","age":1,"sex":"female","presenting_complaint":"my baby seems really unwell","findings":["pale","very unwell","mottled skin"],"absent_findings":[],"triage":"emergency","triage_acceptable":["emergency"],"correct_diagnosis":"","acceptable_diagnoses":[]},
+             {"id":"P8","age":0,"sex":"male","presenting_complaint":"my 5 week old has projectile vomiting after every feed","findings":["projectile vomiting","vomiting","hungry after vomiting","dehydrated","dry nappies"],"absent_findings":["fever"],"triage":"urgent","triage_acceptable":["urgent"],"correct_diagnosis":"","acceptable_diagnoses":[]}]
+            """
+        let probes = try JSONDecoder().decode([Vignette].self, from: Data(json.utf8))
+        #expect(probes.count == 7)
+        for probe in probes {
+            let result = evaluator.play(probe)
+            #expect(result.disposition == probe.triage, "\(probe.id): \(result.disposition) after \(result.asked)")
+            // P8, a 5-week-old with projectile vomiting: dehydration is still asked.
+            if probe.id == "P8" { #expect(result.asked.contains("dehydration")) }
+        }
     }
 
     @Test("a cold reads as self-care and names the cold among the conditions")
