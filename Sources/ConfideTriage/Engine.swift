@@ -140,15 +140,6 @@ public final class TriageEngine: Sendable {
         /// (no flag could raise it; asking them only delays the patient, H15) and the conversation
         /// ends after `heldEmergencyStopsAfter` questions (false: both go on, for comparison runs).
         public var holdEmergency = true
-        /// Whether a general finding (one that names no problem on its own, such as "started
-        /// suddenly" or "tired") always makes a dangerous condition that lists it one that explains
-        /// the complaint, for the screens. When false it does so only when nothing present names a
-        /// problem, when it is one of that condition's red flags, or when the condition lists it with
-        /// at least `screenGeneralLikelihood` (sudden onset for an aortic dissection); a risk factor
-        /// always does.
-        public var screenGeneral = false
-        /// (See `screenGeneral`.)
-        public var screenGeneralLikelihood = 0.5
         /// A held emergency ends the questions once this many were asked (as `confident` needs 3).
         public var heldEmergencyStopsAfter = 3
         public init() {}
@@ -168,8 +159,6 @@ public final class TriageEngine: Sendable {
             case "screenFloor": screenFloor = value
             case "screenFirstFloor": screenFirstFloor = value
             case "holdEmergency": holdEmergency = value != 0
-            case "screenGeneral": screenGeneral = value != 0
-            case "screenGeneralLikelihood": screenGeneralLikelihood = value
             case "heldEmergencyStopsAfter": heldEmergencyStopsAfter = Int(value)
             default: return false
             }
@@ -185,12 +174,9 @@ public final class TriageEngine: Sendable {
     private let logYes: [Double]
     private let logNo: [Double]
     private let weights: [Double]
-    private let namesProblem: [Bool]
-    private let general: [Bool]
     private let emergency: [Bool]  // condition -> whether its urgency is emergency
     private let listed: [[Int]]  // condition -> finding indices it lists
     private let redFlagFindings: [[Int]]  // condition -> its red-flag finding indices (askable ones)
-    private let redFlagSet: [Set<Int>]
     private let askable: [Bool]
     private let ruleFindings: [[Int]]
     private let ruleAll: [[Int]]
@@ -245,15 +231,12 @@ public final class TriageEngine: Sendable {
         self.listed = listed
         self.weights = weights
         self.emergency = knowledge.conditions.map { $0.urgency == .emergency }
-        self.namesProblem = knowledge.findings.map(\.namesProblem)
-        self.general = knowledge.findings.map { $0.general == true }
         let askable = knowledge.findings.map { $0.kind != .demographic && $0.question != nil }
         self.askable = askable
         let redFlagFindings = knowledge.conditions.map { condition in
             (condition.redFlags ?? []).compactMap { knowledge.findingIndex[$0] }.filter { askable[$0] }
         }
         self.redFlagFindings = redFlagFindings
-        self.redFlagSet = redFlagFindings.map(Set.init)
         let ruleFindings = knowledge.rules.map { rule in (rule.all + (rule.any ?? [])).compactMap { knowledge.findingIndex[$0] } }
         self.ruleFindings = ruleFindings
         // Every finding but a demographic one is askable (the loader requires its question), and
@@ -508,16 +491,8 @@ public final class TriageEngine: Sendable {
     /// finding the patient has and still carries `floor` of the posterior (ascending indices).
     private func unscreenedRedFlags(_ p: [Double], known: [Bool], present: [Bool], floor: Double) -> [Int] {
         var flags = Set<Int>()
-        // A general finding explains nothing while something present names a problem, unless it is
-        // one of the condition's own red flags (feeling very unwell for sepsis) or typical of it
-        // (sudden onset for an aortic dissection); with nothing that names a problem, every present
-        // finding counts (C25).
-        let anyGeneral = settings.screenGeneral || !present.indices.contains { present[$0] && namesProblem[$0] }
         for ci in 0..<conditionCount where weights[ci] > 1 && p[ci] >= floor {
-            let explains = listed[ci].contains { fi in
-                present[fi] && (!general[fi] || anyGeneral || redFlagSet[ci].contains(fi) || pYes[fi * conditionCount + ci] >= settings.screenGeneralLikelihood)
-            }
-            guard explains else { continue }
+            guard listed[ci].contains(where: { present[$0] }) else { continue }
             for fi in redFlagFindings[ci] where !known[fi] { flags.insert(fi) }
         }
         return flags.sorted()

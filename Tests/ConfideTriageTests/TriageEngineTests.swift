@@ -533,9 +533,8 @@ struct TriageScenarioTests {
         ]
         // Conversations where every question is answered "no"; at an early stop ("confident" or
         // "nothing to learn") but for a held emergency, the red flags of each emergency or
-        // must-not-miss condition that explains a reported finding and keeps `screenFloor` of the
-        // posterior must all have been asked. A general finding explains only when nothing reported
-        // names a problem, when it is that condition's own red flag or typical of it.
+        // must-not-miss condition that lists a reported finding and keeps `screenFloor` of the
+        // posterior must all have been asked.
         func violations(_ engine: TriageEngine) -> [String] {
             var found: [String] = []
             for complaint in complaints {
@@ -556,15 +555,9 @@ struct TriageScenarioTests {
                 let p = engine.posterior(profile: profile, evidence: items)
                 let present = Set(engine.entailed(items, absences: false).filter(\.present).map(\.finding))
                 let known = Set(asked).union(engine.entailed(items).map(\.finding))
-                let named = present.contains { engine.knowledge.finding($0)?.namesProblem == true }
-                func explains(_ condition: Condition, _ entry: ConditionFinding) -> Bool {
-                    present.contains(entry.id)
-                        && (engine.knowledge.finding(entry.id)?.general != true || !named || (condition.redFlags ?? []).contains(entry.id)
-                            || entry.p >= engine.settings.screenGeneralLikelihood)
-                }
                 for (ci, condition) in engine.knowledge.conditions.enumerated()
                 where (condition.urgency == .emergency || condition.mustNotMiss == true) && p[ci] >= engine.settings.screenFloor
-                    && condition.findings.contains(where: { explains(condition, $0) })
+                    && condition.findings.contains(where: { present.contains($0.id) })
                 {
                     for flag in condition.redFlags ?? [] where !known.contains(flag) {
                         guard let finding = engine.knowledge.findings.first(where: { $0.id == flag }), finding.question != nil,
@@ -680,13 +673,16 @@ struct TriageScenarioTests {
         #expect(baby.asked.contains("mottled_skin") && baby.last.disposition == .emergency, "\(baby.asked)")
     }
 
-    @Test("safety review of the held emergency and the narrower screens: the probes that showed under-triage in a first version keep their advice")
+    @Test("safety reviews of the held emergency: the probes that showed under-triage in earlier versions keep their advice")
     func settledReviewProbes() throws {
         let engine = try engineResult.get()
         let evaluator = Evaluator(engine: engine)
-        // The reviewer's probes (written for the review, 2026-11-27): a first version of the change
+        // The reviewers' probes (written for the two reviews, 2026-11-27): a first version of the change
         // gave P1 and P2 "urgent", P3 and P7 "routine", P4 "self care", and no longer asked P8 about
-        // dehydration.
+        // dehydration; a second, in which a general finding (stress, pale, off food, feeling very
+        // unwell) no longer made a dangerous condition explain the complaint, gave F1 (a suicide
+        // plan), F2 (chest pain at rest), F5 (a child's non-blanching rash) and F6 (mottled skin)
+        // "self care".
         let json = """
             [{"id":"P1","age":72,"sex":"female","presenting_complaint":"feeling sick and out of breath","findings":["feeling sick","short of breath","tired","diabetic","too breathless to talk"],"absent_findings":["chest pain","cough","fever","wheeze","swollen ankles","coughing up phlegm"],"triage":"emergency","triage_acceptable":["emergency"],"correct_diagnosis":"","acceptable_diagnoses":[]},
              {"id":"P2","age":70,"sex":"male","presenting_complaint":"tummy pain","findings":["tummy pain","fever","yellow skin"],"absent_findings":[],"triage":"emergency","triage_acceptable":["emergency"],"correct_diagnosis":"","acceptable_diagnoses":[]},
@@ -694,10 +690,21 @@ struct TriageScenarioTests {
              {"id":"P4","age":30,"sex":"male","presenting_complaint":"runny nose, sneezing and a sore throat","findings":["runny nose","sneezing","sore throat","cough","too breathless to talk"],"absent_findings":["fever"],"triage":"emergency","triage_acceptable":["emergency"],"correct_diagnosis":"","acceptable_diagnoses":[]},
              {"id":"P6","age":30,"sex":"female","presenting_complaint":"I'm pregnant and feel really unwell","findings":["very unwell","tired","headache","blurred vision","swollen hands"],"absent_findings":[],"triage":"emergency","triage_acceptable":["emergency"],"correct_diagnosis":"","acceptable_diagnoses":[]},
              {"id":"P7","age":1,"sex":"female","presenting_complaint":"my baby seems really unwell","findings":["pale","very unwell","mottled skin"],"absent_findings":[],"triage":"emergency","triage_acceptable":["emergency"],"correct_diagnosis":"","acceptable_diagnoses":[]},
-             {"id":"P8","age":0,"sex":"male","presenting_complaint":"my 5 week old has projectile vomiting after every feed","findings":["projectile vomiting","vomiting","hungry after vomiting","dehydrated","dry nappies"],"absent_findings":["fever"],"triage":"urgent","triage_acceptable":["urgent"],"correct_diagnosis":"","acceptable_diagnoses":[]}]
+             {"id":"P8","age":0,"sex":"male","presenting_complaint":"my 5 week old has projectile vomiting after every feed","findings":["projectile vomiting","vomiting","hungry after vomiting","dehydrated","dry nappies"],"absent_findings":["fever"],"triage":"urgent","triage_acceptable":["urgent"],"correct_diagnosis":"","acceptable_diagnoses":[]},
+             {"id":"F1","age":16,"sex":"female","presenting_complaint":"I'm under a lot of stress and have a tension headache","findings":["stress","band like","suicidal thoughts","plan to end my life"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"F1b","age":30,"sex":"male","presenting_complaint":"I'm under a lot of stress and have a tension headache","findings":["stress","band like","suicidal thoughts"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"urgent","triage_acceptable":["urgent"]},
+             {"id":"F1c","age":45,"sex":"female","presenting_complaint":"I'm under a lot of stress and have a tension headache","findings":["stress","band like","took an overdose"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"F2","age":60,"sex":"male","presenting_complaint":"I feel terrible and I've got a sore throat","findings":["very unwell","sore throat","chest pain","chest pain at rest lasting over 15 minutes"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"F3","age":75,"sex":"female","presenting_complaint":"I've got a cough and I feel really unwell","findings":["very unwell","cough","chest pain","chest pain at rest lasting over 15 minutes"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"F4","age":75,"sex":"female","presenting_complaint":"mum is off her food and her back hurts","findings":["off my food","back pain","confused"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"F5","age":1,"sex":"male","presenting_complaint":"my son has sore legs and he looks really pale","findings":["leg pain","pale","non blanching rash"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"F5b","age":3,"sex":"male","presenting_complaint":"my son has sore legs and he looks really pale","findings":["leg pain","pale","non blanching rash"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"F6","age":1,"sex":"male","presenting_complaint":"she's limping and looks very pale","findings":["limp","pale","mottled skin"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"F7","age":75,"sex":"female","presenting_complaint":"she looks pale and her joints ache","findings":["pale","joint pain","low blood pressure"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"F8","age":0,"sex":"female","presenting_complaint":"my baby has diarrhoea and everyone at home is ill","findings":["diarrhoea","everyone at home is ill","pauses in breathing"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]}]
             """
         let probes = try JSONDecoder().decode([Vignette].self, from: Data(json.utf8))
-        #expect(probes.count == 7)
+        #expect(probes.count == 18)
         for probe in probes {
             let result = evaluator.play(probe)
             #expect(result.disposition == probe.triage, "\(probe.id): \(result.disposition) after \(result.asked)")
