@@ -566,20 +566,36 @@ public final class TriageEngine: Sendable {
         var stated = [Bool](repeating: false, count: askable.count)
         for item in evidence { if let fi = knowledge.findingIndex[item.finding] { stated[fi] = true } }
         let c = conditionCount
+        var total = 0.0, emergencyTotal = 0.0
+        for ci in 0..<c {
+            total += p[ci]
+            if emergency[ci] { emergencyTotal += p[ci] }
+        }
         for fi in 0..<askable.count where isCandidate[fi] {
+            // As in `bestQuestion`: every condition that does not list fi says its background, so each
+            // "yes" sum is its value at the background plus a correction over those that list it; a
+            // "no" takes the rest.
+            var py = background[fi] * total
+            var ey = background[fi] * emergencyTotal
+            for j in fStart[fi]..<fStart[fi + 1] {
+                let ci = fCond[j]
+                py += p[ci] * fDl[j]
+                if emergency[ci] { ey += p[ci] * fDl[j] }
+            }
+            let pn = total - py
+            let en = emergencyTotal - ey
             let brought = knowledge.impliedBy[fi].filter { !stated[$0] }
-            var ey = 0.0, py = 0.0, en = 0.0, pn = 0.0
-            let row = fi * c
-            for ci in 0..<c {
-                var y = p[ci] * pYes[row + ci]
-                let n = p[ci] - y
-                for fj in brought { y *= pYes[fj * c + ci] }
-                if emergency[ci] {
-                    ey += y
-                    en += n
+            if !brought.isEmpty {
+                // A "yes" that brings implied findings multiplies their likelihoods in, for every condition.
+                py = 0
+                ey = 0
+                let row = fi * c
+                for ci in 0..<c {
+                    var y = p[ci] * pYes[row + ci]
+                    for fj in brought { y *= pYes[fj * c + ci] }
+                    if emergency[ci] { ey += y }
+                    py += y
                 }
-                py += y
-                pn += n
             }
             if py > 1e-12, ey < settings.emergencyMass * py { return false }
             if pn > 1e-12, en < settings.emergencyMass * pn { return false }
