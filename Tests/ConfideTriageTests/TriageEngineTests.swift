@@ -368,14 +368,7 @@ struct TriageEnginePropertyTests {
 @Suite("triage scenarios")
 struct TriageScenarioTests {
     func run(_ engine: TriageEngine, _ complaint: String, age: Int, sex: Sex, yes: Set<String>) -> Assessment {
-        var items = engine.extract(complaint)
-        var asked: [String] = []
-        while true {
-            let a = engine.assess(profile: TriageProfile(age: age, sex: sex), evidence: items, asked: asked)
-            guard let q = a.question else { return a }
-            asked.append(q.id)
-            if yes.contains(q.id) { items.append(Evidence(finding: q.id, present: true)) }
-        }
+        unanswered(engine, complaint, TriageProfile(age: age, sex: sex), yes: yes).last
     }
 
     @Test("thunderclap headache is an emergency at once, whatever else")
@@ -539,16 +532,7 @@ struct TriageScenarioTests {
             var found: [String] = []
             for complaint in complaints {
                 let profile = TriageProfile(age: complaint.contains("baby") ? 0 : 30, sex: .female)
-                var items = engine.extract(complaint)
-                var asked: [String] = []
-                var last: Assessment
-                repeat {
-                    last = engine.assess(profile: profile, evidence: items, asked: asked)
-                    if let q = last.question {
-                        asked.append(q.id)
-                        items.append(Evidence(finding: q.id, present: false))
-                    }
-                } while last.question != nil
+                let (last, items, asked) = unanswered(engine, complaint, profile, no: true)
                 guard [.confident, .nothingToLearn].contains(last.stopReason),
                     !engine.emergencyHeld(profile: profile, evidence: items, asked: asked)
                 else { continue }
