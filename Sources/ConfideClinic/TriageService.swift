@@ -373,10 +373,11 @@ public struct TriageService: Sendable {
         -> (TriageSessionRecord.Status, String?, String?)
     {
         let assessment = engine.assess(profile: profile, evidence: state.evidence, asked: state.answers.map(\.finding), finished: finished)
-        // An opening that names no problem: ask for it in the patient's words first, once (C25);
-        // never after a red-flag rule has fired, nor before a question that would complete one.
-        if !finished, state.described != true, state.answers.isEmpty,
-            engine.asksForDescription(profile: profile, evidence: state.evidence, first: assessment)
+        // Evidence that names no problem: ask for it in the patient's words, once (C25); never after
+        // a red-flag rule has fired, nor before a question that would complete one unless
+        // `describeAfter` questions were asked already.
+        if !finished, state.described != true,
+            engine.asksForDescription(profile: profile, evidence: state.evidence, asked: state.answers.count, first: assessment)
         {
             state.pending = Self.describeQuestion
             return (.open, nil, nil)

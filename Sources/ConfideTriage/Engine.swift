@@ -142,6 +142,19 @@ public final class TriageEngine: Sendable {
         public var holdEmergency = true
         /// A held emergency ends the questions once this many were asked (as `confident` needs 3).
         public var heldEmergencyStopsAfter = 3
+        /// A conversation whose evidence still names no problem asks the patient to describe it once
+        /// this many questions were asked, even where the next question would complete a red-flag
+        /// rule (C25; those questions come first, C02, but they must not crowd the description
+        /// out); before that, at any turn whose question would not complete one. 0: only before the
+        /// first question.
+        public var describeAfter = 1
+        /// The question limit ends the search, not the red-flag screen: at the limit, red flags still
+        /// unasked of a dangerous condition that explains a reported finding and carries this much of
+        /// the posterior are asked (as before any other stop, though from a higher floor: the patient
+        /// has answered the limit already), up to `screenOvertime` more questions; their answers can
+        /// raise the advice, never lower it. 0 overtime: the limit ends everything (the old behaviour).
+        public var limitScreenFloor = 1e-3
+        public var screenOvertime = 10
         public init() {}
 
         /// Sets one setting by name (for tuning runs); false for an unknown name.
@@ -160,6 +173,9 @@ public final class TriageEngine: Sendable {
             case "screenFirstFloor": screenFirstFloor = value
             case "holdEmergency": holdEmergency = value != 0
             case "heldEmergencyStopsAfter": heldEmergencyStopsAfter = Int(value)
+            case "describeAfter": describeAfter = Int(value)
+            case "limitScreenFloor": limitScreenFloor = value
+            case "screenOvertime": screenOvertime = Int(value)
             default: return false
             }
             return true
@@ -303,11 +319,18 @@ public final class TriageEngine: Sendable {
         needsDescription(evidence) && asksForDescription(profile: profile, evidence: evidence, first: assess(profile: profile, evidence: evidence, asked: []))
     }
 
-    /// The same, given `first`, the assessment of `evidence` before any question was asked (a caller
-    /// that has it already need not assess twice).
-    public func asksForDescription(profile: TriageProfile, evidence: [Evidence], first: Assessment) -> Bool {
-        guard needsDescription(evidence), first.firedRules.isEmpty else { return false }
-        guard let question = first.question else { return true }
+    /// Whether a conversation not yet asked to describe the problem asks now, given `next`, the
+    /// assessment of `evidence` after `asked` questions: the evidence names no problem, no red-flag
+    /// rule has fired, and the next question would not complete one, or `Settings.describeAfter`
+    /// questions were asked already (so rule-completing questions for a general finding, "not herself
+    /// today", do not take every turn while the complaint itself is never heard).
+    public func asksForDescription(profile: TriageProfile, evidence: [Evidence], asked: Int = 0, first next: Assessment) -> Bool {
+        guard needsDescription(evidence), next.firedRules.isEmpty else { return false }
+        if asked > 0 {
+            guard settings.describeAfter > 0 else { return false }
+            if asked >= settings.describeAfter { return true }
+        }
+        guard let question = next.question else { return true }
         return firedRules(profile: profile, evidence: evidence + [Evidence(finding: question.id, present: true)]).isEmpty
     }
 
@@ -429,6 +452,14 @@ public final class TriageEngine: Sendable {
         let fired = firedRules(profile: profile, entailed: evidence)
         let ranked = rank(p, profile: profile, evidence: evidence)
         var disposition = dispose(p, fired: fired)
+        // Past the question limit only red flags are asked (`screenOvertime`): their answers may raise
+        // the advice, never take it below what it was at the limit (a "no" to a red flag asked only
+        // because the limit came first is not a reason to advise less).
+        if asked.count > settings.maxQuestions {
+            let overtime = Set(asked[settings.maxQuestions...])
+            let (atLimit, _) = entailment(reported.filter { !overtime.contains($0.finding) })
+            disposition = max(disposition, dispose(posterior(profile: profile, entailed: atLimit), fired: firedRules(profile: profile, entailed: atLimit)))
+        }
         // Nothing that names a problem (general findings and risk factors do not): never below
         // "book an appointment" (C25: "my baby is very pale" with every answer "don't know").
         let couldNotAssess = needsDescription(evidence)
@@ -441,12 +472,21 @@ public final class TriageEngine: Sendable {
         }
         if finished { return stop(.patientFinished) }
         if fired.contains(where: { $0.disposition == .emergency }) { return stop(.redFlag) }
-        if asked.count >= settings.maxQuestions { return stop(.questionLimit) }
         let (known, present) = knownAndPresent(evidence + entailedAbsences, asked: asked)
         func ask(_ fi: Int) -> Assessment {
             Assessment(
                 question: knowledge.findings[fi], disposition: disposition, conditions: ranked, firedRules: fired, stopReason: nil,
                 couldNotAssess: couldNotAssess, crisis: crisis)
+        }
+        if asked.count >= settings.maxQuestions {
+            // Overtime answers never lower the advice, so only a flag whose "yes" could raise it is
+            // worth the patient's time: none once the advice is an emergency (H15).
+            guard settings.screenRedFlags, asked.count < settings.maxQuestions + settings.screenOvertime, disposition < .emergency
+            else { return stop(.questionLimit) }
+            let remaining = unscreenedRedFlags(p, known: known, present: present, floor: settings.limitScreenFloor)
+                .filter { couldRaise($0, above: disposition) }
+            guard !remaining.isEmpty else { return stop(.questionLimit) }
+            return ask(bestQuestion(p, known: known, present: present, profile: profile, only: remaining)?.0 ?? remaining[0])
         }
         // An emergency that no single answer could lower is held: its red flags could only confirm it,
         // and asking them only delays the patient (H15), so the screens are skipped, and after
@@ -477,6 +517,14 @@ public final class TriageEngine: Sendable {
         let remaining = unscreened(floor: settings.screenFloor)
         guard !remaining.isEmpty else { return stop(confident ? .confident : stopHeld ? .emergencyHeld : .nothingToLearn) }
         return ask(bestQuestion(p, known: known, present: present, profile: profile, only: remaining)?.0 ?? remaining[0])
+    }
+
+    /// Whether a "yes" to red flag `fi` could raise the advice above `level`: a rule with it advises
+    /// more, or a dangerous condition that has it as a red flag warrants more.
+    private func couldRaise(_ fi: Int, above level: Urgency) -> Bool {
+        for (ri, rule) in knowledge.rules.enumerated() where rule.disposition > level && ruleFindings[ri].contains(fi) { return true }
+        for ci in 0..<conditionCount where knowledge.conditions[ci].urgency > level && redFlagFindings[ci].contains(fi) { return true }
+        return false
     }
 
     /// Finding ids (parts of them) that signal a mental-health crisis or an overdose.

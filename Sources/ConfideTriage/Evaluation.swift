@@ -228,15 +228,19 @@ public struct Evaluator: Sendable {
         if !unread.isEmpty { lines.append("case strings that name no finding: " + unread.map { "\"\($0)\"" }.joined(separator: ", ")) }
         let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
         var evidence = opening
-        if engine.asksForDescription(profile: profile, evidence: evidence) {
-            let merged = TriageEngine.adding(describe(vignette), to: evidence)
-            let changed = merged.filter { !evidence.contains($0) }
-            lines.append("  describe -> \"\(Self.description(vignette))\": " + changed.map { ($0.present ? "+" : "-") + $0.finding }.joined(separator: " "))
-            evidence = merged
-        }
         var asked: [String] = []
+        var described = false
         while true {
             let a = engine.assess(profile: profile, evidence: evidence, asked: asked)
+            // The description is asked for once (C25), before a question or after `describeAfter`.
+            if !described, engine.asksForDescription(profile: profile, evidence: evidence, asked: asked.count, first: a) {
+                described = true
+                let merged = TriageEngine.adding(describe(vignette), to: evidence)
+                let changed = merged.filter { !evidence.contains($0) }
+                lines.append("  describe -> \"\(Self.description(vignette))\": " + changed.map { ($0.present ? "+" : "-") + $0.finding }.joined(separator: " "))
+                evidence = merged
+                continue
+            }
             guard let q = a.question else {
                 lines.append("stop: \(a.stopReason?.rawValue ?? "?") disposition \(a.disposition.rawValue) rules \(a.firedRules.map(\.id))")
                 for c in a.conditions { lines.append(String(format: "  %.3f %@ [%@] +%@ -%@", c.probability, c.id, c.urgency.rawValue, c.raisedBy.joined(separator: ","), c.loweredBy.joined(separator: ","))) }
@@ -276,10 +280,10 @@ public struct Evaluator: Sendable {
         let profile = TriageProfile(age: vignette.age, sex: vignette.sex)
         let answers = caseAnswers(vignette)
         var evidence = engine.extract(vignette.presentingComplaint)
-        // An opening that names no problem: the patient is asked to describe it first (one turn).
-        let described = engine.asksForDescription(profile: profile, evidence: evidence)
-        if described { evidence = TriageEngine.adding(describe(vignette), to: evidence) }
         var asked: [String] = []
+        // The questions as the patient saw them: `describe` where the patient was asked to describe
+        // the problem (once, C25: before the first question or after `describeAfter`).
+        var shown: [String] = []
         var slowest = 0.0
         var turns: [Double] = []
         var cpuTurns: [Double] = []
@@ -292,8 +296,14 @@ public struct Evaluator: Sendable {
             cpuTurns.append(Double(Self.threadCPUNanoseconds() &- cpuStart) / 1000)
             turns.append(took)
             slowest = max(slowest, took)
+            if !shown.contains("describe"), engine.asksForDescription(profile: profile, evidence: evidence, asked: asked.count, first: assessment) {
+                shown.append("describe")
+                evidence = TriageEngine.adding(describe(vignette), to: evidence)
+                continue
+            }
             guard let question = assessment.question else { break }
             asked.append(question.id)
+            shown.append(question.id)
             if let given = answers.evidence(question.id) { evidence.append(given) }
         }
         let target = resolve(vignette.correctDiagnosis)
@@ -306,9 +316,9 @@ public struct Evaluator: Sendable {
             triageCorrect: acceptable.contains(disposition),
             underTriage: acceptable.allSatisfy { disposition < $0 },
             overTriage: acceptable.allSatisfy { disposition > $0 },
-            questions: asked.count + (described ? 1 : 0), stopReason: assessment.stopReason ?? .questionLimit,
+            questions: shown.count, stopReason: assessment.stopReason ?? .questionLimit,
             firedRules: assessment.firedRules.map(\.id), maxTurnMicroseconds: slowest, maxTurnCPUMicroseconds: cpuTurns.max() ?? 0,
-            asked: (described ? ["describe"] : []) + asked, turnMicroseconds: turns, turnCPUMicroseconds: cpuTurns)
+            asked: shown, turnMicroseconds: turns, turnCPUMicroseconds: cpuTurns)
     }
 
     /// This thread's CPU time in nanoseconds.

@@ -358,7 +358,8 @@ struct TriageEnginePropertyTests {
                 asked.append(q.id)
                 items.append(Evidence(finding: q.id, present: turns % 3 == 0))
                 turns += 1
-                #expect(turns <= engine.settings.maxQuestions)
+                // The limit, then at most the red-flag overtime.
+                #expect(turns <= engine.settings.maxQuestions + engine.settings.screenOvertime)
                 if turns > 50 { break }
             }
         }
@@ -777,6 +778,78 @@ struct TriageScenarioTests {
         #expect(merged == [Evidence(finding: "cough", present: true), Evidence(finding: "fever", present: true), Evidence(finding: "rash", present: true)])
     }
 
+    @Test("C25: a question that completes a red-flag rule comes before the request to describe, and the request straight after it")
+    func describeAfterRuleQuestion() throws {
+        let engine = try engineResult.get()
+        var settings = TriageEngine.Settings()
+        settings.describeAfter = 0
+        let never = TriageEngine(knowledge: engine.knowledge, settings: settings)
+        settings.screenOvertime = 0
+        let old = TriageEngine(knowledge: engine.knowledge, settings: settings)
+        let adult = TriageProfile(age: 40, sex: .female)
+        for opening in ["just back from Nigeria and feel awful", "I have tablets saved up", "I'm pregnant and feel off", "my daughter is not herself"] {
+            let profile = opening.contains("daughter") ? TriageProfile(age: 9, sex: .female) : adult
+            let evidence = engine.extract(opening)
+            let first = engine.assess(profile: profile, evidence: evidence, asked: [])
+            let question = try #require(first.question, "\(opening)")
+            #expect(!engine.asksForDescription(profile: profile, evidence: evidence, asked: 0, first: first), "\(opening)")
+            // "Don't know" to it: the evidence still names no problem, so the patient is asked now.
+            let next = engine.assess(profile: profile, evidence: evidence, asked: [question.id])
+            #expect(engine.asksForDescription(profile: profile, evidence: evidence, asked: 1, first: next), "\(opening)")
+            #expect(!never.asksForDescription(profile: profile, evidence: evidence, asked: 1, first: next), "\(opening)")
+            // A "yes" that names a problem needs no description.
+            let yes = evidence + [Evidence(finding: question.id, present: true)]
+            if engine.knowledge.finding(question.id)?.namesProblem == true {
+                #expect(!engine.asksForDescription(profile: profile, evidence: yes, asked: 1, first: engine.assess(profile: profile, evidence: yes, asked: [question.id])))
+            }
+        }
+        // A child with appendicitis whose parent opens with "not himself": before, every question went
+        // to the red flags that complete a rule with "very unwell", the tummy was never asked about,
+        // and the advice was to look after him at home.
+        let json = """
+            [{"id":"appendix","age":11,"sex":"male","presenting_complaint":"my son is not himself today","findings":["pain started around his belly button","the pain has moved to the lower right side","off his food","slight temperature"],"absent_findings":["diarrhoea"],"correct_diagnosis":"Appendicitis","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]}]
+            """
+        let vignette = try #require(try JSONDecoder().decode([Vignette].self, from: Data(json.utf8)).first)
+        let now = Evaluator(engine: engine).play(vignette)
+        #expect(now.asked.firstIndex(of: "describe") == 1, "\(now.asked)")
+        #expect(now.disposition == .emergency && now.rank == 1, "\(now.disposition) \(String(describing: now.rank))")
+        let before = Evaluator(engine: old).play(vignette)
+        #expect(!before.asked.contains("describe") && before.disposition < .emergency, "the test no longer shows the old failure")
+    }
+
+    @Test("the question limit ends the search, not the red-flag screen: overtime asks only flags that could raise the advice, and its answers never lower it")
+    func overtimeScreen() throws {
+        let engine = try engineResult.get()
+        let limit = engine.settings.maxQuestions
+        var reached = 0
+        for (age, sex, opening) in [
+            (31, Sex.female, "I gave birth last week and I feel awful"), (1, .male, "my baby seems really unwell"), (71, .female, "feeling achy and old"),
+            (45, .male, "tummy pain"), (60, .male, "I feel dizzy"), (8, .female, "she's not herself"), (30, .female, "I'm tired all the time"),
+        ] {
+            // Every answer "don't know" up to the limit, then "no" to every overtime question.
+            let profile = TriageProfile(age: age, sex: sex)
+            var evidence = engine.extract(opening)
+            var asked: [String] = []
+            var atLimit: Urgency?
+            while true {
+                let a = engine.assess(profile: profile, evidence: evidence, asked: asked)
+                if asked.count == limit { atLimit = a.disposition }
+                if let floor = atLimit { #expect(a.disposition >= floor, "\(opening): overtime lowered the advice") }
+                guard let q = a.question else { break }
+                if asked.count >= limit {
+                    #expect(atLimit != .emergency, "\(opening): overtime after an emergency")
+                    #expect(engine.knowledge.rules.contains { ($0.all + ($0.any ?? [])).contains(q.id) && $0.disposition > a.disposition }
+                        || engine.knowledge.conditions.contains { $0.urgency > a.disposition && ($0.redFlags ?? []).contains(q.id) }, "\(opening): \(q.id) could not raise the advice")
+                    evidence.append(Evidence(finding: q.id, present: false))
+                }
+                asked.append(q.id)
+                #expect(asked.count <= limit + engine.settings.screenOvertime)
+            }
+            if asked.count > limit { reached += 1 }
+        }
+        #expect(reached > 0, "no conversation reached the overtime: the test shows nothing")
+    }
+
     @Test("nothing reported present: at least 'book an appointment', saying it could not assess (never 'self-care')")
     func floorWhenNothingKnown() throws {
         let engine = try engineResult.get()
@@ -814,8 +887,10 @@ struct TriageScenarioTests {
         }
         // Pre-eclampsia can first appear after the birth (NICE NG133).
         let postnatal = "Baby born 5 days ago, all went fine. Headache since yesterday and my face and feet are puffy"
-        #expect(rules(postnatal, age: 29) == (.emergency, ["rf.postpartum_headache_with_warning_signs"]))
-        #expect(!rules("had a baby 3 weeks ago, headache and tired").1.contains("rf.postpartum_headache_with_warning_signs"))
+        #expect(rules(postnatal, age: 29) == (.emergency, ["rf.postpartum_headache_with_warning_signs", "rf.postpartum_headache"]))
+        // Without a warning sign a headache after the birth still needs a blood-pressure check today
+        // (2026-11-27.11: told of tiredness too, the posterior alone had given self-care).
+        #expect(rules("had a baby 3 weeks ago, headache and tired") == (.urgent, ["rf.postpartum_headache"]))
         #expect(rules("had a baby 3 weeks ago, headache and bp 150/100").0 == .emergency)
         // "since" ends a negation: the birth is not denied by "hasn't slept".
         let psychosis = "My wife hasn't slept properly since the baby came 10 days ago and is hearing voices"
