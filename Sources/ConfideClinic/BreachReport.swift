@@ -264,6 +264,8 @@ public struct PreparedBreachReport: Sendable {
 public struct BreachReportAuthorization: Sendable {
     let scope: Scope<AuditEntryResource>
     let requestID: String
+    /// The operator's account, whose runs are counted (`breachReportsPerHour`).
+    let account: String
 }
 
 extension IncidentService {
@@ -274,16 +276,26 @@ extension IncidentService {
     /// - Throws: `AccessDenied.notFound` for anyone but an operator.
     public func authorizeBreachReport(_ r: ClinicRequest) async throws -> BreachReportAuthorization {
         BreachReportAuthorization(
-            scope: try await gate.visibleScope(.search, by: r.principal, purpose: "breach-report", requestID: r.requestID), requestID: r.requestID)
+            scope: try await gate.visibleScope(.search, by: r.principal, purpose: "breach-report", requestID: r.requestID), requestID: r.requestID,
+            account: r.principal.account?.description ?? "")
     }
 
     /// Prepares an authorized report: the whole log is verified and the actor filter checked, so
-    /// the answer's status is settled before the first finding.
-    /// - Throws: `BreachReportError` (not configured, log does not verify, unknown actor).
+    /// the answer's status is settled before the first finding. Each run verifies the whole log, so
+    /// one operator may start `breachReportsPerHour` an hour, counted in the database (across server
+    /// instances): a stolen operator session cannot keep the database busy with it.
+    /// - Throws: `BreachReportError` (not configured, log does not verify, unknown actor);
+    ///   `ClinicError(.tooManyRequests)` past the hour's runs.
     public func prepareBreachReport(_ query: BreachReportQuery, _ authorization: BreachReportAuthorization) async throws
         -> PreparedBreachReport
     {
         guard let reporter else { throw BreachReportError.notConfigured }
+        let now = clock.now()
+        let key = "breach-report:" + authorization.account
+        try await stores.credentials.recordLoginFailure(key: key, attempt: nil, at: now)
+        guard try await stores.credentials.loginFailures(key: key, since: now.addingTimeInterval(-3600)) <= breachReportsPerHour else {
+            throw ClinicError(.tooManyRequests, "at most \(breachReportsPerHour) breach reports an hour can be run; try again later")
+        }
         let verification = try await reporter.verify()
         _ = try await reporter.actorFilter(query.actor)
         return PreparedBreachReport(

@@ -22,6 +22,8 @@ public struct ClinicError: Error, Hashable, Sendable {
         case notesNotOpen = "notes-not-open"
         /// The patient holds the most upcoming appointments allowed.
         case tooManyBookings = "too-many-bookings"
+        /// A rate-limited operation was used too often; wait and try again (HTTP 429).
+        case tooManyRequests = "too-many-requests"
         /// The patient must register with a practice first.
         case practiceRequired = "practice-required"
         /// The account named cannot take this role (e.g. a patient as a practice's clinician).

@@ -20,11 +20,15 @@ public struct IncidentService: Sendable {
     let alert: @Sendable (IncidentRecord) -> Void
     /// The breach report, when the server has the checkpoint key to verify the log with.
     let reporter: BreachReporter?
+    /// Runs of the breach report (each verifies the whole log) one operator may start in an hour.
+    public let breachReportsPerHour: Int
 
     public init(
         stores: ConfideStores, gate: AccessGate, clock: any WallClock, mode: EgressMode, logger: Logger,
-        auditKey: (verifier: CheckpointVerifier, origin: String)? = nil, alert: @escaping @Sendable (IncidentRecord) -> Void
+        auditKey: (verifier: CheckpointVerifier, origin: String)? = nil, breachReportsPerHour: Int = 20,
+        alert: @escaping @Sendable (IncidentRecord) -> Void
     ) {
+        self.breachReportsPerHour = breachReportsPerHour
         self.reporter = auditKey.map { BreachReporter(stores: stores, verifier: $0.verifier, origin: $0.origin) }
         self.stores = stores
         self.gate = gate

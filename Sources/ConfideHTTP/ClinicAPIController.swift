@@ -267,6 +267,7 @@ extension ClinicError {
             Problem(.unprocessableContent, code.rawValue, message)
         case .slotTaken, .transitionNotAllowed, .conflict, .amendmentRequired, .allergyWarning, .notAsked:
             Problem(.conflict, code.rawValue, message)
+        case .tooManyRequests: Problem(.tooManyRequests, code.rawValue, message)
         case .validation:
             validation.map { Problem(.unprocessableContent, $0.code.rawValue, $0.message, field: $0.field) }
                 ?? Problem(.unprocessableContent, "invalid-value", message)

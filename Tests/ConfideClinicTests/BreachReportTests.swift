@@ -147,6 +147,38 @@ struct BreachReportTests {
         }
     }
 
+    @Test("each run verifies the whole log, so one operator may start 20 an hour (counted in the database): the 21st is 429 on the API and a readable message on the page, and an hour later it runs again")
+    func reportRateLimit() async throws {
+        try await TestWorld.with { world in
+            let clinic = try await ClinicFixture.make(world)
+            let limit = world.incidents.breachReportsPerHour
+            #expect(limit == 20)
+            try await world.application().test(.router) { raw in
+                var op = BearerClient(client: raw)
+                try await op.signIn(clinic.operatorEmail, totpURI: clinic.operatorTOTPURI, at: world.clock.now())
+                // Bad input is refused before a run starts, and does not count.
+                for _ in 0..<3 { #expect(try await op.get("/api/v1/admin/breach-report?from=yesterday").status == .unprocessableContent) }
+                for i in 0..<limit {
+                    let run = try await op.get(i % 2 == 0 ? "/api/v1/admin/breach-report?\(Self.window)" : "/clinic/breach-report?\(Self.window)")
+                    #expect(run.status == .ok, "run \(i + 1): \(run.body.prefix(200))")
+                }
+                let api = try await op.get("/api/v1/admin/breach-report?\(Self.window)")
+                #expect(api.status == .tooManyRequests)
+                #expect(jsonObject(api.body)["type"] as? String == "urn:confide:problem:too-many-requests")
+                #expect(!api.body.contains("findings"))
+                let page = try await op.get("/clinic/breach-report?\(Self.window)")
+                #expect(page.status == .tooManyRequests && page.body.contains("id=\"report-error\"") && page.body.contains("an hour"))
+                let draft = try await op.post("/api/v1/admin/breach-report/notices", json: #"{"from":"2026-11-29","to":"2026-12-01","contact":"DPO"}"#)
+                #expect(draft.status == .tooManyRequests)
+                // The count is per operator account and over the last hour: an hour on, it runs again
+                // (signed in again: the session idled out meanwhile).
+                world.clock.advance(by: 3601)
+                try await op.signIn(clinic.operatorEmail, totpURI: clinic.operatorTOTPURI, at: world.clock.now())
+                #expect(try await op.get("/api/v1/admin/breach-report?\(Self.window)").status == .ok)
+            }
+        }
+    }
+
     @Test("CSV fields: quoted for commas, quotes and line breaks; a value a spreadsheet would run as a formula is defused")
     func csvFields() {
         #expect(BreachReporter.csvField("=HYPERLINK(\"x\")") == #""'=HYPERLINK(""x"")""#)
