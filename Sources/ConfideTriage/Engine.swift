@@ -142,12 +142,14 @@ public final class TriageEngine: Sendable {
         public var holdEmergency = true
         /// A held emergency ends the questions once this many were asked (as `confident` needs 3).
         public var heldEmergencyStopsAfter = 3
-        /// A conversation whose evidence still names no problem asks the patient to describe it once
-        /// this many questions were asked, even where the next question would complete a red-flag
-        /// rule (C25; those questions come first, C02, but they must not crowd the description
-        /// out); before that, at any turn whose question would not complete one. 0: only before the
-        /// first question.
-        public var describeAfter = 1
+        /// Off (0, the default): the description is asked for only before the first question (C25).
+        /// n > 0: a conversation whose evidence still names no problem asks for it at the first turn
+        /// whose question would not complete a red-flag rule, and at the latest after n questions.
+        /// Measured and not taken (safety review 3, 2026-11-27): it found a child's appendicitis, but
+        /// the description's findings drew the questions away from the red flags of the opening's
+        /// general findings (an adult's meningitis, a child's sepsis, an insulin-treated collapse
+        /// given lower advice).
+        public var describeAfter = 0
         /// The question limit ends the search, not the red-flag screen: at the limit, red flags still
         /// unasked of a dangerous condition that explains a reported finding and carries this much of
         /// the posterior are asked (as before any other stop, though from a higher floor: the patient
@@ -458,7 +460,9 @@ public final class TriageEngine: Sendable {
         if asked.count > settings.maxQuestions {
             let overtime = Set(asked[settings.maxQuestions...])
             let (atLimit, _) = entailment(reported.filter { !overtime.contains($0.finding) })
-            disposition = max(disposition, dispose(posterior(profile: profile, entailed: atLimit), fired: firedRules(profile: profile, entailed: atLimit)))
+            var floor = dispose(posterior(profile: profile, entailed: atLimit), fired: firedRules(profile: profile, entailed: atLimit))
+            if needsDescription(atLimit) { floor = max(floor, .routine) }
+            disposition = max(disposition, floor)
         }
         // Nothing that names a problem (general findings and risk factors do not): never below
         // "book an appointment" (C25: "my baby is very pale" with every answer "don't know").
@@ -483,10 +487,13 @@ public final class TriageEngine: Sendable {
             // worth the patient's time: none once the advice is an emergency (H15).
             guard settings.screenRedFlags, asked.count < settings.maxQuestions + settings.screenOvertime, disposition < .emergency
             else { return stop(.questionLimit) }
+            // A question that would complete a rule advising more comes first, whatever the
+            // probabilities (a stiff neck once a fever is confirmed).
             let remaining = unscreenedRedFlags(p, known: known, present: present, floor: settings.limitScreenFloor)
                 .filter { couldRaise($0, above: disposition) }
-            guard !remaining.isEmpty else { return stop(.questionLimit) }
-            return ask(bestQuestion(p, known: known, present: present, profile: profile, only: remaining)?.0 ?? remaining[0])
+            let completing = completingQuestions(known: known, present: present, profile: profile, above: disposition)
+            guard !remaining.isEmpty || !completing.isEmpty else { return stop(.questionLimit) }
+            return ask(bestQuestion(p, known: known, present: present, profile: profile, only: remaining, ruleAbove: disposition)?.0 ?? completing.first ?? remaining[0])
         }
         // An emergency that no single answer could lower is held: its red flags could only confirm it,
         // and asking them only delays the patient (H15), so the screens are skipped, and after
@@ -548,7 +555,7 @@ public final class TriageEngine: Sendable {
 
     /// The findings worth asking: what the plausible conditions list, plus what would complete a
     /// red-flag rule (`completing`).
-    private func candidates(_ p: [Double], known: [Bool], present: [Bool], profile: TriageProfile, only: [Int]? = nil)
+    private func candidates(_ p: [Double], known: [Bool], present: [Bool], profile: TriageProfile, only: [Int]? = nil, ruleAbove: Urgency? = nil)
         -> (isCandidate: [Bool], completing: [Bool], any: Bool)
     {
         let f = askable.count
@@ -566,22 +573,27 @@ public final class TriageEngine: Sendable {
             }
         }
         // (Also with `only`: a question that completes a red-flag rule always comes first.)
+        for fi in completingQuestions(known: known, present: present, profile: profile, above: ruleAbove) {
+            completing[fi] = true
+            isCandidate[fi] = true
+            any = true
+        }
+        return (isCandidate, completing, any)
+    }
+
+    /// Unasked findings that would complete a red-flag rule (one step from firing, with one of its
+    /// findings present already), of rules that advise more than `above` when it is given.
+    private func completingQuestions(known: [Bool], present: [Bool], profile: TriageProfile, above: Urgency? = nil) -> [Int] {
+        var completes: [Int] = []
         for (ri, rule) in knowledge.rules.enumerated() {
-            guard rule.applies(to: profile) else { continue }
-            // One step from firing, and at least one of its findings is already present.
+            guard rule.applies(to: profile), above.map({ rule.disposition > $0 }) ?? true else { continue }
             guard ruleFindings[ri].contains(where: { present[$0] }) else { continue }
             let missingAll = ruleAll[ri].filter { !present[$0] }
             let anyMet = ruleAny[ri].isEmpty || ruleAny[ri].contains(where: { present[$0] })
-            var completes: [Int] = []
             if missingAll.count == 1, anyMet, !known[missingAll[0]], askable[missingAll[0]] { completes.append(missingAll[0]) }
             if missingAll.isEmpty, !anyMet { completes += ruleAny[ri].filter { !known[$0] && askable[$0] } }
-            for fi in completes {
-                completing[fi] = true
-                isCandidate[fi] = true
-                any = true
-            }
         }
-        return (isCandidate, completing, any)
+        return completes
     }
 
     /// Which findings are known (asked, reported or entailed) and which are present.
@@ -651,9 +663,11 @@ public final class TriageEngine: Sendable {
         return true
     }
 
-    private func bestQuestion(_ p: [Double], known: [Bool], present: [Bool], profile: TriageProfile, only: [Int]? = nil) -> (Int, Double)? {
+    private func bestQuestion(_ p: [Double], known: [Bool], present: [Bool], profile: TriageProfile, only: [Int]? = nil, ruleAbove: Urgency? = nil)
+        -> (Int, Double)?
+    {
         let f = askable.count
-        let (isCandidate, completing, any) = candidates(p, known: known, present: present, profile: profile, only: only)
+        let (isCandidate, completing, any) = candidates(p, known: known, present: present, profile: profile, only: only, ruleAbove: ruleAbove)
         guard any else { return nil }
         // The weighted expected information gain of asking finding fi, over the conditions that still
         // carry probability (p > 1e-12; the rest change nothing measurable). With y = p·l, n = p·(1 − l),

@@ -228,14 +228,13 @@ struct TriageTests {
             #expect(skipped.question?.kind == .yesNo)
 
             // A question that would complete a red-flag rule comes before the request (C02), and the
-            // request straight after it when the answer still names no problem.
+            // request is not made after it (asking it there drew the questions away from the red
+            // flags of the opening's general findings: safety review 3).
             var tablets = try await world.triage.start(complaint: "I have tablets saved up", sex: "female", country: nil, .by(alice))
             let screen = try #require(tablets.question)
             #expect(screen.kind == .yesNo)
             tablets = try await world.triage.answer(tablets.id, finding: screen.id, answer: .unknown, version: tablets.version, .by(alice))
-            #expect(tablets.question?.kind == .describe && tablets.status == .open)
-            tablets = try await world.triage.describe(tablets.id, text: "I can't sleep and I feel hopeless", version: tablets.version, .by(alice))
-            #expect(tablets.question?.kind != .describe)
+            #expect(tablets.question?.kind == .yesNo && tablets.status == .open)
 
             // An opening that names a problem goes straight to questions. A later message adds only
             // what is new: it never takes back an answer or an item already read ("no cough" stays a cough).

@@ -778,14 +778,13 @@ struct TriageScenarioTests {
         #expect(merged == [Evidence(finding: "cough", present: true), Evidence(finding: "fever", present: true), Evidence(finding: "rash", present: true)])
     }
 
-    @Test("C25: a question that completes a red-flag rule comes before the request to describe, and the request straight after it")
+    @Test("C25: the description is asked for only before the first question; the option to ask it after a rule-completing question (describeAfter, measured, off) does so")
     func describeAfterRuleQuestion() throws {
         let engine = try engineResult.get()
+        #expect(engine.settings.describeAfter == 0)
         var settings = TriageEngine.Settings()
-        settings.describeAfter = 0
-        let never = TriageEngine(knowledge: engine.knowledge, settings: settings)
-        settings.screenOvertime = 0
-        let old = TriageEngine(knowledge: engine.knowledge, settings: settings)
+        settings.describeAfter = 1
+        let later = TriageEngine(knowledge: engine.knowledge, settings: settings)
         let adult = TriageProfile(age: 40, sex: .female)
         for opening in ["just back from Nigeria and feel awful", "I have tablets saved up", "I'm pregnant and feel off", "my daughter is not herself"] {
             let profile = opening.contains("daughter") ? TriageProfile(age: 9, sex: .female) : adult
@@ -793,28 +792,41 @@ struct TriageScenarioTests {
             let first = engine.assess(profile: profile, evidence: evidence, asked: [])
             let question = try #require(first.question, "\(opening)")
             #expect(!engine.asksForDescription(profile: profile, evidence: evidence, asked: 0, first: first), "\(opening)")
-            // "Don't know" to it: the evidence still names no problem, so the patient is asked now.
+            #expect(!later.asksForDescription(profile: profile, evidence: evidence, asked: 0, first: first), "\(opening)")
+            // "Don't know" to it: the evidence still names no problem; only the option asks now.
             let next = engine.assess(profile: profile, evidence: evidence, asked: [question.id])
-            #expect(engine.asksForDescription(profile: profile, evidence: evidence, asked: 1, first: next), "\(opening)")
-            #expect(!never.asksForDescription(profile: profile, evidence: evidence, asked: 1, first: next), "\(opening)")
-            // A "yes" that names a problem needs no description.
-            let yes = evidence + [Evidence(finding: question.id, present: true)]
-            if engine.knowledge.finding(question.id)?.namesProblem == true {
-                #expect(!engine.asksForDescription(profile: profile, evidence: yes, asked: 1, first: engine.assess(profile: profile, evidence: yes, asked: [question.id])))
-            }
+            #expect(!engine.asksForDescription(profile: profile, evidence: evidence, asked: 1, first: next), "\(opening)")
+            #expect(later.asksForDescription(profile: profile, evidence: evidence, asked: 1, first: next), "\(opening)")
         }
-        // A child with appendicitis whose parent opens with "not himself": before, every question went
-        // to the red flags that complete a rule with "very unwell", the tummy was never asked about,
-        // and the advice was to look after him at home.
+        // What the option was for: a child with appendicitis whose parent opens with "not himself",
+        // where every question went to the red flags that complete a rule with "very unwell" and the
+        // tummy was never asked about. Why it is off is in the hazard log (C26: review 3 measured
+        // the description's findings drawing the questions away from the opening's red flags).
         let json = """
             [{"id":"appendix","age":11,"sex":"male","presenting_complaint":"my son is not himself today","findings":["pain started around his belly button","the pain has moved to the lower right side","off his food","slight temperature"],"absent_findings":["diarrhoea"],"correct_diagnosis":"Appendicitis","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]}]
             """
         let vignette = try #require(try JSONDecoder().decode([Vignette].self, from: Data(json.utf8)).first)
         let now = Evaluator(engine: engine).play(vignette)
-        #expect(now.asked.firstIndex(of: "describe") == 1, "\(now.asked)")
-        #expect(now.disposition == .emergency && now.rank == 1, "\(now.disposition) \(String(describing: now.rank))")
-        let before = Evaluator(engine: old).play(vignette)
-        #expect(!before.asked.contains("describe") && before.disposition < .emergency, "the test no longer shows the old failure")
+        let option = Evaluator(engine: later).play(vignette)
+        #expect(!now.asked.contains("describe"))
+        #expect(option.asked.firstIndex(of: "describe") == 1 && option.disposition == .emergency && option.rank == 1, "\(option.asked)")
+    }
+
+    @Test("safety review 3: vague openings keep the advice they had before the red-flag overtime (an adult's meningitis, a child's sepsis, an insulin-treated collapse, sleepy febrile infants, a breathless new mother)")
+    func review3Probes() throws {
+        let engine = try engineResult.get()
+        let json = """
+            [{"id":"R3-G1","age":25,"sex":"female","presenting_complaint":"I feel awful","findings":["aching all over","shivering","fever","stiff neck"],"absent_findings":["cough","sore throat","runny nose","diarrhoea","breathing fast","confused"],"correct_diagnosis":"Meningitis","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"R3-G2","age":3,"sex":"male","presenting_complaint":"my little boy is not himself","findings":["vomiting","tummy ache","fever","mottled skin"],"absent_findings":[],"correct_diagnosis":"Sepsis","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"R3-G3","age":55,"sex":"female","presenting_complaint":"I'm on insulin and not feeling right","findings":["tired","tummy ache","collapsed","low blood sugar"],"absent_findings":["vomiting","diarrhoea","fever","breathing fast","fruity breath","ketones"],"correct_diagnosis":"Hypoglycaemia","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]},
+             {"id":"R3-G4b","age":0,"sex":"male","presenting_complaint":"my son seems off","findings":["not feeding","very sleepy","fever"],"absent_findings":["cough","runny nose","diarrhoea","rash","vomiting","ear pain","red eye","sore throat","breathing fast","chest recession","pauses in breathing","white patches in mouth","mottled skin","floppy","drowsy"],"correct_diagnosis":"Sepsis","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency","urgent"]},
+             {"id":"R3-G5","age":31,"sex":"female","presenting_complaint":"I gave birth last week and feel off","findings":["tired","feeling sick","short of breath"],"absent_findings":[],"correct_diagnosis":"Pulmonary embolism","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency","urgent"]}]
+            """
+        let floors: [String: Urgency] = ["R3-G1": .emergency, "R3-G2": .emergency, "R3-G3": .emergency, "R3-G4b": .urgent, "R3-G5": .emergency]
+        for vignette in try JSONDecoder().decode([Vignette].self, from: Data(json.utf8)) {
+            let result = Evaluator(engine: engine).play(vignette)
+            #expect(result.disposition >= floors[vignette.id]!, "\(vignette.id): \(result.disposition) after \(result.asked)")
+        }
     }
 
     @Test("the question limit ends the search, not the red-flag screen: overtime asks only flags that could raise the advice, and its answers never lower it")
@@ -892,6 +904,11 @@ struct TriageScenarioTests {
         // (2026-11-27.11: told of tiredness too, the posterior alone had given self-care).
         #expect(rules("had a baby 3 weeks ago, headache and tired") == (.urgent, ["rf.postpartum_headache"]))
         #expect(rules("had a baby 3 weeks ago, headache and bp 150/100").0 == .emergency)
+        // Thirst and passing urine often in a child or young person: diabetes is checked the same day
+        // (NICE NG18); in an adult it is not a red flag.
+        let child = rules("really thirsty and weeing all the time", age: 12)
+        #expect(child.0 >= .urgent && child.1 == ["rf.child_thirst_and_weeing"])
+        #expect(!rules("really thirsty and weeing all the time", age: 40).1.contains("rf.child_thirst_and_weeing"))
         // "since" ends a negation: the birth is not denied by "hasn't slept".
         let psychosis = "My wife hasn't slept properly since the baby came 10 days ago and is hearing voices"
         #expect(engine.extract(psychosis).contains(Evidence(finding: "recently_gave_birth", present: true)))

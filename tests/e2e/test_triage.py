@@ -209,25 +209,6 @@ def test_a_vague_opening_is_asked_to_describe_the_problem(server, make_browser):
     assert_no_crash(driver)
 
 
-def test_the_request_to_describe_comes_after_a_red_flag_question(server, make_browser):
-    """C25, C26: "I have tablets saved up" names no problem, but its first question would complete a
-    red-flag rule, so that question comes first (C02); after a "don't know" the checker asks for the
-    problem in the patient's own words, and the questions go on from what they write."""
-    driver = start_chat(server, make_browser, "I have tablets saved up", "female")
-    wait_until(driver, "the first question", lambda d: d.find_elements(By.ID, "answer-yes"))
-    assert driver.find_element(By.ID, "triage-question").get_attribute("data-kind") != "describe"
-    driver.find_element(By.ID, "answer-dont_know").click()
-    wait_until(driver, "the request to describe", lambda d: d.find_elements(By.ID, "triage-describe-text"))
-    assert driver.find_element(By.ID, "triage-question").get_attribute("data-kind") == "describe"
-    driver.find_element(By.ID, "triage-describe-text").send_keys("I can't sleep and I feel hopeless")
-    driver.find_element(By.ID, "triage-describe-send").click()
-    wait_until(driver, "a question after the description",
-               lambda d: d.find_elements(By.ID, "answer-yes") or d.find_elements(By.ID, "triage-advice"))
-    assert not driver.find_elements(By.ID, "triage-describe-text"), "the request is made once"
-    assert "I can't sleep and I feel hopeless" in driver.find_element(By.ID, "triage-chat").text
-    assert_no_crash(driver)
-
-
 def test_something_remembered_is_added_in_the_patients_words(server, make_browser):
     """C25: beside a yes/no question the patient can add something in their own words; it joins
     the read-back and the conversation, and the questions go on from it."""
