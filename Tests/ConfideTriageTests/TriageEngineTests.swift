@@ -812,7 +812,7 @@ struct TriageScenarioTests {
         #expect(option.asked.firstIndex(of: "describe") == 1 && option.disposition == .emergency && option.rank == 1, "\(option.asked)")
     }
 
-    @Test("safety review 3: vague openings keep the advice they had before the red-flag overtime (an adult's meningitis, a child's sepsis, an insulin-treated collapse, sleepy febrile infants, a breathless new mother)")
+    @Test("safety reviews 3 and 4: vague openings and thirsty children keep the advice they had before the red-flag overtime (an adult's meningitis, a child's sepsis, an insulin-treated collapse, sleepy febrile infants, a breathless new mother, a drowsy child, a non-blanching rash)")
     func review3Probes() throws {
         let engine = try engineResult.get()
         let json = """
@@ -827,6 +827,34 @@ struct TriageScenarioTests {
             let result = Evaluator(engine: engine).play(vignette)
             #expect(result.disposition >= floors[vignette.id]!, "\(vignette.id): \(result.disposition) after \(result.asked)")
         }
+        // Review 4 (of a rule, withdrawn, that made thirst or weeing in a child the question that
+        // completes a rule): a "no" to it, asked first, took a drowsy child to self-care, and its
+        // questions crowded out a non-blanching rash. "No" to everything not listed.
+        for (age, complaint, has) in [
+            (9, "my little girl just isn't right", ["tummy pain", "peeing a lot", "drowsy"]),
+            (17, "my little girl just isn't right", ["drowsy", "thirsty", "peeing a lot"]),
+        ] {
+            // As the harness plays it: asked to describe, the first two; "don't know" to feeling very
+            // unwell, as the reviewer's patient.
+            let profile = TriageProfile(age: age, sex: .female)
+            let yes = Set(has.flatMap { engine.extract($0).filter(\.present).map(\.finding) })
+            var items = engine.extract(complaint)
+            if engine.asksForDescription(profile: profile, evidence: items) {
+                items = TriageEngine.adding(engine.extract(has.prefix(2).joined(separator: ", ")), to: items)
+            }
+            var asked: [String] = []
+            var result = engine.assess(profile: profile, evidence: items, asked: asked)
+            while let q = result.question {
+                asked.append(q.id)
+                if q.id != "feeling_very_unwell" { items.append(Evidence(finding: q.id, present: yes.contains(q.id))) }
+                result = engine.assess(profile: profile, evidence: items, asked: asked)
+            }
+            #expect(result.disposition == .emergency, "age \(age): \(result.disposition)")
+        }
+        let rash = try #require(try JSONDecoder().decode([Vignette].self, from: Data("""
+            [{"id":"R4-C","age":2,"sex":"male","presenting_complaint":"my son is always thirsty","findings":["fever","thirsty","peeing a lot","rash does not fade"],"absent_findings":[],"correct_diagnosis":"","acceptable_diagnoses":[],"triage":"emergency","triage_acceptable":["emergency"]}]
+            """.utf8)).first)
+        #expect(Evaluator(engine: engine).play(rash).disposition == .emergency)
     }
 
     @Test("the question limit ends the search, not the red-flag screen: overtime asks only flags that could raise the advice, and its answers never lower it")
@@ -899,16 +927,10 @@ struct TriageScenarioTests {
         }
         // Pre-eclampsia can first appear after the birth (NICE NG133).
         let postnatal = "Baby born 5 days ago, all went fine. Headache since yesterday and my face and feet are puffy"
-        #expect(rules(postnatal, age: 29) == (.emergency, ["rf.postpartum_headache_with_warning_signs", "rf.postpartum_headache"]))
-        // Without a warning sign a headache after the birth still needs a blood-pressure check today
-        // (2026-11-27.11: told of tiredness too, the posterior alone had given self-care).
-        #expect(rules("had a baby 3 weeks ago, headache and tired") == (.urgent, ["rf.postpartum_headache"]))
+        #expect(rules(postnatal, age: 29) == (.emergency, ["rf.postpartum_headache_with_warning_signs"]))
+        #expect(!rules("had a baby 3 weeks ago, headache and tired").1.contains("rf.postpartum_headache_with_warning_signs"))
         #expect(rules("had a baby 3 weeks ago, headache and bp 150/100").0 == .emergency)
-        // Thirst and passing urine often in a child or young person: diabetes is checked the same day
-        // (NICE NG18); in an adult it is not a red flag.
-        let child = rules("really thirsty and weeing all the time", age: 12)
-        #expect(child.0 >= .urgent && child.1 == ["rf.child_thirst_and_weeing"])
-        #expect(!rules("really thirsty and weeing all the time", age: 40).1.contains("rf.child_thirst_and_weeing"))
+
         // "since" ends a negation: the birth is not denied by "hasn't slept".
         let psychosis = "My wife hasn't slept properly since the baby came 10 days ago and is hearing voices"
         #expect(engine.extract(psychosis).contains(Evidence(finding: "recently_gave_birth", present: true)))
