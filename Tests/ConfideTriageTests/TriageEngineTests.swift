@@ -564,17 +564,22 @@ struct TriageScenarioTests {
     }
 
     /// A conversation in which every question is answered "don't know", or "no" with `no` (and
-    /// those in `yes` yes).
-    func unanswered(_ engine: TriageEngine, _ complaint: String, _ profile: TriageProfile, yes: Set<String> = [], no: Bool = false)
-        -> (last: Assessment, items: [Evidence], asked: [String])
-    {
+    /// those in `yes` yes, those in `unknown` "don't know" still); asked to describe the problem
+    /// (C25), the patient says `describing` when it is given.
+    func unanswered(
+        _ engine: TriageEngine, _ complaint: String, _ profile: TriageProfile, yes: Set<String> = [], no: Bool = false, unknown: Set<String> = [],
+        describing: String? = nil
+    ) -> (last: Assessment, items: [Evidence], asked: [String]) {
         var items = engine.extract(complaint)
+        if let describing, engine.asksForDescription(profile: profile, evidence: items) {
+            items = TriageEngine.adding(engine.extract(describing), to: items)
+        }
         var asked: [String] = []
         while true {
             let a = engine.assess(profile: profile, evidence: items, asked: asked)
             guard let q = a.question else { return (a, items, asked) }
             asked.append(q.id)
-            if yes.contains(q.id) || no { items.append(Evidence(finding: q.id, present: yes.contains(q.id))) }
+            if yes.contains(q.id) || (no && !unknown.contains(q.id)) { items.append(Evidence(finding: q.id, present: yes.contains(q.id))) }
         }
     }
 
@@ -836,19 +841,11 @@ struct TriageScenarioTests {
         ] {
             // As the harness plays it: asked to describe, the first two; "don't know" to feeling very
             // unwell, as the reviewer's patient.
-            let profile = TriageProfile(age: age, sex: .female)
             let yes = Set(has.flatMap { engine.extract($0).filter(\.present).map(\.finding) })
-            var items = engine.extract(complaint)
-            if engine.asksForDescription(profile: profile, evidence: items) {
-                items = TriageEngine.adding(engine.extract(has.prefix(2).joined(separator: ", ")), to: items)
-            }
-            var asked: [String] = []
-            var result = engine.assess(profile: profile, evidence: items, asked: asked)
-            while let q = result.question {
-                asked.append(q.id)
-                if q.id != "feeling_very_unwell" { items.append(Evidence(finding: q.id, present: yes.contains(q.id))) }
-                result = engine.assess(profile: profile, evidence: items, asked: asked)
-            }
+            let result = unanswered(
+                engine, complaint, TriageProfile(age: age, sex: .female), yes: yes, no: true, unknown: ["feeling_very_unwell"],
+                describing: has.prefix(2).joined(separator: ", ")
+            ).last
             #expect(result.disposition == .emergency, "age \(age): \(result.disposition)")
         }
         let rash = try #require(try JSONDecoder().decode([Vignette].self, from: Data("""
